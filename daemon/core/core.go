@@ -1,0 +1,432 @@
+package core
+
+import (
+	"sort"
+	"time"
+
+	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/partitions"
+)
+
+// Options configure a Core. The daemon fills them from its validated Config.
+type Options struct {
+	Self        string
+	Incarnation uint64
+	Priority    int
+
+	Partitions int
+	Load       float64
+
+	HeartbeatInterval time.Duration
+	LeaderTimeout     time.Duration
+	ElectionTimeout   time.Duration
+	LeaderLease       time.Duration
+	Lease             time.Duration
+	Drift             float64
+	SafetyMargin      time.Duration
+	Settle            time.Duration
+	ReleaseTimeout    time.Duration
+	Preempt           bool
+
+	// BootstrapExpect: form the first configuration once this many members
+	// are alive. BootstrapAlone: a lone member with no seeds may form a
+	// one-member configuration. With neither, wait for a leader's table.
+	BootstrapExpect int
+	BootstrapAlone  bool
+
+	// UnsafeGrantWithoutWaiting breaks the safety rules on purpose: the
+	// leader grants partitions without waiting for releases or lease
+	// expiry. Tests use it to show that the ownership checker catches a
+	// double owner. Never set it in production.
+	UnsafeGrantWithoutWaiting bool
+}
+
+// MemberInfo is what gossip says about a member.
+type MemberInfo struct {
+	Name        string
+	Incarnation uint64
+	Priority    int
+	Alive       bool
+	Draining    bool
+}
+
+// memberState adds what the core tracks over time to what gossip says.
+type memberState struct {
+	MemberInfo
+	aliveSince time.Time
+	deadSince  time.Time
+	// flaps counts recent dead -> alive returns; the hold-down before such
+	// a member gets partitions again grows with it.
+	flaps int
+}
+
+// Core is one member's protocol state. Not safe for concurrent use: the
+// daemon calls it from one loop.
+type Core struct {
+	opt Options
+	el  *election.Node
+	own *partitions.Ownership
+
+	members  map[string]*memberState
+	draining bool
+
+	leader *leaderState
+
+	// member side of lease renewal: every heartbeat ack is a renewal
+	// request, remembered with its send time until the leader answers.
+	ackSeq    uint64
+	ackSentAt map[uint64]time.Time
+
+	reportedSeq    uint64
+	lastReportAt   time.Time
+	lastWantTable  time.Time
+	lastLeader     string
+	lastTerm       uint64
+	voteReports    map[string]partitions.Report
+	voteReportTerm uint64
+
+	// leaderDue asks flush to run the leader's planning.
+	leaderDue bool
+
+	out []Outgoing
+}
+
+// New returns a Core for a fresh incarnation with the persisted election
+// state (zero without a data dir).
+func New(opt Options, hard election.HardState) *Core {
+	c := &Core{
+		opt: opt,
+		el: election.New(election.Options{
+			Self: opt.Self, Priority: opt.Priority,
+			HeartbeatInterval: opt.HeartbeatInterval, LeaderTimeout: opt.LeaderTimeout,
+			ElectionTimeout: opt.ElectionTimeout, LeaderLease: opt.LeaderLease,
+			Settle: opt.Settle, Preempt: opt.Preempt,
+		}, hard),
+		own:         partitions.NewOwnership(opt.Self, opt.Incarnation, opt.ReleaseTimeout),
+		members:     map[string]*memberState{},
+		ackSentAt:   map[uint64]time.Time{},
+		voteReports: map[string]partitions.Report{},
+	}
+	c.members[opt.Self] = &memberState{MemberInfo: MemberInfo{Name: opt.Self,
+		Incarnation: opt.Incarnation, Priority: opt.Priority, Alive: true}}
+	return c
+}
+
+// Election exposes the election state machine for term floors and hard state.
+func (c *Core) Election() *election.Node { return c.el }
+
+// safeWait is how long a new leader waits before granting anything that an
+// older leader may have renewed.
+func (c *Core) safeWait() time.Duration {
+	return scale(c.opt.LeaderLease, c.opt.Drift) + c.leaseSafe()
+}
+
+// leaseSafe is how long after a member's last renewal its lease surely ended.
+func (c *Core) leaseSafe() time.Duration {
+	return scale(c.opt.Lease, c.opt.Drift) + c.opt.SafetyMargin
+}
+
+func scale(d time.Duration, drift float64) time.Duration {
+	return time.Duration(float64(d) * (1 + drift))
+}
+
+// SetMembers updates the gossip view. Self is always alive.
+func (c *Core) SetMembers(now time.Time, infos []MemberInfo) {
+	seen := map[string]bool{c.opt.Self: true}
+	for _, info := range infos {
+		if info.Name == c.opt.Self || info.Name == "" {
+			continue
+		}
+		seen[info.Name] = true
+		m := c.members[info.Name]
+		if m == nil {
+			m = &memberState{}
+			c.members[info.Name] = m
+			if info.Alive {
+				m.aliveSince = now
+			}
+		} else {
+			switch {
+			case info.Alive && (!m.Alive || info.Incarnation != m.Incarnation):
+				if !m.deadSince.IsZero() || info.Incarnation != m.Incarnation {
+					m.flaps++
+				}
+				m.aliveSince = now
+			case !info.Alive && m.Alive:
+				m.deadSince = now
+			}
+		}
+		m.MemberInfo = info
+	}
+	for name, m := range c.members {
+		if !seen[name] && m.Alive {
+			m.Alive = false
+			m.deadSince = now
+		}
+	}
+	self := c.members[c.opt.Self]
+	self.Draining = c.draining
+	if self.aliveSince.IsZero() {
+		self.aliveSince = now
+	}
+	c.syncElection()
+}
+
+// holdDown is how long a member must be alive before it gets partitions:
+// Settle, doubled for every recent flap (capped), so a flaky member does not
+// make partitions oscillate.
+func (c *Core) holdDown(m *memberState, now time.Time) time.Duration {
+	if m.flaps > 0 && now.Sub(m.aliveSince) > 10*c.opt.Settle<<min(m.flaps, 4) {
+		m.flaps = 0
+	}
+	return c.opt.Settle << min(m.flaps, 4)
+}
+
+func (c *Core) syncElection() {
+	var list []election.Member
+	for _, m := range c.members {
+		list = append(list, election.Member{Name: m.Name, Priority: m.Priority,
+			Alive: m.Alive, AliveSince: m.aliveSince})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	c.el.SetMembers(list)
+	c.el.SetConfig(c.electionConfig(), c.own.Table().ID)
+}
+
+// electionConfig is the configuration from the newest table or, before any,
+// the bootstrap configuration.
+func (c *Core) electionConfig() election.Config {
+	t := c.own.Table()
+	if len(t.Partitions) > 0 {
+		return election.Config{Voters: t.Members, Prev: t.PrevMembers}
+	}
+	switch {
+	case c.opt.BootstrapExpect > 0:
+		var alive []string
+		for name, m := range c.members {
+			if m.Alive {
+				alive = append(alive, name)
+			}
+		}
+		if len(alive) < c.opt.BootstrapExpect {
+			return election.Config{}
+		}
+		sort.Strings(alive)
+		return election.Config{Voters: alive}
+	case c.opt.BootstrapAlone:
+		return election.Config{Voters: []string{c.opt.Self}}
+	}
+	return election.Config{}
+}
+
+// SetDraining marks this member draining: the leader moves its partitions
+// away. The daemon also announces it in gossip metadata.
+func (c *Core) SetDraining(d bool) {
+	c.draining = d
+	c.members[c.opt.Self].Draining = d
+}
+
+// Draining reports whether this member is draining.
+func (c *Core) Draining() bool { return c.draining }
+
+// Step handles one peer message received at now.
+func (c *Core) Step(now time.Time, env Envelope) {
+	if env.From == "" || env.From == c.opt.Self {
+		return
+	}
+	if m := env.Election; m != nil {
+		m.From = env.From
+		m.To = c.opt.Self
+		if m.Type == election.MsgVoteResponse && m.Granted && env.Holdings != nil {
+			if c.voteReportTerm != m.Term {
+				c.voteReports = map[string]partitions.Report{}
+				c.voteReportTerm = m.Term
+			}
+			c.voteReports[env.From] = *env.Holdings
+		}
+		c.el.Step(now, *m)
+		st := c.el.Status()
+		switch m.Type {
+		case election.MsgHeartbeat:
+			if st.Leader == env.From && st.Term == m.Term {
+				c.onHeartbeat(now, env)
+			}
+		case election.MsgHeartbeatAck:
+			if c.leader != nil && m.Term == c.leader.term {
+				c.leader.onAck(now, env)
+			}
+		}
+	}
+	if env.Table != nil {
+		c.onTable(now, *env.Table)
+	}
+	if env.Holdings != nil && env.Election == nil && c.leader != nil {
+		c.leader.onReport(env.From, *env.Holdings)
+		c.leaderDue = true // a release may let a partition move on now
+	}
+	if env.WantTable && c.leader != nil {
+		c.sendTable(env.From)
+	}
+	c.flush(now)
+}
+
+// onHeartbeat handles the lease and table fields of the current leader's
+// heartbeat.
+func (c *Core) onHeartbeat(now time.Time, env Envelope) {
+	if sent, ok := c.ackSentAt[env.Renewed]; ok && env.Renewed != 0 {
+		// The lease runs from when we asked, by our own clock: a late
+		// answer never stretches it.
+		c.own.Renew(now, sent.Add(c.opt.Lease))
+	}
+	if c.own.Table().ID.Less(env.TableID) && now.Sub(c.lastWantTable) >= c.opt.HeartbeatInterval {
+		c.lastWantTable = now
+		c.send(env.From, false, Envelope{WantTable: true})
+	}
+	if (env.KnownIncarnation != c.opt.Incarnation || env.KnownHoldings != c.own.HoldingsSeq()) &&
+		now.Sub(c.lastReportAt) >= c.opt.HeartbeatInterval {
+		c.sendReport(now, env.From)
+	}
+}
+
+func (c *Core) onTable(now time.Time, t partitions.Table) {
+	if len(t.Partitions) != c.opt.Partitions || t.ID.Term < c.el.Status().Term {
+		return // another cluster's shape, or a stale leader's table
+	}
+	if c.own.Apply(now, t) {
+		c.syncElection()
+	}
+}
+
+// Tick advances time.
+func (c *Core) Tick(now time.Time) {
+	c.el.Tick(now)
+	c.leaderDue = true
+	c.flush(now)
+}
+
+// flush runs after every input: election outbox, role changes, leader
+// duties, lease expiry, and holdings reports.
+func (c *Core) flush(now time.Time) {
+	st := c.el.Status()
+	switch {
+	case st.Role == election.Leader && (c.leader == nil || c.leader.term != st.Term):
+		c.leader = newLeaderState(c, now, st.Term)
+	case st.Role != election.Leader && c.leader != nil:
+		c.leader = nil
+	}
+	if st.Leader != c.lastLeader || st.Term != c.lastTerm {
+		c.lastLeader, c.lastTerm = st.Leader, st.Term
+		c.own.Bump()
+	}
+	if c.leader != nil && c.el.IsLeader(now) {
+		// The leader renews itself only on a majority's acknowledgement:
+		// its lease runs from the newest heartbeat a majority acked.
+		c.own.Renew(now, st.LeaseStart.Add(c.opt.Lease))
+		if c.leaderDue {
+			// Planning runs on ticks and on reports, not on every ack.
+			c.leaderDue = false
+			c.leader.tick(now)
+		}
+	}
+	c.own.Tick(now)
+	c.wrapElection(now)
+	if c.own.HoldingsSeq() != c.reportedSeq {
+		if c.leader != nil {
+			c.leader.selfReport(now)
+			c.reportedSeq = c.own.HoldingsSeq()
+		} else if st.Leader != "" {
+			c.sendReport(now, st.Leader)
+		}
+	}
+	for seq, at := range c.ackSentAt {
+		if now.Sub(at) > c.opt.Lease {
+			delete(c.ackSentAt, seq)
+		}
+	}
+}
+
+// wrapElection turns the election's messages into envelopes, adding the
+// lease and holdings fields they carry.
+func (c *Core) wrapElection(now time.Time) {
+	for _, m := range c.el.Outbox() {
+		m := m
+		env := Envelope{Election: &m}
+		switch m.Type {
+		case election.MsgHeartbeat:
+			if c.leader != nil {
+				c.leader.fillHeartbeat(&env, m.To)
+			}
+		case election.MsgHeartbeatAck:
+			c.ackSeq++
+			c.ackSentAt[c.ackSeq] = now
+			env.AckSeq = c.ackSeq
+			env.HoldingsSeq = c.own.HoldingsSeq()
+			env.TableID = c.own.Table().ID
+		case election.MsgVoteResponse:
+			if m.Granted {
+				// Votes carry holdings so a new leader starts from what
+				// is really held.
+				r := c.own.Report()
+				env.Holdings = &r
+			}
+		}
+		c.send(m.To, false, env)
+	}
+}
+
+func (c *Core) sendReport(now time.Time, to string) {
+	r := c.own.Report()
+	c.lastReportAt = now
+	c.reportedSeq = r.Seq
+	c.send(to, true, Envelope{Holdings: &r})
+}
+
+func (c *Core) sendTable(to string) {
+	t := c.own.Table()
+	if len(t.Partitions) == 0 {
+		return
+	}
+	c.send(to, true, Envelope{Table: &t})
+}
+
+func (c *Core) send(to string, reliable bool, env Envelope) {
+	env.From = c.opt.Self
+	env.Incarnation = c.opt.Incarnation
+	env.To = to
+	c.out = append(c.out, Outgoing{To: to, Reliable: reliable, Env: env})
+}
+
+// Outbox returns and clears the messages to send.
+func (c *Core) Outbox() []Outgoing {
+	out := c.out
+	c.out = nil
+	return out
+}
+
+// AppAck records that the app saw the view up to index (a long-poll with
+// ?index=): releases it was told about are complete.
+func (c *Core) AppAck(now time.Time, index uint64) {
+	if c.own.Ack(index) {
+		c.leaderDue = true
+		c.flush(now)
+	}
+}
+
+// Release completes the release of one partition on the app's word.
+func (c *Core) Release(now time.Time, id int) error {
+	if err := c.own.Release(id); err != nil {
+		return err
+	}
+	c.leaderDue = true
+	c.flush(now)
+	return nil
+}
+
+// Transfer asks the leader to hand over to a named member.
+func (c *Core) Transfer(now time.Time, to string) error {
+	if err := c.el.Transfer(now, to); err != nil {
+		return err
+	}
+	c.flush(now)
+	return nil
+}

@@ -1,0 +1,26 @@
+// Package core is the pure protocol core of one ringd member: it composes the
+// election (election.Node), this member's grants and lease
+// (partitions.Ownership) and, while leading, the leader's table and its
+// bookkeeping of what every member may still hold.
+//
+// Like election, it has no goroutines, sockets or clocks: the daemon feeds it
+// gossip membership (SetMembers), peer messages (Step) and time (Tick), and
+// sends what Outbox returns. The same code runs in the simulated-network tests
+// and in the real daemon.
+//
+// Safety rests on three rules:
+//
+//   - A member holds partitions only while its lease runs. The lease runs from
+//     when the member SENT the renewal (its heartbeat ack), by its own clock,
+//     and only a leader with a valid leader lease grants renewals.
+//   - The leader grants a partition only when no member may still hold it: the
+//     previous owner reported the release (in a report written after it
+//     applied the table that named it), or its lease surely ran out
+//     (last renewal + Lease*(1+Drift) + SafetyMargin). A new leader cannot know
+//     what an older leader renewed, so it grants nothing new before
+//     LeaderLease*(1+Drift) + Lease*(1+Drift) + SafetyMargin after its
+//     election; by then every older renewal has run out.
+//   - A member never takes a grant again once it let go of it (dropped tokens),
+//     and grants are to one process (incarnation), so a restart does not
+//     inherit them.
+package core

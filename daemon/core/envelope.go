@@ -1,0 +1,55 @@
+package core
+
+import (
+	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/partitions"
+)
+
+// ProtocolVersion is the version of the peer message format.
+const ProtocolVersion = 1
+
+// Envelope is one peer message between ringd members. Which fields are set
+// depends on what it carries; the daemon encodes it for the wire.
+type Envelope struct {
+	From        string `json:"from"`
+	Incarnation uint64 `json:"inc"`
+	To          string `json:"to"`
+
+	// Election is set for election messages (votes, heartbeats, acks...).
+	Election *election.Message `json:"el,omitempty"`
+
+	// On heartbeats (leader -> member):
+	// Renewed is the ack sequence the leader accepted as a lease renewal
+	// for the receiving member (0: none yet).
+	Renewed uint64 `json:"renewed,omitempty"`
+	// KnownHoldings is the holdings sequence the leader knows for the
+	// receiver's incarnation; a member whose holdings differ reports them.
+	KnownHoldings uint64 `json:"known,omitempty"`
+	// KnownIncarnation goes with KnownHoldings.
+	KnownIncarnation uint64 `json:"knownInc,omitempty"`
+	// TableID is the leader's newest table (heartbeats) or the member's
+	// applied one (acks).
+	TableID partitions.TableID `json:"table,omitempty"`
+
+	// On heartbeat acks (member -> leader):
+	// AckSeq numbers the renewal request this ack makes.
+	AckSeq uint64 `json:"ackSeq,omitempty"`
+	// HoldingsSeq is the member's current holdings sequence.
+	HoldingsSeq uint64 `json:"holdingsSeq,omitempty"`
+
+	// Table is a full table (leader -> member, reliable).
+	Table *partitions.Table `json:"tbl,omitempty"`
+	// Holdings is a holdings report (member -> leader, reliable; also on
+	// granted votes).
+	Holdings *partitions.Report `json:"holdings,omitempty"`
+	// WantTable asks the leader to send its table.
+	WantTable bool `json:"wantTable,omitempty"`
+}
+
+// Outgoing is an envelope to send. Reliable ones go over memberlist's stream
+// (TCP) channel; the rest best-effort over UDP.
+type Outgoing struct {
+	To       string
+	Reliable bool
+	Env      Envelope
+}

@@ -1,0 +1,451 @@
+package core
+
+import (
+	"sort"
+	"time"
+
+	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/partitions"
+	"github.com/ringd/ringd/rebalance"
+)
+
+// tokenSpan separates terms in fencing tokens: token = term*tokenSpan + n,
+// where n counts the grants of one partition within the term. A new term
+// always yields bigger tokens than any earlier term could.
+const tokenSpan = 1_000_000
+
+// holderKey names one process: a member name and its incarnation.
+type holderKey struct {
+	name string
+	inc  uint64
+}
+
+// holderView is what the leader knows a process may hold.
+type holderView struct {
+	// known: the process reported its holdings in this term.
+	known   bool
+	seq     uint64
+	applied partitions.TableID
+	items   map[int]partitions.Holding
+	// lastRenew is when this leader last accepted a renewal from it.
+	lastRenew time.Time
+	// renewed is the ack sequence of that renewal, echoed in heartbeats.
+	renewed uint64
+}
+
+// leaderState is the leader's working table and bookkeeping for one term.
+type leaderState struct {
+	c         *Core
+	term      uint64
+	electedAt time.Time
+	table     partitions.Table
+	holders   map[holderKey]*holderView
+	// counter is, per partition, the grants made in this term.
+	counter []uint64
+	// published is, per partition, the first table version of this term
+	// that listed the current entry: a report from the owner only proves a
+	// release when it was written after applying that version.
+	published []uint64
+	// dest is, per releasing partition, where it goes next.
+	dest []string
+	// applied is the newest table each member acknowledged (from acks).
+	applied map[string]partitions.TableID
+	// jointVersion is the version that started the configuration change in
+	// flight (PrevMembers set).
+	jointVersion uint64
+	dirty        bool
+}
+
+func newLeaderState(c *Core, now time.Time, term uint64) *leaderState {
+	P := c.opt.Partitions
+	l := &leaderState{
+		c: c, term: term, electedAt: now,
+		holders:   map[holderKey]*holderView{},
+		counter:   make([]uint64, P),
+		published: make([]uint64, P),
+		dest:      make([]string, P),
+		applied:   map[string]partitions.TableID{},
+	}
+	base := c.own.Table()
+	t := partitions.Table{
+		ID:          partitions.TableID{Term: term, Version: base.ID.Version + 1},
+		Leader:      c.opt.Self,
+		Members:     append([]string(nil), base.Members...),
+		PrevMembers: append([]string(nil), base.PrevMembers...),
+		Partitions:  make([]partitions.Entry, P),
+	}
+	if len(base.Partitions) == P {
+		copy(t.Partitions, base.Partitions)
+	} else {
+		t.Members = c.electionConfig().All()
+	}
+	if len(t.PrevMembers) > 0 {
+		l.jointVersion = t.ID.Version
+	}
+	l.table = t
+	// Start from what is really held: the voters' reports (and ours).
+	reports := map[string]partitions.Report{}
+	if c.voteReportTerm == term {
+		for name, r := range c.voteReports {
+			reports[name] = r
+		}
+	}
+	reports[c.opt.Self] = c.own.Report()
+	names := make([]string, 0, len(reports))
+	for name := range reports {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r := reports[name]
+		l.onReport(name, r)
+		for _, h := range r.Items {
+			if h.ID < 0 || h.ID >= P {
+				continue
+			}
+			e := &l.table.Partitions[h.ID]
+			if e.Owner != "" && e.Token > h.Token && e.Owner != name {
+				continue // the newer grant wins; the stale one expires
+			}
+			st := partitions.Owned
+			if h.State == partitions.Releasing {
+				st = partitions.Releasing
+			}
+			*e = partitions.Entry{Owner: name, Incarnation: r.Incarnation, Token: h.Token, State: st}
+		}
+	}
+	for p, e := range l.table.Partitions {
+		if e.Owner != "" {
+			l.published[p] = t.ID.Version
+		}
+	}
+	l.dirty = true
+	return l
+}
+
+// selfReport updates the leader's view of its own holdings.
+func (l *leaderState) selfReport(now time.Time) {
+	l.onReport(l.c.opt.Self, l.c.own.Report())
+	h := l.holders[holderKey{l.c.opt.Self, l.c.opt.Incarnation}]
+	if l.c.el.IsLeader(now) {
+		h.lastRenew = now
+	}
+}
+
+// onReport records a holdings report; older ones (by sequence) are ignored.
+func (l *leaderState) onReport(name string, r partitions.Report) {
+	k := holderKey{name, r.Incarnation}
+	h := l.holders[k]
+	if h == nil {
+		h = &holderView{}
+		l.holders[k] = h
+	}
+	if h.known && r.Seq <= h.seq {
+		return
+	}
+	h.known = true
+	h.seq = r.Seq
+	h.applied = r.Applied
+	h.items = make(map[int]partitions.Holding, len(r.Items))
+	for _, it := range r.Items {
+		h.items[it.ID] = it
+	}
+}
+
+// onAck handles a heartbeat ack: the member's applied table, and its lease
+// renewal, which only a leader with a valid lease that knows what the member
+// holds may grant.
+func (l *leaderState) onAck(now time.Time, env Envelope) {
+	if cur := l.applied[env.From]; cur.Less(env.TableID) {
+		l.applied[env.From] = env.TableID
+	}
+	h := l.holders[holderKey{env.From, env.Incarnation}]
+	if h == nil || !h.known || !l.c.el.IsLeader(now) {
+		return
+	}
+	h.lastRenew = now
+	h.renewed = env.AckSeq
+}
+
+// fillHeartbeat adds the per-member lease and table fields to a heartbeat.
+func (l *leaderState) fillHeartbeat(env *Envelope, to string) {
+	env.TableID = l.table.ID
+	m := l.c.members[to]
+	if m == nil {
+		return
+	}
+	if h := l.holders[holderKey{to, m.Incarnation}]; h != nil {
+		env.Renewed = h.renewed
+		if h.known {
+			env.KnownHoldings = h.seq
+			env.KnownIncarnation = m.Incarnation
+		}
+	}
+}
+
+// heldUntil is when the process surely holds nothing any more.
+func (l *leaderState) heldUntil(h *holderView) time.Time {
+	floor := l.electedAt.Add(l.c.safeWait())
+	if until := h.lastRenew.Add(l.c.leaseSafe()); !h.lastRenew.IsZero() && until.After(floor) {
+		return until
+	}
+	return floor
+}
+
+// mayHold reports whether process k may still work on partition p.
+func (l *leaderState) mayHold(now time.Time, k holderKey, p int) bool {
+	h := l.holders[k]
+	if h == nil {
+		// Never heard from in this term: only an older leader could have
+		// renewed it, and that ran out by the safe-wait floor.
+		return now.Before(l.electedAt.Add(l.c.safeWait()))
+	}
+	if !now.Before(l.heldUntil(h)) {
+		return false
+	}
+	if !h.known {
+		return true
+	}
+	_, ok := h.items[p]
+	return ok
+}
+
+// releasedBy reports whether the owner of entry p proved it let go: a report
+// written after it applied the version that listed the entry, without p.
+func (l *leaderState) releasedBy(p int, e partitions.Entry) bool {
+	h := l.holders[holderKey{e.Owner, e.Incarnation}]
+	if h == nil || !h.known {
+		return false
+	}
+	if h.applied.Less(partitions.TableID{Term: l.term, Version: l.published[p]}) {
+		return false
+	}
+	it, ok := h.items[p]
+	return !ok || it.Token != e.Token
+}
+
+// tick runs the leader's duties: configuration changes, freeing released or
+// expired grants, planning, granting, and publishing the table.
+func (l *leaderState) tick(now time.Time) {
+	l.selfReport(now)
+	l.maintainConfig(now)
+	l.freeReleased(now)
+	l.plan(now)
+	if l.dirty {
+		l.publish(now)
+	}
+}
+
+// current reports whether a member is alive in its gossiped incarnation.
+func (l *leaderState) current(name string, inc uint64) bool {
+	m := l.c.members[name]
+	return m != nil && m.Alive && m.Incarnation == inc
+}
+
+func (l *leaderState) freeReleased(now time.Time) {
+	for p, e := range l.table.Partitions {
+		if e.Owner == "" {
+			continue
+		}
+		k := holderKey{e.Owner, e.Incarnation}
+		if l.releasedBy(p, e) || !l.mayHoldAnything(now, k) {
+			l.table.Partitions[p] = partitions.Entry{}
+			l.dirty = true
+		}
+	}
+}
+
+// mayHoldAnything: the process's lease may still run.
+func (l *leaderState) mayHoldAnything(now time.Time, k holderKey) bool {
+	h := l.holders[k]
+	if h == nil {
+		if l.current(k.name, k.inc) {
+			return true // alive and not yet reported: wait for its report
+		}
+		return now.Before(l.electedAt.Add(l.c.safeWait()))
+	}
+	return now.Before(l.heldUntil(h))
+}
+
+// assignable lists the members that may get partitions: in the
+// configuration, alive, not draining, past their hold-down.
+func (l *leaderState) assignable(now time.Time) []string {
+	var out []string
+	for _, name := range l.table.Members {
+		m := l.c.members[name]
+		if m == nil || !m.Alive || m.Draining {
+			continue
+		}
+		if name != l.c.opt.Self && now.Sub(m.aliveSince) < l.c.holdDown(m, now) {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+func (l *leaderState) plan(now time.Time) {
+	members := l.assignable(now)
+	P := l.c.opt.Partitions
+	current := make([]string, P)
+	isMember := map[string]bool{}
+	for _, m := range members {
+		isMember[m] = true
+	}
+	for p, e := range l.table.Partitions {
+		switch {
+		case e.State == partitions.Owned && isMember[e.Owner] && l.current(e.Owner, e.Incarnation):
+			current[p] = e.Owner
+		case e.State == partitions.Releasing && isMember[l.dest[p]]:
+			current[p] = l.dest[p]
+		}
+	}
+	res, err := rebalance.Plan(current, members, rebalance.Config{Partitions: P, Load: l.c.opt.Load})
+	if err != nil {
+		return
+	}
+	for p, e := range l.table.Partitions {
+		target := res.Target[p]
+		switch {
+		case e.Owner == "":
+			if target != "" && l.canGrant(now, p, target) {
+				l.grant(p, target)
+			}
+		case e.State == partitions.Owned && target != e.Owner && l.current(e.Owner, e.Incarnation):
+			// A planned move: the owner's app finishes and lets go first.
+			l.table.Partitions[p].State = partitions.Releasing
+			l.dest[p] = target
+			l.dirty = true
+		case e.State == partitions.Releasing:
+			l.dest[p] = target
+		}
+	}
+}
+
+// canGrant: no process other than the grantee may still hold p.
+func (l *leaderState) canGrant(now time.Time, p int, to string) bool {
+	if l.c.opt.UnsafeGrantWithoutWaiting {
+		return true
+	}
+	if now.Before(l.electedAt.Add(l.c.safeWait())) {
+		return false
+	}
+	m := l.c.members[to]
+	if m == nil {
+		return false
+	}
+	for k := range l.holders {
+		if (k != holderKey{to, m.Incarnation}) && l.mayHold(now, k, p) {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *leaderState) grant(p int, to string) {
+	if l.counter[p]+1 >= tokenSpan {
+		return // a new term (next election) restarts the count
+	}
+	l.counter[p]++
+	inc := l.c.members[to].Incarnation
+	l.table.Partitions[p] = partitions.Entry{Owner: to, Incarnation: inc,
+		Token: l.term*tokenSpan + l.counter[p], State: partitions.Owned}
+	l.published[p] = l.table.ID.Version + 1
+	l.dest[p] = ""
+	l.dirty = true
+}
+
+// maintainConfig finishes a configuration change once a majority of the old
+// and of the new member set acknowledged it, and starts the next one when the
+// live member set differs from the configuration: newcomers after their
+// hold-down, the dead after Settle.
+func (l *leaderState) maintainConfig(now time.Time) {
+	if len(l.table.PrevMembers) > 0 {
+		jv := partitions.TableID{Term: l.term, Version: l.jointVersion}
+		acked := func(name string) bool {
+			if name == l.c.opt.Self {
+				return true
+			}
+			return !l.applied[name].Less(jv)
+		}
+		if l.jointVersion != 0 && (election.Config{Voters: l.table.Members, Prev: l.table.PrevMembers}).HasQuorum(acked) {
+			l.table.PrevMembers = nil
+			l.dirty = true
+		}
+		return
+	}
+	in := map[string]bool{}
+	for _, n := range l.table.Members {
+		in[n] = true
+	}
+	var want []string
+	for name, m := range l.c.members {
+		switch {
+		case name == l.c.opt.Self:
+			want = append(want, name)
+		case m.Alive && (in[name] || now.Sub(m.aliveSince) >= l.c.holdDown(m, now)):
+			want = append(want, name)
+		case !m.Alive && in[name] && now.Sub(m.deadSince) < l.c.opt.Settle:
+			want = append(want, name) // batch removals over the settle window
+		}
+	}
+	sort.Strings(want)
+	if equalStrings(want, l.table.Members) {
+		return
+	}
+	l.table.PrevMembers = l.table.Members
+	l.table.Members = want
+	l.jointVersion = l.table.ID.Version + 1
+	l.dirty = true
+}
+
+func (l *leaderState) publish(now time.Time) {
+	l.dirty = false
+	l.table.ID.Version++
+	t := cloneTable(l.table)
+	l.c.own.Apply(now, t)
+	l.c.syncElection()
+	for _, name := range l.recipients() {
+		tt := t
+		l.c.send(name, true, Envelope{Table: &tt})
+	}
+}
+
+// recipients are every live member and every voter other than self.
+func (l *leaderState) recipients() []string {
+	seen := map[string]bool{l.c.opt.Self: true}
+	var out []string
+	for _, n := range append(append([]string{}, l.table.Members...), l.table.PrevMembers...) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for name, m := range l.c.members {
+		if !seen[name] && m.Alive {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func cloneTable(t partitions.Table) partitions.Table {
+	t.Members = append([]string(nil), t.Members...)
+	t.PrevMembers = append([]string(nil), t.PrevMembers...)
+	t.Partitions = append([]partitions.Entry(nil), t.Partitions...)
+	return t
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

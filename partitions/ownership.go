@@ -1,0 +1,303 @@
+package partitions
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Sentinel errors of ownership.
+var (
+	// ErrBadTransition: a grant cannot change from one state to another.
+	ErrBadTransition = errors.New("partition state change not allowed")
+	// ErrNotHeld: the partition is not held by this member.
+	ErrNotHeld = errors.New("partition not held by this member")
+)
+
+// Pending is a member-side state: the table grants the partition to this
+// member but its lease is not valid, so its app may not work on it yet. It is
+// reported to the leader like a held grant, so the leader will not give the
+// partition away while the member may still take it.
+const Pending State = "pending"
+
+// released is the terminal member-side state: the grant is gone for good and
+// its token is never taken again.
+const released State = "released"
+
+// allowedChanges lists the member-side state changes of one grant. Every
+// other change is refused with ErrBadTransition.
+var allowedChanges = map[State][]State{
+	Unassigned: {Pending, Owned},
+	Pending:    {Owned, released},
+	Owned:      {Releasing, released},
+	Releasing:  {released},
+}
+
+func checkChange(from, to State) error {
+	for _, s := range allowedChanges[from] {
+		if s == to {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %q -> %q", ErrBadTransition, from, to)
+}
+
+// Holding is one grant this member has, as reported to the leader.
+type Holding struct {
+	ID    int    `json:"id"`
+	Token uint64 `json:"token"`
+	State State  `json:"state"`
+}
+
+// Report is this member's holdings as sent to the leader. Seq grows with every
+// change within one incarnation; Applied is the newest table the member had
+// applied when it wrote the report.
+type Report struct {
+	Incarnation uint64    `json:"incarnation"`
+	Seq         uint64    `json:"seq"`
+	Applied     TableID   `json:"applied"`
+	Items       []Holding `json:"items"`
+}
+
+// grant is the member-side state of one partition's grant.
+type grant struct {
+	token uint64
+	state State
+	// releasingIndex is the view index at which the app was told to let go;
+	// an app acknowledgement at or past it completes the release.
+	releasingIndex uint64
+	releaseBy      time.Time
+}
+
+// Ownership is this member's view of what it holds: its grants from the table,
+// their states, and its lease. The app may work on owned and releasing
+// partitions only while the lease runs.
+type Ownership struct {
+	self           string
+	incarnation    uint64
+	releaseTimeout time.Duration
+
+	table      Table
+	leaseUntil time.Time
+	grants     map[int]*grant
+	// dropped is, per partition, the highest token this member let go of;
+	// such a grant is never taken again, whatever a table says later.
+	dropped map[int]uint64
+
+	index       uint64
+	holdingsSeq uint64
+}
+
+// NewOwnership returns an empty view for one incarnation of a member.
+func NewOwnership(self string, incarnation uint64, releaseTimeout time.Duration) *Ownership {
+	return &Ownership{
+		self: self, incarnation: incarnation, releaseTimeout: releaseTimeout,
+		grants: map[int]*grant{}, dropped: map[int]uint64{},
+		index: 1, holdingsSeq: 1,
+	}
+}
+
+// Index is the view index: it grows whenever what the app sees may change.
+func (o *Ownership) Index() uint64 { return o.index }
+
+// Table returns the newest applied table.
+func (o *Ownership) Table() Table { return o.table }
+
+// LeaseUntil returns when the lease ends.
+func (o *Ownership) LeaseUntil() time.Time { return o.leaseUntil }
+
+// LeaseValid reports whether the lease runs at now.
+func (o *Ownership) LeaseValid(now time.Time) bool { return now.Before(o.leaseUntil) }
+
+// Bump grows the index without a change of grants (a new leader or term), so
+// that watchers see it.
+func (o *Ownership) Bump() { o.index++ }
+
+func (o *Ownership) changed() {
+	o.index++
+	o.holdingsSeq++
+}
+
+// Apply takes a newer table. Older or equal tables are ignored (false).
+func (o *Ownership) Apply(now time.Time, t Table) bool {
+	if len(o.table.Partitions) > 0 && !o.table.ID.Less(t.ID) {
+		return false
+	}
+	o.table = t
+	o.reconcile(now)
+	return true
+}
+
+func (o *Ownership) mine(e Entry) bool {
+	return e.Owner == o.self && e.Incarnation == o.incarnation
+}
+
+// reconcile brings the grants in line with the table and the lease.
+func (o *Ownership) reconcile(now time.Time) {
+	changed := false
+	valid := o.LeaseValid(now)
+	for id, g := range o.grants {
+		var e Entry
+		if id < len(o.table.Partitions) {
+			e = o.table.Partitions[id]
+		}
+		switch {
+		case !o.mine(e) || e.Token != g.token:
+			// The leader gave it away only after we reported a release or
+			// our lease surely ran out; a table from a newer leader may
+			// also not know the grant. Either way: let go.
+			o.drop(id)
+			changed = true
+		case e.State == Releasing && g.state == Owned:
+			g.state = Releasing
+			g.releasingIndex = o.index + 1
+			g.releaseBy = now.Add(o.releaseTimeout)
+			changed = true
+		case e.State == Releasing && g.state == Pending:
+			// Never started: nothing for the app to finish.
+			o.drop(id)
+			changed = true
+		case g.state == Pending && valid:
+			g.state = Owned
+			changed = true
+		}
+	}
+	for id, e := range o.table.Partitions {
+		if !o.mine(e) || e.State != Owned || o.grants[id] != nil || e.Token <= o.dropped[id] {
+			continue
+		}
+		st := Pending
+		if valid {
+			st = Owned
+		}
+		o.grants[id] = &grant{token: e.Token, state: st}
+		changed = true
+	}
+	if changed {
+		o.changed()
+	}
+}
+
+func (o *Ownership) drop(id int) {
+	g := o.grants[id]
+	if g == nil {
+		return
+	}
+	if g.token > o.dropped[id] {
+		o.dropped[id] = g.token
+	}
+	delete(o.grants, id)
+}
+
+// Renew extends the lease to until (never shortens it). Pending grants become
+// owned when the lease turns valid.
+func (o *Ownership) Renew(now, until time.Time) {
+	if !until.After(o.leaseUntil) {
+		return
+	}
+	wasValid := o.LeaseValid(now)
+	o.leaseUntil = until
+	if !wasValid {
+		o.index++
+		o.reconcile(now)
+	}
+}
+
+// Tick ends the lease and overdue releases. It reports whether the grants
+// changed (the leader must hear about it).
+func (o *Ownership) Tick(now time.Time) bool {
+	changed := false
+	if !o.LeaseValid(now) {
+		// The lease ran out: let go of everything that had started, for
+		// good. Grants not yet started stay pending.
+		for id, g := range o.grants {
+			if g.state != Pending {
+				o.drop(id)
+				changed = true
+			}
+		}
+	}
+	for id, g := range o.grants {
+		if g.state == Releasing && !now.Before(g.releaseBy) {
+			o.drop(id)
+			changed = true
+		}
+	}
+	if changed {
+		o.changed()
+	}
+	return changed
+}
+
+// Ack records that the app saw the view up to index: releases it was told
+// about at or before index are complete. It reports whether grants changed.
+func (o *Ownership) Ack(index uint64) bool {
+	changed := false
+	for id, g := range o.grants {
+		if g.state == Releasing && g.releasingIndex <= index {
+			o.drop(id)
+			changed = true
+		}
+	}
+	if changed {
+		o.changed()
+	}
+	return changed
+}
+
+// Release completes the release of one partition explicitly (the app's
+// acknowledgement). A partition that is owned but not releasing cannot be
+// given back this way: only the leader moves partitions.
+func (o *Ownership) Release(id int) error {
+	g := o.grants[id]
+	if g == nil {
+		return fmt.Errorf("%w: %d", ErrNotHeld, id)
+	}
+	if g.state != Releasing {
+		return checkChange(g.state, Unassigned)
+	}
+	o.drop(id)
+	o.changed()
+	return nil
+}
+
+// DropAll lets go of every grant at once (shutdown without drain).
+func (o *Ownership) DropAll() {
+	if len(o.grants) == 0 {
+		return
+	}
+	for id := range o.grants {
+		o.drop(id)
+	}
+	o.changed()
+}
+
+// Report returns the holdings for the leader.
+func (o *Ownership) Report() Report {
+	items := make([]Holding, 0, len(o.grants))
+	for id, g := range o.grants {
+		items = append(items, Holding{ID: id, Token: g.token, State: g.state})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	return Report{Incarnation: o.incarnation, Seq: o.holdingsSeq, Applied: o.table.ID, Items: items}
+}
+
+// HoldingsSeq identifies the current holdings within this incarnation.
+func (o *Ownership) HoldingsSeq() uint64 { return o.holdingsSeq }
+
+// Visible returns what the app may work on at now: owned and releasing grants,
+// nothing when the lease does not run.
+func (o *Ownership) Visible(now time.Time) []Holding {
+	if !o.LeaseValid(now) {
+		return []Holding{}
+	}
+	out := []Holding{}
+	for id, g := range o.grants {
+		if g.state == Owned || g.state == Releasing {
+			out = append(out, Holding{ID: id, Token: g.token, State: g.state})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
