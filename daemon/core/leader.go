@@ -50,6 +50,10 @@ type leaderState struct {
 	dest []string
 	// applied is the newest table each member acknowledged (from acks).
 	applied map[string]partitions.TableID
+	// lastAck is when each member last acknowledged a heartbeat; a member
+	// silent for a lease gets no partitions (its own lease has run out), so
+	// failover does not wait for gossip to declare it dead.
+	lastAck map[string]time.Time
 	// jointVersion is the version that started the configuration change in
 	// flight (PrevMembers set).
 	jointVersion uint64
@@ -65,6 +69,10 @@ func newLeaderState(c *Core, now time.Time, term uint64) *leaderState {
 		published: make([]uint64, P),
 		dest:      make([]string, P),
 		applied:   map[string]partitions.TableID{},
+		lastAck:   map[string]time.Time{},
+	}
+	for name := range c.members {
+		l.lastAck[name] = now // everyone gets a lease's grace after an election
 	}
 	base := c.own.Table()
 	t := partitions.Table{
@@ -156,6 +164,7 @@ func (l *leaderState) onReport(name string, r partitions.Report) {
 // renewal, which only a leader with a valid lease that knows what the member
 // holds may grant.
 func (l *leaderState) onAck(now time.Time, env Envelope) {
+	l.lastAck[env.From] = now
 	if cur := l.applied[env.From]; cur.Less(env.TableID) {
 		l.applied[env.From] = env.TableID
 	}
@@ -267,13 +276,25 @@ func (l *leaderState) mayHoldAnything(now time.Time, k holderKey) bool {
 	return now.Before(l.heldUntil(h))
 }
 
+// responsive: the member acknowledged a heartbeat within a lease.
+func (l *leaderState) responsive(now time.Time, name string) bool {
+	if name == l.c.opt.Self {
+		return true
+	}
+	at, ok := l.lastAck[name]
+	if !ok {
+		at = l.electedAt
+	}
+	return now.Sub(at) < l.c.opt.Lease
+}
+
 // assignable lists the members that may get partitions: in the
 // configuration, alive, not draining, past their hold-down.
 func (l *leaderState) assignable(now time.Time) []string {
 	var out []string
 	for _, name := range l.table.Members {
 		m := l.c.members[name]
-		if m == nil || !m.Alive || m.Draining {
+		if m == nil || !m.Alive || m.Draining || !l.responsive(now, name) {
 			continue
 		}
 		if name != l.c.opt.Self && now.Sub(m.aliveSince) < l.c.holdDown(m, now) {

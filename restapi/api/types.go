@@ -53,3 +53,14 @@ type Cluster struct {
 type Error struct {
 	Error string `json:"error"`
 }
+
+// Health is the body of GET /healthz.
+type Health struct {
+	// Status is "ok" whenever the process answers at all.
+	Status string `json:"status"`
+}
+
+// IndexHeader is the response header of GET /partitions/mine that carries the
+// view's Index, so a poller can read it without decoding the body and pass it back
+// as ?index= on its next long-poll.
+const IndexHeader = "X-Ringd-Index"

@@ -1,0 +1,50 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/ringd/ringd/daemon/core"
+)
+
+// maxMessage bounds a peer message: a table of 65536 partitions fits well.
+const maxMessage = 8 << 20
+
+// maxNameLen bounds member names in messages, as Validate does for --name.
+const maxNameLen = 128
+
+// encodeEnvelope frames a peer message: one version byte, then JSON.
+func encodeEnvelope(env core.Envelope) ([]byte, error) {
+	body, err := json.Marshal(env)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{core.ProtocolVersion}, body...), nil
+}
+
+// decodeEnvelope checks and decodes a peer message. Anything malformed or
+// hostile is an error, never a panic; the core checks the meaning.
+func decodeEnvelope(b []byte) (core.Envelope, error) {
+	var env core.Envelope
+	switch {
+	case len(b) < 2:
+		return env, fmt.Errorf("message of %d bytes is too short", len(b))
+	case len(b) > maxMessage:
+		return env, fmt.Errorf("message of %d bytes is over the %d byte limit", len(b), maxMessage)
+	case b[0] != core.ProtocolVersion:
+		return env, fmt.Errorf("unsupported protocol version %d (this member speaks %d)", b[0], core.ProtocolVersion)
+	}
+	if err := json.Unmarshal(b[1:], &env); err != nil {
+		return env, fmt.Errorf("malformed message: %v", err)
+	}
+	if env.From == "" || len(env.From) > maxNameLen || len(env.To) > maxNameLen {
+		return env, fmt.Errorf("message with a missing or oversized sender name")
+	}
+	if t := env.Table; t != nil && (len(t.Partitions) > 65536 || len(t.Members) > 65536 || len(t.PrevMembers) > 65536) {
+		return env, fmt.Errorf("table with %d partitions is out of range", len(t.Partitions))
+	}
+	if h := env.Holdings; h != nil && len(h.Items) > 65536 {
+		return env, fmt.Errorf("holdings report with %d items is out of range", len(h.Items))
+	}
+	return env, nil
+}

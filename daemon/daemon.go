@@ -1,0 +1,282 @@
+// Package daemon wires one ringd member together: logging, memberlist with its
+// delegates, the protocol core (daemon/core) driven by one event loop, the
+// HTTP API, and graceful shutdown.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
+
+	"github.com/ringd/ringd/daemon/core"
+	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/restapi"
+)
+
+// Daemon is one running member.
+type Daemon struct {
+	cfg     Config
+	log     hclog.Logger
+	metrics *metrics
+	inc     uint64
+
+	ml        *memberlist.Memberlist
+	metaBytes atomic.Pointer[[]byte]
+
+	// Inputs of the loop.
+	inbox      chan []byte
+	memberWake chan struct{}
+	cmds       chan command
+
+	// core is touched only by the loop goroutine.
+	core     *core.Core
+	hardSave election.HardState
+
+	// snap is the newest view for the API, replaced by the loop.
+	snap atomic.Pointer[snapshot]
+
+	nodesMu sync.Mutex
+	nodes   map[string]*memberlist.Node
+	metas   map[string]nodeMeta
+
+	sender  *sender
+	refused sync.Map // member name -> last refusal reason, to log once
+
+	http   *restapi.Server
+	httpLn net.Listener
+
+	stop         chan struct{}
+	loopDone     chan struct{}
+	shutdownOnce sync.Once
+	shutdownErr  error
+
+	// Transport, when set, replaces memberlist's UDP/TCP transport (tests).
+	transport memberlist.NodeAwareTransport
+}
+
+// command runs inside the loop with the core; the caller waits for its error.
+type command struct {
+	fn    func(now time.Time, c *core.Core) error
+	reply chan error
+}
+
+// Option adjusts a Daemon before it starts (tests).
+type Option func(*Daemon)
+
+// WithTransport runs memberlist over the given transport instead of sockets.
+func WithTransport(t memberlist.NodeAwareTransport) Option {
+	return func(d *Daemon) { d.transport = t }
+}
+
+// Run starts a ringd member and blocks until ctx is cancelled, then shuts down
+// gracefully (drain, leave, stop HTTP) bounded by cfg.ShutdownTimeout.
+// cfg must have passed Validate.
+func Run(ctx context.Context, cfg Config, logger hclog.Logger) error {
+	d, err := Start(cfg, logger)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return d.Shutdown(sctx)
+}
+
+// Start starts a member and returns once it listens; Shutdown stops it.
+func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		cfg:        cfg,
+		log:        logger,
+		metrics:    newMetrics(),
+		inc:        uint64(time.Now().UnixNano()),
+		inbox:      make(chan []byte, 4096),
+		memberWake: make(chan struct{}, 1),
+		cmds:       make(chan command),
+		nodes:      map[string]*memberlist.Node{},
+		metas:      map[string]nodeMeta{},
+		loopDone:   make(chan struct{}),
+		stop:       make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	hard, err := loadHardState(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	d.hardSave = hard
+	d.core = core.New(d.coreOptions(), hard)
+	now := time.Now()
+	d.core.Election().SetTermFloor(uint64(now.Unix()))
+	if cfg.DataDir == "" {
+		// Without a disk this process cannot know whom it voted for before
+		// a restart; terms start from the wall clock, so refusing to vote
+		// in terms up to now keeps votes single (see docs/architecture.md).
+		d.core.Election().SetVoteFloor(uint64(now.Unix()))
+	}
+	if err := d.setMeta(false); err != nil {
+		return nil, err
+	}
+	d.publish(now)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--http-addr %s: %w", cfg.HTTPAddr, err)
+	}
+	d.httpLn = ln
+	// The metadata carries the real HTTP address (port 0 picks one).
+	if err := d.setMeta(false); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	ml, err := memberlist.Create(d.memberlistConfig())
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("starting gossip on --gossip-addr %s: %w", cfg.GossipAddr, err)
+	}
+	d.ml = ml
+	d.sender = newSender(d)
+	d.http = restapi.New(&source{d: d}, restapi.Options{Logger: logger.Named(LogHTTP)})
+	go func() {
+		if err := d.http.Serve(ln); err != nil {
+			d.log.Error("http server stopped", "error", err)
+		}
+	}()
+	d.log.Info("ringd started", "name", cfg.Name, "gossip", ml.LocalNode().Address(),
+		"http", ln.Addr().String(), "partitions", cfg.Partitions, "incarnation", d.inc)
+	go d.loop()
+	go d.rejoinLoop()
+	return d, nil
+}
+
+// HTTPAddr is the address the API listens on.
+func (d *Daemon) HTTPAddr() string { return d.httpLn.Addr().String() }
+
+func (d *Daemon) coreOptions() core.Options {
+	c := d.cfg
+	return core.Options{
+		Self: c.Name, Incarnation: d.inc, Priority: c.Priority,
+		Partitions: c.Partitions, Load: c.Load,
+		HeartbeatInterval: c.HeartbeatInterval, LeaderTimeout: c.LeaderTimeout,
+		ElectionTimeout: c.ElectionTimeout, LeaderLease: c.LeaderLease, Lease: c.Lease,
+		Drift: c.Drift, SafetyMargin: c.SafetyMargin, Settle: c.Settle,
+		ReleaseTimeout: c.ReleaseTimeout, Preempt: c.Preempt,
+		BootstrapExpect: c.BootstrapExpect,
+		BootstrapAlone:  c.BootstrapExpect == 0 && len(c.Join) == 0,
+	}
+}
+
+// setMeta updates our gossiped metadata.
+func (d *Daemon) setMeta(draining bool) error {
+	httpAddr := d.cfg.HTTPAddr
+	if d.httpLn != nil {
+		httpAddr = d.httpLn.Addr().String()
+	}
+	b, err := nodeMeta{Version: core.ProtocolVersion, Incarnation: d.inc, Priority: d.cfg.Priority,
+		HTTPAddr: httpAddr, Draining: draining, Partitions: d.cfg.Partitions,
+		Fingerprint: d.cfg.Fingerprint()}.encode()
+	if err != nil {
+		return err
+	}
+	d.metaBytes.Store(&b)
+	return nil
+}
+
+func (d *Daemon) memberlistConfig() *memberlist.Config {
+	c := memberlist.DefaultLANConfig()
+	if d.cfg.GossipProfile == "local" {
+		c = memberlist.DefaultLocalConfig()
+		// Loopback clusters and tests: notice a dead member in about a
+		// second, and let a restarted member reclaim its name quickly.
+		c.ProbeInterval = 200 * time.Millisecond
+		c.ProbeTimeout = 100 * time.Millisecond
+		c.GossipInterval = 50 * time.Millisecond
+		c.SuspicionMult = 2
+		c.PushPullInterval = 2 * time.Second
+		c.GossipToTheDeadTime = 5 * time.Second
+		c.DeadNodeReclaimTime = 1 * time.Second
+	} else {
+		c.DeadNodeReclaimTime = 10 * time.Second
+	}
+	c.Name = d.cfg.Name
+	host, port := splitHostPort(d.cfg.GossipAddr)
+	c.BindAddr, c.BindPort = host, port
+	if d.cfg.AdvertiseAddr != "" {
+		c.AdvertiseAddr, c.AdvertisePort = splitHostPort(d.cfg.AdvertiseAddr)
+	}
+	c.Label = d.cfg.ClusterLabel
+	if d.cfg.GossipKeyFile != "" {
+		key, _ := LoadGossipKey(d.cfg.GossipKeyFile) // checked by Validate
+		c.SecretKey = key
+	}
+	c.Delegate = &delegate{d}
+	c.Events = &events{d}
+	gk := &gatekeeper{d}
+	c.Alive = gk
+	c.Merge = gk
+	c.Logger = MemberlistLogger(d.log)
+	c.LogOutput = nil
+	if d.transport != nil {
+		c.Transport = d.transport
+	}
+	return c
+}
+
+func splitHostPort(addr string) (string, int) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	port, _ := strconv.Atoi(p)
+	return host, port
+}
+
+func (d *Daemon) membersChanged() {
+	select {
+	case d.memberWake <- struct{}{}:
+	default:
+	}
+}
+
+// refusedOnce logs a refused member once per reason.
+func (d *Daemon) refusedOnce(name string, err error) {
+	if prev, ok := d.refused.Load(name); ok && prev.(string) == err.Error() {
+		return
+	}
+	d.refused.Store(name, err.Error())
+	d.log.Error("refusing member with incompatible settings", "member", name, "reason", err.Error())
+}
+
+// do runs fn in the loop and returns its error.
+func (d *Daemon) do(ctx context.Context, fn func(now time.Time, c *core.Core) error) error {
+	cmd := command{fn: fn, reply: make(chan error, 1)}
+	select {
+	case d.cmds <- cmd:
+	case <-d.loopDone:
+		return errShuttingDown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-cmd.reply:
+		return err
+	case <-d.loopDone:
+		return errShuttingDown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errShuttingDown = errors.New("member is shutting down")

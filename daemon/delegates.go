@@ -1,0 +1,88 @@
+package daemon
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// The memberlist callbacks are small adapters: they copy what they get and
+// hand it to the loop. memberlist calls some of them under its own locks, so
+// none of them calls back into memberlist.
+
+// delegate carries node metadata and peer messages.
+type delegate struct{ d *Daemon }
+
+var _ memberlist.Delegate = (*delegate)(nil)
+
+func (g *delegate) NodeMeta(limit int) []byte {
+	b := g.d.metaBytes.Load()
+	if b == nil || len(*b) > limit {
+		return nil
+	}
+	return *b
+}
+
+func (g *delegate) NotifyMsg(b []byte) {
+	// memberlist reuses the buffer after we return.
+	msg := append([]byte(nil), b...)
+	select {
+	case g.d.inbox <- msg:
+	default:
+		g.d.metrics.droppedInbound.Inc()
+	}
+}
+
+func (g *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (g *delegate) LocalState(join bool) []byte                { return nil }
+func (g *delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// events wakes the loop on membership changes.
+type events struct{ d *Daemon }
+
+var _ memberlist.EventDelegate = (*events)(nil)
+
+func (e *events) NotifyJoin(n *memberlist.Node)   { e.d.membersChanged() }
+func (e *events) NotifyLeave(n *memberlist.Node)  { e.d.membersChanged() }
+func (e *events) NotifyUpdate(n *memberlist.Node) { e.d.membersChanged() }
+
+// gatekeeper refuses members of another shape: a different partition count
+// or config fingerprint would make two tables disagree.
+type gatekeeper struct{ d *Daemon }
+
+var (
+	_ memberlist.AliveDelegate = (*gatekeeper)(nil)
+	_ memberlist.MergeDelegate = (*gatekeeper)(nil)
+)
+
+func (g *gatekeeper) NotifyAlive(peer *memberlist.Node) error {
+	return g.d.checkCompatible(peer)
+}
+
+func (g *gatekeeper) NotifyMerge(peers []*memberlist.Node) error {
+	for _, p := range peers {
+		if err := g.d.checkCompatible(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkCompatible logs and refuses a member whose settings differ.
+func (d *Daemon) checkCompatible(peer *memberlist.Node) error {
+	if peer.Name == d.cfg.Name {
+		return nil
+	}
+	m, err := decodeMeta(peer.Meta)
+	if err == nil && m.Partitions != d.cfg.Partitions {
+		err = fmt.Errorf("it has --partitions %d, this cluster has %d", m.Partitions, d.cfg.Partitions)
+	}
+	if err == nil && m.Fingerprint != d.cfg.Fingerprint() {
+		err = fmt.Errorf("its cluster settings (--load, --cluster-label) differ: fingerprint %s, ours %s", m.Fingerprint, d.cfg.Fingerprint())
+	}
+	if err != nil {
+		d.refusedOnce(peer.Name, err)
+		return fmt.Errorf("refusing member %s at %s: %w", peer.Name, peer.Address(), err)
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/ringd/ringd/daemon/core"
+	"github.com/ringd/ringd/election"
+)
+
+// tickInterval is how often the loop ticks the core: a quarter heartbeat,
+// within [5ms, 50ms].
+func (d *Daemon) tickInterval() time.Duration {
+	t := d.cfg.HeartbeatInterval / 4
+	return min(max(t, 5*time.Millisecond), 50*time.Millisecond)
+}
+
+// loop is the only goroutine that touches the core.
+func (d *Daemon) loop() {
+	defer close(d.loopDone)
+	ticker := time.NewTicker(d.tickInterval())
+	defer ticker.Stop()
+	d.refreshMembers(time.Now())
+	for {
+		select {
+		case <-d.stop:
+			return
+		case b := <-d.inbox:
+			env, err := decodeEnvelope(b)
+			if err != nil {
+				d.metrics.badMessages.Inc()
+				d.log.Debug("dropping peer message", "error", err)
+				continue
+			}
+			if m := env.Election; m != nil && d.log.IsTrace() && m.Type != election.MsgHeartbeat && m.Type != election.MsgHeartbeatAck {
+				d.log.Named(LogElection).Trace("recv", "type", m.Type.String(), "from", env.From, "term", m.Term, "granted", m.Granted)
+			}
+			d.core.Step(time.Now(), env)
+		case <-d.memberWake:
+			d.refreshMembers(time.Now())
+		case cmd := <-d.cmds:
+			cmd.reply <- cmd.fn(time.Now(), d.core)
+		case now := <-ticker.C:
+			_ = now
+			now = time.Now() // the ticker's value has no monotonic guarantee across pauses
+			d.core.Election().SetTermFloor(uint64(time.Now().Unix()))
+			d.core.Tick(now)
+		}
+		now := time.Now()
+		d.persist()
+		d.flushOutbox()
+		d.publish(now)
+	}
+}
+
+// persist writes the election's hard state before anything depending on it
+// is sent.
+func (d *Daemon) persist() {
+	hs, changed := d.core.Election().HardState()
+	if !changed || d.cfg.DataDir == "" || hs == d.hardSave {
+		return
+	}
+	if err := saveHardState(d.cfg.DataDir, hs); err != nil {
+		// Sending a vote we could not persist could break single votes
+		// after a restart; drop this round's messages instead.
+		d.log.Error("cannot persist election state; not sending", "error", err)
+		d.core.Outbox()
+		return
+	}
+	d.hardSave = hs
+}
+
+// refreshMembers gives the core memberlist's current view.
+func (d *Daemon) refreshMembers(now time.Time) {
+	var infos []core.MemberInfo
+	nodes := map[string]*memberlist.Node{}
+	metas := map[string]nodeMeta{}
+	for _, n := range d.ml.Members() {
+		m, err := decodeMeta(n.Meta)
+		if err != nil || n.Name == d.cfg.Name {
+			if n.Name != d.cfg.Name {
+				d.log.Warn("ignoring member without usable metadata", "member", n.Name, "error", err)
+			}
+			continue
+		}
+		if m.Partitions != d.cfg.Partitions || m.Fingerprint != d.cfg.Fingerprint() {
+			continue
+		}
+		alive := n.State == memberlist.StateAlive || n.State == memberlist.StateSuspect
+		nodes[n.Name] = n
+		metas[n.Name] = m
+		infos = append(infos, core.MemberInfo{Name: n.Name, Incarnation: m.Incarnation,
+			Priority: m.Priority, Alive: alive, Draining: m.Draining})
+	}
+	d.nodesMu.Lock()
+	d.nodes, d.metas = nodes, metas
+	d.nodesMu.Unlock()
+	d.core.SetMembers(now, infos)
+}
+
+func (d *Daemon) node(name string) *memberlist.Node {
+	d.nodesMu.Lock()
+	defer d.nodesMu.Unlock()
+	return d.nodes[name]
+}
+
+// flushOutbox sends what the core wants sent. Small messages go best-effort
+// over UDP; tables, reports and anything large go over the reliable stream
+// channel through the per-peer sender, so a slow TCP dial never blocks the
+// loop.
+func (d *Daemon) flushOutbox() {
+	for _, out := range d.core.Outbox() {
+		if m := out.Env.Election; m != nil && d.log.IsTrace() && m.Type != election.MsgHeartbeat && m.Type != election.MsgHeartbeatAck {
+			d.log.Named(LogElection).Trace("send", "type", m.Type.String(), "to", out.To, "term", m.Term, "granted", m.Granted)
+		}
+		b, err := encodeEnvelope(out.Env)
+		if err != nil {
+			d.log.Error("cannot encode peer message", "error", err)
+			continue
+		}
+		if out.Reliable || len(b) > bestEffortLimit {
+			d.sender.enqueue(out.To, b)
+			continue
+		}
+		n := d.node(out.To)
+		if n == nil {
+			continue
+		}
+		if err := d.ml.SendBestEffort(n, b); err != nil {
+			d.metrics.sendFailures.WithLabelValues("udp").Inc()
+		}
+	}
+}
+
+// bestEffortLimit keeps UDP messages within memberlist's packet size.
+const bestEffortLimit = 1200
+
+// rejoinLoop keeps trying the seeds while some of them are not members
+// (memberlist does not re-join by itself after a partition). Seeds are
+// resolved again on every try, so DNS names follow pod restarts.
+func (d *Daemon) rejoinLoop() {
+	if len(d.cfg.Join) == 0 {
+		return
+	}
+	first := true
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+		if first || d.isolated() {
+			n, err := d.ml.Join(d.cfg.Join)
+			switch {
+			case err != nil && n == 0:
+				d.log.Warn("cannot reach any seed yet; retrying", "join", d.cfg.Join, "error", err, "retry", d.cfg.RejoinInterval)
+			case first:
+				d.log.Info("joined cluster", "contacted", n)
+				first = false
+			default:
+				d.log.Info("re-joined seeds", "contacted", n)
+			}
+		}
+		t.Reset(d.cfg.RejoinInterval)
+	}
+}
+
+// isolated reports whether a member of the configuration is missing from
+// gossip, or we see nobody at all.
+func (d *Daemon) isolated() bool {
+	snap := d.snap.Load()
+	if d.ml.NumMembers() <= 1 {
+		return true
+	}
+	if snap == nil {
+		return false
+	}
+	for _, m := range snap.view.Members {
+		if m.InConfig && !m.Alive {
+			return true
+		}
+	}
+	return false
+}
+
+// Shutdown leaves gracefully: drain (move partitions away through the normal
+// handoff), hand over leadership, leave gossip, stop the loop, then the HTTP
+// API. It is bounded by ctx and idempotent.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.shutdownOnce.Do(func() { d.shutdownErr = d.shutdown(ctx) })
+	return d.shutdownErr
+}
+
+func (d *Daemon) shutdown(ctx context.Context) error {
+	d.log.Info("shutting down: draining partitions")
+	d.drain(ctx)
+	leaveTimeout := time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		leaveTimeout = max(min(time.Until(dl), leaveTimeout), 100*time.Millisecond)
+	}
+	if err := d.ml.Leave(leaveTimeout); err != nil {
+		d.log.Warn("leaving gossip", "error", err)
+	}
+	close(d.stop)
+	<-d.loopDone
+	d.sender.close()
+	_ = d.ml.Shutdown()
+	hctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := d.http.Shutdown(hctx)
+	d.log.Info("ringd stopped")
+	return err
+}
+
+// drain marks this member draining and waits until it holds nothing (or
+// nobody could take its partitions), then hands over leadership.
+func (d *Daemon) drain(ctx context.Context) {
+	if err := d.setDraining(ctx, true); err != nil {
+		return
+	}
+	for {
+		snap := d.snap.Load()
+		if len(snap.view.Holdings) == 0 || !othersCanTake(snap.view) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			d.log.Warn("shutdown timeout: leaving with partitions still held", "held", len(snap.view.Holdings))
+			return
+		case <-snap.changed:
+		case <-time.After(d.cfg.HeartbeatInterval):
+		}
+	}
+	_ = d.do(ctx, func(now time.Time, c *core.Core) error {
+		v := c.View(now)
+		if v.Role != election.Leader {
+			return nil
+		}
+		for _, m := range v.Members {
+			if m.Name != v.Node && m.Alive && m.InConfig && !m.Draining {
+				d.log.Info("handing leadership over", "to", m.Name)
+				return c.Transfer(now, m.Name)
+			}
+		}
+		return nil
+	})
+}
+
+// othersCanTake: another live, non-draining member is in the configuration.
+func othersCanTake(v core.View) bool {
+	for _, m := range v.Members {
+		if m.Name != v.Node && m.Alive && m.InConfig && !m.Draining {
+			return true
+		}
+	}
+	return false
+}
+
+// setDraining updates the core and our gossiped metadata.
+func (d *Daemon) setDraining(ctx context.Context, on bool) error {
+	if err := d.do(ctx, func(now time.Time, c *core.Core) error {
+		c.SetDraining(on)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := d.setMeta(on); err != nil {
+		return err
+	}
+	return d.ml.UpdateNode(time.Second)
+}
