@@ -22,6 +22,7 @@ type campaignPhase int
 
 const (
 	phaseProbing campaignPhase = iota + 1
+	phasePreVoting
 	phaseVoting
 )
 
@@ -235,7 +236,7 @@ func (n *Node) Tick(now time.Time) {
 			return
 		}
 		if n.phase == phaseProbing && !n.probeAnswered {
-			n.startVoting(now)
+			n.startPreVote(now)
 			return
 		}
 		// A higher-ranked member answered and campaigns itself, or our vote
@@ -314,7 +315,7 @@ func (n *Node) campaign(now time.Time, transfer bool) {
 		}
 	}
 	if len(higher) == 0 {
-		n.startVoting(now)
+		n.startPreVote(now)
 		return
 	}
 	n.phase = phaseProbing
@@ -328,13 +329,56 @@ func (n *Node) hasLeaderToPreempt(now time.Time) bool {
 	return n.leader != "" && n.canPreempt(now, n.leader)
 }
 
+// nextTerm is the term a campaign would use.
+func (n *Node) nextTerm() uint64 {
+	return max(n.hard.Term+1, n.termFloor)
+}
+
+// startPreVote asks every voter whether it would vote for us in the next
+// term, without changing any term.
+func (n *Node) startPreVote(now time.Time) {
+	n.role = Candidate
+	n.phase = phasePreVoting
+	n.phaseDeadline = now.Add(n.opt.ElectionTimeout)
+	n.votes = map[string]bool{n.self(): true}
+	term := n.nextTerm()
+	for _, v := range n.config.All() {
+		if v == n.self() {
+			continue
+		}
+		n.send(Message{Type: MsgPreVoteRequest, To: v, Term: term, LastTable: n.table, Preempt: n.preempt})
+	}
+	n.maybePreVoteWon(now)
+}
+
+func (n *Node) maybePreVoteWon(now time.Time) {
+	if n.role == Candidate && n.phase == phasePreVoting &&
+		n.config.HasQuorum(func(name string) bool { return n.votes[name] }) {
+		n.startVoting(now)
+	}
+}
+
+// wouldVote is the vote rule shared by pre-votes and votes (without the
+// one-vote-per-term check, which only real votes record).
+func (n *Node) wouldVote(now time.Time, m Message) bool {
+	if m.Term < n.hard.Term || m.Term <= n.voteFloor {
+		return false
+	}
+	// Leader stickiness: while we hear from a valid leader, a candidate may
+	// only take over when handed over to, or when it outranks that leader
+	// and preemption is on. This keeps a member with a flaky link from
+	// deposing a healthy leader.
+	if n.hasValidLeader(now) && n.leader != m.From && !m.Transfer &&
+		!(m.Preempt && n.opt.Preempt && n.outranks(m.From, n.leader)) {
+		return false
+	}
+	// Up-to-date rule: never help a candidate whose table is older.
+	return !m.LastTable.Less(n.table)
+}
+
 // startVoting asks every voter for a vote in a new term.
 func (n *Node) startVoting(now time.Time) {
-	term := n.hard.Term + 1
-	if n.termFloor > term {
-		term = n.termFloor
-	}
-	n.setTerm(term)
+	n.setTerm(n.nextTerm())
 	n.hard.VotedFor = n.self()
 	n.hardChanged = true
 	n.role = Candidate
@@ -439,6 +483,10 @@ func (n *Node) Step(now time.Time, m Message) {
 		if n.role == Candidate && n.phase == phaseProbing {
 			n.probeAnswered = true
 		}
+	case MsgPreVoteRequest:
+		n.onPreVoteRequest(now, m)
+	case MsgPreVoteResponse:
+		n.onPreVoteResponse(now, m)
 	case MsgVoteRequest:
 		n.onVoteRequest(now, m)
 	case MsgVoteResponse:
@@ -471,21 +519,33 @@ func (n *Node) onProbe(now time.Time, m Message) {
 	}
 }
 
-func (n *Node) onVoteRequest(now time.Time, m Message) {
-	refuse := func() {
-		n.send(Message{Type: MsgVoteResponse, To: m.From, Granted: false})
-	}
-	if m.Term < n.hard.Term || m.Term <= n.voteFloor {
-		refuse()
+func (n *Node) onPreVoteRequest(now time.Time, m Message) {
+	// A pre-vote changes nothing here: the answer says what a vote would be.
+	n.send(Message{Type: MsgPreVoteResponse, To: m.From, Term: max(m.Term, n.hard.Term),
+		Granted: m.Term > n.hard.Term && n.wouldVote(now, m)})
+}
+
+func (n *Node) onPreVoteResponse(now time.Time, m Message) {
+	if n.role != Candidate || n.phase != phasePreVoting {
 		return
 	}
-	// Leader stickiness: while we hear from a valid leader, a candidate may
-	// only take over when handed over to, or when it outranks that leader
-	// and preemption is on. This keeps a member with a flaky link from
-	// deposing a healthy leader by bumping terms.
-	if n.hasValidLeader(now) && n.leader != m.From && !m.Transfer &&
-		!(m.Preempt && n.opt.Preempt && n.outranks(m.From, n.leader)) {
-		refuse()
+	if !m.Granted && m.Term > n.nextTerm() {
+		// Someone is in a newer term already: follow it.
+		n.setTerm(m.Term)
+		n.becomeFollower(now, "")
+		return
+	}
+	if m.Granted && m.Term == n.nextTerm() {
+		n.votes[m.From] = true
+		n.maybePreVoteWon(now)
+	}
+}
+
+func (n *Node) onVoteRequest(now time.Time, m Message) {
+	if !n.wouldVote(now, m) {
+		// Refuse without adopting the term: a candidate that cannot win
+		// must not depose anyone.
+		n.send(Message{Type: MsgVoteResponse, To: m.From, Granted: false})
 		return
 	}
 	if m.Term > n.hard.Term {
@@ -494,8 +554,7 @@ func (n *Node) onVoteRequest(now time.Time, m Message) {
 			n.becomeFollower(now, "")
 		}
 	}
-	upToDate := !m.LastTable.Less(n.table)
-	if (n.hard.VotedFor == "" || n.hard.VotedFor == m.From) && upToDate {
+	if n.hard.VotedFor == "" || n.hard.VotedFor == m.From {
 		n.hard.VotedFor = m.From
 		n.hardChanged = true
 		n.leader = ""
@@ -503,7 +562,7 @@ func (n *Node) onVoteRequest(now time.Time, m Message) {
 		n.send(Message{Type: MsgVoteResponse, To: m.From, Granted: true})
 		return
 	}
-	refuse()
+	n.send(Message{Type: MsgVoteResponse, To: m.From, Granted: false})
 }
 
 func (n *Node) onVoteResponse(now time.Time, m Message) {

@@ -46,12 +46,20 @@ const (
 	MsgHeartbeatAck
 	// MsgTimeoutNow tells the transfer target to campaign at once.
 	MsgTimeoutNow
+	// MsgPreVoteRequest asks "would you vote for me in Term?" without
+	// changing anybody's term (Raft's pre-vote): a member that cannot win,
+	// such as one coming back from a partition with an old table, then
+	// never bumps terms and deposes a healthy leader.
+	MsgPreVoteRequest
+	// MsgPreVoteResponse answers a pre-vote.
+	MsgPreVoteResponse
 )
 
 var msgTypeNames = map[MsgType]string{
 	MsgProbe: "probe", MsgProbeAck: "probe-ack", MsgVoteRequest: "vote-request",
 	MsgVoteResponse: "vote-response", MsgHeartbeat: "heartbeat",
 	MsgHeartbeatAck: "heartbeat-ack", MsgTimeoutNow: "timeout-now",
+	MsgPreVoteRequest: "prevote-request", MsgPreVoteResponse: "prevote-response",
 }
 
 func (t MsgType) String() string {

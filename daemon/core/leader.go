@@ -168,9 +168,17 @@ func (l *leaderState) onAck(now time.Time, env Envelope) {
 	if cur := l.applied[env.From]; cur.Less(env.TableID) {
 		l.applied[env.From] = env.TableID
 	}
-	h := l.holders[holderKey{env.From, env.Incarnation}]
-	if h == nil || !h.known || !l.c.el.IsLeader(now) {
+	if !l.c.el.IsLeader(now) {
 		return
+	}
+	// Renewing a member whose holdings we do not know yet is safe: until
+	// it reports, mayHold treats it as holding anything, so it blocks
+	// every grant instead of losing its lease during a failover.
+	k := holderKey{env.From, env.Incarnation}
+	h := l.holders[k]
+	if h == nil {
+		h = &holderView{}
+		l.holders[k] = h
 	}
 	h.lastRenew = now
 	h.renewed = env.AckSeq

@@ -1,0 +1,367 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sentinel errors of the configuration. Callers test for them with errors.Is.
+var (
+	// ErrInvalidConfig is wrapped by every error Validate returns.
+	ErrInvalidConfig = errors.New("invalid config")
+	// ErrInvalidGossipKey means a gossip key file does not hold the base64
+	// encoding of a 16, 24 or 32 byte AES key.
+	ErrInvalidGossipKey = errors.New("gossip key must be base64 of 16, 24 or 32 bytes")
+	// ErrEmptyAdminToken means an admin token file holds nothing but
+	// white space.
+	ErrEmptyAdminToken = errors.New("admin token file is empty")
+	// ErrSecretFileTooLarge means a key or token file is larger than
+	// maxSecretFileSize; such a file is certainly not a key or a token.
+	ErrSecretFileTooLarge = errors.New("file is too large for a key or token")
+)
+
+// Bounds that Validate enforces. They are the limits of what ringd supports,
+// not recommendations.
+const (
+	maxNameLength      = 128
+	maxPartitions      = 65536
+	maxLoad            = 100
+	maxBootstrapExpect = 1000
+	// maxClusterLabelLen is memberlist's limit on the label it prepends to
+	// every packet.
+	maxClusterLabelLen = 255
+	maxDrift           = 0.5
+	maxSecretFileSize  = 64 << 10
+)
+
+// FieldError is one bad setting found by Validate. Its message names the
+// command line flag and the bound it breaks, e.g. "--load must be >= 1 (got
+// 0.5)". It wraps ErrInvalidConfig and, when set, the underlying cause.
+type FieldError struct {
+	// Flag is the command line flag of the bad field, with its dashes
+	// ("--load").
+	Flag string
+	// Msg says what is wrong, without the flag ("must be >= 1 (got 0.5)").
+	Msg string
+	// Err is the underlying cause (a file error, ErrInvalidGossipKey), or nil.
+	Err error
+}
+
+func (e *FieldError) Error() string {
+	if e.Err != nil {
+		return e.Flag + " " + e.Msg + ": " + e.Err.Error()
+	}
+	return e.Flag + " " + e.Msg
+}
+
+// Unwrap lets errors.Is find ErrInvalidConfig and the cause.
+func (e *FieldError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrInvalidConfig, e.Err}
+	}
+	return []error{ErrInvalidConfig}
+}
+
+// Validate checks every field of c and returns one *FieldError per bad field,
+// joined with errors.Join, or nil when c is usable. Relations between fields
+// (heartbeat against timeouts and leases) are checked only when the fields
+// involved are valid on their own. Validate reads the gossip key and admin
+// token files when they are set.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, &FieldError{Flag: flag, Msg: fmt.Sprintf(format, args...)})
+	}
+	badCause := func(flag, msg string, cause error) {
+		errs = append(errs, &FieldError{Flag: flag, Msg: msg, Err: cause})
+	}
+
+	// Identity and addresses.
+	switch {
+	case c.Name == "":
+		bad("--name", "must not be empty (the default is the hostname)")
+	case len(c.Name) > maxNameLength:
+		bad("--name", "must be at most %d characters (got %d)", maxNameLength, len(c.Name))
+	case !validName(c.Name):
+		bad("--name", "may only contain letters, digits, '.', '_' and '-' (got %q)", c.Name)
+	}
+	if err := checkHostPort(c.GossipAddr, 0, false); err != nil {
+		bad("--gossip-addr", "must be host:port with a port 0-65535 (got %q): %v", c.GossipAddr, err)
+	}
+	if c.AdvertiseAddr != "" {
+		if err := checkHostPort(c.AdvertiseAddr, 1, true); err != nil {
+			bad("--advertise-addr", "must be empty or host:port with a port 1-65535 (got %q): %v", c.AdvertiseAddr, err)
+		}
+	}
+	// Port 0 (any free port) only makes sense in tests, but it is harmless.
+	if err := checkHostPort(c.HTTPAddr, 0, false); err != nil {
+		bad("--http-addr", "must be host:port with a port 0-65535 (got %q): %v", c.HTTPAddr, err)
+	}
+	for i, seed := range c.Join {
+		if err := checkSeed(seed); err != nil {
+			bad("--join", "entry %d must be host or host:port with a port 1-65535 (got %q): %v", i+1, seed, err)
+			break // one error per field
+		}
+	}
+
+	// Cluster shape.
+	if c.Partitions < 1 || c.Partitions > maxPartitions {
+		bad("--partitions", "must be between 1 and %d (got %d)", maxPartitions, c.Partitions)
+	}
+	switch {
+	case math.IsNaN(c.Load) || math.IsInf(c.Load, 0):
+		bad("--load", "must be a finite number (got %v)", c.Load)
+	case c.Load < 1:
+		bad("--load", "must be >= 1 (got %v)", c.Load)
+	case c.Load > maxLoad:
+		bad("--load", "must be <= %d (got %v)", maxLoad, c.Load)
+	}
+	switch {
+	case c.BootstrapExpect < 0:
+		bad("--bootstrap-expect", "must be >= 0 (got %d)", c.BootstrapExpect)
+	case c.BootstrapExpect > maxBootstrapExpect:
+		bad("--bootstrap-expect", "must be <= %d (got %d)", maxBootstrapExpect, c.BootstrapExpect)
+	}
+
+	// Secrets and storage.
+	if c.GossipKeyFile != "" {
+		if _, err := LoadGossipKey(c.GossipKeyFile); err != nil {
+			badCause("--gossip-key-file", "must name a readable file holding a base64 key of 16, 24 or 32 bytes", err)
+		}
+	}
+	if c.AdminTokenFile != "" {
+		if _, err := LoadAdminToken(c.AdminTokenFile); err != nil {
+			badCause("--admin-token-file", "must name a readable file holding a token", err)
+		}
+	}
+	if c.DataDir != "" {
+		// A missing directory is fine (Run creates it); a file in its place
+		// is not.
+		if fi, err := os.Stat(c.DataDir); err == nil && !fi.IsDir() {
+			bad("--data-dir", "must be a directory (got the file %q)", c.DataDir)
+		}
+	}
+	if len(c.ClusterLabel) > maxClusterLabelLen {
+		bad("--cluster-label", "must be at most %d bytes (got %d)", maxClusterLabelLen, len(c.ClusterLabel))
+	}
+
+	// Logging and gossip profile.
+	switch strings.ToLower(c.LogLevel) {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		bad("--log-level", "must be one of trace, debug, info, warn, error (got %q)", c.LogLevel)
+	}
+	if c.GossipProfile != "lan" && c.GossipProfile != "local" {
+		bad("--gossip-profile", "must be lan or local (got %q)", c.GossipProfile)
+	}
+
+	// Timing.
+	if math.IsNaN(c.Drift) || c.Drift < 0 || c.Drift > maxDrift {
+		bad("--drift", "must be between 0 and %v (got %v)", maxDrift, c.Drift)
+	}
+	positive := []struct {
+		flag string
+		d    time.Duration
+	}{
+		{"--heartbeat-interval", c.HeartbeatInterval},
+		{"--leader-timeout", c.LeaderTimeout},
+		{"--election-timeout", c.ElectionTimeout},
+		{"--leader-lease", c.LeaderLease},
+		{"--lease", c.Lease},
+		{"--settle", c.Settle},
+		{"--release-timeout", c.ReleaseTimeout},
+		{"--shutdown-timeout", c.ShutdownTimeout},
+		{"--rejoin-interval", c.RejoinInterval},
+	}
+	okDur := make(map[string]bool, len(positive))
+	for _, p := range positive {
+		if p.d <= 0 {
+			bad(p.flag, "must be > 0 (got %v)", p.d)
+			continue
+		}
+		okDur[p.flag] = true
+	}
+	if c.SafetyMargin < 0 {
+		bad("--safety-margin", "must be >= 0 (got %v)", c.SafetyMargin)
+	}
+	if hb := c.HeartbeatInterval; okDur["--heartbeat-interval"] {
+		// A follower must be able to miss one heartbeat without campaigning.
+		if okDur["--leader-timeout"] && c.LeaderTimeout <= times(2, hb) {
+			bad("--leader-timeout", "must be more than twice --heartbeat-interval (got %v, heartbeat interval %v)", c.LeaderTimeout, hb)
+		}
+		if okDur["--election-timeout"] && c.ElectionTimeout < hb {
+			bad("--election-timeout", "must be at least --heartbeat-interval (got %v, heartbeat interval %v)", c.ElectionTimeout, hb)
+		}
+		if okDur["--leader-lease"] && c.LeaderLease < times(2, hb) {
+			bad("--leader-lease", "must be at least twice --heartbeat-interval (got %v, heartbeat interval %v)", c.LeaderLease, hb)
+		}
+		// A member's lease must outlast a leader failover (noticing the
+		// silence, probing, voting, the first renewal round trips);
+		// otherwise every leader change makes every member drop its
+		// partitions and the app sees needless moves.
+		if okDur["--lease"] && okDur["--leader-timeout"] && okDur["--election-timeout"] {
+			if need := c.LeaderTimeout + times(2, c.ElectionTimeout) + times(2, hb); c.Lease < need {
+				bad("--lease", "must outlast a leader failover: at least --leader-timeout + 2*--election-timeout + 2*--heartbeat-interval = %v (got %v)", need, c.Lease)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Fingerprint is a short, stable hex hash of the settings every member of one
+// cluster must share: the partition count, the load factor, the cluster label,
+// and the timings the leader relies on to know when a silent member's lease
+// surely ran out (lease, leader lease, drift, safety margin): a member with a
+// longer lease than the leader assumes could still work on a partition the
+// leader gave away. It goes into memberlist node metadata so that a member with
+// different settings is refused at join. The value depends only on those
+// settings, never on the process or the Go version.
+func (c Config) Fingerprint() string {
+	// Version tag first, so a future change of the hashed fields cannot
+	// collide with an old fingerprint. %q keeps the label unambiguous.
+	canon := fmt.Sprintf("ringd-fingerprint-v2\npartitions=%d\nload=%s\nlabel=%q\nlease=%d\nleaderLease=%d\ndrift=%s\nmargin=%d\n",
+		c.Partitions, strconv.FormatFloat(c.Load, 'g', -1, 64), c.ClusterLabel,
+		c.Lease, c.LeaderLease, strconv.FormatFloat(c.Drift, 'g', -1, 64), c.SafetyMargin)
+	sum := sha256.Sum256([]byte(canon))
+	return hex.EncodeToString(sum[:8])
+}
+
+// LoadGossipKey reads a gossip encryption key: the standard base64 encoding
+// of a 16, 24 or 32 byte AES key, surrounding white space ignored. Errors
+// never contain the key material.
+func LoadGossipKey(path string) ([]byte, error) {
+	raw, err := readSecretFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not valid base64: %w", path, ErrInvalidGossipKey)
+	}
+	switch len(key) {
+	case 16, 24, 32:
+		return key, nil
+	default:
+		return nil, fmt.Errorf("%s: decodes to %d bytes: %w", path, len(key), ErrInvalidGossipKey)
+	}
+}
+
+// LoadAdminToken reads the admin bearer token: the file's content with
+// surrounding white space removed, which must not be empty.
+func LoadAdminToken(path string) (string, error) {
+	raw, err := readSecretFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(raw))
+	if tok == "" {
+		return "", fmt.Errorf("%s: %w", path, ErrEmptyAdminToken)
+	}
+	return tok, nil
+}
+
+// readSecretFile reads a small file whole, refusing anything larger than
+// maxSecretFileSize (a device or a wrong path).
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxSecretFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(raw) > maxSecretFileSize {
+		return nil, fmt.Errorf("%s: %w", path, ErrSecretFileTooLarge)
+	}
+	return raw, nil
+}
+
+// times returns n*d for a positive d, saturating instead of overflowing.
+func times(n int64, d time.Duration) time.Duration {
+	if d > math.MaxInt64/time.Duration(n) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * d
+}
+
+// validName reports whether s only has letters, digits, '.', '_' and '-'.
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case b == '.', b == '_', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// checkHostPort checks a host:port address with a port in minPort..65535.
+// An empty host (":7070", all interfaces) is allowed unless needHost.
+func checkHostPort(addr string, minPort int, needHost bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("not host:port")
+	}
+	if host == "" {
+		if needHost {
+			return errors.New("empty host")
+		}
+	} else if !validHost(host) {
+		return fmt.Errorf("bad host %q", host)
+	}
+	return checkPort(port, minPort)
+}
+
+// checkSeed checks a --join entry: host, [ipv6] or an IPv6 literal, or any of
+// them with a port.
+func checkSeed(seed string) error {
+	if seed == "" {
+		return errors.New("empty entry")
+	}
+	if ip := net.ParseIP(seed); ip != nil {
+		return nil // bare IPv4 or IPv6
+	}
+	if !strings.Contains(seed, ":") {
+		if !validHost(seed) {
+			return errors.New("bad host")
+		}
+		return nil
+	}
+	return checkHostPort(seed, 1, true)
+}
+
+// checkPort checks a decimal port number in minPort..65535.
+func checkPort(port string, minPort int) error {
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || int(n) < minPort {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+// validHost reports whether h is an IP literal or looks like a DNS name
+// (letters, digits, '.', '-', '_'; at most 253 bytes). It does not resolve.
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	if len(h) > 253 || strings.HasPrefix(h, ".") || strings.Contains(h, "..") {
+		return false
+	}
+	return validName(h)
+}
