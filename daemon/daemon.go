@@ -43,6 +43,9 @@ type Daemon struct {
 	// snap is the newest view for the API, replaced by the loop.
 	snap atomic.Pointer[snapshot]
 
+	// peers is our copy of the gossip view, written by memberlist's event
+	// callbacks; nodes and metas are derived from it by the loop.
+	peers   peerTable
 	nodesMu sync.Mutex
 	nodes   map[string]*memberlist.Node
 	metas   map[string]nodeMeta

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -42,9 +43,46 @@ type events struct{ d *Daemon }
 
 var _ memberlist.EventDelegate = (*events)(nil)
 
-func (e *events) NotifyJoin(n *memberlist.Node)   { e.d.membersChanged() }
-func (e *events) NotifyLeave(n *memberlist.Node)  { e.d.membersChanged() }
-func (e *events) NotifyUpdate(n *memberlist.Node) { e.d.membersChanged() }
+// memberlist updates its Node structs in place under its own lock and calls
+// these under that lock: copy what we need here, never keep its pointers.
+func (e *events) NotifyJoin(n *memberlist.Node)   { e.d.peers.set(n, true); e.d.membersChanged() }
+func (e *events) NotifyUpdate(n *memberlist.Node) { e.d.peers.set(n, true); e.d.membersChanged() }
+func (e *events) NotifyLeave(n *memberlist.Node)  { e.d.peers.set(n, false); e.d.membersChanged() }
+
+// peerTable is our own copy of the gossip view.
+type peerTable struct {
+	mu    sync.Mutex
+	nodes map[string]peer
+}
+
+// peer is a copied memberlist node and whether gossip thinks it is alive.
+type peer struct {
+	node  memberlist.Node
+	alive bool
+}
+
+func (t *peerTable) set(n *memberlist.Node, alive bool) {
+	cp := *n
+	cp.Meta = append([]byte(nil), n.Meta...)
+	cp.Addr = append([]byte(nil), n.Addr...)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.nodes == nil {
+		t.nodes = map[string]peer{}
+	}
+	t.nodes[n.Name] = peer{node: cp, alive: alive}
+}
+
+// snapshot returns copies of every known peer.
+func (t *peerTable) snapshot() []peer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]peer, 0, len(t.nodes))
+	for _, p := range t.nodes {
+		out = append(out, p)
+	}
+	return out
+}
 
 // gatekeeper refuses members of another shape: a different partition count
 // or config fingerprint would make two tables disagree.

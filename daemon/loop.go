@@ -72,27 +72,31 @@ func (d *Daemon) persist() {
 	d.hardSave = hs
 }
 
-// refreshMembers gives the core memberlist's current view.
+// refreshMembers gives the core the gossip view (our own copies of
+// memberlist's nodes, see peerTable).
 func (d *Daemon) refreshMembers(now time.Time) {
 	var infos []core.MemberInfo
 	nodes := map[string]*memberlist.Node{}
 	metas := map[string]nodeMeta{}
-	for _, n := range d.ml.Members() {
+	for _, p := range d.peers.snapshot() {
+		n := p.node
+		if n.Name == d.cfg.Name {
+			continue
+		}
 		m, err := decodeMeta(n.Meta)
-		if err != nil || n.Name == d.cfg.Name {
-			if n.Name != d.cfg.Name {
-				d.log.Warn("ignoring member without usable metadata", "member", n.Name, "error", err)
-			}
+		if err != nil {
+			d.log.Warn("ignoring member without usable metadata", "member", n.Name, "error", err)
 			continue
 		}
 		if m.Partitions != d.cfg.Partitions || m.Fingerprint != d.cfg.Fingerprint() {
 			continue
 		}
-		alive := n.State == memberlist.StateAlive || n.State == memberlist.StateSuspect
-		nodes[n.Name] = n
+		if p.alive {
+			nodes[n.Name] = &n
+		}
 		metas[n.Name] = m
 		infos = append(infos, core.MemberInfo{Name: n.Name, Incarnation: m.Incarnation,
-			Priority: m.Priority, Alive: alive, Draining: m.Draining})
+			Priority: m.Priority, Alive: p.alive, Draining: m.Draining})
 	}
 	d.nodesMu.Lock()
 	d.nodes, d.metas = nodes, metas

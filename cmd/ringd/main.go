@@ -1,0 +1,118 @@
+// Command ringd is the partition-ownership sidecar: it reads its settings
+// from flags, RINGD_* environment variables and an optional JSON config file,
+// then runs daemon.Run until the first SIGINT or SIGTERM asks for a graceful
+// shutdown. A second signal exits at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ringd/ringd/daemon"
+)
+
+// version is printed by --version; release builds set it with
+// -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1 // Run failed, or a second signal cut the shutdown short
+	exitUsage = 2 // bad flags, environment or config file
+)
+
+// shutdownGrace is how long past cfg.ShutdownTimeout main waits for Run to
+// return after a signal before it gives up and exits. Run bounds its own
+// shutdown; this only guards against it hanging.
+const shutdownGrace = 5 * time.Second
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// realMain is main with its inputs and outputs passed in. It returns the exit
+// status.
+func realMain(args []string, env func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, env)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout)
+		return exitOK
+	case errors.Is(err, errVersion):
+		fmt.Fprintf(stdout, "ringd %s\n", version)
+		return exitOK
+	case err != nil:
+		// One line, whatever the error holds.
+		fmt.Fprintf(stderr, "ringd: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return exitUsage
+	}
+
+	logger := daemon.NewLogger(cfg.LogLevel, cfg.LogJSON, stderr)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	run := func(ctx context.Context, cfg daemon.Config, logger hclog.Logger) error {
+		return daemon.Run(ctx, cfg, logger)
+	}
+	return serve(cfg, logger, sigs, run, os.Exit, cfg.ShutdownTimeout+shutdownGrace)
+}
+
+// runFunc has the signature of daemon.Run; tests pass a stand-in.
+type runFunc func(ctx context.Context, cfg daemon.Config, logger hclog.Logger) error
+
+// serve runs run until it returns. The first signal from sigs cancels run's
+// context (a graceful shutdown, which run bounds by cfg.ShutdownTimeout); a
+// second signal, or run still going backstop after the first, calls exit(1)
+// at once. serve returns the exit status for run's result.
+func serve(cfg daemon.Config, logger hclog.Logger, sigs <-chan os.Signal, run runFunc, exit func(int), backstop time.Duration) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-done:
+			return
+		case s := <-sigs:
+			logger.Info("shutting down gracefully; a second signal exits at once",
+				"signal", s.String(), "timeout", cfg.ShutdownTimeout.String())
+			cancel()
+		}
+		timer := time.NewTimer(backstop)
+		defer timer.Stop()
+		select {
+		case <-done:
+		case s := <-sigs:
+			logger.Error("second signal: exiting now without finishing the shutdown", "signal", s.String())
+			exit(exitError)
+		case <-timer.C:
+			logger.Error("shutdown did not finish in time: exiting now", "waited", backstop.String())
+			exit(exitError)
+		}
+	}()
+
+	logger.Info("starting", "version", version, "name", cfg.Name,
+		"gossip_addr", cfg.GossipAddr, "http_addr", cfg.HTTPAddr)
+	err := run(ctx, cfg, logger)
+	close(done)
+	wg.Wait()
+	if err != nil {
+		logger.Error("stopped with an error", "error", err.Error())
+		return exitError
+	}
+	return exitOK
+}

@@ -1,0 +1,355 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/memnet"
+	"github.com/ringd/ringd/restapi/api"
+)
+
+// testCluster runs real daemons (real memberlist, real loop, real HTTP) in
+// one process over the fault-injecting in-memory transport.
+type testCluster struct {
+	t          *testing.T
+	net        *memnet.Network
+	partitions int
+	members    []*testMember
+	logs       testWriter
+}
+
+type testMember struct {
+	name   string
+	addr   string // memnet address
+	cfg    Config
+	d      *Daemon
+	killed bool
+}
+
+// fastConfig has the short timings tests use.
+func fastConfig(name, addr string, partitions int, join []string, expect int) Config {
+	c := DefaultConfig()
+	c.Name = name
+	c.GossipAddr = addr
+	c.HTTPAddr = "127.0.0.1:0"
+	c.Partitions = partitions
+	c.Join = join
+	c.BootstrapExpect = expect
+	c.GossipProfile = "local"
+	c.HeartbeatInterval = 50 * time.Millisecond
+	c.LeaderTimeout = 400 * time.Millisecond
+	c.ElectionTimeout = 150 * time.Millisecond
+	c.LeaderLease = 400 * time.Millisecond
+	c.Lease = 1200 * time.Millisecond
+	c.SafetyMargin = 100 * time.Millisecond
+	c.Settle = 300 * time.Millisecond
+	c.ReleaseTimeout = 500 * time.Millisecond
+	c.ShutdownTimeout = 5 * time.Second
+	c.RejoinInterval = 500 * time.Millisecond
+	return c
+}
+
+func newTestCluster(t *testing.T, n, partitions int) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, net: memnet.New(1), partitions: partitions, logs: newTestWriter(t)}
+	var addrs []string
+	for i := 0; i < n; i++ {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.%d:7946", i+1))
+	}
+	for i := 0; i < n; i++ {
+		m := &testMember{name: fmt.Sprintf("m%d", i), addr: addrs[i]}
+		m.cfg = fastConfig(m.name, m.addr, partitions, addrs, n)
+		c.members = append(c.members, m)
+	}
+	for _, m := range c.members {
+		c.start(m)
+	}
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *testCluster) start(m *testMember) {
+	c.t.Helper()
+	tr, err := c.net.NewTransport(m.addr)
+	if err != nil {
+		c.t.Fatalf("transport %s: %v", m.addr, err)
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: m.name, Level: testLogLevel(), Output: c.logs})
+	d, err := Start(m.cfg, logger, WithTransport(tr))
+	if err != nil {
+		c.t.Fatalf("start %s: %v", m.name, err)
+	}
+	m.d, m.killed = d, false
+}
+
+// kill stops a member abruptly, like SIGKILL: no drain, no leave.
+func (c *testCluster) kill(m *testMember) {
+	c.net.Crash(m.addr)
+	m.d.crash()
+	m.killed = true
+}
+
+func (c *testCluster) close() {
+	for _, m := range c.members {
+		if !m.killed {
+			c.net.Crash(m.addr)
+			m.d.crash()
+			m.killed = true
+		}
+	}
+}
+
+func (c *testCluster) live() []*testMember {
+	var out []*testMember
+	for _, m := range c.members {
+		if !m.killed {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (c *testCluster) mine(m *testMember) api.Mine {
+	v, _ := (&source{d: m.d}).Mine()
+	return v
+}
+
+// owners maps each partition to the live members listing it right now.
+func (c *testCluster) owners(members []*testMember) map[int][]string {
+	out := map[int][]string{}
+	for _, m := range members {
+		for _, p := range c.mine(m).Partitions {
+			out[p.ID] = append(out[p.ID], m.name)
+		}
+	}
+	return out
+}
+
+// checkNoDouble fails the test when two members list the same partition.
+func (c *testCluster) checkNoDouble(members []*testMember) {
+	c.t.Helper()
+	for p, o := range c.owners(members) {
+		if len(o) > 1 {
+			c.t.Fatalf("partition %d listed by %v at once", p, o)
+		}
+	}
+}
+
+// waitCoverage polls until every partition is listed by exactly one of the
+// given members, checking for double owners at every poll.
+func (c *testCluster) waitCoverage(members []*testMember, within time.Duration) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	for {
+		c.checkNoDouble(c.live())
+		if len(c.owners(members)) == c.partitions {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			c.t.Fatalf("no full coverage by %v after %v: %d of %d partitions owned", names(members), within, len(c.owners(members)), c.partitions)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// leaders lists the live members that lead with a valid lease.
+func (c *testCluster) leaders(members []*testMember) []string {
+	var out []string
+	for _, m := range members {
+		if m.d.isLeaderNow() {
+			out = append(out, m.name)
+		}
+	}
+	return out
+}
+
+func (c *testCluster) eventually(within time.Duration, what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		c.checkNoDouble(c.live())
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func names(ms []*testMember) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.name)
+	}
+	return out
+}
+
+// testWriter sends logs to t.Log until the test ends; memberlist may still
+// log from goroutines that outlive its Shutdown, and t.Log would panic then.
+type testWriter struct {
+	t    *testing.T
+	mu   *sync.Mutex
+	done *bool
+}
+
+func newTestWriter(t *testing.T) testWriter {
+	w := testWriter{t: t, mu: &sync.Mutex{}, done: new(bool)}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		*w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
+
+// holdings returns partition -> token for one member.
+func (c *testCluster) holdings(m *testMember) map[int]uint64 {
+	out := map[int]uint64{}
+	for _, p := range c.mine(m).Partitions {
+		out[p.ID] = p.Token
+	}
+	return out
+}
+
+func TestClusterCoverageAndMemberCrash(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("members=%d", n), func(t *testing.T) {
+			c := newTestCluster(t, n, 64)
+			took := c.waitCoverage(c.members, 30*time.Second)
+			t.Logf("full coverage after %v", took)
+			if l := c.leaders(c.members); len(l) != 1 {
+				t.Fatalf("want one leader, got %v", l)
+			}
+			// Kill a member that is not the leader.
+			var victim *testMember
+			for _, m := range c.members {
+				if !m.d.isLeaderNow() {
+					victim = m
+					break
+				}
+			}
+			c.kill(victim)
+			took = c.waitCoverage(c.live(), 30*time.Second)
+			t.Logf("coverage restored %v after killing %s", took, victim.name)
+		})
+	}
+}
+
+func TestClusterLeaderCrashKeepsSurvivorPartitions(t *testing.T) {
+	c := newTestCluster(t, 5, 64)
+	c.waitCoverage(c.members, 30*time.Second)
+	var leader *testMember
+	before := map[string]map[int]uint64{}
+	for _, m := range c.members {
+		if m.d.isLeaderNow() {
+			leader = m
+		}
+	}
+	if leader == nil {
+		t.Fatal("no leader")
+	}
+	for _, m := range c.members {
+		before[m.name] = c.holdings(m)
+	}
+	c.kill(leader)
+	took := c.waitCoverage(c.live(), 30*time.Second)
+	t.Logf("coverage restored %v after killing leader %s", took, leader.name)
+	c.eventually(10*time.Second, "one new leader", func() bool { return len(c.leaders(c.live())) == 1 })
+	for _, m := range c.live() {
+		now := c.holdings(m)
+		for p, tok := range before[m.name] {
+			if now[p] != tok {
+				t.Errorf("%s: partition %d moved or changed token across the leader change (token %d -> %d)", m.name, p, tok, now[p])
+			}
+		}
+	}
+}
+
+func TestClusterSplitMajorityOnly(t *testing.T) {
+	c := newTestCluster(t, 5, 64)
+	c.waitCoverage(c.members, 30*time.Second)
+	// Put the current leader on the minority side, to see it step down.
+	ms := append([]*testMember(nil), c.members...)
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].d.isLeaderNow() && !ms[j].d.isLeaderNow() })
+	minority, majority := ms[:2], ms[2:]
+	var minAddrs, majAddrs []string
+	for _, m := range minority {
+		minAddrs = append(minAddrs, m.addr)
+	}
+	for _, m := range majority {
+		majAddrs = append(majAddrs, m.addr)
+	}
+	c.net.Partition(majAddrs, minAddrs)
+	c.eventually(30*time.Second, "a leader on the majority side only and the minority holding nothing", func() bool {
+		held := 0
+		for _, m := range minority {
+			held += len(c.mine(m).Partitions)
+		}
+		return len(c.leaders(majority)) == 1 && len(c.leaders(minority)) == 0 && held == 0
+	})
+	c.waitCoverage(majority, 30*time.Second)
+	// The minority never leads while split: watch it for a while.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if l := c.leaders(minority); len(l) != 0 {
+			t.Fatalf("minority member %v leads without a majority", l)
+		}
+		c.checkNoDouble(c.members)
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	c.net.Heal()
+	c.eventually(30*time.Second, "one leader and one table after healing", func() bool {
+		if len(c.leaders(c.members)) != 1 {
+			return false
+		}
+		ids := map[string]bool{}
+		for _, m := range c.members {
+			ids[m.d.snap.Load().view.Table.ID.String()] = true
+		}
+		return len(ids) == 1
+	})
+	c.waitCoverage(c.members, 30*time.Second)
+}
+
+// isLeaderNow reports whether the member leads with a valid lease.
+func (d *Daemon) isLeaderNow() bool {
+	v := d.snap.Load().view
+	return v.Role == election.Leader && time.Now().Before(v.LeaseUntil)
+}
+
+// crash stops a daemon without draining or leaving (tests only).
+func (d *Daemon) crash() {
+	d.shutdownOnce.Do(func() {
+		close(d.stop)
+		<-d.loopDone
+		d.sender.close()
+		_ = d.ml.Shutdown()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = d.http.Shutdown(ctx)
+	})
+}
+
+// testLogLevel is info unless RINGD_TEST_LOG names another level.
+func testLogLevel() hclog.Level {
+	if l := hclog.LevelFromString(os.Getenv("RINGD_TEST_LOG")); l != hclog.NoLevel {
+		return l
+	}
+	return hclog.Info
+}
