@@ -1,0 +1,42 @@
+package restapi
+
+import (
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/labstack/echo/v4"
+)
+
+// quietPaths are logged at trace, not debug: probes hit them every few seconds
+// and would drown the lines that matter.
+var quietPaths = map[string]bool{"/healthz": true}
+
+// logRequests logs one line per request when it ends (method, path, status,
+// duration). One line per request, not per wake-up, so a long-poll that waits
+// five minutes costs one line like any other request.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			// Render the error now, so the line below has the real status;
+			// echo then has nothing left to handle.
+			c.Error(err)
+		}
+		level := hclog.Debug
+		if quietPaths[c.Path()] {
+			level = hclog.Trace
+		}
+		req, resp := c.Request(), c.Response()
+		status := resp.Status
+		if !resp.Committed && req.Context().Err() != nil {
+			// A long-poll whose client went away: nothing was sent.
+			status = 0
+		}
+		args := []any{"method", req.Method, "path", req.URL.Path, "status", status, "duration", time.Since(start)}
+		if status == 0 {
+			args = append(args, "client", "gone")
+		}
+		s.log.Log(level, "request", args...)
+		return nil
+	}
+}

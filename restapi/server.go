@@ -1,0 +1,190 @@
+// Package restapi is ringd's app-facing HTTP API, served on echo v4.
+//
+// Handlers read the daemon only through the narrow Source interface, so they test
+// with a fake and never need a cluster (STYLE.md item 6). Every error a client can
+// cause is a 4xx with a JSON api.Error body; a 500 only ever means a bug in ringd.
+package restapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/labstack/echo/v4"
+
+	"github.com/ringd/ringd/restapi/api"
+)
+
+// Source is what the API reads. The daemon implements it.
+type Source interface {
+	// Mine returns this member's view as of now, and a channel that is closed as
+	// soon as the view's Index changes (for long-polls).
+	Mine() (api.Mine, <-chan struct{})
+	// Cluster returns the members in ring order, the leader, term and table version.
+	Cluster() api.Cluster
+}
+
+// Options tunes a Server. The zero value is usable.
+type Options struct {
+	// Logger gets one debug line per request and error lines for bugs.
+	// nil -> hclog.NewNullLogger().
+	Logger hclog.Logger
+	// MaxWait caps ?wait= on long-polls (larger values are clamped, not refused,
+	// so a client asking for "1h" still works). <= 0 -> DefaultMaxWait.
+	MaxWait time.Duration
+	// DefaultWait is the wait of a long-poll that gives ?index= but no ?wait=.
+	// <= 0 -> DefaultWait; clamped at MaxWait.
+	DefaultWait time.Duration
+}
+
+// Defaults for Options.
+const (
+	DefaultMaxWait     = 5 * time.Minute
+	DefaultDefaultWait = 30 * time.Second
+)
+
+// Timeouts of the http.Server. The read side is short because a request here is a
+// few hundred bytes of headers and no body: a client that cannot send that in 10s
+// is broken or hostile and must not hold a connection. The write side must outlast
+// the longest long-poll, so it is MaxWait plus writeSlack.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	writeSlack        = 30 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// Server is the app-facing HTTP API. Create it with New.
+type Server struct {
+	src  Source
+	opts Options
+	log  hclog.Logger
+	e    *echo.Echo
+	srv  *http.Server
+
+	// endpoints is the human-readable route list put into 404 messages.
+	endpoints string
+
+	// quit is closed by Shutdown; long-polls select on it so they answer at
+	// once instead of holding Shutdown for up to MaxWait.
+	quit     chan struct{}
+	quitOnce sync.Once
+
+	// polls counts long-polls blocked right now; tests use it to see that a
+	// blocked handler is really gone.
+	polls atomic.Int64
+}
+
+// New builds a Server that reads from src. It does not listen; see Serve.
+func New(src Source, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
+	if opts.DefaultWait <= 0 {
+		opts.DefaultWait = DefaultDefaultWait
+	}
+	if opts.DefaultWait > opts.MaxWait {
+		opts.DefaultWait = opts.MaxWait
+	}
+
+	s := &Server{
+		src:  src,
+		opts: opts,
+		log:  opts.Logger,
+		quit: make(chan struct{}),
+	}
+
+	e := echo.New()
+	// We serve through our own http.Server (Serve), so echo's banner and port line
+	// would never print; hide them anyway in case someone calls e.Start.
+	e.HideBanner = true
+	e.HidePort = true
+	// echo logs a few internal warnings (e.g. "response already committed")
+	// through its own logger; send them to ours.
+	stdOpts := &hclog.StandardLoggerOptions{InferLevels: true}
+	e.Logger.SetOutput(s.log.StandardWriter(stdOpts))
+	e.StdLogger = s.log.StandardLogger(stdOpts)
+	e.HTTPErrorHandler = s.handleError
+	// Order matters: logging is outermost so it sees the final status, recovery
+	// is inside it so a panic still produces a logged 500.
+	e.Use(s.logRequests, s.recoverPanics)
+	s.e = e
+
+	s.routes()
+	s.endpoints = listEndpoints(e)
+
+	s.srv = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      opts.MaxWait + writeSlack,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          s.log.StandardLogger(stdOpts),
+	}
+	return s
+}
+
+// routes registers every endpoint. Later endpoints go here; 404 messages and
+// 405 Allow headers pick them up by themselves.
+func (s *Server) routes() {
+	s.e.GET("/partitions/mine", s.getMine)
+	s.e.GET("/cluster", s.getCluster)
+	s.e.GET("/healthz", s.getHealthz)
+}
+
+// listEndpoints renders the registered routes as "GET /a, GET /b" for error
+// messages, so a person who mistyped a path sees what exists.
+func listEndpoints(e *echo.Echo) string {
+	var out []string
+	for _, r := range e.Routes() {
+		if r.Method == echo.RouteNotFound {
+			continue
+		}
+		out = append(out, r.Method+" "+r.Path)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// Handler returns the API as an http.Handler (for tests, or to mount it in
+// another server). It does not apply the http.Server timeouts; Serve does.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Serve serves on ln until Shutdown; it returns nil after Shutdown and the
+// listener's error otherwise. ln is closed when Serve returns.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, makes in-flight long-polls return at once (with the
+// current view), and waits for handlers to finish until ctx is done. If ctx ends
+// first it cuts the remaining connections and returns ctx's error. Calling it
+// again is harmless.
+func (s *Server) Shutdown(ctx context.Context) error {
+	// Release the long-polls first: http.Server.Shutdown waits for active
+	// requests and does not cancel their contexts.
+	s.quitOnce.Do(func() { close(s.quit) })
+	if err := s.srv.Shutdown(ctx); err != nil {
+		// Whatever is still running is stuck; do not leave its connections open.
+		_ = s.srv.Close()
+		return fmt.Errorf("restapi: shutdown: %w", err)
+	}
+	return nil
+}
