@@ -35,6 +35,10 @@ type Daemon struct {
 	inbox      chan []byte
 	memberWake chan struct{}
 	cmds       chan command
+	// ackIndex is the highest view index an app acknowledged by polling;
+	// ackWake tells the loop it grew.
+	ackIndex atomic.Uint64
+	ackWake  chan struct{}
 
 	// core is touched only by the loop goroutine.
 	core     *core.Core
@@ -105,6 +109,7 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		inc:        uint64(time.Now().UnixNano()),
 		inbox:      make(chan []byte, 4096),
 		memberWake: make(chan struct{}, 1),
+		ackWake:    make(chan struct{}, 1),
 		cmds:       make(chan command),
 		nodes:      map[string]*memberlist.Node{},
 		metas:      map[string]nodeMeta{},

@@ -40,6 +40,8 @@ func (d *Daemon) loop() {
 			d.core.Step(time.Now(), env)
 		case <-d.memberWake:
 			d.refreshMembers(time.Now())
+		case <-d.ackWake:
+			d.core.AppAck(time.Now(), d.ackIndex.Load())
 		case cmd := <-d.cmds:
 			cmd.reply <- cmd.fn(time.Now(), d.core)
 		case now := <-ticker.C:

@@ -127,3 +127,24 @@ func (s *source) Cluster() api.Cluster {
 	}
 	return out
 }
+
+var _ restapi.Acknowledger = (*source)(nil)
+
+// AckIndex records that the app saw views up to index. An index above the
+// current one comes from before a restart of this member and acknowledges
+// nothing.
+func (s *source) AckIndex(index uint64) {
+	if index > s.d.snap.Load().view.Index {
+		return
+	}
+	for {
+		cur := s.d.ackIndex.Load()
+		if index <= cur || s.d.ackIndex.CompareAndSwap(cur, index) {
+			break
+		}
+	}
+	select {
+	case s.d.ackWake <- struct{}{}:
+	default:
+	}
+}

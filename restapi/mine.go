@@ -31,6 +31,9 @@ func (s *Server) getMine(c echo.Context) error {
 		return err
 	}
 
+	if ack, ok := s.src.(Acknowledger); ok && q.block {
+		ack.AckIndex(q.index)
+	}
 	view, changed := s.src.Mine()
 	if q.block && view.Index == q.index && q.wait > 0 {
 		var ok bool

@@ -32,6 +32,14 @@ type Source interface {
 	Cluster() api.Cluster
 }
 
+// Acknowledger is implemented by a Source whose app acknowledges releases by
+// polling: a GET /partitions/mine?index=N says the app has seen (and acted
+// on) every view up to index N, so releases announced at or before N are
+// complete. See "Leases, grants and handoff" in DESIGN.md.
+type Acknowledger interface {
+	AckIndex(index uint64)
+}
+
 // Options tunes a Server. The zero value is usable.
 type Options struct {
 	// Logger gets one debug line per request and error lines for bugs.
