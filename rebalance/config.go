@@ -1,0 +1,106 @@
+package rebalance
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Bounds and defaults of Config. Validate enforces the bounds.
+const (
+	// MinPartitions and MaxPartitions bound Config.Partitions. The upper bound
+	// keeps a table (and the planning work, which is linear in P) small
+	// enough to ship to every member in one reliable message.
+	MinPartitions = 1
+	MaxPartitions = 65536
+	// MinLoad and MaxLoad bound Config.Load. Below 1 the members cannot hold
+	// all partitions together (consistent panics then); above 100 the bound
+	// no longer bounds anything in practice.
+	MinLoad = 1.0
+	MaxLoad = 100.0
+
+	// DefaultPartitions is P when the operator does not choose one.
+	DefaultPartitions = 271
+	// DefaultLoad is the bounded-load factor when the operator does not
+	// choose one: no member owns more than 25% above the average.
+	DefaultLoad = 1.25
+)
+
+// Errors of this package. Every error it returns wraps one of them, so callers
+// can tell the cases apart with errors.Is.
+var (
+	// ErrInvalidConfig wraps each complaint of Config.Validate.
+	ErrInvalidConfig = errors.New("invalid rebalance config")
+	// ErrInvalidMembers is returned for a member list holding the empty name,
+	// which is reserved for "unassigned".
+	ErrInvalidMembers = errors.New("invalid member list")
+	// ErrInvalidCurrent is returned by Plan when the current assignment does
+	// not have exactly one entry per partition.
+	ErrInvalidCurrent = errors.New("invalid current assignment")
+	// ErrHashCollision is returned when two members put a point on the same
+	// place of the hash ring. consistent would then silently drop one of the
+	// points; if it dropped all points of a member it could panic. With
+	// 64-bit hashes this takes a deliberately crafted member name.
+	ErrHashCollision = errors.New("hash collision on the ring")
+	// ErrInternal reports a broken internal invariant, including a panic of
+	// consistent that the guards in this package should have made impossible.
+	// It is a bug; the caller should keep its current table.
+	ErrInternal = errors.New("internal rebalance error")
+)
+
+// Config is the part of the cluster configuration that decides the assignment.
+// Every member of a cluster must use the same values: the leader computes the
+// table from them, and every member maps keys with PartitionOf(key, Partitions).
+type Config struct {
+	// Partitions is P, the fixed number of partitions 0..P-1, in
+	// [MinPartitions, MaxPartitions]. A prime spreads keys best.
+	Partitions int
+	// Load is the bounded-load factor, in [MinLoad, MaxLoad]: no member owns
+	// more than Capacity(members, cfg) = ceil(Load*P/members) partitions.
+	// 1 means perfectly even counts (more movement on membership changes),
+	// larger values let consistent hashing decide more (less movement,
+	// less even counts).
+	Load float64
+}
+
+// DefaultConfig returns the defaults: 271 partitions, load 1.25.
+func DefaultConfig() Config {
+	return Config{Partitions: DefaultPartitions, Load: DefaultLoad}
+}
+
+// Validate returns nil for a usable config, else one error per bad field, each
+// naming the field and its bound and wrapping ErrInvalidConfig, joined with
+// errors.Join.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Partitions < MinPartitions || c.Partitions > MaxPartitions {
+		errs = append(errs, fmt.Errorf("%w: partitions must be in [%d, %d], got %d",
+			ErrInvalidConfig, MinPartitions, MaxPartitions, c.Partitions))
+	}
+	if !c.loadValid() {
+		errs = append(errs, fmt.Errorf("%w: load must be a finite number in [%g, %g], got %g",
+			ErrInvalidConfig, MinLoad, MaxLoad, c.Load))
+	}
+	return errors.Join(errs...)
+}
+
+// loadValid is false for NaN and ±Inf too: every comparison with NaN is false.
+func (c Config) loadValid() bool { return c.Load >= MinLoad && c.Load <= MaxLoad }
+
+func (c Config) valid() bool {
+	return c.Partitions >= MinPartitions && c.Partitions <= MaxPartitions && c.loadValid()
+}
+
+// Capacity returns the most partitions one of `members` members may own:
+// ceil(Load*P/members). It returns 0 for members < 1 and for an invalid cfg.
+//
+// It evaluates the expression exactly as consistent v1.0.0 does
+// (ceil(P/members*Load) in float64), so the bound this package promises is the
+// bound consistent enforces, also where rounding of the product could land on
+// the other side of an integer.
+func Capacity(members int, cfg Config) int {
+	if members < 1 || !cfg.valid() {
+		return 0
+	}
+	return int(math.Ceil(float64(cfg.Partitions) / float64(members) * cfg.Load))
+}

@@ -1,0 +1,185 @@
+package rebalance
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// memberNames returns ringd-0 .. ringd-(n-1).
+func memberNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("ringd-%d", i)
+	}
+	return names
+}
+
+// countOwners returns how many partitions each owner holds ("" included).
+func countOwners(assignment []string) map[string]int {
+	counts := make(map[string]int)
+	for _, owner := range assignment {
+		counts[owner]++
+	}
+	return counts
+}
+
+// minMaxLoad returns the fewest and most partitions any of members holds.
+func minMaxLoad(assignment, members []string) (lo, hi int) {
+	counts := countOwners(assignment)
+	lo = len(assignment)
+	for _, m := range members {
+		lo = min(lo, counts[m])
+		hi = max(hi, counts[m])
+	}
+	return lo, hi
+}
+
+// changed counts the partitions whose owner differs.
+func changed(a, b []string) int {
+	n := 0
+	for p := range a {
+		if a[p] != b[p] {
+			n++
+		}
+	}
+	return n
+}
+
+// checkResult asserts what every Plan result must satisfy: coverage, balance,
+// moves that are exactly the ordered difference, the minimal number of moves
+// max(F, D) (see the package documentation), and idempotence.
+func checkResult(t *testing.T, current, members []string, cfg Config, res Result) {
+	t.Helper()
+	P := cfg.Partitions
+	if len(res.Target) != P {
+		t.Fatalf("target has %d entries, want %d", len(res.Target), P)
+	}
+	set := make(map[string]bool)
+	for _, m := range members {
+		set[m] = true
+	}
+	n := len(set)
+
+	// Coverage: every partition has an owner that is a member (none without members).
+	for p, owner := range res.Target {
+		if n == 0 && owner != "" {
+			t.Fatalf("partition %d owned by %q with no members", p, owner)
+		}
+		if n > 0 && !set[owner] {
+			t.Fatalf("partition %d owned by %q, not a member", p, owner)
+		}
+	}
+	// Balance.
+	capacity := Capacity(n, cfg)
+	for owner, c := range countOwners(res.Target) {
+		if owner != "" && c > capacity {
+			t.Fatalf("member %q owns %d partitions, capacity %d (n=%d, cfg=%+v)", owner, c, capacity, n, cfg)
+		}
+	}
+	// Moves: the difference between current and target, in partition order.
+	var want []Move
+	for p := range current {
+		if current[p] != res.Target[p] {
+			want = append(want, Move{Partition: p, From: current[p], To: res.Target[p]})
+		}
+	}
+	if !slices.Equal(res.Moves, want) {
+		t.Fatalf("moves %v, want the ordered difference %v", res.Moves, want)
+	}
+	// Stickiness: exactly max(F, D) moves.
+	if n > 0 {
+		ideal, err := Target(members, cfg)
+		if err != nil {
+			t.Fatalf("Target: %v", err)
+		}
+		quota := countOwners(ideal)
+		held := make(map[string]int)
+		free := 0
+		for _, owner := range current {
+			if set[owner] {
+				held[owner]++
+			} else {
+				free++
+			}
+		}
+		short := 0
+		for m := range set {
+			free += max(0, held[m]-capacity)
+			low := min(quota[m], P/n)
+			if held[m] == 0 && quota[m] > 0 {
+				low = P / n // a newcomer
+			}
+			short += max(0, low-min(held[m], capacity))
+			if kept := keptBy(current, res.Target, m); kept < min(held[m], low) {
+				t.Fatalf("member %q kept %d of its %d partitions, low is %d", m, kept, held[m], low)
+			}
+		}
+		// A member gives up partitions Target places on it only after all
+		// those Target places elsewhere.
+		for m := range set {
+			lostOwn, keptOther := -1, -1
+			for p := range current {
+				if current[p] != m {
+					continue
+				}
+				if ideal[p] == m && res.Target[p] != m {
+					lostOwn = p
+				}
+				if ideal[p] != m && res.Target[p] == m {
+					keptOther = p
+				}
+			}
+			if lostOwn >= 0 && keptOther >= 0 {
+				t.Fatalf("member %q gave up partition %d, which Target places on it, but kept %d, which Target places elsewhere", m, lostOwn, keptOther)
+			}
+		}
+		if got, want := len(res.Moves), max(free, short); got != want {
+			t.Fatalf("%d moves, want max(free %d, shortfall %d) = %d", got, free, short, want)
+		}
+	}
+	// Idempotence: planning again from the result changes nothing.
+	again, err := Plan(res.Target, members, cfg)
+	if err != nil {
+		t.Fatalf("Plan(result): %v", err)
+	}
+	if len(again.Moves) != 0 {
+		t.Fatalf("Plan(result) has %d moves, want 0: %v", len(again.Moves), again.Moves)
+	}
+}
+
+// keptBy counts the partitions m holds in both assignments.
+func keptBy(current, next []string, m string) int {
+	n := 0
+	for p := range current {
+		if current[p] == m && next[p] == m {
+			n++
+		}
+	}
+	return n
+}
+
+// randomInput draws a config, a member list (with duplicates, in random order)
+// and a current table with unassigned partitions and gone owners.
+func randomInput(r *rand.Rand) ([]string, []string, Config) {
+	cfg := Config{Partitions: 1 + r.IntN(400), Load: 1 + r.Float64()*2}
+	switch r.IntN(4) {
+	case 0:
+		cfg.Load = 1
+	case 1:
+		cfg.Load = DefaultLoad
+	}
+	pool := memberNames(60)
+	var members []string
+	for range r.IntN(40) {
+		members = append(members, pool[r.IntN(len(pool))])
+	}
+	current := make([]string, cfg.Partitions)
+	for p := range current {
+		if r.IntN(5) > 0 {
+			current[p] = pool[r.IntN(len(pool))]
+		}
+	}
+	return current, members, cfg
+}

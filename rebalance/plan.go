@@ -1,0 +1,281 @@
+package rebalance
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/buraksezer/consistent"
+)
+
+// Move is one change of owner in a plan.
+type Move struct {
+	// Partition is the partition id, in 0..P-1.
+	Partition int
+	// From is the owner in the current table: a member (a planned handoff:
+	// release first, then grant), an owner that is gone (its grant must run
+	// out before the partition is granted again), or "" for an unassigned
+	// partition (a plain grant).
+	From string
+	// To is the new owner; "" only when no member is left.
+	To string
+}
+
+// Result is what Plan decides.
+type Result struct {
+	// Target is the assignment to move to: the owner of each partition, len P.
+	Target []string
+	// Moves lists every partition whose owner differs between the current
+	// assignment and Target, in increasing partition order.
+	Moves []Move
+}
+
+// Plan returns the assignment to move to from current and the moves that get
+// there. current has one entry per partition (len cfg.Partitions): the owner,
+// or "" when unassigned; an owner that is not in members counts as gone.
+// members are the members that may own partitions (the caller leaves out
+// draining members and members that are still settling); their order and
+// duplicates do not matter.
+//
+// The result is a pure function of (current, the set of members, cfg): every
+// leader computes the same one. See the package documentation for the
+// algorithm and what it promises.
+func Plan(current []string, members []string, cfg Config) (Result, error) {
+	return plan(current, members, cfg, xxHasher{}, replicas)
+}
+
+func plan(current, members []string, cfg Config, h consistent.Hasher, points int) (Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	if len(current) != cfg.Partitions {
+		return Result{}, fmt.Errorf("%w: %d entries for %d partitions",
+			ErrInvalidCurrent, len(current), cfg.Partitions)
+	}
+	names, err := normalizeMembers(members)
+	if err != nil {
+		return Result{}, err
+	}
+	ideal, err := target(names, cfg, h, points)
+	if err != nil {
+		return Result{}, err
+	}
+	next, err := settle(current, names, ideal, cfg, h)
+	if err != nil {
+		return Result{}, err
+	}
+	var moves []Move
+	for p, owner := range next {
+		if current[p] != owner {
+			moves = append(moves, Move{Partition: p, From: current[p], To: owner})
+		}
+	}
+	return Result{Target: next, Moves: moves}, nil
+}
+
+// settle computes Plan's assignment for sorted, unique names (n >= 1) from the
+// current owners and consistent's placement ideal. See the package
+// documentation for the rules; in short, member m ends with a count in
+// [low[m], capacity], partitions move only to get there, and where a
+// partition goes follows ideal as far as the counts allow.
+func settle(current, names, ideal []string, cfg Config, h consistent.Hasher) ([]string, error) {
+	next := make([]string, len(current))
+	n := len(names)
+	if n == 0 {
+		return next, nil
+	}
+	s := newSettler(current, names, ideal, cfg, h)
+	s.shed()
+	if err := s.place(); err != nil {
+		return nil, err
+	}
+	if err := s.fill(); err != nil {
+		return nil, err
+	}
+	for p, i := range s.owner {
+		next[p] = names[i]
+	}
+	return next, nil
+}
+
+// settler is the working state of settle. Members are indexes into names.
+type settler struct {
+	n        int
+	goal     []int // goal[p]: the member ideal places p on
+	owner    []int // owner[p]: the member holding p, -1 if nobody
+	count    []int // count[m]: how many partitions m holds
+	low      []int // low[m]: fewest partitions m may end with
+	even     int   // ceil(P/n): most partitions a member is given up to
+	capacity int   // Capacity(n, cfg): most partitions a member may keep
+	order    []int // members in successor order
+	pos      []int // pos[m]: m's place in order
+}
+
+func newSettler(current, names, ideal []string, cfg Config, h consistent.Hasher) *settler {
+	n := len(names)
+	s := &settler{
+		n:        n,
+		goal:     make([]int, len(ideal)),
+		owner:    make([]int, len(current)),
+		count:    make([]int, n),
+		low:      make([]int, n),
+		even:     (cfg.Partitions + n - 1) / n,
+		capacity: Capacity(n, cfg),
+		order:    successorOrder(names, h),
+		pos:      make([]int, n),
+	}
+	index := make(map[string]int, n)
+	for i, name := range names {
+		index[name] = i
+	}
+	for p, name := range current {
+		i, ok := index[name]
+		if !ok {
+			i = -1
+		} else {
+			s.count[i]++
+		}
+		s.owner[p] = i
+	}
+	// low[m] is m's quota (its count in ideal) cut to floor(P/n); a newcomer
+	// (a member holding nothing) with a quota gets floor(P/n).
+	for p, name := range ideal {
+		s.goal[p] = index[name]
+		s.low[s.goal[p]]++
+	}
+	for i, quota := range s.low {
+		s.low[i] = min(quota, cfg.Partitions/n)
+		if s.count[i] == 0 && quota > 0 {
+			s.low[i] = cfg.Partitions / n
+		}
+	}
+	for k, i := range s.order {
+		s.pos[i] = k
+	}
+	return s
+}
+
+// shed frees partitions of members above capacity, taking first (in partition
+// order) those that ideal places elsewhere. A member holds at most its quota
+// (<= capacity) of partitions ideal places on it, so this always suffices.
+func (s *settler) shed() {
+	for p, i := range s.owner {
+		if i >= 0 && i != s.goal[p] && s.count[i] > s.capacity {
+			s.owner[p] = -1
+			s.count[i]--
+		}
+	}
+}
+
+// place gives every free partition, in partition order, to the first member
+// below its low, looking from the partition's ideal owner round the successor
+// order; if no member is below its low, to the first below even; and only if
+// none is (which the arithmetic rules out) to the first below capacity.
+func (s *settler) place() error {
+	for p, i := range s.owner {
+		if i >= 0 {
+			continue
+		}
+		j := s.first(s.goal[p], func(m int) bool { return s.count[m] < s.low[m] })
+		if j < 0 {
+			j = s.first(s.goal[p], func(m int) bool { return s.count[m] < s.even })
+		}
+		if j < 0 {
+			j = s.first(s.goal[p], func(m int) bool { return s.count[m] < s.capacity })
+		}
+		if j < 0 {
+			return fmt.Errorf("%w: no member has room for partition %d", ErrInternal, p)
+		}
+		s.owner[p] = j
+		s.count[j]++
+	}
+	return nil
+}
+
+// first returns the first member m with ok(m), starting at from and going
+// round the successor order, or -1.
+func (s *settler) first(from int, ok func(m int) bool) int {
+	for step := range s.n {
+		m := s.order[(s.pos[from]+step)%s.n]
+		if ok(m) {
+			return m
+		}
+	}
+	return -1
+}
+
+// fill brings members still below their low up to it, taking partitions from
+// members above their low: first, in partition order, partitions that ideal
+// places on the needy member; then, for each needy member in name order, from
+// the member with the most to spare (ties: first name), partitions ideal
+// places elsewhere before its own, each in partition order.
+func (s *settler) fill() error {
+	for p, d := range s.owner {
+		g := s.goal[p]
+		if d != g && s.count[g] < s.low[g] && s.count[d] > s.low[d] {
+			s.owner[p] = g
+			s.count[d]--
+			s.count[g]++
+		}
+	}
+	needy := false
+	for m := range s.n {
+		needy = needy || s.count[m] < s.low[m]
+	}
+	if !needy {
+		return nil
+	}
+	// held[d] lists d's partitions in the order d gives them away.
+	held := make([][]int, s.n)
+	for _, own := range []bool{false, true} {
+		for p, d := range s.owner {
+			if (d == s.goal[p]) == own {
+				held[d] = append(held[d], p)
+			}
+		}
+	}
+	for m := range s.n {
+		for s.count[m] < s.low[m] {
+			d := -1
+			for c := range s.n {
+				if s.count[c] > s.low[c] && (d < 0 || s.count[c]-s.low[c] > s.count[d]-s.low[d]) {
+					d = c
+				}
+			}
+			if d < 0 || len(held[d]) == 0 {
+				return fmt.Errorf("%w: no member can spare a partition for member %d", ErrInternal, m)
+			}
+			p := held[d][0]
+			held[d] = held[d][1:]
+			s.owner[p] = m
+			s.count[d]--
+			s.count[m]++
+		}
+	}
+	return nil
+}
+
+// successorOrder returns member indexes sorted by the hash of the member name
+// (ties by name, so the order is total): the ring on which consistent's
+// GetClosestNForPartition finds a partition's next members.
+func successorOrder(names []string, h consistent.Hasher) []int {
+	type entry struct {
+		sum uint64
+		i   int
+	}
+	entries := make([]entry, len(names))
+	for i, name := range names {
+		entries[i] = entry{h.Sum64([]byte(name)), i}
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		if c := cmp.Compare(a.sum, b.sum); c != 0 {
+			return c
+		}
+		return cmp.Compare(names[a.i], names[b.i])
+	})
+	order := make([]int, len(entries))
+	for k, e := range entries {
+		order[k] = e.i
+	}
+	return order
+}
