@@ -2,6 +2,7 @@ package core
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ringd/ringd/election"
@@ -58,6 +59,11 @@ type leaderState struct {
 	// flight (PrevMembers set).
 	jointVersion uint64
 	dirty        bool
+
+	// The last plan and its inputs: planning costs milliseconds for large
+	// clusters and its inputs rarely change between ticks.
+	lastPlanKey string
+	lastPlan    rebalance.Result
 }
 
 func newLeaderState(c *Core, now time.Time, term uint64) *leaderState {
@@ -329,7 +335,7 @@ func (l *leaderState) plan(now time.Time) {
 			current[p] = l.dest[p]
 		}
 	}
-	res, err := rebalance.Plan(current, members, rebalance.Config{Partitions: P, Load: l.c.opt.Load})
+	res, err := l.planCached(current, members)
 	if err != nil {
 		return
 	}
@@ -349,6 +355,31 @@ func (l *leaderState) plan(now time.Time) {
 			l.dest[p] = target
 		}
 	}
+}
+
+// planCached returns rebalance.Plan for the inputs, reusing the last result
+// when they did not change.
+func (l *leaderState) planCached(current, members []string) (rebalance.Result, error) {
+	var b strings.Builder
+	for _, m := range members {
+		b.WriteString(m)
+		b.WriteByte(0)
+	}
+	b.WriteByte(1)
+	for _, o := range current {
+		b.WriteString(o)
+		b.WriteByte(0)
+	}
+	key := b.String()
+	if key == l.lastPlanKey && l.lastPlan.Target != nil {
+		return l.lastPlan, nil
+	}
+	res, err := rebalance.Plan(current, members, rebalance.Config{Partitions: l.c.opt.Partitions, Load: l.c.opt.Load})
+	if err != nil {
+		return res, err
+	}
+	l.lastPlanKey, l.lastPlan = key, res
+	return res, nil
 }
 
 // canGrant: no process other than the grantee may still hold p.
