@@ -298,10 +298,15 @@ func (n *Node) canPreempt(now time.Time, leader string) bool {
 // campaign starts an election: probe the higher-ranked live voters first, or
 // go straight to voting when there are none or when handed over.
 func (n *Node) campaign(now time.Time, transfer bool) {
+	// Decide about preemption before forgetting the sitting leader:
+	// hasLeaderToPreempt reads n.leader, and with it cleared first the
+	// Preempt flag was never set, so voters refused every preempting
+	// candidate (found by TestPreemption; see also
+	// TestPreemptingPreVoteCarriesFlag).
+	n.preempt = !transfer && n.hasLeaderToPreempt(now)
 	n.role = Candidate
 	n.leader = ""
 	n.transfer = transfer
-	n.preempt = !transfer && n.hasLeaderToPreempt(now)
 	n.backoff = 0
 	n.probeAnswered = false
 	if transfer {
@@ -331,7 +336,11 @@ func (n *Node) hasLeaderToPreempt(now time.Time) bool {
 
 // nextTerm is the term a campaign would use.
 func (n *Node) nextTerm() uint64 {
-	return max(n.hard.Term+1, n.termFloor)
+	// Above the vote floor too: a campaign votes for itself, and after a
+	// restart without a data dir this member may already have voted for
+	// someone else in a term at or below the floor (a double vote; found by
+	// TestSafetyRandomized, pinned by TestVoteFloorCoversOwnVote).
+	return max(n.hard.Term+1, n.termFloor, n.voteFloor+1)
 }
 
 // startPreVote asks every voter whether it would vote for us in the next
@@ -521,16 +530,30 @@ func (n *Node) onProbe(now time.Time, m Message) {
 
 func (n *Node) onPreVoteRequest(now time.Time, m Message) {
 	// A pre-vote changes nothing here: the answer says what a vote would be.
-	n.send(Message{Type: MsgPreVoteResponse, To: m.From, Term: max(m.Term, n.hard.Term),
-		Granted: m.Term > n.hard.Term && n.wouldVote(now, m)})
+	granted := m.Term > n.hard.Term && n.wouldVote(now, m)
+	// A refusal carries our own term (not max(m.Term, ours), which equals
+	// the candidate's proposed term when we are behind it), or our vote
+	// floor when the proposed term is at or below it: the candidate must
+	// learn the term it has to exceed, or it proposes the same term forever
+	// and nobody is elected (a livelock found by TestSafetyRandomized,
+	// pinned by TestPreVoteRefusalTeachesTerm and testdata/diskless_restart).
+	term := m.Term
+	if !granted {
+		term = n.hard.Term
+		if m.Term <= n.voteFloor {
+			term = max(term, n.voteFloor)
+		}
+	}
+	n.send(Message{Type: MsgPreVoteResponse, To: m.From, Term: term, Granted: granted})
 }
 
 func (n *Node) onPreVoteResponse(now time.Time, m Message) {
 	if n.role != Candidate || n.phase != phasePreVoting {
 		return
 	}
-	if !m.Granted && m.Term > n.nextTerm() {
-		// Someone is in a newer term already: follow it.
+	if !m.Granted && m.Term > n.hard.Term {
+		// Someone is in a newer term already: follow it. (Refusals carry
+		// the voter's own term, see onPreVoteRequest.)
 		n.setTerm(m.Term)
 		n.becomeFollower(now, "")
 		return
