@@ -50,6 +50,11 @@ type Node struct {
 	members map[string]Member
 	config  Config
 	table   partitions.TableID
+	// votedAt is when this member last granted a vote to another member.
+	votedAt time.Time
+	// preemptAfter: no preemption before this (damping, transfers).
+	preemptAfter   time.Time
+	preemptStrikes int
 	// termFloor is the lowest term a new campaign may use (wall-clock floor).
 	termFloor uint64
 	// voteFloor is the lowest term this member may vote in (after a restart
@@ -99,12 +104,15 @@ type Status struct {
 	// LeaseStart is when the leader sent the newest heartbeat a majority
 	// acknowledged; the leader lease runs LeaderLease from there.
 	LeaseStart time.Time
+	// PreemptAfter is when this member may preempt a leader again (damping
+	// after lost leases, or after it handed leadership over).
+	PreemptAfter time.Time
 }
 
 // Status returns the current state.
 func (n *Node) Status() Status {
 	return Status{Role: n.role, Term: n.hard.Term, Leader: n.leader, VotedFor: n.hard.VotedFor,
-		ElectedAt: n.electedAt, LeaseStart: n.leaseStart}
+		ElectedAt: n.electedAt, LeaseStart: n.leaseStart, PreemptAfter: n.preemptAfter}
 }
 
 // IsLeader reports whether this member leads with a valid lease at now.
@@ -225,6 +233,7 @@ func (n *Node) Tick(now time.Time) {
 	switch n.role {
 	case Leader:
 		if !n.leaseValid(now) {
+			n.lostLease(now)
 			n.becomeFollower(now, "")
 			return
 		}
@@ -242,9 +251,16 @@ func (n *Node) Tick(now time.Time) {
 		// A higher-ranked member answered and campaigns itself, or our vote
 		// failed: step back and try again later if nobody leads by then.
 		failedVote := n.phase == phaseVoting
+		failedPreempt := failedVote && n.preempt
 		n.becomeFollower(now, "")
 		if failedVote {
 			n.backoff = n.failedBackoff()
+		}
+		if failedPreempt {
+			// A takeover that got past the pre-vote but lost the vote
+			// bumped the term and so deposed the leader for nothing:
+			// damp it like a lost lease.
+			n.damp(now)
 		}
 	case Follower:
 		if n.shouldCampaign(now) {
@@ -290,6 +306,9 @@ func (n *Node) canPreempt(now time.Time, leader string) bool {
 	}
 	me, ok := n.members[n.self()]
 	if ok && !me.AliveSince.IsZero() && now.Sub(me.AliveSince) < n.opt.Settle {
+		return false
+	}
+	if now.Before(n.preemptAfter) {
 		return false
 	}
 	return now.Sub(n.lastContact) < n.opt.LeaderTimeout || n.alive(leader)
@@ -379,6 +398,15 @@ func (n *Node) wouldVote(now time.Time, m Message) bool {
 	// deposing a healthy leader.
 	if n.hasValidLeader(now) && n.leader != m.From && !m.Transfer &&
 		!(m.Preempt && n.opt.Preempt && n.outranks(m.From, n.leader)) {
+		return false
+	}
+	// Having just voted, the winner's first heartbeat is on its way: treat
+	// the candidate we voted for as the leader-to-be for a leader timeout,
+	// so another candidate cannot slip in between the vote and that
+	// heartbeat (it would win nothing, but its higher term would depose
+	// the winner).
+	if !n.votedAt.IsZero() && now.Sub(n.votedAt) < n.opt.LeaderTimeout &&
+		n.hard.VotedFor != "" && n.hard.VotedFor != m.From && !m.Transfer {
 		return false
 	}
 	// Up-to-date rule: never help a candidate whose table is older.
@@ -582,6 +610,7 @@ func (n *Node) onVoteRequest(now time.Time, m Message) {
 		n.hardChanged = true
 		n.leader = ""
 		n.lastContact = now // give the candidate time to win
+		n.votedAt = now
 		n.send(Message{Type: MsgVoteResponse, To: m.From, Granted: true})
 		return
 	}
@@ -607,11 +636,18 @@ func (n *Node) onHeartbeat(now time.Time, m Message) {
 		n.send(Message{Type: MsgHeartbeatAck, To: m.From, Seq: m.Seq})
 		return
 	}
-	n.setTerm(m.Term)
-	if n.role == Leader && m.From != n.self() {
-		// Impossible within one term (one vote each); a newer term wins.
-		n.role = Follower
+	if n.role == Candidate && n.preempt && m.Term == n.hard.Term {
+		// We are campaigning to replace this very leader: its heartbeats
+		// must not cancel the campaign (they would, every interval, and a
+		// preempting member below a silent higher-ranked one would never
+		// get past probing). Keep acknowledging: it leads until we win.
+		n.lastContact = now
+		n.send(Message{Type: MsgHeartbeatAck, To: m.From, Seq: m.Seq})
+		return
 	}
+	n.setTerm(m.Term)
+	// A leader of the same term is impossible (one vote each); a newer
+	// term wins.
 	n.role = Follower
 	n.phase = 0
 	n.leader = m.From
@@ -650,7 +686,32 @@ func (n *Node) Transfer(now time.Time, to string) error {
 	}
 	n.send(Message{Type: MsgTimeoutNow, To: to})
 	n.becomeFollower(now, to)
+	// An operator handed leadership over, usually away from the top of the
+	// ring: do not take it straight back by preemption.
+	n.preemptAfter = now.Add(TransferHold)
 	return nil
+}
+
+// TransferHold is how long a leader that handed over does not preempt the
+// member it handed over to.
+const TransferHold = time.Minute
+
+// lostLease damps a flaky member: each time it loses its leader lease it
+// waits longer (2×Settle, doubling, capped at 128×Settle) before it may
+// preempt again, so a member with a bad link at the top of the ring does not
+// keep deposing healthy leaders. A leader that kept its lease for 32×Settle
+// starts over.
+func (n *Node) lostLease(now time.Time) {
+	if now.Sub(n.electedAt) >= 32*n.opt.Settle {
+		n.preemptStrikes = 0
+	}
+	n.damp(now)
+}
+
+// damp holds preemption off for 2×Settle, doubling with every strike.
+func (n *Node) damp(now time.Time) {
+	n.preemptAfter = now.Add(2 * n.opt.Settle << min(n.preemptStrikes, 6))
+	n.preemptStrikes++
 }
 
 // StepDown makes a leader give up leadership now (shutdown, drain).
