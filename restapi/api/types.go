@@ -64,3 +64,79 @@ type Health struct {
 // view's Index, so a poller can read it without decoding the body and pass it back
 // as ?index= on its next long-poll.
 const IndexHeader = "X-Ringd-Index"
+
+// Entry is one partition's row of the table as GET /partitions and
+// GET /partitions/{id} show it.
+type Entry struct {
+	ID int `json:"id"`
+	// Owner is "" while the partition is unassigned (between a release
+	// and the next grant).
+	Owner string `json:"owner"`
+	// OwnerHTTPAddr is the owner's API address, for apps that forward work.
+	OwnerHTTPAddr string `json:"ownerHttpAddr,omitempty"`
+	Token         uint64 `json:"token"`
+	// State is "owned", "releasing" or "unassigned".
+	State string `json:"state"`
+}
+
+// Table is the response of GET /partitions: the whole assignment as this
+// member knows it.
+type Table struct {
+	Node string `json:"node"`
+	// Index grows whenever the table or the membership this member sees
+	// changes; pass it back as ?index= to wait for the next change.
+	Index        uint64   `json:"index"`
+	Term         uint64   `json:"term"`
+	TableVersion uint64   `json:"tableVersion"`
+	Leader       string   `json:"leader"`
+	Members      []string `json:"members"`
+	Partitions   []Entry  `json:"partitions"`
+}
+
+// Locate is the response of GET /partitions/locate?key=K.
+type Locate struct {
+	Key       string `json:"key"`
+	Partition int    `json:"partition"`
+	Entry
+}
+
+// Leader is the response of GET /leader.
+type Leader struct {
+	Leader   string `json:"leader"`
+	Term     uint64 `json:"term"`
+	HTTPAddr string `json:"httpAddr,omitempty"`
+}
+
+// Members is the response of GET /members.
+type Members struct {
+	Members []Member `json:"members"`
+}
+
+// Ready is the body of GET /readyz.
+type Ready struct {
+	Ready bool `json:"ready"`
+	// Reason says what is missing when not ready.
+	Reason string `json:"reason,omitempty"`
+}
+
+// TransferRequest is the body of POST /admin/leader/transfer.
+type TransferRequest struct {
+	To string `json:"to"`
+}
+
+// Result is the body of successful actions.
+type Result struct {
+	Status string `json:"status"`
+}
+
+// Change is one recent event the dashboard lists.
+type Change struct {
+	// At is RFC 3339 with milliseconds.
+	At   string `json:"at"`
+	What string `json:"what"`
+}
+
+// Changes is the response of GET /changes: recent events, newest last.
+type Changes struct {
+	Changes []Change `json:"changes"`
+}
