@@ -55,6 +55,7 @@ type Daemon struct {
 	metas   map[string]nodeMeta
 
 	sender  *sender
+	changes changeLog
 	refused sync.Map // member name -> last refusal reason, to log once
 
 	http   *restapi.Server

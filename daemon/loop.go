@@ -53,6 +53,7 @@ func (d *Daemon) loop() {
 		now := time.Now()
 		d.persist()
 		d.flushOutbox()
+		d.recordEvents(d.core.Events())
 		d.publish(now)
 	}
 }

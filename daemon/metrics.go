@@ -21,6 +21,11 @@ type metrics struct {
 	members        *prometheus.GaugeVec
 	leaderChanges  prometheus.Counter
 	leaseExpiries  prometheus.Counter
+	elections      prometheus.Counter
+	movesStarted   prometheus.Counter
+	movesFinished  prometheus.Counter
+	grants         prometheus.Counter
+	handoff        prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -48,7 +53,19 @@ func newMetrics() *metrics {
 			Help: "Times the leader this member follows changed."}),
 		leaseExpiries: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_lease_expiries_total",
 			Help: "Times this member's lease ran out while it held partitions."}),
+		elections: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_elections_won_total",
+			Help: "Elections this member won."}),
+		movesStarted: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_moves_started_total",
+			Help: "Planned partition moves this member started as leader."}),
+		movesFinished: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_moves_finished_total",
+			Help: "Planned partition moves that reached their new owner, as leader."}),
+		grants: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_grants_total",
+			Help: "Unassigned partitions granted by this member as leader (start-up, failover)."}),
+		handoff: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringd_handoff_duration_seconds",
+			Help:    "Time from marking a partition releasing to granting it to its new owner.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 	}
+	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff)
 	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.isLeader, m.term,
 		m.tableVersion, m.owned, m.leaseValid, m.members, m.leaderChanges, m.leaseExpiries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -1,11 +1,16 @@
 package daemon
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/partitions"
+	"github.com/ringd/ringd/rebalance"
 	"github.com/ringd/ringd/restapi"
 	"github.com/ringd/ringd/restapi/api"
 )
@@ -15,6 +20,11 @@ import (
 type snapshot struct {
 	view    core.View
 	changed chan struct{}
+	// clusterIndex grows when the table, leader or membership changes;
+	// clusterChanged is closed then (long-polls on GET /partitions).
+	clusterIndex   uint64
+	clusterChanged chan struct{}
+	clusterKey     string
 }
 
 // publish stores a fresh snapshot, wakes long-polls when the index moved,
@@ -22,13 +32,25 @@ type snapshot struct {
 func (d *Daemon) publish(now time.Time) {
 	v := d.core.View(now)
 	prev := d.snap.Load()
-	next := &snapshot{view: v, changed: make(chan struct{})}
-	if prev != nil && prev.view.Index == v.Index {
-		next.changed = prev.changed
+	next := &snapshot{view: v, changed: make(chan struct{}), clusterKey: clusterKey(v),
+		clusterIndex: 1, clusterChanged: make(chan struct{})}
+	if prev != nil {
+		if prev.view.Index == v.Index {
+			next.changed = prev.changed
+		}
+		next.clusterIndex = prev.clusterIndex
+		if prev.clusterKey == next.clusterKey {
+			next.clusterChanged = prev.clusterChanged
+		} else {
+			next.clusterIndex++
+		}
 	}
 	d.snap.Store(next)
 	if prev != nil && next.changed != prev.changed {
 		close(prev.changed)
+	}
+	if prev != nil && next.clusterChanged != prev.clusterChanged {
+		close(prev.clusterChanged)
 	}
 	d.observe(now, prev, v)
 }
@@ -61,17 +83,42 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 		return
 	}
 	p := prev.view
+	wall := time.Now()
 	if p.Leader != v.Leader && v.Leader != "" {
 		m.leaderChanges.Inc()
 		d.log.Named(LogElection).Info("leader", "leader", v.Leader, "term", v.Term, "self", leading)
+		d.changes.add(wall, "leader is %s (term %d)", v.Leader, v.Term)
 	}
 	if len(p.Holdings) > 0 && len(v.Holdings) == 0 && !valid {
 		m.leaseExpiries.Inc()
 		d.log.Named(LogTable).Warn("lease ran out: holding nothing until renewed", "had", len(p.Holdings))
+		d.changes.add(wall, "%s's lease ran out: it holds nothing until renewed", v.Node)
+	}
+	was := map[string]bool{}
+	for _, mem := range p.Members {
+		was[mem.Name] = mem.Alive
+	}
+	for _, mem := range v.Members {
+		if alive, ok := was[mem.Name]; (!ok || !alive) && mem.Alive && mem.Name != v.Node {
+			d.changes.add(wall, "%s is alive", mem.Name)
+		} else if ok && alive && !mem.Alive {
+			d.changes.add(wall, "%s is gone", mem.Name)
+		}
 	}
 	if len(p.Holdings) != len(v.Holdings) {
 		d.log.Named(LogTable).Debug("holdings changed", "owned", len(v.Holdings), "index", v.Index)
 	}
+}
+
+// clusterKey summarises what GET /partitions and GET /cluster show, so a
+// change of it wakes their long-polls.
+func clusterKey(v core.View) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d.%d|%s|%d|", v.Table.ID.Term, v.Table.ID.Version, v.Leader, v.Term)
+	for _, m := range v.Members {
+		fmt.Fprintf(&b, "%s:%t:%t:%t,", m.Name, m.Alive, m.Draining, m.InConfig)
+	}
+	return b.String()
 }
 
 func b2f(b bool) float64 {
@@ -147,4 +194,99 @@ func (s *source) AckIndex(index uint64) {
 	case s.d.ackWake <- struct{}{}:
 	default:
 	}
+}
+
+var (
+	_ restapi.ClusterSource = (*source)(nil)
+	_ restapi.Actions       = (*source)(nil)
+)
+
+// httpAddrOf returns a member's API address from its gossip metadata.
+func (s *source) httpAddrOf(name string) string {
+	if name == s.d.cfg.Name {
+		return s.d.HTTPAddr()
+	}
+	s.d.nodesMu.Lock()
+	defer s.d.nodesMu.Unlock()
+	return s.d.metas[name].HTTPAddr
+}
+
+func (s *source) entry(v core.View, id int) api.Entry {
+	out := api.Entry{ID: id, State: "unassigned"}
+	if id < 0 || id >= len(v.Table.Partitions) {
+		return out
+	}
+	e := v.Table.Partitions[id]
+	if e.Owner != "" {
+		out.Owner, out.Token, out.State = e.Owner, e.Token, string(e.State)
+		out.OwnerHTTPAddr = s.httpAddrOf(e.Owner)
+	}
+	return out
+}
+
+func (s *source) Table() (api.Table, <-chan struct{}) {
+	snap := s.d.snap.Load()
+	v := snap.view
+	out := api.Table{Node: v.Node, Index: snap.clusterIndex, Term: v.Term, TableVersion: v.Table.ID.Version,
+		Leader: v.Leader, Members: append([]string{}, v.Table.Members...), Partitions: []api.Entry{}}
+	for id := range v.Table.Partitions {
+		out.Partitions = append(out.Partitions, s.entry(v, id))
+	}
+	return out, snap.clusterChanged
+}
+
+func (s *source) Locate(key string) api.Locate {
+	v := s.d.snap.Load().view
+	p := rebalance.PartitionOf([]byte(key), s.d.cfg.Partitions)
+	return api.Locate{Key: key, Partition: p, Entry: s.entry(v, p)}
+}
+
+func (s *source) Ready() (bool, string) {
+	v := s.d.snap.Load().view
+	switch {
+	case len(v.Table.Partitions) == 0:
+		return false, "no table yet: waiting to join a cluster that has a leader"
+	case time.Until(v.LeaseUntil) <= 0:
+		return false, "no valid lease: the leader cannot be reached or none is elected"
+	}
+	return true, ""
+}
+
+func (s *source) Changes() []api.Change { return s.d.changes.list() }
+
+func (s *source) Release(ctx context.Context, id int) error {
+	if id < 0 || id >= s.d.cfg.Partitions {
+		return fmt.Errorf("%w: partition %d (there are %d, 0..%d)", restapi.ErrNotFound, id, s.d.cfg.Partitions, s.d.cfg.Partitions-1)
+	}
+	err := s.d.do(ctx, func(now time.Time, c *core.Core) error { return c.Release(now, id) })
+	switch {
+	case errors.Is(err, partitions.ErrNotHeld):
+		return fmt.Errorf("%w: partition %d is not held by this member", restapi.ErrConflict, id)
+	case errors.Is(err, partitions.ErrBadTransition):
+		return fmt.Errorf("%w: partition %d is owned, not releasing: only the leader moves partitions", restapi.ErrConflict, id)
+	case errors.Is(err, errShuttingDown):
+		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
+	}
+	return err
+}
+
+func (s *source) Drain(ctx context.Context) error   { return s.setDraining(ctx, true) }
+func (s *source) Undrain(ctx context.Context) error { return s.setDraining(ctx, false) }
+
+func (s *source) setDraining(ctx context.Context, on bool) error {
+	if err := s.d.setDraining(ctx, on); err != nil {
+		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (s *source) Transfer(ctx context.Context, to string) error {
+	err := s.d.do(ctx, func(now time.Time, c *core.Core) error { return c.Transfer(now, to) })
+	switch {
+	case errors.Is(err, core.ErrNoLeader), errors.Is(err, errShuttingDown):
+		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
+	case errors.Is(err, election.ErrUnknownMember):
+		return fmt.Errorf("%w: %v", restapi.ErrNotFound, err)
+	}
+	return err
 }

@@ -44,6 +44,9 @@ type Envelope struct {
 	Holdings *partitions.Report `json:"holdings,omitempty"`
 	// WantTable asks the leader to send its table.
 	WantTable bool `json:"wantTable,omitempty"`
+	// TransferTo asks the leader to hand leadership over to this member (an
+	// operator's request made at another member).
+	TransferTo string `json:"transferTo,omitempty"`
 }
 
 // Outgoing is an envelope to send. Reliable ones go over memberlist's stream

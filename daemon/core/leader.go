@@ -49,6 +49,8 @@ type leaderState struct {
 	published []uint64
 	// dest is, per releasing partition, where it goes next.
 	dest []string
+	// moveStart is when a planned move of the partition began (releasing).
+	moveStart []time.Time
 	// applied is the newest table each member acknowledged (from acks).
 	applied map[string]partitions.TableID
 	// lastAck is when each member last acknowledged a heartbeat; a member
@@ -74,6 +76,7 @@ func newLeaderState(c *Core, now time.Time, term uint64) *leaderState {
 		counter:   make([]uint64, P),
 		published: make([]uint64, P),
 		dest:      make([]string, P),
+		moveStart: make([]time.Time, P),
 		applied:   map[string]partitions.TableID{},
 		lastAck:   map[string]time.Time{},
 	}
@@ -345,12 +348,20 @@ func (l *leaderState) plan(now time.Time) {
 		case e.Owner == "":
 			if target != "" && l.canGrant(now, p, target) {
 				l.grant(p, target)
+				ev := Event{Kind: EventGranted, At: now, Partition: p, To: target, Token: l.table.Partitions[p].Token}
+				if !l.moveStart[p].IsZero() {
+					ev.Kind, ev.Took = EventMoveFinished, now.Sub(l.moveStart[p])
+					l.moveStart[p] = time.Time{}
+				}
+				l.c.emit(ev)
 			}
 		case e.State == partitions.Owned && target != e.Owner && l.current(e.Owner, e.Incarnation):
 			// A planned move: the owner's app finishes and lets go first.
 			l.table.Partitions[p].State = partitions.Releasing
 			l.dest[p] = target
+			l.moveStart[p] = now
 			l.dirty = true
+			l.c.emit(Event{Kind: EventMoveStarted, At: now, Partition: p, From: e.Owner, To: target})
 		case e.State == partitions.Releasing:
 			l.dest[p] = target
 		}
@@ -457,6 +468,7 @@ func (l *leaderState) maintainConfig(now time.Time) {
 	l.table.Members = want
 	l.jointVersion = l.table.ID.Version + 1
 	l.dirty = true
+	l.c.emit(Event{Kind: EventConfigChanged, At: now, Members: want})
 }
 
 func (l *leaderState) publish(now time.Time) {

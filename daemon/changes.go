@@ -1,0 +1,58 @@
+package daemon
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ringd/ringd/daemon/core"
+	"github.com/ringd/ringd/restapi/api"
+)
+
+// changeLog keeps the most recent events for GET /changes and the dashboard.
+type changeLog struct {
+	mu    sync.Mutex
+	items []api.Change
+}
+
+const changeLogSize = 100
+
+func (l *changeLog) add(at time.Time, format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.items = append(l.items, api.Change{At: at.UTC().Format("2006-01-02T15:04:05.000Z07:00"), What: fmt.Sprintf(format, args...)})
+	if len(l.items) > changeLogSize {
+		l.items = append([]api.Change(nil), l.items[len(l.items)-changeLogSize:]...)
+	}
+}
+
+func (l *changeLog) list() []api.Change {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]api.Change{}, l.items...)
+}
+
+// recordEvents turns the core's events into metrics, log lines and changes.
+// Wall-clock times are used for display only.
+func (d *Daemon) recordEvents(events []core.Event) {
+	wall := time.Now()
+	for _, e := range events {
+		switch e.Kind {
+		case core.EventElected:
+			d.metrics.elections.Inc()
+			d.changes.add(wall, "%s became leader", d.cfg.Name)
+		case core.EventMoveStarted:
+			d.metrics.movesStarted.Inc()
+			d.log.Named(LogTable).Debug("moving partition", "partition", e.Partition, "from", e.From, "to", e.To)
+		case core.EventMoveFinished:
+			d.metrics.movesFinished.Inc()
+			d.metrics.handoff.Observe(e.Took.Seconds())
+			d.changes.add(wall, "partition %d moved to %s (handoff %v)", e.Partition, e.To, e.Took.Round(time.Millisecond))
+		case core.EventGranted:
+			d.metrics.grants.Inc()
+		case core.EventConfigChanged:
+			d.changes.add(wall, "configuration is now %v", e.Members)
+			d.log.Named(LogElection).Info("configuration changed", "members", e.Members)
+		}
+	}
+}

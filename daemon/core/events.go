@@ -1,0 +1,48 @@
+package core
+
+import "time"
+
+// EventKind names what happened, for metrics and the change log.
+type EventKind string
+
+const (
+	// EventElected: this member became leader.
+	EventElected EventKind = "elected"
+	// EventMoveStarted: the leader marked a partition releasing to move it.
+	EventMoveStarted EventKind = "move-started"
+	// EventMoveFinished: a moved partition was granted to its new owner;
+	// Took is the whole handoff (releasing -> granted).
+	EventMoveFinished EventKind = "move-finished"
+	// EventGranted: an unassigned partition was granted (start-up,
+	// failover after a lease ran out).
+	EventGranted EventKind = "granted"
+	// EventConfigChanged: the leader changed the configuration.
+	EventConfigChanged EventKind = "config-changed"
+)
+
+// Event is one thing the core did, reported to the daemon.
+type Event struct {
+	Kind      EventKind
+	At        time.Time
+	Partition int
+	From, To  string
+	Token     uint64
+	Took      time.Duration
+	Members   []string
+}
+
+// maxEvents bounds the buffer between drains.
+const maxEvents = 4096
+
+func (c *Core) emit(e Event) {
+	if len(c.events) < maxEvents {
+		c.events = append(c.events, e)
+	}
+}
+
+// Events returns and clears what happened since the last call.
+func (c *Core) Events() []Event {
+	ev := c.events
+	c.events = nil
+	return ev
+}
