@@ -127,12 +127,12 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	d.hardSave = hard
 	d.core = core.New(d.coreOptions(), hard)
 	now := time.Now()
-	d.core.Election().SetTermFloor(uint64(now.Unix()))
+	d.core.Election().SetTermFloor(termFloor(now))
 	if cfg.DataDir == "" {
 		// Without a disk this process cannot know whom it voted for before
 		// a restart; terms start from the wall clock, so refusing to vote
 		// in terms up to now keeps votes single (see docs/architecture.md).
-		d.core.Election().SetVoteFloor(uint64(now.Unix()))
+		d.core.Election().SetVoteFloor(termFloor(now))
 	}
 	if err := d.setMeta(false); err != nil {
 		return nil, err
@@ -287,5 +287,11 @@ func (d *Daemon) do(ctx context.Context, fn func(now time.Time, c *core.Core) er
 		return ctx.Err()
 	}
 }
+
+// termFloor is the lowest term a campaign at wall-clock time now may use:
+// the Unix time in milliseconds. An election takes longer than a
+// millisecond, so terms cannot run ahead of the clock, and terms (and with
+// them fencing tokens) keep growing across a restart of the whole cluster.
+func termFloor(now time.Time) uint64 { return uint64(now.UnixMilli()) }
 
 var errShuttingDown = errors.New("member is shutting down")

@@ -47,7 +47,7 @@ func (d *Daemon) loop() {
 		case now := <-ticker.C:
 			_ = now
 			now = time.Now() // the ticker's value has no monotonic guarantee across pauses
-			d.core.Election().SetTermFloor(uint64(time.Now().Unix()))
+			d.core.Election().SetTermFloor(termFloor(now))
 			d.core.Tick(now)
 		}
 		now := time.Now()

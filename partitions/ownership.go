@@ -78,7 +78,9 @@ type Ownership struct {
 	incarnation    uint64
 	releaseTimeout time.Duration
 
-	table      Table
+	table Table
+	// applied: a table was applied (even one without partitions).
+	applied    bool
 	leaseUntil time.Time
 	grants     map[int]*grant
 	// dropped is, per partition, the highest token this member let go of;
@@ -121,9 +123,10 @@ func (o *Ownership) changed() {
 
 // Apply takes a newer table. Older or equal tables are ignored (false).
 func (o *Ownership) Apply(now time.Time, t Table) bool {
-	if len(o.table.Partitions) > 0 && !o.table.ID.Less(t.ID) {
+	if o.applied && !o.table.ID.Less(t.ID) {
 		return false
 	}
+	o.applied = true
 	o.table = t
 	o.reconcile(now)
 	return true
@@ -196,9 +199,14 @@ func (o *Ownership) Renew(now, until time.Time) {
 	if !until.After(o.leaseUntil) {
 		return
 	}
+	// A lease that ran out is final for the grants it covered, whether or
+	// not a Tick noticed it before this renewal: let them go first.
+	if o.expire(now) {
+		o.changed()
+	}
 	wasValid := o.LeaseValid(now)
 	o.leaseUntil = until
-	if !wasValid {
+	if !wasValid && o.LeaseValid(now) {
 		o.index++
 		o.reconcile(now)
 	}
@@ -207,17 +215,7 @@ func (o *Ownership) Renew(now, until time.Time) {
 // Tick ends the lease and overdue releases. It reports whether the grants
 // changed (the leader must hear about it).
 func (o *Ownership) Tick(now time.Time) bool {
-	changed := false
-	if !o.LeaseValid(now) {
-		// The lease ran out: let go of everything that had started, for
-		// good. Grants not yet started stay pending.
-		for id, g := range o.grants {
-			if g.state != Pending {
-				o.drop(id)
-				changed = true
-			}
-		}
-	}
+	changed := o.expire(now)
 	for id, g := range o.grants {
 		if g.state == Releasing && !now.Before(g.releaseBy) {
 			o.drop(id)
@@ -226,6 +224,23 @@ func (o *Ownership) Tick(now time.Time) bool {
 	}
 	if changed {
 		o.changed()
+	}
+	return changed
+}
+
+// expire lets go, for good, of every started grant when the lease ran out.
+// Grants not yet started stay pending. It reports whether grants changed;
+// the caller records the change.
+func (o *Ownership) expire(now time.Time) bool {
+	if o.LeaseValid(now) {
+		return false
+	}
+	changed := false
+	for id, g := range o.grants {
+		if g.state != Pending {
+			o.drop(id)
+			changed = true
+		}
 	}
 	return changed
 }

@@ -11,9 +11,11 @@ import (
 )
 
 // tokenSpan separates terms in fencing tokens: token = term*tokenSpan + n,
-// where n counts the grants of one partition within the term. A new term
-// always yields bigger tokens than any earlier term could.
-const tokenSpan = 1_000_000
+// where n (1..999) counts the grants of one partition within the term. A new
+// term always yields bigger tokens than any earlier term could. Terms are at
+// least the wall-clock millisecond of their campaign, so tokens stay below
+// 2^53 (JSON numbers stay exact in JavaScript) until the year 2255.
+const tokenSpan = 1_000
 
 // holderKey names one process: a member name and its incarnation.
 type holderKey struct {
@@ -61,6 +63,8 @@ type leaderState struct {
 	// flight (PrevMembers set).
 	jointVersion uint64
 	dirty        bool
+	// exhausted: some partition ran out of tokens in this term.
+	exhausted bool
 
 	// The last plan and its inputs: planning costs milliseconds for large
 	// clusters and its inputs rarely change between ticks.
@@ -158,6 +162,15 @@ func (l *leaderState) onReport(name string, r partitions.Report) {
 		l.holders[k] = h
 	}
 	if h.known && r.Seq <= h.seq {
+		// Same holdings, written after applying a newer table: that proves
+		// releases too. Without it a member (or the leader itself) whose
+		// holdings do not change when it applies a new leader's table never
+		// proves it let go of the entries it dropped before, and those
+		// partitions stay assigned to it forever (found by
+		// TestRandomSchedules, seed 21).
+		if r.Seq == h.seq && h.applied.Less(r.Applied) {
+			h.applied = r.Applied
+		}
 		return
 	}
 	h.known = true
@@ -176,6 +189,13 @@ func (l *leaderState) onAck(now time.Time, env Envelope) {
 	l.lastAck[env.From] = now
 	if cur := l.applied[env.From]; cur.Less(env.TableID) {
 		l.applied[env.From] = env.TableID
+	}
+	// An ack carries the member's holdings sequence and applied table: with
+	// the holdings of the report we know unchanged, it is that report
+	// written again after applying the newer table (see onReport).
+	if h := l.holders[holderKey{env.From, env.Incarnation}]; h != nil && h.known &&
+		env.HoldingsSeq == h.seq && h.applied.Less(env.TableID) {
+		h.applied = env.TableID
 	}
 	if !l.c.el.IsLeader(now) {
 		return
@@ -260,6 +280,9 @@ func (l *leaderState) tick(now time.Time) {
 	if l.dirty {
 		l.publish(now)
 	}
+	if l.exhausted {
+		l.c.el.StepDown(now)
+	}
 }
 
 // current reports whether a member is alive in its gossiped incarnation.
@@ -274,7 +297,14 @@ func (l *leaderState) freeReleased(now time.Time) {
 			continue
 		}
 		k := holderKey{e.Owner, e.Incarnation}
-		if l.releasedBy(p, e) || !l.mayHoldAnything(now, k) {
+		// The deliberately broken mode does not wait for a release, nor for
+		// the lease of an owner gossip calls gone. (Skipping only
+		// canGrant's checks, it still waited here, granted nothing early,
+		// and gave the checker nothing to catch: found by
+		// TestCheckerCatchesUnsafeGrants.)
+		unsafe := l.c.opt.UnsafeGrantWithoutWaiting &&
+			(e.State == partitions.Releasing || !l.current(e.Owner, e.Incarnation))
+		if unsafe || l.releasedBy(p, e) || !l.mayHoldAnything(now, k) {
 			l.table.Partitions[p] = partitions.Entry{}
 			l.dirty = true
 		}
@@ -346,8 +376,7 @@ func (l *leaderState) plan(now time.Time) {
 		target := res.Target[p]
 		switch {
 		case e.Owner == "":
-			if target != "" && l.canGrant(now, p, target) {
-				l.grant(p, target)
+			if target != "" && l.canGrant(now, p, target) && l.grant(p, target) {
 				ev := Event{Kind: EventGranted, At: now, Partition: p, To: target, Token: l.table.Partitions[p].Token}
 				if !l.moveStart[p].IsZero() {
 					ev.Kind, ev.Took = EventMoveFinished, now.Sub(l.moveStart[p])
@@ -413,9 +442,12 @@ func (l *leaderState) canGrant(now time.Time, p int, to string) bool {
 	return true
 }
 
-func (l *leaderState) grant(p int, to string) {
+func (l *leaderState) grant(p int, to string) bool {
 	if l.counter[p]+1 >= tokenSpan {
-		return // a new term (next election) restarts the count
+		// This term has no tokens left for p: step down so that a new
+		// term (and a fresh count) begins.
+		l.exhausted = true
+		return false
 	}
 	l.counter[p]++
 	inc := l.c.members[to].Incarnation
@@ -424,6 +456,7 @@ func (l *leaderState) grant(p int, to string) {
 	l.published[p] = l.table.ID.Version + 1
 	l.dest[p] = ""
 	l.dirty = true
+	return true
 }
 
 // maintainConfig finishes a configuration change once a majority of the old
