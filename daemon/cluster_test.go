@@ -48,7 +48,7 @@ func fastConfig(name, addr string, partitions int, join []string, expect int) Co
 	c.LeaderTimeout = 400 * time.Millisecond
 	c.ElectionTimeout = 150 * time.Millisecond
 	c.LeaderLease = 400 * time.Millisecond
-	c.Lease = 1200 * time.Millisecond
+	c.Lease = 2 * time.Second // well above the failover bound (800ms), for loaded CI machines
 	c.SafetyMargin = 100 * time.Millisecond
 	c.Settle = 300 * time.Millisecond
 	c.ReleaseTimeout = 500 * time.Millisecond
