@@ -1,0 +1,77 @@
+# ringd: build, test, lint and demo. `make` alone lists the targets; a target
+# shows up there when its line ends with a `## what it does` comment.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+
+GO ?= go
+BIN := bin
+
+# staticcheck runs at a pinned version through `go run pkg@version`: it comes
+# from the module cache and stays out of go.mod. v0.8.2 is staticcheck
+# 2026.2.2, which knows Go 1.26.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# The race detector needs cgo, so a C compiler; the go command turns cgo off by
+# itself where it finds none. There the tests run without -race (and say so)
+# instead of failing, so `make test` works with nothing but Go installed.
+RACE = $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
+
+# Checks that must pass before the tests run. Append more, e.g.
+# `TEST_CHECKS += check-generated` once generated files are checked for drift.
+TEST_CHECKS := vet
+
+# Extra flags for cmd/ringdemo, e.g. `make demo DEMO_ARGS='--members 5'`.
+DEMO_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@echo "usage: make TARGET"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/ringd and every other command under cmd/ into bin/
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: test
+test: $(TEST_CHECKS) ## go vet, then every test (race detector on where cgo works)
+	@if [[ -z "$(RACE)" ]]; then echo "note: cgo is off (no C compiler?), running the tests without -race"; fi
+	$(GO) test $(RACE) -count=1 -timeout 15m ./...
+
+.PHONY: vet
+vet: ## go vet ./...
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: vet ## go vet, then staticcheck (pinned, default checks)
+	$(STATICCHECK) ./...
+
+.PHONY: tidy
+tidy: ## fail if `go mod tidy` would change go.mod or go.sum (changes nothing)
+	@# -diff prints what tidy would change and exits non-zero, leaving both files as they are.
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result" >&2; exit 1; }
+
+.PHONY: demo
+demo: build ## start 3 ringd members on loopback, kill one, restart it, show the partitions move
+	$(BIN)/ringdemo --ringd $(BIN)/ringd $(DEMO_ARGS)
+
+.PHONY: bench
+bench: ## run the benchmarks (results are written up in docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Placeholder, filled in later: the soak tests (long fault-injection runs
+# against real processes) will live in files tagged `soak`, so an ordinary
+# `go test` neither builds nor skips them. A build tag rather than a `-soak`
+# test flag, because `go test ./... -soak` fails in every package that does
+# not define that flag.
+.PHONY: soak
+soak: ## long fault-injection soak run (placeholder, filled in later)
+	$(GO) test -tags soak -run '^TestSoak' -count=1 -timeout 2h ./...
+
+.PHONY: clean
+clean: ## remove bin/
+	rm -rf $(BIN)

@@ -1,0 +1,65 @@
+package procluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// RingdEnv names an environment variable that, when set, gives the ringd
+// binary BuildRingd returns instead of building one (e.g. bin/ringd from
+// `make build`).
+const RingdEnv = "PROCLUSTER_RINGD"
+
+// RingdPackage is the import path of the ringd command.
+const RingdPackage = "github.com/ringd/ringd/cmd/ringd"
+
+// BuildRingd returns the path of a ringd binary for end-to-end tests: $RingdEnv
+// if set, else a fresh `go build` of RingdPackage into dir (with the race
+// detector when race is true). Call it once, e.g. from TestMain, from inside
+// the module (tests run in their package's directory, which is).
+func BuildRingd(ctx context.Context, dir string, race bool) (string, error) {
+	if p := os.Getenv(RingdEnv); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("procluster: $%s: %w", RingdEnv, err)
+		}
+		return abs, nil
+	}
+	out := filepath.Join(dir, "ringd")
+	if err := Build(ctx, RingdPackage, out, race); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// Build runs `go build [-race] -o out pkg` in the current directory and returns
+// its output in the error when it fails.
+func Build(ctx context.Context, pkg, out string, race bool) error {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		if root := os.Getenv("GOROOT"); root != "" {
+			goTool = filepath.Join(root, "bin", "go")
+		} else {
+			return fmt.Errorf("procluster: no go command on PATH: %w", err)
+		}
+	}
+	args := []string{"build"}
+	if race {
+		args = append(args, "-race")
+	}
+	args = append(args, "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, goTool, args...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("procluster: go %v: %w\n%s", args, err, buf.String())
+	}
+	return nil
+}
