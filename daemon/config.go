@@ -85,6 +85,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RejoinInterval is how often an isolated member tries its seeds again.
 	RejoinInterval time.Duration
+	// DeadMemberTimeout is how long a member of the configuration may be dead
+	// before the leader removes it from the majority count. Removing a
+	// member shrinks the majority (a 3-member configuration becomes a
+	// 2-member one that cannot lose anyone), so a member that is only
+	// restarting must stay; a dead member gets no partitions meanwhile.
+	DeadMemberTimeout time.Duration
 
 	// GossipProfile picks memberlist's timing defaults: "lan" or "local"
 	// (loopback and tests: faster failure detection).
@@ -114,6 +120,7 @@ func DefaultConfig() Config {
 		ReleaseTimeout:    10 * time.Second,
 		ShutdownTimeout:   30 * time.Second,
 		RejoinInterval:    5 * time.Second,
+		DeadMemberTimeout: time.Minute,
 		GossipProfile:     "lan",
 	}
 }

@@ -182,6 +182,7 @@ func (c Config) Validate() error {
 		{"--release-timeout", c.ReleaseTimeout},
 		{"--shutdown-timeout", c.ShutdownTimeout},
 		{"--rejoin-interval", c.RejoinInterval},
+		{"--dead-member-timeout", c.DeadMemberTimeout},
 	}
 	okDur := make(map[string]bool, len(positive))
 	for _, p := range positive {

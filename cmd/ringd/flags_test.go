@@ -357,7 +357,7 @@ func TestEveryConfigFieldHasAFlag(t *testing.T) {
 		"preempt": "false", "heartbeat-interval": "100ms", "leader-timeout": "2s",
 		"election-timeout": "300ms", "leader-lease": "900ms", "lease": "4s", "drift": "0.1",
 		"safety-margin": "1s", "settle": "3s", "release-timeout": "11s", "shutdown-timeout": "31s",
-		"rejoin-interval": "6s", "gossip-profile": "local",
+		"rejoin-interval": "6s", "gossip-profile": "local", "dead-member-timeout": "2m",
 	}
 	c := daemon.DefaultConfig()
 	for _, s := range settings {

@@ -29,6 +29,9 @@ type Options struct {
 	Settle            time.Duration
 	ReleaseTimeout    time.Duration
 	Preempt           bool
+	// DeadMemberTimeout: a dead member leaves the configuration only after
+	// this long (0: after Settle).
+	DeadMemberTimeout time.Duration
 
 	// BootstrapExpect: form the first configuration once this many members
 	// are alive. BootstrapAlone: a lone member with no seeds may form a
@@ -315,9 +318,46 @@ func (c *Core) onTable(now time.Time, t partitions.Table) {
 	if len(t.Partitions) != c.opt.Partitions || t.ID.Term < c.el.Status().Term {
 		return // another cluster's shape, or a stale leader's table
 	}
-	if c.own.Apply(now, t) {
+	if c.own.Apply(now, c.startable(t)) {
 		c.syncElection()
 	}
+}
+
+// startable returns t without the grants to this process that it must not
+// start: a grant from an earlier term than the table's that it does not
+// already work on (owned or releasing, same token). A new leader copies the
+// entries of the newest table it has, and such an entry may be a grant that
+// this member never started and that a later table, which the new leader
+// never saw, replaced with a higher token: started now, it would run after
+// the higher token (fencing backwards; found by TestSoak, seed 617056860969),
+// or, if still pending, next to the newer owner. Left out, this member
+// reports that it does not hold it and the leader grants it again with a
+// token of its own term.
+func (c *Core) startable(t partitions.Table) partitions.Table {
+	var held map[int]partitions.Holding
+	var out []partitions.Entry
+	for p, e := range t.Partitions {
+		if e.Owner != c.opt.Self || e.Incarnation != c.opt.Incarnation || e.Token/tokenSpan >= t.ID.Term {
+			continue
+		}
+		if held == nil {
+			held = map[int]partitions.Holding{}
+			for _, h := range c.own.Report().Items {
+				held[h.ID] = h
+			}
+		}
+		if h, ok := held[p]; ok && h.Token == e.Token && h.State != partitions.Pending {
+			continue // ours already: it continues under the new leader
+		}
+		if out == nil {
+			out = append([]partitions.Entry(nil), t.Partitions...)
+		}
+		out[p] = partitions.Entry{}
+	}
+	if out != nil {
+		t.Partitions = out
+	}
+	return t
 }
 
 // Tick advances time.

@@ -489,8 +489,11 @@ func (l *leaderState) maintainConfig(now time.Time) {
 			want = append(want, name)
 		case m.Alive && (in[name] || now.Sub(m.aliveSince) >= l.c.holdDown(m, now)):
 			want = append(want, name)
-		case !m.Alive && in[name] && now.Sub(m.deadSince) < l.c.opt.Settle:
-			want = append(want, name) // batch removals over the settle window
+		case !m.Alive && in[name] && now.Sub(m.deadSince) < l.c.removeDeadAfter():
+			// A dead voter stays until it has been dead a long while: it is
+			// most likely restarting, and removing it would shrink the
+			// majority the rest must reach.
+			want = append(want, name)
 		}
 	}
 	sort.Strings(want)
@@ -508,7 +511,7 @@ func (l *leaderState) publish(now time.Time) {
 	l.dirty = false
 	l.table.ID.Version++
 	t := cloneTable(l.table)
-	l.c.own.Apply(now, t)
+	l.c.own.Apply(now, l.c.startable(t)) // our own stale grants too
 	l.c.syncElection()
 	for _, name := range l.recipients() {
 		tt := t
@@ -553,4 +556,9 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// removeDeadAfter is how long a dead voter stays in the configuration.
+func (c *Core) removeDeadAfter() time.Duration {
+	return max(c.opt.DeadMemberTimeout, c.opt.Settle)
 }

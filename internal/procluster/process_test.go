@@ -121,7 +121,7 @@ func TestStartSetsFlagsAndSeeds(t *testing.T) {
 		checks := map[string]string{
 			"--name": m.Name, "--gossip-addr": m.GossipAddr, "--http-addr": m.HTTPAddr,
 			"--partitions": "12", "--bootstrap-expect": "3", "--gossip-profile": "local",
-			"--lease": "1500ms", "--log-level": "debug", "--priority": strconv.Itoa(10 * i),
+			"--lease": "2s", "--log-level": "debug", "--priority": strconv.Itoa(10 * i),
 			"--data-dir": filepath.Join(dir, m.Name+".data"),
 		}
 		for flag, want := range checks {

@@ -103,7 +103,7 @@ func FastArgs() []string {
 		"--leader-timeout", "600ms",
 		"--election-timeout", "250ms",
 		"--leader-lease", "600ms",
-		"--lease", "1500ms",
+		"--lease", "2s",
 		"--settle", "500ms",
 		"--release-timeout", "2s",
 		"--shutdown-timeout", "10s",
