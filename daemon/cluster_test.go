@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/internal/memnet"
 	"github.com/ringd/ringd/restapi/api"
@@ -154,6 +155,16 @@ func (c *testCluster) waitCoverage(members []*testMember, within time.Duration) 
 			return time.Since(start)
 		}
 		if time.Since(start) > within {
+			for _, m := range c.live() {
+				var dbg string
+				_ = m.d.do(context.Background(), func(now time.Time, core *core.Core) error {
+					dbg = core.LeaderDebug(now)
+					return nil
+				})
+				if dbg != "" {
+					c.t.Logf("leader %s:\n%s", m.name, dbg)
+				}
+			}
 			c.t.Fatalf("no full coverage by %v after %v: %d of %d partitions owned", names(members), within, len(c.owners(members)), c.partitions)
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation

@@ -208,12 +208,14 @@ func (d *Daemon) memberlistConfig() *memberlist.Config {
 	c := memberlist.DefaultLANConfig()
 	if d.cfg.GossipProfile == "local" {
 		c = memberlist.DefaultLocalConfig()
-		// Loopback clusters and tests: notice a dead member in about a
-		// second, and let a restarted member reclaim its name quickly.
-		c.ProbeInterval = 200 * time.Millisecond
-		c.ProbeTimeout = 100 * time.Millisecond
+		// Loopback clusters and tests: notice a dead member in a second or
+		// two, and let a restarted member reclaim its name quickly. Not
+		// tighter: on a loaded machine (tests under the race detector)
+		// shorter probe timeouts declare healthy members dead.
+		c.ProbeInterval = 250 * time.Millisecond
+		c.ProbeTimeout = 200 * time.Millisecond
 		c.GossipInterval = 50 * time.Millisecond
-		c.SuspicionMult = 2
+		c.SuspicionMult = 3
 		c.PushPullInterval = 2 * time.Second
 		c.GossipToTheDeadTime = 5 * time.Second
 		c.DeadNodeReclaimTime = 1 * time.Second
