@@ -11,9 +11,50 @@ import (
 // getHealthz serves GET /healthz. It says only that the process answers HTTP
 // (a liveness probe); it must not depend on the cluster, or a network partition
 // would get healthy sidecars restarted. Readiness is a separate endpoint.
+//
+//	@Summary		Liveness probe
+//	@Description	200 whenever the process answers HTTP. It does not look at the cluster, so a network partition does not get healthy sidecars restarted; use /readyz for that.
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	api.Health
+//	@Router			/healthz [get]
 func (s *Server) getHealthz(c echo.Context) error {
 	noStore(c)
 	return c.JSON(http.StatusOK, api.Health{Status: "ok"})
+}
+
+// getReadyz serves GET /readyz.
+//
+//	@Summary		Readiness probe
+//	@Description	200 {"ready": true} once this member has joined a cluster, holds a table and a valid lease; 503 with the reason otherwise.
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	api.Ready
+//	@Failure		503	{object}	api.Ready	"not ready; reason says what is missing"
+//	@Router			/readyz [get]
+func (s *Server) getReadyz(c echo.Context) error {
+	ok, reason := s.cs.Ready()
+	noStore(c)
+	if !ok {
+		if reason == "" {
+			reason = "not ready"
+		}
+		return c.JSON(http.StatusServiceUnavailable, api.Ready{Ready: false, Reason: reason})
+	}
+	return c.JSON(http.StatusOK, api.Ready{Ready: true})
+}
+
+// getMetrics serves GET /metrics with Options.MetricsHandler.
+//
+//	@Summary		Prometheus metrics
+//	@Description	The daemon's metrics in the Prometheus text format: members by state, leader flag, term, table version, owned partitions, moves, elections, lease expiries, handoff durations, and HTTP requests by route and code (long-polls are kept out of the latency histogram).
+//	@Tags			health
+//	@Produce		plain
+//	@Success		200	{string}	string	"Prometheus text exposition format"
+//	@Router			/metrics [get]
+func (s *Server) getMetrics(c echo.Context) error {
+	s.opts.MetricsHandler.ServeHTTP(c.Response(), c.Request())
+	return nil
 }
 
 // noStore keeps proxies and browsers from caching answers that describe the

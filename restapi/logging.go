@@ -7,9 +7,10 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// quietPaths are logged at trace, not debug: probes hit them every few seconds
-// and would drown the lines that matter.
-var quietPaths = map[string]bool{"/healthz": true}
+// quietPaths are logged at trace, not debug: probes and scrapers hit them
+// every few seconds, and the dashboard's assets are many, and they would
+// drown the lines that matter. Keys are route patterns.
+var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/swagger/*": true, "/dashboard/:file": true}
 
 // logRequests logs one line per request when it ends (method, path, status,
 // duration). One line per request, not per wake-up, so a long-poll that waits

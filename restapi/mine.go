@@ -12,7 +12,8 @@ import (
 	"github.com/ringd/ringd/restapi/api"
 )
 
-// pollQuery is the parsed ?index=&wait= of GET /partitions/mine.
+// pollQuery is the parsed ?index=&wait= of a watch (GET /partitions/mine,
+// GET /partitions).
 type pollQuery struct {
 	// block is true when the client gave ?index= (a long-poll).
 	block bool
@@ -25,23 +26,44 @@ type pollQuery struct {
 // index is not N (greater, or smaller after this member restarted), and
 // otherwise waits until the index changes, ?wait= runs out, the client goes
 // away or the server shuts down.
+//
+//	@Summary		This member's partitions (long-poll watch)
+//	@Description	What this member's application may work on ("owned") or must finish and let go ("releasing"), with fencing tokens, the term, the leader and the time left on the lease; empty while the lease has run out.
+//	@Description
+//	@Description	With ?index=N this is a long-poll: it answers as soon as the member's index differs from N (at once if it already does, e.g. after the member restarted), or after ?wait= with the same index. A poll with ?index=N also acknowledges every release announced up to index N (DESIGN.md, "Leases, grants and handoff"); pass ?ack=false to watch without acknowledging, as the dashboard does.
+//	@Tags			partitions
+//	@Produce		json
+//	@Param			index	query		integer	false	"wait until the index differs from this one (the X-Ringd-Index of your last answer)"	minimum(0)
+//	@Param			wait	query		string	false	"how long to wait: a Go duration (30s, 500ms) or whole seconds; default 30s, larger values are cut to the server's maximum (5m)"
+//	@Param			ack		query		boolean	false	"false: do not acknowledge releases with this poll (for observers such as the dashboard)"	default(true)
+//	@Success		200		{object}	api.Mine
+//	@Header			200		{integer}	X-Ringd-Index	"the index of the answer; pass it as ?index= on the next poll"
+//	@Failure		400		{object}	api.Error	"bad index, wait or ack"
+//	@Router			/partitions/mine [get]
 func (s *Server) getMine(c echo.Context) error {
-	q, err := s.parsePoll(c.Request().URL.RawQuery)
+	vals, err := parseQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	q, err := s.pollFrom(vals)
+	if err != nil {
+		return err
+	}
+	ack, err := boolParam(vals, "ack", true)
 	if err != nil {
 		return err
 	}
 
-	if ack, ok := s.src.(Acknowledger); ok && q.block {
-		ack.AckIndex(q.index)
+	if a, ok := s.src.(Acknowledger); ok && q.block && ack {
+		a.AckIndex(q.index)
 	}
-	view, changed := s.src.Mine()
-	if q.block && view.Index == q.index && q.wait > 0 {
-		var ok bool
-		view, ok = s.awaitChange(c, q, view, changed)
-		if !ok {
-			// The client is gone; there is nobody to answer.
-			return nil
-		}
+	view, ok := watch(s, c, q, func() (api.Mine, uint64, <-chan struct{}) {
+		v, ch := s.src.Mine()
+		return v, v.Index, ch
+	})
+	if !ok {
+		// The client is gone; there is nobody to answer.
+		return nil
 	}
 
 	// Hand out [] rather than null: clients iterate it, and the design shows a
@@ -49,19 +71,37 @@ func (s *Server) getMine(c echo.Context) error {
 	if view.Partitions == nil {
 		view.Partitions = []api.Partition{}
 	}
-	h := c.Response().Header()
-	h.Set(api.IndexHeader, strconv.FormatUint(view.Index, 10))
+	setIndex(c, view.Index)
 	noStore(c)
 	return c.JSON(http.StatusOK, view)
 }
 
-// awaitChange blocks while the view's index equals q.index. It returns the view
-// to send and false when the client went away (the caller then writes nothing).
+// setIndex puts a watch's index into the response header.
+func setIndex(c echo.Context, index uint64) {
+	c.Response().Header().Set(api.IndexHeader, strconv.FormatUint(index, 10))
+}
+
+// watch reads a view with read and, when q is a long-poll whose index equals
+// the view's, blocks until the index changes, the wait runs out, the server
+// shuts down or the client goes away. It returns the view to send and false
+// when the client went away (the caller then writes nothing).
+//
+// read returns the view, its index and a channel closed when the index may
+// have changed. A wake-up is not trusted: read runs again and the wait goes
+// on if the index is the same (a Source may close the channel for a change
+// that left the index alone). At the end of the wait the view is read once
+// more, because the one held has stale fields (leaseRemainingMs) even though
+// its index is the same.
 //
 // The connection's deadlines need no care here: net/http clears the read
 // deadline (ReadTimeout) once the request is read, and the http.Server's
 // WriteTimeout is MaxWait plus slack (see New).
-func (s *Server) awaitChange(c echo.Context, q pollQuery, view api.Mine, changed <-chan struct{}) (api.Mine, bool) {
+func watch[T any](s *Server, c echo.Context, q pollQuery, read func() (T, uint64, <-chan struct{})) (T, bool) {
+	view, index, changed := read()
+	if !q.block || index != q.index || q.wait <= 0 {
+		return view, true
+	}
+
 	s.polls.Add(1)
 	defer s.polls.Add(-1)
 
@@ -69,17 +109,16 @@ func (s *Server) awaitChange(c echo.Context, q pollQuery, view api.Mine, changed
 	defer timer.Stop()
 	ctx := c.Request().Context()
 
-	for view.Index == q.index {
+	for index == q.index {
 		select {
 		case <-changed:
-			// Re-read rather than trust the wake-up: a Source may close the
-			// channel for a change that left the index alone, and then we
-			// keep waiting on the fresh channel.
-			view, changed = s.src.Mine()
+			view, index, changed = read()
 		case <-timer.C:
-			return s.fresh(), true
+			view, _, _ = read()
+			return view, true
 		case <-s.quit:
-			return s.fresh(), true
+			view, _, _ = read()
+			return view, true
 		case <-ctx.Done():
 			// net/http cancels the context when the client closes the
 			// connection; return now so the goroutine is freed at once.
@@ -89,40 +128,70 @@ func (s *Server) awaitChange(c echo.Context, q pollQuery, view api.Mine, changed
 	return view, true
 }
 
-// fresh re-reads the view: after a long wait the one we hold has a stale
-// leaseRemainingMs even though its index is the same.
-func (s *Server) fresh() api.Mine {
-	view, _ := s.src.Mine()
-	return view
-}
-
-// parsePoll parses the query of GET /partitions/mine. It reads the raw query
-// itself because echo's QueryParams drops malformed pairs silently, and
+// parseQuery parses a raw query string. Handlers read the raw query
+// themselves because echo's QueryParams drops malformed pairs silently, and
 // "?index=%zz" must be a 400, not a poll without index.
-func (s *Server) parsePoll(raw string) (pollQuery, error) {
+func parseQuery(raw string) (url.Values, error) {
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
-		return pollQuery{}, badRequest("the query string is malformed (%v); encode it as application/x-www-form-urlencoded", err)
+		return nil, badRequest("the query string is malformed (%v); encode it as application/x-www-form-urlencoded", err)
 	}
-	var q pollQuery
+	return vals, nil
+}
 
-	if vs, ok := vals["index"]; ok {
-		if len(vs) != 1 {
-			return pollQuery{}, badRequest("index is given %d times; give it once", len(vs))
-		}
-		n, err := strconv.ParseUint(vs[0], 10, 64)
+// single returns the one value of query parameter name; ok is false when it
+// is absent. Given twice it is a 400: which one was meant is a guess.
+func single(vals url.Values, name string) (v string, ok bool, err error) {
+	vs, ok := vals[name]
+	if !ok {
+		return "", false, nil
+	}
+	if len(vs) != 1 {
+		return "", false, badRequest("%s is given %d times; give it once", name, len(vs))
+	}
+	return vs[0], true, nil
+}
+
+// boolParam reads an optional boolean query parameter (true/false/1/0).
+func boolParam(vals url.Values, name string, def bool) (bool, error) {
+	v, ok, err := single(vals, name)
+	if err != nil || !ok {
+		return def, err
+	}
+	b, perr := strconv.ParseBool(v)
+	if perr != nil {
+		return def, badRequest("%s must be true or false, got %s", name, quote(v))
+	}
+	return b, nil
+}
+
+// parsePoll parses the ?index=&wait= of a watch from a raw query.
+func (s *Server) parsePoll(raw string) (pollQuery, error) {
+	vals, err := parseQuery(raw)
+	if err != nil {
+		return pollQuery{}, err
+	}
+	return s.pollFrom(vals)
+}
+
+// pollFrom reads ?index= and ?wait= of a watch.
+func (s *Server) pollFrom(vals url.Values) (pollQuery, error) {
+	var q pollQuery
+	if v, ok, err := single(vals, "index"); err != nil {
+		return pollQuery{}, err
+	} else if ok {
+		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return pollQuery{}, badRequest("index must be a non-negative integer (the %s header of your last response), got %s", api.IndexHeader, quote(vs[0]))
+			return pollQuery{}, badRequest("index must be a non-negative integer (the %s header of your last response), got %s", api.IndexHeader, quote(v))
 		}
 		q.block, q.index = true, n
 	}
 
 	q.wait = s.opts.DefaultWait
-	if vs, ok := vals["wait"]; ok {
-		if len(vs) != 1 {
-			return pollQuery{}, badRequest("wait is given %d times; give it once", len(vs))
-		}
-		d, err := parseWait(vs[0])
+	if v, ok, err := single(vals, "wait"); err != nil {
+		return pollQuery{}, err
+	} else if ok {
+		d, err := parseWait(v)
 		if err != nil {
 			return pollQuery{}, err
 		}

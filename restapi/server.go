@@ -1,8 +1,3 @@
-// Package restapi is ringd's app-facing HTTP API, served on echo v4.
-//
-// Handlers read the daemon only through the narrow Source interface, so they test
-// with a fake and never need a cluster (STYLE.md item 6). Every error a client can
-// cause is a 4xx with a JSON api.Error body; a 500 only ever means a bug in ringd.
 package restapi
 
 import (
@@ -19,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringd/ringd/restapi/api"
 )
@@ -51,12 +47,34 @@ type Options struct {
 	// DefaultWait is the wait of a long-poll that gives ?index= but no ?wait=.
 	// <= 0 -> DefaultWait; clamped at MaxWait.
 	DefaultWait time.Duration
+	// AdminToken protects the /admin/* endpoints: when it is not empty they
+	// need "Authorization: Bearer <AdminToken>" (401 without or malformed,
+	// 403 with another token). When it is empty they are open to anyone who
+	// can reach the API, which is safe only because ringd listens on
+	// 127.0.0.1 by default. It is used as given (no trimming): the caller
+	// reads it from --admin-token-file and strips the line end.
+	AdminToken string
+	// Registerer gets the HTTP metrics (ringd_http_requests_total and
+	// ringd_http_request_duration_seconds). nil -> no HTTP metrics.
+	Registerer prometheus.Registerer
+	// MetricsHandler serves GET /metrics as given (usually promhttp over the
+	// daemon's registry). nil -> no /metrics route.
+	MetricsHandler http.Handler
+	// ActionTimeout bounds how long an action (release, drain, undrain,
+	// leader transfer) may take before the client gets a 504.
+	// <= 0 -> DefaultActionTimeout.
+	ActionTimeout time.Duration
+	// MaxBodyBytes caps request bodies; a larger one gets a 413.
+	// <= 0 -> DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 }
 
 // Defaults for Options.
 const (
-	DefaultMaxWait     = 5 * time.Minute
-	DefaultDefaultWait = 30 * time.Second
+	DefaultMaxWait       = 5 * time.Minute
+	DefaultDefaultWait   = 30 * time.Second
+	DefaultActionTimeout = 10 * time.Second
+	DefaultMaxBodyBytes  = 64 << 10
 )
 
 // Timeouts of the http.Server. The read side is short because a request here is a
@@ -73,7 +91,11 @@ const (
 
 // Server is the app-facing HTTP API. Create it with New.
 type Server struct {
-	src  Source
+	src Source
+	// cs and act are src as a ClusterSource and as Actions, nil when it is
+	// not one.
+	cs   ClusterSource
+	act  Actions
 	opts Options
 	log  hclog.Logger
 	e    *echo.Echo
@@ -106,6 +128,12 @@ func New(src Source, opts Options) *Server {
 	if opts.DefaultWait > opts.MaxWait {
 		opts.DefaultWait = opts.MaxWait
 	}
+	if opts.ActionTimeout <= 0 {
+		opts.ActionTimeout = DefaultActionTimeout
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
 
 	s := &Server{
 		src:  src,
@@ -125,13 +153,16 @@ func New(src Source, opts Options) *Server {
 	e.Logger.SetOutput(s.log.StandardWriter(stdOpts))
 	e.StdLogger = s.log.StandardLogger(stdOpts)
 	e.HTTPErrorHandler = s.handleError
-	// Order matters: logging is outermost so it sees the final status, recovery
-	// is inside it so a panic still produces a logged 500.
-	e.Use(s.logRequests, s.recoverPanics)
 	s.e = e
-
 	s.routes()
 	s.endpoints = listEndpoints(e)
+
+	// Order matters: metrics and logging are outermost so they see the final
+	// status (logRequests renders errors), recovery is inside them so a panic
+	// still produces a logged and counted 500, and the body limit applies to
+	// every handler. Registered after the routes because the metrics need the
+	// route list; echo applies e.Use to routes added earlier too.
+	e.Use(newHTTPMetrics(opts.Registerer, e, s.log).middleware, s.logRequests, s.recoverPanics, s.limitBody)
 
 	s.srv = &http.Server{
 		Handler:           e,
@@ -145,12 +176,47 @@ func New(src Source, opts Options) *Server {
 	return s
 }
 
-// routes registers every endpoint. Later endpoints go here; 404 messages and
-// 405 Allow headers pick them up by themselves.
+// routes registers every endpoint. What the Source can do decides which:
+// GET /partitions/mine, /cluster, /members, /leader, /healthz and the Swagger
+// UI need only a Source; the table, lookups, readiness, the change log and
+// the dashboard need a ClusterSource; release and the admin actions need
+// Actions. 404 messages and 405 Allow headers pick the routes up by
+// themselves.
+//
+// echo's router tries static segments before parameters, so
+// /partitions/mine and /partitions/locate are never taken for /partitions/{id}.
 func (s *Server) routes() {
-	s.e.GET("/partitions/mine", s.getMine)
-	s.e.GET("/cluster", s.getCluster)
-	s.e.GET("/healthz", s.getHealthz)
+	e := s.e
+	e.GET("/partitions/mine", s.getMine)
+	e.GET("/cluster", s.getCluster)
+	e.GET("/members", s.getMembers)
+	e.GET("/leader", s.getLeader)
+	e.GET("/healthz", s.getHealthz)
+
+	if cs, ok := s.src.(ClusterSource); ok {
+		s.cs = cs
+		e.GET("/partitions", s.getTable)
+		e.GET("/partitions/locate", s.getLocate)
+		e.GET("/partitions/:id", s.getPartition)
+		e.GET("/readyz", s.getReadyz)
+		e.GET("/changes", s.getChanges)
+		// The dashboard draws the table, so it needs it too.
+		e.GET("/dashboard", s.getDashboard)
+		e.GET("/dashboard/:file", s.getDashboardAsset)
+	}
+	if act, ok := s.src.(Actions); ok {
+		s.act = act
+		e.POST("/partitions/:id/release", s.postRelease)
+		// Per route rather than an echo Group: a Group's middleware also
+		// claims every unknown /admin/... path, which should stay a plain 404.
+		e.POST("/admin/drain", s.postDrain, s.requireAdmin)
+		e.POST("/admin/undrain", s.postUndrain, s.requireAdmin)
+		e.POST("/admin/leader/transfer", s.postTransfer, s.requireAdmin)
+	}
+	if s.opts.MetricsHandler != nil {
+		e.GET("/metrics", s.getMetrics)
+	}
+	e.GET("/swagger/*", s.getSwagger)
 }
 
 // listEndpoints renders the registered routes as "GET /a, GET /b" for error

@@ -1,0 +1,57 @@
+package restapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// bearerChallenge is the WWW-Authenticate of a 401 (RFC 6750).
+const bearerChallenge = `Bearer realm="ringd admin"`
+
+// requireAdmin guards the /admin/* endpoints with Options.AdminToken. Without
+// a token configured it lets everything through: the admin endpoints are then
+// as open as the rest of the API, which listens on 127.0.0.1 by default.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	if s.opts.AdminToken == "" {
+		return next
+	}
+	// Compare digests, so the comparison takes the same time whatever the
+	// length of the token sent (ConstantTimeCompare returns at once on a
+	// length mismatch).
+	want := sha256.Sum256([]byte(s.opts.AdminToken))
+	return func(c echo.Context) error {
+		got, ok := bearerToken(c.Request().Header.Values(echo.HeaderAuthorization))
+		if !ok {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, bearerChallenge)
+			return echo.NewHTTPError(http.StatusUnauthorized,
+				`this endpoint needs the admin token: send "Authorization: Bearer <token>" with the token from ringd's --admin-token-file`)
+		}
+		sum := sha256.Sum256([]byte(got))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			return echo.NewHTTPError(http.StatusForbidden, "the admin token is wrong")
+		}
+		return next(c)
+	}
+}
+
+// bearerToken extracts the token of "Authorization: Bearer <token>". The
+// scheme is case-insensitive (RFC 9110 section 11.1); the header must be
+// given once and the token must not be empty.
+func bearerToken(vals []string) (string, bool) {
+	if len(vals) != 1 {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ")
+	if token == "" {
+		return "", false
+	}
+	return token, true
+}

@@ -1,0 +1,404 @@
+// ringd dashboard: plain JavaScript, no build step, nothing loaded from
+// elsewhere. It keeps two long-polls open (the whole table and this member's
+// partitions) and redraws what changed; members and recent changes are read
+// again whenever the table moves, and every few seconds as a backstop.
+//
+// It watches /partitions/mine with ack=false: a dashboard must never
+// acknowledge a release on the application's behalf.
+"use strict";
+
+(function () {
+  // Long-poll waits. The member's own view is re-read often because its lease
+  // runs down and is renewed without the index changing.
+  const TABLE_WAIT = "30s";
+  const MINE_WAIT = "2s";
+  const REFRESH_MS = 10000;
+  const BACKOFF_MIN_MS = 500;
+  const BACKOFF_MAX_MS = 15000;
+  const MAX_CHANGES = 50;
+
+  // Distinct colours handed to members in the order they are first seen, so a
+  // member keeps its colour while others come and go.
+  const PALETTE = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+    "#b07aa1", "#ff9da7", "#9c755f", "#2f4b7c", "#a05195", "#00a6a6",
+  ];
+  const colours = new Map();
+
+  const state = {
+    table: null,
+    mine: null,
+    mineAt: 0,
+    members: [],
+    changes: [],
+    failing: new Map(), // watcher name -> {message, retryAt}
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function colourOf(name) {
+    if (!colours.has(name)) {
+      if (colours.size < PALETTE.length) {
+        colours.set(name, PALETTE[colours.size]);
+      } else {
+        let h = 0;
+        for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+        colours.set(name, "hsl(" + (h % 360) + ", 55%, 55%)");
+      }
+    }
+    return colours.get(name);
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  // getJSON fetches a path of this API (relative to /dashboard) and throws an
+  // Error carrying the API's own message for a non-2xx answer.
+  async function getJSON(path) {
+    const resp = await fetch(path, { cache: "no-store", headers: { Accept: "application/json" } });
+    let body = null;
+    try {
+      body = await resp.json();
+    } catch (e) {
+      body = null;
+    }
+    if (!resp.ok) {
+      const msg = body && typeof body.error === "string" ? body.error : "HTTP " + resp.status;
+      const err = new Error(msg);
+      err.status = resp.status;
+      err.body = body;
+      throw err;
+    }
+    if (body === null) throw new Error("the answer is not JSON");
+    return body;
+  }
+
+  // watch runs one long-poll loop forever: it reads once, then waits for the
+  // next index, and backs off (with jitter) while the member does not answer.
+  async function watch(name, path, wait, onData) {
+    let index = null;
+    let backoff = 0;
+    for (;;) {
+      const sep = path.includes("?") ? "&" : "?";
+      const url = index === null ? path : path + sep + "index=" + index + "&wait=" + wait;
+      let data;
+      try {
+        data = await getJSON(url);
+      } catch (err) {
+        backoff = backoff ? Math.min(backoff * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+        const delay = Math.round(backoff * (0.75 + Math.random() * 0.5));
+        setFailing(name, { message: err.message, retryAt: Date.now() + delay });
+        await sleep(delay);
+        continue;
+      }
+      index = data.index;
+      backoff = 0;
+      setFailing(name, null);
+      // Outside the try: a bug in drawing must show in the console, not pass
+      // for a member that does not answer.
+      onData(data);
+    }
+  }
+
+  function setFailing(name, failure) {
+    if (failure) state.failing.set(name, failure);
+    else state.failing.delete(name);
+    renderLink();
+  }
+
+  function renderLink() {
+    const link = $("link");
+    if (state.failing.size === 0) {
+      link.dataset.state = state.table ? "live" : "connecting";
+      link.textContent = state.table ? "live" : "connecting…";
+      document.body.classList.remove("stale");
+      return;
+    }
+    const [first] = state.failing.values();
+    const secs = Math.max(0, Math.ceil((first.retryAt - Date.now()) / 1000));
+    link.dataset.state = "down";
+    link.textContent = "member unreachable: " + first.message + " — retrying in " + secs + " s";
+    document.body.classList.add("stale");
+  }
+
+  // refresh reads members, readiness and changes; none of them is a watch.
+  let refreshing = false;
+  let refreshAgain = false;
+  async function refresh() {
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = true;
+    try {
+      do {
+        refreshAgain = false;
+        await refreshOnce();
+      } while (refreshAgain);
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  async function refreshOnce() {
+    const [members, changes, ready] = await Promise.allSettled([
+      getJSON("members"),
+      getJSON("changes"),
+      readiness(),
+    ]);
+    if (members.status === "fulfilled") {
+      state.members = members.value.members || [];
+      renderRing();
+    }
+    if (changes.status === "fulfilled") {
+      state.changes = changes.value.changes || [];
+      renderChanges();
+    }
+    if (ready.status === "fulfilled") {
+      renderReady(ready.value);
+    }
+  }
+
+  // readiness reads /readyz, whose 503 carries a body that is an answer, not
+  // a failure.
+  async function readiness() {
+    try {
+      return await getJSON("readyz");
+    } catch (err) {
+      if (err.status === 503 && err.body) return err.body;
+      throw err;
+    }
+  }
+
+  function renderReady(r) {
+    const el = $("ready");
+    el.textContent = r.ready ? "yes" : "no";
+    el.title = r.reason || "";
+  }
+
+  function onTable(t) {
+    state.table = t;
+    $("leader").textContent = t.leader || "none";
+    $("term").textContent = String(t.term);
+    $("version").textContent = "v" + t.tableVersion;
+    renderGrid();
+    renderLegend();
+    renderLink();
+    refresh();
+  }
+
+  function onMine(m) {
+    const first = state.mine === null;
+    state.mine = m;
+    state.mineAt = performance.now();
+    $("node").textContent = m.node;
+    document.title = "ringd · " + m.node;
+    renderMine();
+    renderLease();
+    if (first) refresh();
+    if (state.table) {
+      renderGrid();
+      renderLegend();
+    }
+  }
+
+  function clear(el) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+  }
+
+  function svg(tag, attrs, text) {
+    const el = document.createElementNS(SVG, tag);
+    for (const k in attrs) el.setAttribute(k, attrs[k]);
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  function renderRing() {
+    const ring = $("ring");
+    clear(ring);
+    const ms = state.members;
+    const self = state.mine ? state.mine.node : "";
+    $("member-count").textContent = "(" + ms.length + ")";
+    const cx = 200, cy = 200, r = 140;
+    ring.appendChild(svg("circle", { class: "track", cx: cx, cy: cy, r: r }));
+    if (ms.length === 0) {
+      ring.appendChild(svg("text", { class: "center", x: cx, y: cy }, "no members known yet"));
+      return;
+    }
+    ms.forEach((m, i) => {
+      const a = (2 * Math.PI * i) / ms.length - Math.PI / 2;
+      const x = cx + r * Math.cos(a);
+      const y = cy + r * Math.sin(a);
+      const cls = ["member"];
+      if (m.leader) cls.push("leader");
+      if (m.draining) cls.push("draining");
+      if (!m.alive) cls.push("dead");
+      if (m.name === self) cls.push("self");
+      const g = svg("g", { class: cls.join(" "), "data-name": m.name });
+      const title = svg("title", {},
+        m.name + (m.leader ? " (leader)" : "") + "\nrank " + m.rank + ", priority " + m.priority +
+        "\n" + (m.alive ? "alive" : "not alive") + (m.draining ? ", draining" : "") +
+        (m.inConfig ? "" : ", not in the configuration") +
+        "\nowns " + m.owned + (m.httpAddr ? "\nAPI " + m.httpAddr : ""));
+      g.appendChild(title);
+      const dot = svg("circle", { cx: x, cy: y, r: 20 });
+      dot.style.fill = colourOf(m.name);
+      g.appendChild(dot);
+      // Labels outside the ring, beside the dot: anchored at their left end
+      // on the right half, at their right end on the left half.
+      const c = Math.cos(a);
+      const sn = Math.sin(a);
+      const anchor = c > 0.35 ? "start" : c < -0.35 ? "end" : "middle";
+      const lx = x + 28 * c;
+      const ly = y + (anchor === "middle" ? 34 * sn + (sn > 0 ? 8 : -14) : 28 * sn - 3);
+      const label = { x: lx, y: ly, "text-anchor": anchor };
+      g.appendChild(svg("text", Object.assign({ class: "name" }, label), m.name));
+      g.appendChild(svg("text", Object.assign({}, label, { y: ly + 15 }), m.owned + " partitions"));
+      if (m.leader) g.appendChild(svg("text", { class: "star", x: x, y: y + 6 }, "★"));
+      ring.appendChild(g);
+    });
+    const leader = ms.find((m) => m.leader);
+    ring.appendChild(svg("text", { class: "center", x: cx, y: cy },
+      leader ? "leader: " + leader.name : "no leader"));
+  }
+
+  function renderGrid() {
+    const grid = $("grid");
+    const parts = state.table.partitions || [];
+    const self = state.mine ? state.mine.node : "";
+    $("partition-count").textContent = "(" + parts.length + ")";
+    if (grid.childElementCount !== parts.length) {
+      clear(grid);
+      const frag = document.createDocumentFragment();
+      for (let i = 0; i < parts.length; i++) {
+        const cell = document.createElement("div");
+        cell.className = "cell";
+        frag.appendChild(cell);
+      }
+      grid.appendChild(frag);
+    }
+    parts.forEach((p, i) => {
+      const cell = grid.children[i];
+      const owner = p.state === "unassigned" ? "" : p.owner;
+      const key = p.id + "|" + owner + "|" + p.state + "|" + p.token + "|" + (owner === self);
+      if (cell.dataset.key === key) return;
+      cell.dataset.key = key;
+      cell.dataset.id = String(p.id);
+      cell.dataset.owner = owner;
+      cell.dataset.state = p.state;
+      cell.className = "cell " + p.state + (owner && owner === self ? " mine" : "");
+      cell.style.backgroundColor = owner ? colourOf(owner) : "";
+      cell.title = "partition " + p.id + "\n" +
+        (owner ? "owner " + owner + " (" + p.state + ")\ntoken " + p.token : "unassigned");
+    });
+  }
+
+  function renderLegend() {
+    const legend = $("legend");
+    clear(legend);
+    const counts = new Map();
+    let releasing = 0;
+    let unassigned = 0;
+    for (const p of state.table.partitions || []) {
+      if (p.state === "unassigned" || !p.owner) {
+        unassigned++;
+        continue;
+      }
+      counts.set(p.owner, (counts.get(p.owner) || 0) + 1);
+      if (p.state === "releasing") releasing++;
+    }
+    const names = Array.from(counts.keys()).sort();
+    for (const name of names) {
+      legend.appendChild(legendItem(name + " · " + counts.get(name), colourOf(name), ""));
+    }
+    legend.appendChild(legendItem("releasing · " + releasing, "#9aa3af", "releasing"));
+    legend.appendChild(legendItem("unassigned · " + unassigned, "", ""));
+    if (state.mine) legend.appendChild(legendItem("outlined: " + state.mine.node + "'s", "#ffffff", "mine"));
+  }
+
+  function legendItem(text, colour, cls) {
+    const li = document.createElement("li");
+    const sw = document.createElement("span");
+    sw.className = "swatch " + cls;
+    if (colour) sw.style.backgroundColor = colour;
+    li.appendChild(sw);
+    li.appendChild(document.createTextNode(text));
+    return li;
+  }
+
+  function renderMine() {
+    const ul = $("mine");
+    clear(ul);
+    const parts = state.mine.partitions || [];
+    if (parts.length === 0) {
+      const li = document.createElement("li");
+      li.className = "empty";
+      li.textContent = state.mine.leaseRemainingMs > 0 ? "owns no partitions" : "no lease: holds nothing";
+      ul.appendChild(li);
+      return;
+    }
+    for (const p of parts) {
+      const li = document.createElement("li");
+      li.className = p.state;
+      li.dataset.id = String(p.id);
+      li.textContent = p.id + (p.state === "releasing" ? " releasing" : "");
+      li.title = "partition " + p.id + ", " + p.state + ", token " + p.token;
+      ul.appendChild(li);
+    }
+  }
+
+  // The lease runs down between answers; the bar is scaled to the largest
+  // lease seen, which is the configured lease length.
+  let maxLease = 1;
+  function renderLease() {
+    if (!state.mine) return;
+    const left = Math.max(0, state.mine.leaseRemainingMs - (performance.now() - state.mineAt));
+    maxLease = Math.max(maxLease, state.mine.leaseRemainingMs);
+    const fill = $("lease-fill");
+    fill.style.width = Math.min(100, (100 * left) / maxLease).toFixed(1) + "%";
+    fill.classList.toggle("low", left < maxLease / 4);
+    const n = (state.mine.partitions || []).length;
+    $("lease-text").textContent = left > 0
+      ? "lease " + (left / 1000).toFixed(1) + " s left · " + n + " partition" + (n === 1 ? "" : "s") + " · index " + state.mine.index
+      : "no valid lease · index " + state.mine.index;
+  }
+
+  function renderChanges() {
+    const ol = $("changes");
+    clear(ol);
+    const list = state.changes.slice(-MAX_CHANGES).reverse();
+    if (list.length === 0) {
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = "nothing yet";
+      ol.appendChild(li);
+      return;
+    }
+    for (const c of list) {
+      const li = document.createElement("li");
+      const t = document.createElement("time");
+      t.dateTime = c.at;
+      const d = new Date(c.at);
+      t.textContent = isNaN(d.getTime()) ? c.at : d.toLocaleTimeString();
+      li.appendChild(t);
+      li.appendChild(document.createTextNode(c.what));
+      ol.appendChild(li);
+    }
+  }
+
+  function start() {
+    watch("table", "partitions", TABLE_WAIT, onTable);
+    watch("mine", "partitions/mine?ack=false", MINE_WAIT, onMine);
+    setInterval(() => {
+      renderLease();
+      if (state.failing.size > 0) renderLink();
+    }, 200);
+    setInterval(() => {
+      if (state.failing.size === 0) refresh();
+    }, REFRESH_MS);
+  }
+
+  start();
+})();

@@ -1,0 +1,218 @@
+package restapi
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sync"
+
+	"github.com/ringd/ringd/restapi/api"
+)
+
+// maxRecorded bounds what a fullFake records, so a long fuzz run does not
+// grow it without end.
+const maxRecorded = 1000
+
+// fullFake is a Source that is also a ClusterSource, Actions and an
+// Acknowledger, for the routes that need them. Its table has its own index
+// and change channel, as the daemon's does.
+type fullFake struct {
+	*fakeSource
+
+	mu       sync.Mutex
+	table    api.Table
+	tchanged chan struct{}
+	ready    bool
+	reason   string
+	changes  []api.Change
+
+	// actErr, when set, is what every action returns.
+	actErr error
+	// block, when set, makes actions wait for it or for their context.
+	block chan struct{}
+	// calls records the actions, e.g. "release 3", "drain".
+	calls []string
+	acks  []uint64
+}
+
+var (
+	_ Source        = (*fullFake)(nil)
+	_ ClusterSource = (*fullFake)(nil)
+	_ Actions       = (*fullFake)(nil)
+	_ Acknowledger  = (*fullFake)(nil)
+)
+
+// newFullFake builds a cluster of the named members (the first is the
+// leader, the second is this member) with p partitions dealt round-robin.
+func newFullFake(p int, members ...string) *fullFake {
+	f := &fullFake{fakeSource: newFake(sampleMine()), tchanged: make(chan struct{}), ready: true}
+	f.mine.Node = members[min(1, len(members)-1)]
+	f.mine.Leader = members[0]
+	f.table = dealTable(1, p, members)
+	f.setCluster(clusterOf(f.table, f.mine.Node))
+	f.changes = []api.Change{{At: "2026-01-02T03:04:05.000Z", What: members[0] + " is leader (term 7)"}}
+	return f
+}
+
+// dealTable gives partition i to members[i % n]; every seventh is releasing
+// and every thirteenth unassigned, so the map shows all states.
+func dealTable(index uint64, p int, members []string) api.Table {
+	t := api.Table{Node: "", Index: index, Term: 7, TableVersion: index + 10, Members: slices.Clone(members)}
+	if len(members) > 0 {
+		t.Leader = members[0]
+	}
+	for i := range p {
+		e := api.Entry{ID: i, State: "unassigned"}
+		if len(members) > 0 && i%13 != 12 {
+			e.Owner = members[i%len(members)]
+			e.OwnerHTTPAddr = "127.0.0.1:70" + fmt.Sprint(10+i%len(members))
+			e.Token = 700000000000 + uint64(i)
+			e.State = "owned"
+			if i%7 == 6 {
+				e.State = "releasing"
+			}
+		}
+		t.Partitions = append(t.Partitions, e)
+	}
+	return t
+}
+
+// clusterOf derives GET /cluster from a table: the members in the table's
+// order, all alive, with their counts.
+func clusterOf(t api.Table, self string) api.Cluster {
+	c := api.Cluster{Node: self, Leader: t.Leader, Term: t.Term, TableVersion: t.TableVersion, Partitions: len(t.Partitions)}
+	owned := map[string]int{}
+	for _, e := range t.Partitions {
+		if e.State != "unassigned" {
+			owned[e.Owner]++
+		}
+	}
+	for i, m := range t.Members {
+		c.Members = append(c.Members, api.Member{Name: m, Rank: i, Alive: true, Leader: m == t.Leader,
+			HTTPAddr: "127.0.0.1:70" + fmt.Sprint(10+i), InConfig: true, Owned: owned[m]})
+	}
+	return c
+}
+
+func (f *fullFake) Table() (api.Table, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.table
+	t.Node = f.fakeSource.Cluster().Node
+	t.Members = slices.Clone(t.Members)
+	t.Partitions = slices.Clone(t.Partitions)
+	return t, f.tchanged
+}
+
+// setTable replaces the table (and the cluster view derived from it) and
+// wakes watchers if the index changed.
+func (f *fullFake) setTable(t api.Table) {
+	f.mu.Lock()
+	old := f.table.Index
+	f.table = t
+	if t.Index != old {
+		close(f.tchanged)
+		f.tchanged = make(chan struct{})
+	}
+	f.mu.Unlock()
+	f.setCluster(clusterOf(t, f.fakeSource.Cluster().Node))
+}
+
+func (f *fullFake) Locate(key string) api.Locate {
+	t, _ := f.Table()
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	p := int(h.Sum32() % uint32(max(1, len(t.Partitions))))
+	return api.Locate{Key: key, Partition: p, Entry: entryOf(t, p)}
+}
+
+func (f *fullFake) Ready() (bool, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ready, f.reason
+}
+
+func (f *fullFake) setReady(ok bool, reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ready, f.reason = ok, reason
+}
+
+func (f *fullFake) Changes() []api.Change {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.changes)
+}
+
+func (f *fullFake) addChange(what string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.changes = append(f.changes, api.Change{At: "2026-01-02T03:04:06.000Z", What: what})
+}
+
+func (f *fullFake) AckIndex(index uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.acks) < maxRecorded {
+		f.acks = append(f.acks, index)
+	}
+}
+
+func (f *fullFake) recordedAcks() []uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.acks)
+}
+
+func (f *fullFake) recordedCalls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// act records an action and returns what the test set up.
+func (f *fullFake) act(ctx context.Context, call string) error {
+	f.mu.Lock()
+	if len(f.calls) < maxRecorded {
+		f.calls = append(f.calls, call)
+	}
+	err, block := f.actErr, f.block
+	f.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the loop: %w", ctx.Err())
+		}
+	}
+	return err
+}
+
+func (f *fullFake) Release(ctx context.Context, id int) error {
+	if err := f.act(ctx, fmt.Sprint("release ", id)); err != nil {
+		return err
+	}
+	t, _ := f.Table()
+	if id >= len(t.Partitions) {
+		return fmt.Errorf("%w: partition %d", ErrNotFound, id)
+	}
+	if e := t.Partitions[id]; e.Owner != t.Node || e.State != "releasing" {
+		return fmt.Errorf("%w: partition %d is not releasing on this member", ErrConflict, id)
+	}
+	return nil
+}
+
+func (f *fullFake) Drain(ctx context.Context) error   { return f.act(ctx, "drain") }
+func (f *fullFake) Undrain(ctx context.Context) error { return f.act(ctx, "undrain") }
+
+func (f *fullFake) Transfer(ctx context.Context, to string) error {
+	if err := f.act(ctx, "transfer "+to); err != nil {
+		return err
+	}
+	t, _ := f.Table()
+	if !slices.Contains(t.Members, to) {
+		return fmt.Errorf("%w: no member %q", ErrNotFound, to)
+	}
+	return nil
+}
