@@ -23,7 +23,10 @@ RACE = $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 
 # Checks that must pass before the tests run. Append more, e.g.
 # `TEST_CHECKS += check-generated` once generated files are checked for drift.
-TEST_CHECKS := vet
+TEST_CHECKS := vet tidy deps
+
+# How long each fuzz target runs inside `make test` (longer: make fuzz).
+FUZZTIME ?= 10s
 
 # Extra flags for cmd/ringdemo, e.g. `make demo DEMO_ARGS='--members 5'`.
 DEMO_ARGS ?=
@@ -45,6 +48,26 @@ build: ## build bin/ringd and every other command under cmd/ into bin/
 test: $(TEST_CHECKS) ## go vet, then every test (race detector on where cgo works)
 	@if [[ -z "$(RACE)" ]]; then echo "note: cgo is off (no C compiler?), running the tests without -race"; fi
 	$(GO) test $(RACE) -count=1 -p 1 -timeout 15m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s; e.g. make fuzz FUZZTIME=5m)
+	$(GO) test -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./restapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) ./rebalance/
+
+# The browser test drives the dashboard in Debian's Chromium; install it when
+# it is missing (root on Debian, as on CI).
+.PHONY: deps
+deps: ## install what the tests need beyond Go (Debian's chromium, via apt-get)
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	else echo "installing chromium with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium >/dev/null; fi
+
+.PHONY: swagger
+swagger: ## regenerate the OpenAPI documents in docs/openapi from the swag annotations
+	$(GO) generate ./docs/openapi/
 
 .PHONY: vet
 vet: ## go vet ./...

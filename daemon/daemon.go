@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
@@ -157,7 +158,20 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	d.ml = ml
 	d.sender = newSender(d)
-	d.http = restapi.New(&source{d: d}, restapi.Options{Logger: logger.Named(LogHTTP)})
+	var adminToken string
+	if cfg.AdminTokenFile != "" {
+		if adminToken, err = LoadAdminToken(cfg.AdminTokenFile); err != nil {
+			ln.Close()
+			ml.Shutdown()
+			return nil, fmt.Errorf("--admin-token-file: %w", err)
+		}
+	}
+	d.http = restapi.New(&source{d: d}, restapi.Options{
+		Logger:         logger.Named(LogHTTP),
+		AdminToken:     adminToken,
+		Registerer:     d.metrics.reg,
+		MetricsHandler: promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}),
+	})
 	go func() {
 		if err := d.http.Serve(ln); err != nil {
 			d.log.Error("http server stopped", "error", err)

@@ -248,6 +248,8 @@ func (s *source) Ready() (bool, string) {
 		return false, "no table yet: waiting to join a cluster that has a leader"
 	case time.Until(v.LeaseUntil) <= 0:
 		return false, "no valid lease: the leader cannot be reached or none is elected"
+	case v.Table.Partitions[0].Owner == "" && allUnassigned(v.Table):
+		return false, "the cluster has not assigned any partition yet"
 	}
 	return true, ""
 }
@@ -266,8 +268,10 @@ func (s *source) Release(ctx context.Context, id int) error {
 		return fmt.Errorf("%w: partition %d is owned, not releasing: only the leader moves partitions", restapi.ErrConflict, id)
 	case errors.Is(err, errShuttingDown):
 		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
+	case err != nil:
+		return fmt.Errorf("releasing partition %d: %w", id, err)
 	}
-	return err
+	return nil
 }
 
 func (s *source) Drain(ctx context.Context) error   { return s.setDraining(ctx, true) }
@@ -275,6 +279,9 @@ func (s *source) Undrain(ctx context.Context) error { return s.setDraining(ctx, 
 
 func (s *source) setDraining(ctx context.Context, on bool) error {
 	if err := s.d.setDraining(ctx, on); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("changing draining: %w", err)
+		}
 		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
 	}
 	return nil
@@ -287,6 +294,17 @@ func (s *source) Transfer(ctx context.Context, to string) error {
 		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
 	case errors.Is(err, election.ErrUnknownMember):
 		return fmt.Errorf("%w: %v", restapi.ErrNotFound, err)
+	case err != nil:
+		return fmt.Errorf("leader transfer: %w", err)
 	}
-	return err
+	return nil
+}
+
+func allUnassigned(t partitions.Table) bool {
+	for _, e := range t.Partitions {
+		if e.Owner != "" {
+			return false
+		}
+	}
+	return true
 }
