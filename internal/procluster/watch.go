@@ -28,12 +28,21 @@ type Watcher struct {
 	c      *Cluster
 	cancel context.CancelFunc
 	done   chan struct{}
+	*Proof
+}
 
+// Proof collects observations of members' holdings, each with the time the
+// request was sent and the answer received, and reports what they prove (see
+// Watcher). It is safe for concurrent use.
+type Proof struct {
 	mu sync.Mutex
 	// spans holds, per partition, the grants seen.
 	spans map[int][]*span
 	polls int
 }
+
+// NewProof returns an empty Proof.
+func NewProof() *Proof { return &Proof{spans: map[int][]*span{}} }
 
 // span is what one member's answers prove about one grant.
 type span struct {
@@ -49,7 +58,7 @@ type span struct {
 // Watch starts a watcher polling every `every` until Stop.
 func (c *Cluster) Watch(ctx context.Context, every time.Duration) *Watcher {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Watcher{c: c, cancel: cancel, done: make(chan struct{}), spans: map[int][]*span{}}
+	w := &Watcher{c: c, cancel: cancel, done: make(chan struct{}), Proof: NewProof()}
 	go w.run(ctx, every)
 	return w
 }
@@ -69,7 +78,7 @@ func (w *Watcher) run(ctx context.Context, every time.Duration) {
 				v, err := m.Mine(rctx)
 				recv := time.Now()
 				if err == nil {
-					w.record(name, v, sent, recv)
+					w.Record(name, v.Partitions, sent, recv)
 				}
 			})
 		}
@@ -82,11 +91,13 @@ func (w *Watcher) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (w *Watcher) record(member string, v api.Mine, sent, recv time.Time) {
+// Record adds one answer: member listed parts in an answer to a request sent
+// at sent and received at recv.
+func (w *Proof) Record(member string, parts []api.Partition, sent, recv time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.polls++
-	for _, p := range v.Partitions {
+	for _, p := range parts {
 		var sp *span
 		for _, s := range w.spans[p.ID] {
 			if s.member == member && s.token == p.Token {
@@ -112,15 +123,15 @@ func (w *Watcher) Stop() []string {
 	return w.Violations()
 }
 
-// Polls is how many answers the watcher got (to show it watched at all).
-func (w *Watcher) Polls() int {
+// Polls is how many answers were recorded (to show something was watched).
+func (w *Proof) Polls() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.polls
 }
 
 // Violations lists proven double owners and tokens seen out of order.
-func (w *Watcher) Violations() []string {
+func (w *Proof) Violations() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []string

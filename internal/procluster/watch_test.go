@@ -38,9 +38,9 @@ func TestWatcherFindsOnlyProvenDoubles(t *testing.T) {
 		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &Watcher{spans: map[int][]*span{}}
+			w := NewProof()
 			for _, o := range tc.obs {
-				w.record(o.member, mine(7, o.token), at(o.sent), at(o.recv))
+				w.Record(o.member, mine(7, o.token).Partitions, at(o.sent), at(o.recv))
 			}
 			if got := w.Violations(); len(got) != tc.want {
 				t.Fatalf("violations %q, want %d", got, tc.want)
