@@ -22,7 +22,9 @@ func (c *Core) LeaderDebug(now time.Time) string {
 	for k := range l.holders {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].name < keys[j].name || keys[i].name == keys[j].name && keys[i].inc < keys[j].inc })
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].name < keys[j].name || keys[i].name == keys[j].name && keys[i].inc < keys[j].inc
+	})
 	for _, k := range keys {
 		h := l.holders[k]
 		fmt.Fprintf(&b, "  holder %s/%d known=%v seq=%d items=%d applied=%s lastRenew=%v ago heldUntil in %v current=%v\n",
