@@ -50,6 +50,8 @@ type Node struct {
 	members map[string]Member
 	config  Config
 	table   partitions.TableID
+	// preVoteTerm is the term the current pre-vote proposed.
+	preVoteTerm uint64
 	// votedAt is when this member last granted a vote to another member.
 	votedAt time.Time
 	// preemptAfter: no preemption before this (damping, transfers).
@@ -345,7 +347,7 @@ func (n *Node) campaign(now time.Time, transfer bool) {
 	n.phase = phaseProbing
 	n.phaseDeadline = now.Add(n.opt.ElectionTimeout)
 	for _, h := range higher {
-		n.send(Message{Type: MsgProbe, To: h})
+		n.send(Message{Type: MsgProbe, To: h, LastTable: n.table})
 	}
 }
 
@@ -369,7 +371,11 @@ func (n *Node) startPreVote(now time.Time) {
 	n.phase = phasePreVoting
 	n.phaseDeadline = now.Add(n.opt.ElectionTimeout)
 	n.votes = map[string]bool{n.self(): true}
+	// Remember the proposed term: with a wall-clock term floor, nextTerm
+	// moves while the answers travel, and answers must be matched to the
+	// term they were given for.
 	term := n.nextTerm()
+	n.preVoteTerm = term
 	for _, v := range n.config.All() {
 		if v == n.self() {
 			continue
@@ -543,6 +549,14 @@ func (n *Node) onProbe(now time.Time, m Message) {
 	if !n.outranks(n.self(), m.From) {
 		return
 	}
+	if n.role != Leader && n.table.Less(m.LastTable) {
+		// The prober's table is newer than ours: we could not win its vote
+		// (up-to-date rule), so answering "step back, I will lead" would
+		// stall it behind a campaign that fails again and again, as a
+		// restarted top-ranked member without a table did. Let it
+		// campaign itself.
+		return
+	}
 	switch {
 	case n.role == Leader && n.leaseValid(now):
 		// The prober lost our heartbeats; tell it we are here.
@@ -586,7 +600,7 @@ func (n *Node) onPreVoteResponse(now time.Time, m Message) {
 		n.becomeFollower(now, "")
 		return
 	}
-	if m.Granted && m.Term == n.nextTerm() {
+	if m.Granted && m.Term == n.preVoteTerm {
 		n.votes[m.From] = true
 		n.maybePreVoteWon(now)
 	}

@@ -147,3 +147,33 @@ func TestPreemptingPreVoteCarriesFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestPreVoteAnswersMatchTheProposedTerm: with a wall-clock term floor, the
+// floor moves while pre-vote answers travel; answers granted for the term the
+// pre-vote proposed must still count (with the old rule, comparing against
+// the moving next term, no election ever finished under a millisecond floor).
+func TestPreVoteAnswersMatchTheProposedTerm(t *testing.T) {
+	n := lone("a", 0, false, election.HardState{})
+	n.SetTermFloor(1000)
+	reqs, at := tickUntil(t, n, t0, 5*time.Second, election.MsgPreVoteRequest)
+	proposed := reqs[0].Term
+	if proposed != 1000 {
+		t.Fatalf("pre-vote proposed term %d, want the floor 1000", proposed)
+	}
+	// The wall clock moved on before the answer came back.
+	n.SetTermFloor(1005)
+	at = at.Add(tick)
+	n.Step(at, election.Message{Type: election.MsgPreVoteResponse, From: "b", To: "a", Term: proposed, Granted: true})
+	var votes []election.Message
+	for _, m := range n.Outbox() {
+		if m.Type == election.MsgVoteRequest {
+			votes = append(votes, m)
+		}
+	}
+	if len(votes) == 0 {
+		t.Fatal("a majority of pre-votes (a, b) did not start the real vote")
+	}
+	if votes[0].Term < 1005 {
+		t.Fatalf("real vote in term %d, want at least the current floor 1005", votes[0].Term)
+	}
+}

@@ -242,15 +242,6 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		return
 	}
 	if m := env.Election; m != nil {
-		if m.Type == election.MsgProbe && c.own.Table().ID.Less(env.TableID) {
-			// The prober has a newer table than ours: we cannot win its
-			// vote, so answering ("I will lead, step back") would stall
-			// it behind a campaign that fails, again and again. A
-			// restarted top-ranked member without a table blocked every
-			// election this way (found by TestRandomSchedules, seed 40,
-			// and TestPauseLeader). Ignored, the prober campaigns itself.
-			return
-		}
 		m.From = env.From
 		m.To = c.opt.Self
 		if m.Type == election.MsgVoteResponse && m.Granted && env.Holdings != nil {
@@ -420,8 +411,6 @@ func (c *Core) wrapElection(now time.Time) {
 			if c.leader != nil {
 				c.leader.fillHeartbeat(&env, m.To)
 			}
-		case election.MsgProbe:
-			env.TableID = c.own.Table().ID // see Step
 		case election.MsgHeartbeatAck:
 			c.ackSeq++
 			c.ackSentAt[c.ackSeq] = now

@@ -1,0 +1,565 @@
+package core_test
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ringd/ringd/daemon/core"
+	"github.com/ringd/ringd/partitions"
+)
+
+// Bounds the scenarios assert, derived from the timing constants (see
+// sim_harness_test.go) with room for a few ticks and message delays.
+var (
+	// safeWait is how long a new leader grants nothing it cannot vouch for:
+	// LeaderLease*(1+Drift) + Lease*(1+Drift) + SafetyMargin = 1.78s.
+	safeWait = scaleDrift(leaderLease) + scaleDrift(lease) + safetyMargin
+	// leaseSafe is how long after a member's last renewal its lease surely
+	// ended: Lease*(1+Drift) + SafetyMargin = 1.36s.
+	leaseSafe = scaleDrift(lease) + safetyMargin
+
+	// bootstrapBound: the first campaign starts after LeaderTimeout, a
+	// campaign takes ElectionTimeout (probe) plus a few round trips, maybe
+	// a split vote with back-off, then the safe wait: 0.4 + 0.15 + 0.3 +
+	// 1.78 s, rounded up.
+	bootstrapBound = 3500 * time.Millisecond
+	// followerFailoverBound: the leader regrants a silent member's
+	// partitions leaseSafe after its last renewal, which is at most a
+	// heartbeat before the crash.
+	followerFailoverBound = leaseSafe + heartbeatInterval + 10*tick
+	// leaderFailoverBound: gossip notices the crash (detectDelay), the
+	// followers campaign ElectionTimeout after their last heartbeat (or
+	// after LeaderTimeout without gossip), win within a few round trips,
+	// then wait safeWait.
+	leaderFailoverBound = detectDelay + electionTimeout + 300*time.Millisecond + safeWait + 10*tick
+	// handoffBound: a planned move is a few round trips (table, app ack,
+	// release report, table), far below a lease.
+	handoffBound = 200 * time.Millisecond
+)
+
+func scaleDrift(d time.Duration) time.Duration { return time.Duration(float64(d) * (1 + drift)) }
+
+// bootstrap starts a world and waits for full coverage within
+// bootstrapBound, then lets it settle for a while.
+func bootstrap(t *testing.T, seed int64, ss ...memberSpec) *world {
+	t.Helper()
+	w := newWorld(t, seed, ss...)
+	if !w.runUntil(bootstrapBound, w.covered) {
+		t.Fatalf("seed %d: %d members not covered within %v\n%s", seed, len(ss), bootstrapBound, w.dumpTrace(40))
+	}
+	w.run(time.Second)
+	if !w.covered() {
+		t.Fatalf("seed %d: coverage lost while settling\n%s", seed, w.dumpTrace(40))
+	}
+	w.requireNoViolations()
+	return w
+}
+
+// TestBootstrapCoverage: 3 and 5 members reach full coverage (every
+// partition held by exactly one app) within bootstrapBound, balanced.
+func TestBootstrapCoverage(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d members", n), func(t *testing.T) {
+			var worst time.Duration
+			for seed := int64(1); seed <= 5; seed++ {
+				w := newWorld(t, seed, specs(n)...)
+				if !w.runUntil(bootstrapBound, w.covered) {
+					t.Fatalf("seed %d: not covered within %v\n%s", seed, bootstrapBound, w.dumpTrace(40))
+				}
+				worst = max(worst, w.elapsed())
+				w.run(2 * time.Second)
+				w.requireNoViolations()
+				capacity := int(math.Ceil(load * numPartitions / float64(n)))
+				for _, name := range w.names {
+					if got := len(w.tokens(name)); got > capacity || got == 0 {
+						t.Errorf("seed %d: %s holds %d partitions, want 1..%d", seed, name, got, capacity)
+					}
+				}
+				if w.leader() == "" {
+					t.Errorf("seed %d: no single leader", seed)
+				}
+			}
+			t.Logf("%d members: full coverage after at most %v (bound %v)", n, worst, bootstrapBound)
+		})
+	}
+}
+
+// crashAndRecover crashes victim in a settled world and measures how long
+// until the survivors cover every partition again. It checks that the
+// survivors keep every partition they held, with the same token and without
+// a break: a failover moves only the victim's partitions.
+func crashAndRecover(t *testing.T, w *world, victim string, bound time.Duration) time.Duration {
+	t.Helper()
+	survivors := w.others(victim)
+	before := map[string]map[int]uint64{}
+	for _, n := range survivors {
+		before[n] = w.tokens(n)
+	}
+	crashAt := w.net.Now()
+	w.crash(victim)
+	if !w.runUntil(bound+time.Second, func() bool { return w.coveredBy(survivors) }) {
+		t.Fatalf("seed %d: survivors did not cover within %v\n%s", w.seed, bound+time.Second, w.dumpTrace(40))
+	}
+	took := w.net.Now().Sub(crashAt)
+	if took > bound {
+		t.Errorf("seed %d: coverage after crashing %s took %v, bound %v", w.seed, victim, took, bound)
+	}
+	w.run(time.Second)
+	w.requireNoViolations()
+	if w.leader() == "" {
+		t.Errorf("seed %d: no single leader after the crash", w.seed)
+	}
+	for _, n := range survivors {
+		now := w.tokens(n)
+		for p, tok := range before[n] {
+			if now[p] != tok {
+				t.Errorf("seed %d: %s held p%d with token %d before the crash, now %d", w.seed, n, p, tok, now[p])
+				continue
+			}
+			// One interval, from before the crash until now.
+			var ivs []string
+			for _, iv := range w.check.Intervals(p) {
+				if iv.Member == n && iv.Token == tok {
+					ivs = append(ivs, iv.String())
+				}
+			}
+			if len(ivs) != 1 {
+				t.Errorf("seed %d: %s's grant of p%d was interrupted: %v", w.seed, n, p, ivs)
+			}
+		}
+	}
+	return took
+}
+
+// TestCrashFollower: crashing a follower restores coverage within
+// followerFailoverBound, moving only its partitions.
+func TestCrashFollower(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d members", n), func(t *testing.T) {
+			var worst time.Duration
+			for seed := int64(1); seed <= 4; seed++ {
+				w := bootstrap(t, seed, specs(n)...)
+				leader := w.leader()
+				victim := w.others(leader)[int(seed)%(n-1)]
+				worst = max(worst, crashAndRecover(t, w, victim, followerFailoverBound))
+				if got := w.leader(); got != leader {
+					t.Errorf("seed %d: leader changed from %s to %s on a follower crash", seed, leader, got)
+				}
+			}
+			t.Logf("%d members: failover after a follower crash took at most %v (bound %v)", n, worst, followerFailoverBound)
+		})
+	}
+}
+
+// TestCrashLeader: crashing the leader restores coverage within
+// leaderFailoverBound; the survivors' partitions keep their tokens (a leader
+// change alone moves nothing).
+func TestCrashLeader(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d members", n), func(t *testing.T) {
+			var worst time.Duration
+			for seed := int64(1); seed <= 4; seed++ {
+				w := bootstrap(t, seed, specs(n)...)
+				leader := w.leader()
+				if leader == "" {
+					t.Fatalf("seed %d: no leader", seed)
+				}
+				oldTerm := w.view(leader).Term
+				worst = max(worst, crashAndRecover(t, w, leader, leaderFailoverBound))
+				if nl := w.leader(); nl == "" || w.view(nl).Term <= oldTerm {
+					t.Errorf("seed %d: new leader %q, term not above %d", seed, nl, oldTerm)
+				}
+			}
+			t.Logf("%d members: failover after a leader crash took at most %v (bound %v)", n, worst, leaderFailoverBound)
+		})
+	}
+}
+
+// TestMinorityPartition splits 5 members 3|2, with the leader on either
+// side: only the majority has a leader, the minority holds nothing once its
+// leases ran out, and after the heal there is one leader and one table.
+func TestMinorityPartition(t *testing.T) {
+	for _, leaderInMinority := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leader in minority %t", leaderInMinority), func(t *testing.T) {
+			w := bootstrap(t, 7, specs(5)...)
+			leader := w.leader()
+			rest := w.others(leader)
+			var major, minor []string
+			if leaderInMinority {
+				minor, major = []string{leader, rest[0]}, rest[1:]
+			} else {
+				major, minor = append([]string{leader}, rest[:2]...), rest[2:]
+			}
+			cutAt := w.net.Now()
+			w.partition(major, minor)
+			w.hooks = append(w.hooks, func(now time.Time) {
+				since := now.Sub(cutAt)
+				if ls := w.leaders(minor); len(ls) > 0 && since > leaderLease+2*tick {
+					t.Errorf("%v after the cut: minority %v has leader %v", since, minor, ls)
+				}
+				if ls := w.leaders(major); len(ls) > 1 {
+					t.Errorf("%v after the cut: majority %v has leaders %v", since, major, ls)
+				}
+				// The old leader renews the minority until its leader
+				// lease ends; their leases end a lease later.
+				if since > leaderLease+lease+2*tick {
+					for _, n := range minor {
+						if hs := w.appHoldings(w.members[n]); len(hs) > 0 {
+							t.Errorf("%v after the cut: minority member %s still holds %v", since, n, hs)
+						}
+					}
+				}
+			})
+			if !w.runUntil(leaderFailoverBound+time.Second, func() bool { return w.coveredBy(major) }) {
+				t.Fatalf("majority %v did not cover\n%s", major, w.dumpTrace(40))
+			}
+			t.Logf("majority covers everything %v after the cut", w.net.Now().Sub(cutAt))
+			w.run(2 * time.Second)
+			if !w.t.Failed() && len(w.leaders(major)) != 1 {
+				t.Errorf("majority has leaders %v", w.leaders(major))
+			}
+			w.hooks = nil
+			healAt := w.net.Now()
+			w.heal()
+			oneTable := func() bool {
+				if w.leader() == "" || !w.covered() {
+					return false
+				}
+				first := w.view(w.names[0]).Table
+				for _, n := range w.names[1:] {
+					t := w.view(n).Table
+					if t.ID != first.ID || !slices.Equal(t.Partitions, first.Partitions) {
+						return false
+					}
+				}
+				return true
+			}
+			if !w.runUntil(5*time.Second, func() bool { return oneTable() && len(w.tokens(minor[0])) > 0 }) {
+				t.Fatalf("no single leader and table after the heal\n%s", w.dumpTrace(40))
+			}
+			t.Logf("one leader, one table, minority back to work %v after the heal", w.net.Now().Sub(healAt))
+			w.requireNoViolations()
+		})
+	}
+}
+
+// TestPauseLeader pauses the leader (SIGSTOP) for longer than the lease:
+// the others take over, the paused app stops when its lease ends, and the
+// resumed member holds nothing that another member owns.
+func TestPauseLeader(t *testing.T) {
+	for seed := int64(1); seed <= 3; seed++ {
+		w := bootstrap(t, seed, specs(5)...)
+		old := w.leader()
+		oldTokens := w.tokens(old)
+		pausedAt := w.net.Now()
+		w.pause(old)
+		w.run(3 * lease)
+		if !w.coveredBy(w.others(old)) {
+			t.Fatalf("seed %d: others did not cover while %s was paused\n%s", seed, old, w.dumpTrace(40))
+		}
+		if got := w.appHoldings(w.members[old]); len(got) != 0 {
+			t.Errorf("seed %d: paused app still holds %v after %v", seed, got, w.net.Now().Sub(pausedAt))
+		}
+		w.resume(old)
+		w.hooks = append(w.hooks, func(now time.Time) {
+			mine := w.tokens(old)
+			for p, tok := range mine {
+				if oldTokens[p] == tok {
+					t.Errorf("seed %d: resumed %s took back p%d with its old token %d", seed, old, p, tok)
+				}
+			}
+		})
+		w.run(tick)
+		if got := w.tokens(old); len(got) != 0 {
+			t.Errorf("seed %d: right after resuming, %s holds %v", seed, old, got)
+		}
+		if !w.runUntil(5*time.Second, func() bool { return w.covered() && len(w.tokens(old)) > 0 }) {
+			t.Fatalf("seed %d: resumed member never got partitions back\n%s", seed, w.dumpTrace(40))
+		}
+		if l := w.leader(); l == old && !w.preempt {
+			t.Errorf("seed %d: resumed %s leads again without preemption", seed, old)
+		}
+		w.run(time.Second)
+		w.requireNoViolations()
+	}
+}
+
+// handoff follows one partition moving away from a member.
+type handoff struct {
+	oldToken, newToken uint64
+	releasingAt        time.Time // old owner's app told to let go
+	releasedAt         time.Time // old owner's app stopped
+	grantedAt          time.Time // new owner's app started
+	to                 string
+}
+
+// TestDrain drains a member (a follower, or the leader): its partitions move
+// releasing -> released -> granted with a higher token. With an app that
+// acknowledges at once each handoff takes a few round trips, far below a
+// lease; a slow app adds its delay; an app that never answers is bounded by
+// the release timeout.
+func TestDrain(t *testing.T) {
+	tests := []struct {
+		name     string
+		leader   bool
+		ackDelay time.Duration
+		bound    time.Duration
+	}{
+		{"follower, prompt app", false, 0, handoffBound},
+		{"leader, prompt app", true, 0, handoffBound},
+		{"follower, slow app", false, 300 * time.Millisecond, 300*time.Millisecond + handoffBound},
+		{"follower, app never answers", false, -1, releaseTimeout + handoffBound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ss := specs(5)
+			for i := range ss {
+				ss[i].ackDelay = tc.ackDelay
+			}
+			w := bootstrap(t, 3, ss...)
+			x := w.others(w.leader())[1]
+			if tc.leader {
+				x = w.leader()
+			}
+			moves := map[int]*handoff{}
+			for p, tok := range w.tokens(x) {
+				moves[p] = &handoff{oldToken: tok}
+			}
+			w.onView = func(m *member, v core.View) {
+				if m.name != x {
+					return
+				}
+				for _, h := range v.Holdings {
+					if mv := moves[h.ID]; mv != nil && h.State == partitions.Releasing && mv.releasingAt.IsZero() {
+						mv.releasingAt = w.net.Now()
+					}
+				}
+			}
+			w.hooks = append(w.hooks, func(now time.Time) {
+				held := w.tokens(x)
+				for p, mv := range moves {
+					if _, ok := held[p]; !ok && mv.releasedAt.IsZero() {
+						mv.releasedAt = now
+					}
+					if !mv.grantedAt.IsZero() {
+						continue
+					}
+					for _, n := range w.others(x) {
+						if tok, ok := w.tokens(n)[p]; ok {
+							mv.grantedAt, mv.newToken, mv.to = now, tok, n
+						}
+					}
+				}
+			})
+			start := w.net.Now()
+			w.setDraining(x, true)
+			done := func() bool { return len(w.tokens(x)) == 0 && w.coveredBy(w.others(x)) }
+			if !w.runUntil(lease, done) {
+				t.Fatalf("drain of %s not done within a lease (%v)\n%s", x, lease, w.dumpTrace(40))
+			}
+			total := w.net.Now().Sub(start)
+			var worst time.Duration
+			for p, mv := range moves {
+				if mv.releasingAt.IsZero() {
+					t.Errorf("p%d: never seen releasing on %s", p, x)
+					continue
+				}
+				if mv.grantedAt.Before(mv.releasedAt) {
+					t.Errorf("p%d: granted to %s at %v before %s released it at %v", p, mv.to, mv.grantedAt, x, mv.releasedAt)
+				}
+				if mv.newToken <= mv.oldToken {
+					t.Errorf("p%d: token %d on %s not above %d", p, mv.newToken, mv.to, mv.oldToken)
+				}
+				worst = max(worst, mv.grantedAt.Sub(mv.releasingAt))
+			}
+			if worst > tc.bound {
+				t.Errorf("slowest handoff (releasing seen -> granted) took %v, bound %v", worst, tc.bound)
+			}
+			if worst < tc.ackDelay {
+				t.Errorf("slowest handoff took %v, less than the app's %v to acknowledge", worst, tc.ackDelay)
+			}
+			if tc.ackDelay < 0 && worst < releaseTimeout {
+				t.Errorf("slowest handoff took %v, less than the release timeout %v of an app that never answers", worst, releaseTimeout)
+			}
+			t.Logf("drained %d partitions of %s in %v; slowest handoff %v (bound %v, lease %v)",
+				len(moves), x, total, worst, tc.bound, lease)
+			w.run(time.Second)
+			w.requireNoViolations()
+			if len(w.tokens(x)) != 0 {
+				t.Errorf("draining %s got partitions again: %v", x, w.tokens(x))
+			}
+		})
+	}
+}
+
+// TestJoin adds a fifth member to four: it gets its fair share, taken from
+// the others, and nothing else moves: P/(n+1) partitions move.
+func TestJoin(t *testing.T) {
+	for seed := int64(1); seed <= 3; seed++ {
+		w := bootstrap(t, seed, specs(4)...)
+		owner := func() []string {
+			out := make([]string, numPartitions)
+			for p, hs := range w.holders() {
+				if len(hs) == 1 {
+					out[p] = hs[0]
+				}
+			}
+			return out
+		}
+		before := owner()
+		joiner := "m4"
+		joinAt := w.net.Now()
+		w.add(memberSpec{name: joiner})
+		settled := func() bool {
+			if !w.covered() || len(w.tokens(joiner)) == 0 {
+				return false
+			}
+			for _, n := range w.names {
+				for _, h := range w.appHoldings(w.members[n]) {
+					if h.State != partitions.Owned {
+						return false
+					}
+				}
+			}
+			return true
+		}
+		if !w.runUntil(5*time.Second, settled) {
+			t.Fatalf("seed %d: join not settled\n%s", seed, w.dumpTrace(40))
+		}
+		took := w.net.Now().Sub(joinAt)
+		w.run(2 * time.Second)
+		after := owner()
+		moved := 0
+		for p := range before {
+			if before[p] != after[p] {
+				moved++
+				if after[p] != joiner {
+					t.Errorf("seed %d: p%d moved from %s to %s, not to the newcomer", seed, p, before[p], after[p])
+				}
+			}
+		}
+		lo, hi := numPartitions/5, (numPartitions+4)/5
+		if moved < lo || moved > hi {
+			t.Errorf("seed %d: join moved %d partitions, want P/(n+1) = %d..%d", seed, moved, lo, hi)
+		}
+		t.Logf("seed %d: join moved %d partitions (P/(n+1) = %.1f) in %v", seed, moved, numPartitions/5.0, took)
+		w.requireNoViolations()
+	}
+}
+
+// TestWholeClusterRestart crashes every member at once and restarts them all,
+// with and without their persisted hard state: every token granted after the
+// restart is above every token granted before.
+func TestWholeClusterRestart(t *testing.T) {
+	for _, disk := range []bool{false, true} {
+		for _, outlive := range []bool{false, true} {
+			t.Run(fmt.Sprintf("disk %t app outlives crash %t", disk, outlive), func(t *testing.T) {
+				ss := specs(3)
+				for i := range ss {
+					ss[i].disk = disk
+				}
+				w := bootstrap(t, 11, ss...)
+				w.appOutlivesCrash = outlive
+				w.run(time.Duration(w.rng.IntN(1000)) * time.Millisecond)
+				before := w.maxToken()
+				for _, n := range w.names {
+					w.crash(n)
+				}
+				w.run(500 * time.Millisecond)
+				restartAt := w.net.Now()
+				for _, n := range w.names {
+					w.restart(n, true)
+				}
+				// Covered by the new processes' grants: the apps that
+				// outlived their sidecars stopped when their leases ended.
+				if !w.runUntil(bootstrapBound+time.Second, func() bool { return w.ghostsGone() && w.covered() }) {
+					t.Fatalf("not covered after the restart\n%s", w.dumpTrace(40))
+				}
+				t.Logf("covered %v after the restart; tokens before up to %d", w.net.Now().Sub(restartAt), before)
+				for _, n := range w.names {
+					for p, tok := range w.tokens(n) {
+						if tok <= before {
+							t.Errorf("%s holds p%d with token %d, not above %d from before the restart", n, p, tok, before)
+						}
+					}
+				}
+				for p := 0; p < numPartitions; p++ {
+					for _, iv := range w.check.Intervals(p) {
+						if !iv.From.Before(restartAt) && iv.Token <= before {
+							t.Errorf("%v started after the restart with a token not above %d", iv, before)
+						}
+					}
+				}
+				w.requireNoViolations()
+			})
+		}
+	}
+}
+
+// TestTokensGrowAfterElectionBurst: a burst of elections (here eight
+// leadership transfers in a third of a second) pushes the term ahead of the
+// wall-clock floor; a partition is granted in that term; then every member
+// restarts without a data dir soon after. New terms start from the floor, so
+// tokens keep growing only if the floor has caught up with the burst by then.
+//
+// The floor here counts tenths of a second. With a floor in seconds
+// (floorUnit = time.Second, what the daemon used before commit e9844b8) this
+// test fails: the last grant before the restart has token 1000010001 (term
+// 1000010, 3.6s into the run), the first after it 1000006001 (term 1000006 at
+// 5.9s): fencing tokens go backwards, and a member restarted without a data
+// dir may vote twice in one term. The daemon now floors terms at the
+// millisecond; this harness cannot run that yet: a pre-vote response counts
+// only if its term equals nextTerm() when it arrives, and here every
+// response arrives after a tick that moved a millisecond floor on, so nobody
+// is ever elected (election/node.go, onPreVoteResponse).
+func TestTokensGrowAfterElectionBurst(t *testing.T) {
+	w := newWorldOpts(t, 5, worldOpts{floorUnit: 100 * time.Millisecond}, specs(3)...)
+	if !w.runUntil(bootstrapBound, w.covered) {
+		t.Fatalf("not covered\n%s", w.dumpTrace(40))
+	}
+	w.run(time.Second)
+	first := w.view(w.leader()).Term
+	for i := range 8 {
+		l := w.leader()
+		to := w.others(l)[i%2]
+		if err := w.members[l].core.Transfer(w.now(l), to); err != nil {
+			t.Fatalf("transfer %s -> %s: %v", l, to, err)
+		}
+		if !w.runUntil(time.Second, func() bool { return w.leader() == to }) {
+			t.Fatalf("transfer %d to %s did not happen\n%s", i, to, w.dumpTrace(40))
+		}
+	}
+	if term := w.view(w.leader()).Term; term < first+8 {
+		t.Fatalf("term %d after 8 transfers from %d", term, first)
+	}
+	// A grant in the newest term: crash a follower, let its partitions move.
+	victim := w.others(w.leader())[0]
+	w.crash(victim)
+	if !w.runUntil(3*time.Second, func() bool { return w.coveredBy(w.others(victim)) }) {
+		t.Fatalf("no failover\n%s", w.dumpTrace(40))
+	}
+	w.restart(victim, false)
+	w.run(500 * time.Millisecond)
+	before := w.maxToken()
+	for _, n := range w.names {
+		w.crash(n)
+	}
+	w.run(100 * time.Millisecond)
+	for _, n := range w.names {
+		w.restart(n, false)
+	}
+	if !w.runUntil(bootstrapBound+time.Second, w.covered) {
+		t.Fatalf("not covered after the restart\n%s", w.dumpTrace(40))
+	}
+	for _, n := range w.names {
+		for p, tok := range w.tokens(n) {
+			if tok <= before {
+				t.Errorf("%s holds p%d with token %d, not above %d from before the restart", n, p, tok, before)
+			}
+		}
+	}
+	w.requireNoViolations()
+}
