@@ -245,17 +245,6 @@ func rightful(prio map[string]int, names []string) string {
 	return best
 }
 
-// upNames returns the running members.
-func (w *world) upNames() []string {
-	var out []string
-	for _, n := range w.names {
-		if w.up(n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // ---- gossip truth ----
 
 func (w *world) sees(observer, target string) bool {

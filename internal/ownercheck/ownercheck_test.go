@@ -30,14 +30,6 @@ func run(c *Checker, history []obs) {
 	}
 }
 
-func kinds(vs []Violation) []Kind {
-	var out []Kind
-	for _, v := range vs {
-		out = append(out, v.Kind)
-	}
-	return out
-}
-
 func TestViolations(t *testing.T) {
 	tests := []struct {
 		name    string
