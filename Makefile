@@ -90,14 +90,17 @@ demo: build ## start 3 ringd members on loopback, kill one, restart it, show the
 bench: ## run the benchmarks (results are written up in docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# Placeholder, filled in later: the soak tests (long fault-injection runs
-# against real processes) will live in files tagged `soak`, so an ordinary
-# `go test` neither builds nor skips them. A build tag rather than a `-soak`
-# test flag, because `go test ./... -soak` fails in every package that does
-# not define that flag.
+# The soak run: random fault schedules of the real protocol core on the
+# simulated network, from a random first seed, until SOAK has passed (each
+# failing seed is printed with the command that replays it), then the
+# randomized schedules over real memberlist on the fault-injecting transport.
+SOAK ?= 10m
+SOAK_MEMBERLIST ?= 20
+
 .PHONY: soak
-soak: ## long fault-injection soak run (placeholder, filled in later)
-	$(GO) test -tags soak -run '^TestSoak' -count=1 -timeout 2h ./...
+soak: ## run random fault schedules for SOAK (default 10m), e.g. make soak SOAK=2h
+	$(GO) test -count=1 -timeout 0 -run '^TestSoak$$' ./daemon/core/ -soak $(SOAK) -v | grep -E '^(---|ok|FAIL|PASS)|soak:|seed'
+	$(GO) test $(RACE) -count=1 -timeout 0 -run '^TestFaultSchedules$$' ./daemon/ -fault-schedules $(SOAK_MEMBERLIST)
 
 .PHONY: clean
 clean: ## remove bin/

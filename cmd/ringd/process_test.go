@@ -46,11 +46,16 @@ const (
 // acknowledge releases) and an ownership watcher. The watcher is checked at
 // cleanup.
 func startProcs(t *testing.T, n int) (*procluster.Cluster, context.Context) {
+	return startProcsOpts(t, procluster.Options{Members: n})
+}
+
+func startProcsOpts(t *testing.T, opt procluster.Options) (*procluster.Cluster, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
-	c, err := procluster.Start(ctx, procluster.Options{Binary: ringdBinary, Members: n,
-		Partitions: procPartitions, Dir: t.TempDir(), Fast: true})
+	opt.Binary, opt.Partitions, opt.Dir, opt.Fast = ringdBinary, procPartitions, t.TempDir(), true
+	n := opt.Members
+	c, err := procluster.Start(ctx, opt)
 	if err != nil {
 		t.Fatalf("starting %d members: %v", n, err)
 	}
@@ -215,5 +220,43 @@ func TestProcessRollingRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		settled(ctx, t, c, c.Names())
+	}
+}
+
+// TestProcessWholeClusterRestartTokensGrow kills every member at once and
+// starts them all again: every fencing token issued afterwards must be above
+// every token issued before, with --data-dir (term on disk) and without
+// (terms floored at the wall-clock millisecond).
+func TestProcessWholeClusterRestartTokensGrow(t *testing.T) {
+	for _, noDataDir := range []bool{false, true} {
+		t.Run(fmt.Sprintf("data-dir=%v", !noDataDir), func(t *testing.T) {
+			c, ctx := startProcsOpts(t, procluster.Options{Members: 3, NoDataDir: noDataDir})
+			before := settled(ctx, t, c, c.Names())
+			var highest uint64
+			for _, v := range before {
+				for _, p := range v.Partitions {
+					highest = max(highest, p.Token)
+				}
+			}
+			for _, m := range c.Members() {
+				if err := m.Kill(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, m := range c.Members() {
+				if err := m.Restart(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			after := settled(ctx, t, c, c.Names())
+			for name, v := range after {
+				for _, p := range v.Partitions {
+					if p.Token <= highest {
+						t.Errorf("%s: partition %d has token %d after the restart, not above %d from before", name, p.ID, p.Token, highest)
+					}
+				}
+			}
+			t.Logf("highest token before %d; every token after is higher", highest)
+		})
 	}
 }
