@@ -244,7 +244,9 @@
         "\nowns " + m.owned + (m.httpAddr ? "\nAPI " + m.httpAddr : ""));
       g.appendChild(title);
       const dot = svg("circle", { cx: x, cy: y, r: 20 });
-      dot.style.fill = colourOf(m.name);
+      // Live members wear their owner colour; a dead one is greyed by CSS
+      // (an inline fill would override the .dead rule).
+      if (m.alive) dot.style.fill = colourOf(m.name);
       g.appendChild(dot);
       // Labels outside the ring, beside the dot: anchored at their left end
       // on the right half, at their right end on the left half.
