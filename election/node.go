@@ -519,6 +519,13 @@ func (n *Node) Step(now time.Time, m Message) {
 		n.started = true
 		n.lastContact = now
 	}
+	if n.role == Leader && !n.leaseValid(now) {
+		// The lease ran out before a tick noticed (a pause, a GC): step
+		// down here, with the damping a lost lease brings, before a newer
+		// term in this message would step us down without it.
+		n.lostLease(now)
+		n.becomeFollower(now, "")
+	}
 	switch m.Type {
 	case MsgProbe:
 		n.onProbe(now, m)
