@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/ringd/ringd/daemon/core"
 )
@@ -47,4 +48,22 @@ func decodeEnvelope(b []byte) (core.Envelope, error) {
 		return env, fmt.Errorf("holdings report with %d items is out of range", len(h.Items))
 	}
 	return env, nil
+}
+
+// maxTermAhead bounds how far a peer's term may be ahead of our wall clock
+// (terms are wall-clock milliseconds): a day covers any sane clock skew, while
+// a hostile or corrupt term near 2^64 would otherwise be adopted and leave no
+// room for another election, or wrap fencing tokens.
+const maxTermAhead = 24 * time.Hour
+
+// checkTerms refuses messages whose terms are implausibly far ahead.
+func checkTerms(env core.Envelope, now time.Time) error {
+	limit := termFloor(now) + uint64(maxTermAhead.Milliseconds())
+	if m := env.Election; m != nil && m.Term > limit {
+		return fmt.Errorf("election message with term %d, more than %v ahead of this member's clock", m.Term, maxTermAhead)
+	}
+	if t := env.Table; t != nil && t.ID.Term > limit {
+		return fmt.Errorf("table of term %d, more than %v ahead of this member's clock", t.ID.Term, maxTermAhead)
+	}
+	return nil
 }

@@ -25,6 +25,10 @@ func (g *delegate) NodeMeta(limit int) []byte {
 }
 
 func (g *delegate) NotifyMsg(b []byte) {
+	if len(b) > maxMessage {
+		g.d.metrics.badMessages.Inc() // refused before copying or queueing it
+		return
+	}
 	// memberlist reuses the buffer after we return.
 	msg := append([]byte(nil), b...)
 	select {

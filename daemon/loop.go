@@ -29,6 +29,9 @@ func (d *Daemon) loop() {
 			return
 		case b := <-d.inbox:
 			env, err := decodeEnvelope(b)
+			if err == nil {
+				err = checkTerms(env, time.Now())
+			}
 			if err != nil {
 				d.metrics.badMessages.Inc()
 				d.log.Debug("dropping peer message", "error", err)
@@ -61,8 +64,10 @@ func (d *Daemon) loop() {
 // persist writes the election's hard state before anything depending on it
 // is sent.
 func (d *Daemon) persist() {
-	hs, changed := d.core.Election().HardState()
-	if !changed || d.cfg.DataDir == "" || hs == d.hardSave {
+	// Compare with what is on disk rather than trusting the changed flag:
+	// after a failed write the flag is gone but the state is still unsaved.
+	hs, _ := d.core.Election().HardState()
+	if d.cfg.DataDir == "" || hs == d.hardSave {
 		return
 	}
 	if err := saveHardState(d.cfg.DataDir, hs); err != nil {
@@ -214,8 +219,12 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 	}
 	close(d.stop)
 	<-d.loopDone
-	d.sender.close()
+	// Drop what is still queued, and shut memberlist down before waiting
+	// for the senders: a reliable send to a stalled peer would otherwise
+	// hold the shutdown past --shutdown-timeout.
+	d.sender.stop()
 	_ = d.ml.Shutdown()
+	d.sender.wait()
 	hctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := d.http.Shutdown(hctx)

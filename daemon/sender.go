@@ -54,7 +54,7 @@ func (s *sender) run(to string, q chan []byte) {
 	defer s.wg.Done()
 	for b := range q {
 		n := s.d.node(to)
-		if n == nil {
+		if n == nil || s.stopped() {
 			continue
 		}
 		if err := s.d.ml.SendReliable(n, b); err != nil {
@@ -64,14 +64,30 @@ func (s *sender) run(to string, q chan []byte) {
 	}
 }
 
-func (s *sender) close() {
+// stop refuses new messages and makes the per-peer goroutines drop what is
+// still queued instead of sending it.
+func (s *sender) stop() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
 		for _, q := range s.queues {
 			close(q)
 		}
 	}
-	s.mu.Unlock()
-	s.wg.Wait()
+}
+
+func (s *sender) stopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// wait waits for the per-peer goroutines to end.
+func (s *sender) wait() { s.wg.Wait() }
+
+// close stops the sender and waits for it.
+func (s *sender) close() {
+	s.stop()
+	s.wait()
 }

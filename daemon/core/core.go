@@ -271,7 +271,9 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		c.leader.onReport(env.From, *env.Holdings)
 		c.leaderDue = true // a release may let a partition move on now
 	}
-	if env.WantTable && c.leader != nil {
+	if env.WantTable && c.leader != nil && c.members[env.From] != nil {
+		// Only to members gossip knows: a made-up sender name must not make
+		// the daemon open a connection (and a sender) for it.
 		c.sendTable(env.From)
 	}
 	if env.TransferTo != "" && c.leader != nil {
