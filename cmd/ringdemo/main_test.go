@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ringd/ringd/internal/procluster"
 	"github.com/ringd/ringd/restapi/api"
 )
 
@@ -163,31 +164,6 @@ func rendezvous(id int, live []string) string {
 	return best
 }
 
-// children lists this process's unreaped child processes.
-func children(t *testing.T) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // syncBuffer is a bytes.Buffer safe for the demo's concurrent writes, that
 // calls onMatch once when match first appears in it.
 type syncBuffer struct {
@@ -251,7 +227,7 @@ func TestDemoRunsThroughEveryStep(t *testing.T) {
 	if total != 24 || moved == 0 || moved != got || same != got {
 		t.Errorf("rejoin summary: moved %d of %d, got %d, same %d", moved, total, got, same)
 	}
-	if kids := children(t); len(kids) != 0 {
+	if kids := childPIDs(t); len(kids) != 0 {
 		t.Errorf("processes left after the demo: %v", kids)
 	}
 }
@@ -273,7 +249,7 @@ func TestDemoReportsAStepThatDoesNotConverge(t *testing.T) {
 	if e := errOut.String(); !strings.Contains(e, "condition not reached") || !strings.Contains(e, "no common leader") {
 		t.Errorf("error output does not say what did not converge: %q", e)
 	}
-	if kids := children(t); len(kids) != 0 {
+	if kids := childPIDs(t); len(kids) != 0 {
 		t.Errorf("processes left after a failed demo: %v", kids)
 	}
 }
@@ -297,7 +273,7 @@ func TestDemoStopsEverythingWhenInterrupted(t *testing.T) {
 	if !strings.Contains(out.String(), "interrupted: stopping every member") {
 		t.Errorf("output does not say it was interrupted:\n%s", out.String())
 	}
-	if kids := children(t); len(kids) != 0 {
+	if kids := childPIDs(t); len(kids) != 0 {
 		t.Errorf("processes left after an interrupt: %v", kids)
 	}
 }
@@ -327,4 +303,15 @@ func TestDemoRefusesBadFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// childPIDs lists this test process's unreaped children (see
+// procluster.ChildPIDs).
+func childPIDs(t *testing.T) []int {
+	t.Helper()
+	pids, err := procluster.ChildPIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
 }

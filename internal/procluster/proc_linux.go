@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,4 +57,31 @@ func procState(pid int) (byte, error) {
 		return 0, fmt.Errorf("cannot parse /proc/%d/stat", pid)
 	}
 	return b[i+2], nil
+}
+
+// ChildPIDs lists the processes whose parent is this process and that are not
+// yet reaped: tests use it to show that nothing they started outlives them.
+func ChildPIDs() ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	self := strconv.Itoa(os.Getpid())
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// After the command name in parentheses: state, then parent pid.
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fields) > 1 && fields[1] == self {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }

@@ -2,7 +2,10 @@
 
 package procluster
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // sysProcAttr puts a member in its own process group. Only Linux has
 // Pdeathsig, so elsewhere a member outlives a parent that dies without Close.
@@ -17,4 +20,9 @@ func waitStopped(pid int, want bool) error {
 		return ErrNotRunning
 	}
 	return nil
+}
+
+// ChildPIDs needs /proc; elsewhere it reports that it cannot tell.
+func ChildPIDs() ([]int, error) {
+	return nil, errors.New("procluster: listing child processes needs Linux /proc")
 }

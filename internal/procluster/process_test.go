@@ -49,32 +49,6 @@ func flagValue(args []string, flag string) string {
 	return ""
 }
 
-// children lists the processes whose parent is this test process and that are
-// not yet reaped.
-func children(t *testing.T) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // eventually polls f until it returns true (then true) or timeout passes
 // (then false).
 func eventually(timeout time.Duration, f func() bool) bool {
@@ -260,7 +234,7 @@ func TestKillStopContRestartClose(t *testing.T) {
 	if m0.Running() || !gone(pid0) {
 		t.Errorf("ringd-0 (pid %d) still running after Close", pid0)
 	}
-	if kids := children(t); len(kids) != 0 {
+	if kids := childPIDs(t); len(kids) != 0 {
 		t.Errorf("processes left after Close: %v", kids)
 	}
 	if err := m1.Restart(ctx); !errors.Is(err, ErrClosed) {
@@ -297,7 +271,7 @@ func TestStartFailsAndCleansUpWhenAMemberExits(t *testing.T) {
 	if !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("error does not give the exit status and output: %v", err)
 	}
-	if kids := children(t); len(kids) != 0 {
+	if kids := childPIDs(t); len(kids) != 0 {
 		t.Errorf("processes left after a failed Start: %v", kids)
 	}
 }
@@ -315,7 +289,7 @@ func TestStartHonoursContext(t *testing.T) {
 	if d := time.Since(begin); d > 5*time.Second {
 		t.Errorf("Start took %v after its context ended", d)
 	}
-	if kids := children(t); len(kids) != 0 {
+	if kids := childPIDs(t); len(kids) != 0 {
 		t.Errorf("processes left after a cancelled Start: %v", kids)
 	}
 }
@@ -395,4 +369,15 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
+}
+
+// childPIDs lists this test process's unreaped children (see
+// procluster.ChildPIDs).
+func childPIDs(t *testing.T) []int {
+	t.Helper()
+	pids, err := ChildPIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
 }
