@@ -51,8 +51,11 @@ func (d *Daemon) recordEvents(events []core.Event) {
 		case core.EventGranted:
 			d.metrics.grants.Inc()
 		case core.EventConfigChanged:
-			d.changes.add(wall, "configuration is now %v", e.Members)
-			d.log.Named(LogElection).Info("configuration changed", "members", e.Members)
+			d.changes.add(wall, "voters are now %v", e.Members)
+			d.log.Named(LogElection).Info("voters changed", "voters", e.Members)
+		case core.EventHandedOver:
+			d.changes.add(wall, "%s handed leadership to %s", d.cfg.Name, e.To)
+			d.log.Named(LogElection).Info("handing leadership over", "to", e.To)
 		}
 	}
 }

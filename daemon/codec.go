@@ -41,7 +41,7 @@ func decodeEnvelope(b []byte) (core.Envelope, error) {
 	if env.From == "" || len(env.From) > maxNameLen || len(env.To) > maxNameLen {
 		return env, fmt.Errorf("message with a missing or oversized sender name")
 	}
-	if t := env.Table; t != nil && (len(t.Partitions) > 65536 || len(t.Members) > 65536 || len(t.PrevMembers) > 65536) {
+	if t := env.Table; t != nil && (len(t.Partitions) > 65536 || len(t.Members) > 65536 || len(t.Voters) > 65536 || len(t.PrevVoters) > 65536) {
 		return env, fmt.Errorf("table with %d partitions is out of range", len(t.Partitions))
 	}
 	if h := env.Holdings; h != nil && len(h.Items) > 65536 {

@@ -35,6 +35,11 @@ type Config struct {
 	// configuration is formed. 0 means: bootstrap alone if Join is empty,
 	// otherwise wait to join an existing cluster.
 	BootstrapExpect int
+	// Voters is how many members vote in elections and count for the
+	// majority (odd: 1, 3, 5, 7 or 9). The leader keeps that many among the
+	// live members, stickily; the others are members without a vote, so
+	// pods coming and going never cost the majority.
+	Voters int
 	// GossipKeyFile holds a base64 AES key (16, 24 or 32 bytes) that encrypts
 	// all gossip and peer messages.
 	GossipKeyFile string
@@ -85,11 +90,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RejoinInterval is how often an isolated member tries its seeds again.
 	RejoinInterval time.Duration
-	// DeadMemberTimeout is how long a member of the configuration may be dead
-	// before the leader removes it from the majority count. Removing a
-	// member shrinks the majority (a 3-member configuration becomes a
-	// 2-member one that cannot lose anyone), so a member that is only
-	// restarting must stay; a dead member gets no partitions meanwhile.
+	// DeadVoterTimeout is how long a voter may be dead before the leader
+	// replaces it with a live member (or drops it, while at least three
+	// voters remain). Short: the replacement costs nothing, and a dead voter
+	// is one failure less that the majority can absorb.
+	DeadVoterTimeout time.Duration
+	// DeadMemberTimeout is how long a dead member stays listed (table and
+	// API) before it is forgotten; it bounds the lists under churn.
 	DeadMemberTimeout time.Duration
 
 	// GossipProfile picks memberlist's timing defaults: "lan" or "local"
@@ -120,6 +127,8 @@ func DefaultConfig() Config {
 		ReleaseTimeout:    10 * time.Second,
 		ShutdownTimeout:   30 * time.Second,
 		RejoinInterval:    5 * time.Second,
+		Voters:            5,
+		DeadVoterTimeout:  10 * time.Second,
 		DeadMemberTimeout: time.Minute,
 		GossipProfile:     "lan",
 	}

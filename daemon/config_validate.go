@@ -37,6 +37,8 @@ const (
 	maxPartitions      = 65536
 	maxLoad            = 100
 	maxBootstrapExpect = 1000
+	// maxVoters: more voters only slow elections down.
+	maxVoters = 9
 	// maxClusterLabelLen is memberlist's limit on the label it prepends to
 	// every packet.
 	maxClusterLabelLen = 255
@@ -132,6 +134,9 @@ func (c Config) Validate() error {
 	case c.BootstrapExpect > maxBootstrapExpect:
 		bad("--bootstrap-expect", "must be <= %d (got %d)", maxBootstrapExpect, c.BootstrapExpect)
 	}
+	if c.Voters < 1 || c.Voters > maxVoters || c.Voters%2 == 0 {
+		bad("--voters", "must be odd, 1 to %d (got %d): an even count survives no more failures than one fewer", maxVoters, c.Voters)
+	}
 
 	// Secrets and storage.
 	if c.GossipKeyFile != "" {
@@ -182,6 +187,7 @@ func (c Config) Validate() error {
 		{"--release-timeout", c.ReleaseTimeout},
 		{"--shutdown-timeout", c.ShutdownTimeout},
 		{"--rejoin-interval", c.RejoinInterval},
+		{"--dead-voter-timeout", c.DeadVoterTimeout},
 		{"--dead-member-timeout", c.DeadMemberTimeout},
 	}
 	okDur := make(map[string]bool, len(positive))

@@ -196,6 +196,8 @@ func (d *Daemon) coreOptions() core.Options {
 		ElectionTimeout: c.ElectionTimeout, LeaderLease: c.LeaderLease, Lease: c.Lease,
 		Drift: c.Drift, SafetyMargin: c.SafetyMargin, Settle: c.Settle,
 		ReleaseTimeout: c.ReleaseTimeout, Preempt: c.Preempt,
+		Voters:            c.Voters,
+		DeadVoterTimeout:  c.DeadVoterTimeout,
 		DeadMemberTimeout: c.DeadMemberTimeout,
 		BootstrapExpect:   c.BootstrapExpect,
 		BootstrapAlone:    c.BootstrapExpect == 0 && len(c.Join) == 0,

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -63,6 +64,8 @@ type peerTable struct {
 type peer struct {
 	node  memberlist.Node
 	alive bool
+	// deadSince is when gossip last declared it dead (zero while alive).
+	deadSince time.Time
 }
 
 func (t *peerTable) set(n *memberlist.Node, alive bool) {
@@ -74,7 +77,30 @@ func (t *peerTable) set(n *memberlist.Node, alive bool) {
 	if t.nodes == nil {
 		t.nodes = map[string]peer{}
 	}
-	t.nodes[n.Name] = peer{node: cp, alive: alive}
+	p := peer{node: cp, alive: alive}
+	if !alive {
+		p.deadSince = time.Now()
+		if old, ok := t.nodes[n.Name]; ok && !old.alive {
+			p.deadSince = old.deadSince
+		}
+	}
+	t.nodes[n.Name] = p
+}
+
+// reap forgets the peers dead since before cutoff and returns their names:
+// under churn (every rollout brings new names) the table would otherwise
+// grow for ever.
+func (t *peerTable) reap(cutoff time.Time) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var gone []string
+	for name, p := range t.nodes {
+		if !p.alive && p.deadSince.Before(cutoff) {
+			delete(t.nodes, name)
+			gone = append(gone, name)
+		}
+	}
+	return gone
 }
 
 // snapshot returns copies of every known peer.

@@ -50,6 +50,13 @@ func (d *Daemon) loop() {
 		case now := <-ticker.C:
 			_ = now
 			now = time.Now() // the ticker's value has no monotonic guarantee across pauses
+			if gone := d.peers.reap(now.Add(-d.cfg.DeadMemberTimeout)); len(gone) > 0 {
+				for _, name := range gone {
+					d.sender.forget(name)
+				}
+				d.log.Debug("forgot members dead for --dead-member-timeout", "members", gone)
+				d.refreshMembers(now)
+			}
 			d.core.Election().SetTermFloor(termFloor(now))
 			d.core.Tick(now)
 		}
@@ -232,48 +239,30 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 	return err
 }
 
-// drain marks this member draining and waits until it holds nothing (or
-// nobody could take its partitions), then hands over leadership.
+// drain marks this member draining and waits, bounded by ctx, until it is
+// done leaving: it holds nothing, it is no longer a voter, and it no longer
+// leads. The leader's core does the work (moves the partitions away,
+// replaces the voter, hands leadership over once a caught-up voter can take
+// it); each condition is waived when no other live member could take over.
 func (d *Daemon) drain(ctx context.Context) {
 	if err := d.setDraining(ctx, true); err != nil {
 		return
 	}
 	for {
 		snap := d.snap.Load()
-		if len(snap.view.Holdings) == 0 || !othersCanTake(snap.view) {
-			break
+		pending := snap.view.LeavePending()
+		if pending == "" {
+			return
 		}
 		select {
 		case <-ctx.Done():
-			d.log.Warn("shutdown timeout: leaving with partitions still held", "held", len(snap.view.Holdings))
+			d.log.Warn("shutdown timeout: leaving before the drain finished", "waiting for", pending,
+				"held", len(snap.view.Holdings))
 			return
 		case <-snap.changed:
 		case <-time.After(d.cfg.HeartbeatInterval):
 		}
 	}
-	_ = d.do(ctx, func(now time.Time, c *core.Core) error {
-		v := c.View(now)
-		if v.Role != election.Leader {
-			return nil
-		}
-		for _, m := range v.Members {
-			if m.Name != v.Node && m.Alive && m.InConfig && !m.Draining {
-				d.log.Info("handing leadership over", "to", m.Name)
-				return c.Transfer(now, m.Name)
-			}
-		}
-		return nil
-	})
-}
-
-// othersCanTake: another live, non-draining member is in the configuration.
-func othersCanTake(v core.View) bool {
-	for _, m := range v.Members {
-		if m.Name != v.Node && m.Alive && m.InConfig && !m.Draining {
-			return true
-		}
-	}
-	return false
 }
 
 // setDraining updates the core and our gossiped metadata.

@@ -19,6 +19,8 @@ type metrics struct {
 	owned          prometheus.Gauge
 	leaseValid     prometheus.Gauge
 	members        *prometheus.GaugeVec
+	voter          prometheus.Gauge
+	voters         prometheus.Gauge
 	leaderChanges  prometheus.Counter
 	leaseExpiries  prometheus.Counter
 	elections      prometheus.Counter
@@ -49,6 +51,10 @@ func newMetrics() *metrics {
 			Help: "1 while this member's lease runs."}),
 		members: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ringd_members",
 			Help: "Members by state as this member sees them."}, []string{"state"}),
+		voter: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_voter",
+			Help: "1 while this member votes in elections (counts for the majority)."}),
+		voters: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_voters",
+			Help: "Voters in the configuration as this member sees it (during a change, old and new together)."}),
 		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_leader_changes_total",
 			Help: "Times the leader this member follows changed."}),
 		leaseExpiries: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_lease_expiries_total",
@@ -67,7 +73,7 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff)
 	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.isLeader, m.term,
-		m.tableVersion, m.owned, m.leaseValid, m.members, m.leaderChanges, m.leaseExpiries,
+		m.tableVersion, m.owned, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

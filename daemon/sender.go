@@ -64,6 +64,18 @@ func (s *sender) run(to string, q chan []byte) {
 	}
 }
 
+// forget ends the queue and goroutine of a peer that is gone for good, so
+// that members coming and going under new names (every rollout) do not
+// leave one goroutine each behind. What is still queued is dropped.
+func (s *sender) forget(to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q := s.queues[to]; q != nil && !s.closed {
+		close(q)
+		delete(s.queues, to)
+	}
+}
+
 // stop refuses new messages and makes the per-peer goroutines drop what is
 // still queued instead of sending it.
 func (s *sender) stop() {

@@ -65,8 +65,14 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	m.owned.Set(float64(len(v.Holdings)))
 	valid := now.Before(v.LeaseUntil)
 	m.leaseValid.Set(b2f(valid))
-	alive, dead, draining := 0, 0, 0
+	alive, dead, draining, voters := 0, 0, 0, 0
 	for _, mem := range v.Members {
+		if mem.Voter {
+			voters++
+		}
+		if mem.Name == v.Node {
+			m.voter.Set(b2f(mem.Voter))
+		}
 		switch {
 		case !mem.Alive:
 			dead++
@@ -79,6 +85,7 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	m.members.WithLabelValues("alive").Set(float64(alive))
 	m.members.WithLabelValues("dead").Set(float64(dead))
 	m.members.WithLabelValues("draining").Set(float64(draining))
+	m.voters.Set(float64(voters))
 	if prev == nil {
 		return
 	}
@@ -116,7 +123,7 @@ func clusterKey(v core.View) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d.%d|%s|%d|", v.Table.ID.Term, v.Table.ID.Version, v.Leader, v.Term)
 	for _, m := range v.Members {
-		fmt.Fprintf(&b, "%s:%t:%t:%t,", m.Name, m.Alive, m.Draining, m.InConfig)
+		fmt.Fprintf(&b, "%s:%t:%t:%t:%t,", m.Name, m.Alive, m.Draining, m.InConfig, m.Voter)
 	}
 	return b.String()
 }
@@ -170,7 +177,7 @@ func (s *source) Cluster() api.Cluster {
 		}
 		out.Members = append(out.Members, api.Member{Name: m.Name, Rank: i, Priority: m.Priority,
 			Alive: m.Alive, Draining: m.Draining, Leader: m.Name == v.Leader, HTTPAddr: httpAddr,
-			InConfig: m.InConfig, Owned: owned[m.Name]})
+			InConfig: m.InConfig, Voter: m.Voter, Owned: owned[m.Name]})
 	}
 	return out
 }

@@ -51,11 +51,26 @@ type Entry struct {
 type Table struct {
 	ID     TableID `json:"id"`
 	Leader string  `json:"leader"`
-	// Members is the configuration: the members whose majority counts for
-	// elections and leader leases.
+	// Members are the members admitted to the cluster: those that may get
+	// partitions. Dead members leave it after --dead-member-timeout.
 	Members []string `json:"members"`
-	// PrevMembers is set while a configuration change is not yet acknowledged by
-	// a majority of the old configuration and of the new one (joint majority).
-	PrevMembers []string `json:"prevMembers,omitempty"`
-	Partitions  []Entry  `json:"partitions"`
+	// Voters is the configuration: the few members (--voters, 3 or 5)
+	// whose majority counts for elections and leader leases. The rest of
+	// the members do not vote, so members coming and going (rollouts,
+	// scaling, crash loops) never cost the majority.
+	Voters []string `json:"voters,omitempty"`
+	// PrevVoters is set while a change of the voters is not yet acknowledged
+	// by a majority of the old voters and of the new ones (joint majority).
+	PrevVoters []string `json:"prevVoters,omitempty"`
+	Partitions []Entry  `json:"partitions"`
+}
+
+// VoterSet returns the voters, and the previous voters while a change is in
+// flight. A table without Voters (written before voters were separate from
+// members) counts every member.
+func (t Table) VoterSet() (voters, prev []string) {
+	if len(t.Voters) == 0 {
+		return t.Members, nil
+	}
+	return t.Voters, t.PrevVoters
 }

@@ -240,6 +240,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}{
 		{`#ring .member.leader[data-name="ringd-2"]`, 1},
 		{`#ring .member.leader`, 1},
+		{`#ring .member.voter`, 3},
 		{`#ring .member.self[data-name="ringd-0"]`, 1},
 		{`#grid .cell.releasing`, releasing},
 		{`#grid .cell.unassigned`, unassigned},

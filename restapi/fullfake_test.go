@@ -79,7 +79,7 @@ func dealTable(index uint64, p int, members []string) api.Table {
 }
 
 // clusterOf derives GET /cluster from a table: the members in the table's
-// order, all alive, with their counts.
+// order, all alive, with their counts; the first three vote.
 func clusterOf(t api.Table, self string) api.Cluster {
 	c := api.Cluster{Node: self, Leader: t.Leader, Term: t.Term, TableVersion: t.TableVersion, Partitions: len(t.Partitions)}
 	owned := map[string]int{}
@@ -90,7 +90,7 @@ func clusterOf(t api.Table, self string) api.Cluster {
 	}
 	for i, m := range t.Members {
 		c.Members = append(c.Members, api.Member{Name: m, Rank: i, Alive: true, Leader: m == t.Leader,
-			HTTPAddr: "127.0.0.1:70" + fmt.Sprint(10+i), InConfig: true, Owned: owned[m]})
+			HTTPAddr: "127.0.0.1:70" + fmt.Sprint(10+i), InConfig: true, Voter: i < 3, Owned: owned[m]})
 	}
 	return c
 }

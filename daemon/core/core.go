@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -29,8 +30,14 @@ type Options struct {
 	Settle            time.Duration
 	ReleaseTimeout    time.Duration
 	Preempt           bool
-	// DeadMemberTimeout: a dead member leaves the configuration only after
-	// this long (0: after Settle).
+	// Voters is how many members vote (0: DefaultVoters); the rest are
+	// members without a vote.
+	Voters int
+	// DeadVoterTimeout: a voter dead this long is replaced by a live
+	// member (0: at once).
+	DeadVoterTimeout time.Duration
+	// DeadMemberTimeout: a dead member leaves the member list (and this
+	// core forgets it) after this long.
 	DeadMemberTimeout time.Duration
 
 	// BootstrapExpect: form the first configuration once this many members
@@ -151,6 +158,8 @@ func (c *Core) SetMembers(now time.Time, infos []MemberInfo) {
 			c.members[info.Name] = m
 			if info.Alive {
 				m.aliveSince = now
+			} else {
+				m.deadSince = now
 			}
 		} else {
 			switch {
@@ -171,12 +180,29 @@ func (c *Core) SetMembers(now time.Time, infos []MemberInfo) {
 			m.deadSince = now
 		}
 	}
+	c.reapMembers(now)
 	self := c.members[c.opt.Self]
 	self.Draining = c.draining
 	if self.aliveSince.IsZero() {
 		self.aliveSince = now
 	}
 	c.syncElection()
+}
+
+// reapMembers forgets members dead for DeadMemberTimeout that the table no
+// longer lists, so that churn under new names (every rollout) keeps the
+// member map bounded.
+func (c *Core) reapMembers(now time.Time) {
+	if c.opt.DeadMemberTimeout <= 0 {
+		return
+	}
+	t := c.own.Table()
+	for name, m := range c.members {
+		if !m.Alive && name != c.opt.Self && now.Sub(m.deadSince) >= c.opt.DeadMemberTimeout &&
+			!slices.Contains(t.Members, name) && !slices.Contains(t.Voters, name) && !slices.Contains(t.PrevVoters, name) {
+			delete(c.members, name)
+		}
+	}
 }
 
 // holdDown is how long a member must be alive before it gets partitions:
@@ -205,7 +231,8 @@ func (c *Core) syncElection() {
 func (c *Core) electionConfig() election.Config {
 	t := c.own.Table()
 	if len(t.Partitions) > 0 {
-		return election.Config{Voters: t.Members, Prev: t.PrevMembers}
+		voters, prev := t.VoterSet()
+		return election.Config{Voters: voters, Prev: prev}
 	}
 	switch {
 	case c.opt.BootstrapExpect > 0:
@@ -355,6 +382,7 @@ func (c *Core) startable(t partitions.Table) partitions.Table {
 
 // Tick advances time.
 func (c *Core) Tick(now time.Time) {
+	c.reapMembers(now)
 	c.el.Tick(now)
 	c.leaderDue = true
 	c.flush(now)
@@ -419,6 +447,11 @@ func (c *Core) wrapElection(now time.Time) {
 			env.AckSeq = c.ackSeq
 			env.HoldingsSeq = c.own.HoldingsSeq()
 			env.TableID = c.own.Table().ID
+		case election.MsgTimeoutNow:
+			// A lost hand-over costs a leader timeout: send it on the
+			// reliable channel.
+			c.send(m.To, true, env)
+			continue
 		case election.MsgVoteResponse:
 			if m.Granted {
 				// Votes carry holdings so a new leader starts from what

@@ -15,9 +15,9 @@ func (c *Core) LeaderDebug(now time.Time) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "term %d, elected %v ago, safe wait left %v, table %s, members %v prev %v, assignable %v\n",
+	fmt.Fprintf(&b, "term %d, elected %v ago, safe wait left %v, table %s, members %v voters %v prev %v, assignable %v\n",
 		l.term, now.Sub(l.electedAt).Round(time.Millisecond), max(0, l.electedAt.Add(c.safeWait()).Sub(now)).Round(time.Millisecond),
-		l.table.ID, l.table.Members, l.table.PrevMembers, l.assignable(now))
+		l.table.ID, l.table.Members, l.table.Voters, l.table.PrevVoters, l.assignable(now))
 	var keys []holderKey
 	for k := range l.holders {
 		keys = append(keys, k)

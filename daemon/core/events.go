@@ -16,8 +16,12 @@ const (
 	// EventGranted: an unassigned partition was granted (start-up,
 	// failover after a lease ran out).
 	EventGranted EventKind = "granted"
-	// EventConfigChanged: the leader changed the configuration.
+	// EventConfigChanged: the leader changed the voters; Members lists
+	// the new ones.
 	EventConfigChanged EventKind = "config-changed"
+	// EventHandedOver: the leader, no longer a voter, handed leadership to
+	// To.
+	EventHandedOver EventKind = "handed-over"
 )
 
 // Event is one thing the core did, reported to the daemon.

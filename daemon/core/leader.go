@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -59,8 +60,8 @@ type leaderState struct {
 	// silent for a lease gets no partitions (its own lease has run out), so
 	// failover does not wait for gossip to declare it dead.
 	lastAck map[string]time.Time
-	// jointVersion is the version that started the configuration change in
-	// flight (PrevMembers set).
+	// jointVersion is the version that started the change of voters in
+	// flight (PrevVoters set).
 	jointVersion uint64
 	dirty        bool
 	// exhausted: some partition ran out of tokens in this term.
@@ -88,19 +89,25 @@ func newLeaderState(c *Core, now time.Time, term uint64) *leaderState {
 		l.lastAck[name] = now // everyone gets a lease's grace after an election
 	}
 	base := c.own.Table()
+	voters, prev := base.VoterSet()
 	t := partitions.Table{
-		ID:          partitions.TableID{Term: term, Version: base.ID.Version + 1},
-		Leader:      c.opt.Self,
-		Members:     append([]string(nil), base.Members...),
-		PrevMembers: append([]string(nil), base.PrevMembers...),
-		Partitions:  make([]partitions.Entry, P),
+		ID:         partitions.TableID{Term: term, Version: base.ID.Version + 1},
+		Leader:     c.opt.Self,
+		Members:    slices.Clone(base.Members),
+		Voters:     slices.Clone(voters),
+		PrevVoters: slices.Clone(prev),
+		Partitions: make([]partitions.Entry, P),
 	}
 	if len(base.Partitions) == P {
 		copy(t.Partitions, base.Partitions)
 	} else {
+		// The first table: the bootstrap configuration, the voters we
+		// were elected by.
 		t.Members = c.electionConfig().All()
+		t.Voters = slices.Clone(t.Members)
+		t.PrevVoters = nil
 	}
-	if len(t.PrevMembers) > 0 {
+	if len(t.PrevVoters) > 0 {
 		l.jointVersion = t.ID.Version
 	}
 	l.table = t
@@ -282,6 +289,41 @@ func (l *leaderState) tick(now time.Time) {
 	}
 	if l.exhausted {
 		l.c.el.StepDown(now)
+		return
+	}
+	l.handOverIfNotVoter(now)
+}
+
+// handOverIfNotVoter: a leader that is no longer a voter (it drains, so the
+// voters replaced it) hands leadership to the best-ranked live voter once the
+// change is complete and, when draining, once its own partitions moved away
+// (moves are quickest while it still leads: a successor must first wait out
+// what it cannot vouch for). The successor campaigns at once, instead of
+// everyone waiting for this leader's heartbeats to stop.
+func (l *leaderState) handOverIfNotVoter(now time.Time) {
+	if len(l.table.PrevVoters) > 0 || slices.Contains(l.table.Voters, l.c.opt.Self) {
+		return
+	}
+	if l.c.draining && len(l.c.own.Report().Items) > 0 {
+		return
+	}
+	voters := slices.Clone(l.table.Voters)
+	l.c.sortByRank(voters)
+	for _, v := range voters {
+		// Only to a voter that applied our newest table: with an older
+		// one, the others would refuse it their votes (up-to-date rule)
+		// and the hand-over would cost a leader timeout instead of
+		// saving one. A lagging best-ranked voter is worth a heartbeat's
+		// wait; skipping it for the next would invite its preemption.
+		if m := l.c.members[v]; m != nil && m.Alive && !m.Draining && l.responsive(now, v) {
+			if l.applied[v].Less(l.table.ID) {
+				return
+			}
+			if l.c.el.Transfer(now, v) == nil {
+				l.c.emit(Event{Kind: EventHandedOver, At: now, To: v})
+			}
+			return
+		}
 	}
 }
 
@@ -384,8 +426,13 @@ func (l *leaderState) plan(now time.Time) {
 				}
 				l.c.emit(ev)
 			}
-		case e.State == partitions.Owned && target != e.Owner && l.current(e.Owner, e.Incarnation):
+		case e.State == partitions.Owned && target != e.Owner && l.current(e.Owner, e.Incarnation) &&
+			!now.Before(l.electedAt.Add(l.c.safeWait())):
 			// A planned move: the owner's app finishes and lets go first.
+			// Not during the safe wait after an election: nothing can be
+			// granted then, and the partition would sit released with no
+			// holder until the wait ends (a gap in every rolling update,
+			// as each leader hand-over starts a wait).
 			l.table.Partitions[p].State = partitions.Releasing
 			l.dest[p] = target
 			l.moveStart[p] = now
@@ -459,12 +506,15 @@ func (l *leaderState) grant(p int, to string) bool {
 	return true
 }
 
-// maintainConfig finishes a configuration change once a majority of the old
-// and of the new member set acknowledged it, and starts the next one when the
-// live member set differs from the configuration: newcomers after their
-// hold-down, the dead after Settle.
+// maintainConfig keeps the member list and the voters up to date. Members
+// are admitted after their hold-down and reaped after --dead-member-timeout
+// dead; that needs no majority, as members do not vote. The voters change by
+// joint majority, one change at a time: a change in flight is finished once a
+// majority of the old and of the new voters acknowledged it, and then the
+// next one may start (see wantVoters).
 func (l *leaderState) maintainConfig(now time.Time) {
-	if len(l.table.PrevMembers) > 0 {
+	l.maintainMembers(now)
+	if len(l.table.PrevVoters) > 0 {
 		jv := partitions.TableID{Term: l.term, Version: l.jointVersion}
 		acked := func(name string) bool {
 			if name == l.c.opt.Self {
@@ -472,39 +522,160 @@ func (l *leaderState) maintainConfig(now time.Time) {
 			}
 			return !l.applied[name].Less(jv)
 		}
-		if l.jointVersion != 0 && (election.Config{Voters: l.table.Members, Prev: l.table.PrevMembers}).HasQuorum(acked) {
-			l.table.PrevMembers = nil
+		if l.jointVersion != 0 && (election.Config{Voters: l.table.Voters, Prev: l.table.PrevVoters}).HasQuorum(acked) {
+			l.table.PrevVoters = nil
 			l.dirty = true
 		}
 		return
 	}
+	want := l.wantVoters(now)
+	if slices.Equal(want, l.table.Voters) {
+		return
+	}
+	l.table.PrevVoters = l.table.Voters
+	l.table.Voters = want
+	l.jointVersion = l.table.ID.Version + 1
+	l.dirty = true
+	l.c.emit(Event{Kind: EventConfigChanged, At: now, Members: want})
+}
+
+// maintainMembers admits live members after their hold-down and drops those
+// dead for --dead-member-timeout. Voters always stay members.
+func (l *leaderState) maintainMembers(now time.Time) {
 	in := map[string]bool{}
 	for _, n := range l.table.Members {
 		in[n] = true
 	}
-	var want []string
+	want := slices.Clone(l.table.Voters)
+	for _, v := range l.table.PrevVoters {
+		if !slices.Contains(want, v) {
+			want = append(want, v)
+		}
+	}
 	for name, m := range l.c.members {
+		if slices.Contains(want, name) {
+			continue
+		}
 		switch {
 		case name == l.c.opt.Self:
 			want = append(want, name)
 		case m.Alive && (in[name] || now.Sub(m.aliveSince) >= l.c.holdDown(m, now)):
 			want = append(want, name)
-		case !m.Alive && in[name] && now.Sub(m.deadSince) < l.c.removeDeadAfter():
-			// A dead voter stays until it has been dead a long while: it is
-			// most likely restarting, and removing it would shrink the
-			// majority the rest must reach.
+		case !m.Alive && in[name] && now.Sub(m.deadSince) < l.c.opt.DeadMemberTimeout:
 			want = append(want, name)
 		}
 	}
 	sort.Strings(want)
-	if equalStrings(want, l.table.Members) {
-		return
+	if !slices.Equal(want, l.table.Members) {
+		l.table.Members = want
+		l.dirty = true
 	}
-	l.table.PrevMembers = l.table.Members
-	l.table.Members = want
-	l.jointVersion = l.table.ID.Version + 1
-	l.dirty = true
-	l.c.emit(Event{Kind: EventConfigChanged, At: now, Members: want})
+}
+
+// wantVoters is the voter set the leader works towards, sticky: a voter stays
+// a voter while it is alive and not draining. Draining voters leave at once
+// (they are going away, and they can still acknowledge the change); a voter
+// dead for --dead-voter-timeout is replaced by a caught-up non-voter, or
+// dropped when at least min(3, --voters) voters remain without it, so that a
+// member merely restarting never shrinks the voters to two. Caught-up live
+// non-voters join, best-ranked first, until there are --voters voters or all
+// live members vote, keeping the count odd (an even count tolerates no more
+// failures than one fewer). Only an excess over --voters (after a
+// bootstrap of more members) demotes live voters, lowest-ranked first.
+func (l *leaderState) wantVoters(now time.Time) []string {
+	maxVoters := l.c.maxVoters()
+	var keep, expired []string
+	live := 0
+	for _, v := range l.table.Voters {
+		m := l.c.members[v]
+		switch {
+		case v == l.c.opt.Self && !l.c.draining:
+			keep = append(keep, v)
+			live++
+		case v == l.c.opt.Self:
+		case m != nil && m.Alive && !m.Draining:
+			keep = append(keep, v)
+			live++
+		case m != nil && m.Alive:
+			// draining: replaced now, while it can still acknowledge.
+		default:
+			since := l.electedAt
+			if m != nil && m.deadSince.After(since) {
+				since = m.deadSince
+			}
+			if now.Sub(since) < l.c.opt.DeadVoterTimeout {
+				keep = append(keep, v)
+			} else {
+				expired = append(expired, v)
+			}
+		}
+	}
+	cands := l.voterCandidates(now, keep)
+	target := min(maxVoters, live+len(cands))
+	if target%2 == 0 {
+		target--
+	}
+	for len(keep) < target && len(cands) > 0 {
+		keep = append(keep, cands[0])
+		cands = cands[1:]
+	}
+	for _, v := range expired {
+		if len(keep) < min(3, maxVoters) {
+			keep = append(keep, v)
+		}
+	}
+	if len(keep) > maxVoters {
+		l.c.sortByRank(keep)
+		keep = keep[:maxVoters]
+	}
+	if len(keep) == 0 {
+		return slices.Clone(l.table.Voters) // nobody to hand over to
+	}
+	sort.Strings(keep)
+	return keep
+}
+
+// voterCandidates lists, best-ranked first, the members that may become
+// voters: admitted, alive, not draining, past their hold-down, answering
+// heartbeats, and caught up (they acknowledged a table of this term, so they
+// know the configuration they would vote in).
+func (l *leaderState) voterCandidates(now time.Time, voters []string) []string {
+	var out []string
+	for _, name := range l.table.Members {
+		if slices.Contains(voters, name) || name == l.c.opt.Self {
+			continue
+		}
+		m := l.c.members[name]
+		if m == nil || !m.Alive || m.Draining || !l.responsive(now, name) ||
+			now.Sub(m.aliveSince) < l.c.holdDown(m, now) || l.applied[name].Term != l.term {
+			continue
+		}
+		out = append(out, name)
+	}
+	l.c.sortByRank(out)
+	return out
+}
+
+// sortByRank sorts member names in ring order (rank 0 first); dead and
+// unknown members go last.
+func (c *Core) sortByRank(names []string) {
+	alive := func(n string) bool {
+		m := c.members[n]
+		return n == c.opt.Self || m != nil && m.Alive
+	}
+	prio := func(n string) int {
+		if m := c.members[n]; m != nil {
+			return m.Priority
+		}
+		return 0
+	}
+	sort.SliceStable(names, func(i, j int) bool {
+		a, b := names[i], names[j]
+		if alive(a) != alive(b) {
+			return alive(a)
+		}
+		return election.Outranks(a, prio(a), b, prio(b))
+	})
 }
 
 func (l *leaderState) publish(now time.Time) {
@@ -523,7 +694,7 @@ func (l *leaderState) publish(now time.Time) {
 func (l *leaderState) recipients() []string {
 	seen := map[string]bool{l.c.opt.Self: true}
 	var out []string
-	for _, n := range append(append([]string{}, l.table.Members...), l.table.PrevMembers...) {
+	for _, n := range slices.Concat(l.table.Members, l.table.Voters, l.table.PrevVoters) {
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
@@ -540,25 +711,22 @@ func (l *leaderState) recipients() []string {
 }
 
 func cloneTable(t partitions.Table) partitions.Table {
-	t.Members = append([]string(nil), t.Members...)
-	t.PrevMembers = append([]string(nil), t.PrevMembers...)
-	t.Partitions = append([]partitions.Entry(nil), t.Partitions...)
+	t.Members = slices.Clone(t.Members)
+	t.Voters = slices.Clone(t.Voters)
+	t.PrevVoters = slices.Clone(t.PrevVoters)
+	t.Partitions = slices.Clone(t.Partitions)
 	return t
 }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
+// maxVoters is --voters, 5 when unset.
+func (c *Core) maxVoters() int {
+	if c.opt.Voters > 0 {
+		return c.opt.Voters
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return DefaultVoters
 }
 
-// removeDeadAfter is how long a dead voter stays in the configuration.
-func (c *Core) removeDeadAfter() time.Duration {
-	return max(c.opt.DeadMemberTimeout, c.opt.Settle)
-}
+// DefaultVoters is how many members vote when Options.Voters is 0: five
+// voters survive two failures, and a few messages per heartbeat more than
+// three cost nothing worth saving.
+const DefaultVoters = 5

@@ -45,6 +45,11 @@ const (
 	// as it can be heard again.
 	detectDelay = 300 * time.Millisecond
 
+	// deadVoterTimeout: a voter dead this long is replaced;
+	// deadMemberTimeout: a member dead this long is forgotten.
+	deadVoterTimeout  = time.Second
+	deadMemberTimeout = 5 * time.Second
+
 	// termFloorBase makes the simulated wall clock look like Unix time: the
 	// term floor is termFloorBase + the member's clock since the start of
 	// the run in floor units, seconds by default (the daemon uses
@@ -153,7 +158,8 @@ func cloneEnvelope(e core.Envelope) core.Envelope {
 	if e.Table != nil {
 		t := *e.Table
 		t.Members = slices.Clone(t.Members)
-		t.PrevMembers = slices.Clone(t.PrevMembers)
+		t.Voters = slices.Clone(t.Voters)
+		t.PrevVoters = slices.Clone(t.PrevVoters)
 		t.Partitions = slices.Clone(t.Partitions)
 		e.Table = &t
 	}
@@ -180,6 +186,7 @@ type world struct {
 	members map[string]*member
 	names   []string // sorted
 	expect  int      // BootstrapExpect
+	voters  int      // Options.Voters (0: the default, 5)
 	preempt bool
 	// appOutlivesCrash: a crashed sidecar's app keeps working until the
 	// lease it was told ends (stricter than stopping at once).
@@ -230,6 +237,8 @@ func newWorld(t testing.TB, seed int64, specs ...memberSpec) *world {
 type worldOpts struct {
 	noPreempt        bool
 	appOutlivesCrash bool
+	// voters is Options.Voters; zero means the default.
+	voters int
 	// floorUnit: see world.floorUnit; zero means time.Millisecond.
 	floorUnit time.Duration
 }
@@ -242,7 +251,7 @@ func newWorldOpts(t testing.TB, seed int64, o worldOpts, specs ...memberSpec) *w
 		rng:   rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
 		drops: rand.New(rand.NewPCG(uint64(seed), 0xd509)),
 		start: net.Now(), members: map[string]*member{},
-		expect: len(specs), preempt: !o.noPreempt, appOutlivesCrash: o.appOutlivesCrash,
+		expect: len(specs), voters: o.voters, preempt: !o.noPreempt, appOutlivesCrash: o.appOutlivesCrash,
 		floorUnit: o.floorUnit,
 		dropFrac:  map[pair]float64{}, cuts: map[pair]bool{},
 		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardDraining: map[pair]bool{},
@@ -283,6 +292,9 @@ func (w *world) options(m *member) core.Options {
 		ElectionTimeout: electionTimeout, LeaderLease: leaderLease, Lease: lease,
 		Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
 		ReleaseTimeout: releaseTimeout, Preempt: w.preempt,
+		Voters:                    w.voters,
+		DeadVoterTimeout:          deadVoterTimeout,
+		DeadMemberTimeout:         deadMemberTimeout,
 		BootstrapExpect:           w.expect,
 		UnsafeGrantWithoutWaiting: m.spec.unsafe,
 	}
@@ -449,6 +461,9 @@ func (w *world) gossip(now time.Time) {
 			inc := w.heardInc[p]
 			if inc == 0 {
 				continue // not heard since it (re)started: not known yet
+			}
+			if now.Sub(w.lastHeard[p]) > detectDelay+deadMemberTimeout {
+				continue // gossip forgot it, as the daemon's peer table does
 			}
 			infos = append(infos, core.MemberInfo{Name: sub, Incarnation: inc,
 				Priority: w.members[sub].spec.prio, Alive: now.Sub(w.lastHeard[p]) < detectDelay,
@@ -760,8 +775,8 @@ func (w *world) describe() string {
 				alive = append(alive, mv.Name)
 			}
 		}
-		fmt.Fprintf(&b, "%s inc %d %s: %v term %d leader %q table %v members %v prev %v alive %v lease %v holds %d draining %t owners %v\n",
-			n, m.inc, state, v.Role, v.Term, v.Leader, v.Table.ID, v.Table.Members, v.Table.PrevMembers,
+		fmt.Fprintf(&b, "%s inc %d %s: %v term %d leader %q table %v members %v voters %v prev %v alive %v lease %v holds %d draining %t owners %v\n",
+			n, m.inc, state, v.Role, v.Term, v.Leader, v.Table.ID, v.Table.Members, v.Table.Voters, v.Table.PrevVoters,
 			alive, v.LeaseUntil.Sub(w.now(n)), len(v.Holdings), v.Draining, owners)
 	}
 	return b.String()

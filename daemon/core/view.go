@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -34,16 +35,21 @@ type MemberView struct {
 	Priority    int
 	Alive       bool
 	Draining    bool
-	InConfig    bool
+	// InConfig: admitted to the table's members (may get partitions).
+	InConfig bool
+	// Voter: counts for the majority (a voter, or a previous voter while a
+	// change of voters is in flight).
+	Voter bool
 }
 
 // View returns a snapshot at now.
 func (c *Core) View(now time.Time) View {
 	st := c.el.Status()
 	t := cloneTable(c.own.Table())
-	cfg := election.Config{Voters: t.Members, Prev: t.PrevMembers}
+	cfg := c.electionConfig()
+	members := t.Members
 	if len(t.Partitions) == 0 {
-		cfg = c.electionConfig()
+		members = cfg.All()
 	}
 	v := View{
 		Node: c.opt.Self, Incarnation: c.opt.Incarnation, Role: st.Role, Term: st.Term,
@@ -52,11 +58,44 @@ func (c *Core) View(now time.Time) View {
 	}
 	for _, m := range c.members {
 		v.Members = append(v.Members, MemberView{Name: m.Name, Incarnation: m.Incarnation,
-			Priority: m.Priority, Alive: m.Alive, Draining: m.Draining, InConfig: cfg.Contains(m.Name)})
+			Priority: m.Priority, Alive: m.Alive, Draining: m.Draining,
+			InConfig: slices.Contains(members, m.Name), Voter: cfg.Contains(m.Name)})
 	}
 	sort.Slice(v.Members, func(i, j int) bool {
 		a, b := v.Members[i], v.Members[j]
 		return election.Outranks(a.Name, a.Priority, b.Name, b.Priority)
 	})
 	return v
+}
+
+// LeavePending says what a draining member still waits for before it can
+// leave without costing the cluster anything, or "" when nothing: its
+// partitions moved away (the leader's table no longer lists it as an owner,
+// so the leader got its release reports; leaving with a report in flight
+// would leave the partitions without a holder until its lease ran out), its
+// leadership handed over, its vote given up. Each is waived when no other
+// live admitted member could take over.
+func (v View) LeavePending() string {
+	others := false
+	self := false
+	for _, m := range v.Members {
+		if m.Name != v.Node && m.Alive && m.InConfig && !m.Draining {
+			others = true
+		}
+		if m.Name == v.Node && m.Voter {
+			self = true
+		}
+	}
+	listed := slices.ContainsFunc(v.Table.Partitions, func(e partitions.Entry) bool { return e.Owner == v.Node })
+	switch {
+	case !others:
+		return ""
+	case len(v.Holdings) > 0 || listed:
+		return "partitions to move away"
+	case v.Role == election.Leader:
+		return "leadership hand-over"
+	case self:
+		return "voter replacement"
+	}
+	return ""
 }

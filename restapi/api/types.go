@@ -33,8 +33,13 @@ type Member struct {
 	Draining bool   `json:"draining"`
 	Leader   bool   `json:"leader"`
 	HTTPAddr string `json:"httpAddr,omitempty"`
-	// InConfig is true when the member counts for the majority.
+	// InConfig is true when the member is admitted to the table's members
+	// (it may get partitions).
 	InConfig bool `json:"inConfig"`
+	// Voter is true when the member votes in elections and counts for the
+	// majority (a voter, or a previous voter while the voters change). The
+	// leader keeps --voters of them among the live members.
+	Voter bool `json:"voter"`
 	// Owned is how many partitions the table gives this member.
 	Owned int `json:"owned"`
 }

@@ -234,13 +234,15 @@
       const cls = ["member"];
       if (m.leader) cls.push("leader");
       if (m.draining) cls.push("draining");
+      if (m.voter) cls.push("voter");
       if (!m.alive) cls.push("dead");
       if (m.name === self) cls.push("self");
       const g = svg("g", { class: cls.join(" "), "data-name": m.name });
       const title = svg("title", {},
         m.name + (m.leader ? " (leader)" : "") + "\nrank " + m.rank + ", priority " + m.priority +
         "\n" + (m.alive ? "alive" : "not alive") + (m.draining ? ", draining" : "") +
-        (m.inConfig ? "" : ", not in the configuration") +
+        (m.voter ? ", voter" : ", not a voter") +
+        (m.inConfig ? "" : ", not admitted yet") +
         "\nowns " + m.owned + (m.httpAddr ? "\nAPI " + m.httpAddr : ""));
       g.appendChild(title);
       const dot = svg("circle", { cx: x, cy: y, r: 20 });
@@ -257,7 +259,8 @@
       const ly = y + (anchor === "middle" ? 34 * sn + (sn > 0 ? 8 : -14) : 28 * sn - 3);
       const label = { x: lx, y: ly, "text-anchor": anchor };
       g.appendChild(svg("text", Object.assign({ class: "name" }, label), m.name));
-      g.appendChild(svg("text", Object.assign({}, label, { y: ly + 15 }), m.owned + " partitions"));
+      g.appendChild(svg("text", Object.assign({}, label, { y: ly + 15 }),
+        m.owned + " partitions" + (m.voter ? " · voter" : "")));
       if (m.leader) g.appendChild(svg("text", { class: "star", x: x, y: y + 6 }, "★"));
       ring.appendChild(g);
     });

@@ -1,0 +1,329 @@
+package core_test
+
+// Membership churn as Kubernetes makes it: Deployment rollouts that replace
+// every member under a new name, scaling, and a member recreated under a new
+// name again and again. The checker sees every step; these tests add that a
+// majority of live members always has a leader again within the failover
+// bound, and that partitions are without a holder only during handoffs.
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// churnWatch follows a world through churn: the longest time a partition had
+// no holder, and the longest time the live members had no leader.
+type churnWatch struct {
+	w *world
+	// emptySince is, per partition, since when no app holds it (zero: held).
+	emptySince []time.Time
+	longestGap time.Duration
+	// leaderless is since when no running member leads with a valid lease.
+	leaderless      time.Time
+	longestNoLeader time.Duration
+	// quiet: do not count gaps (the cluster is still bootstrapping).
+	quiet bool
+}
+
+func watchChurn(w *world) *churnWatch {
+	cw := &churnWatch{w: w, emptySince: make([]time.Time, numPartitions), quiet: true}
+	w.hooks = append(w.hooks, cw.observe)
+	return cw
+}
+
+func (cw *churnWatch) observe(now time.Time) {
+	if cw.quiet {
+		return
+	}
+	for p, hs := range cw.w.holders() {
+		switch {
+		case len(hs) == 0 && cw.emptySince[p].IsZero():
+			cw.emptySince[p] = now
+		case len(hs) > 0 && !cw.emptySince[p].IsZero():
+			if gap := now.Sub(cw.emptySince[p]); gap > cw.longestGap {
+				cw.longestGap = gap
+				cw.w.logf("longest gap so far: p%d without a holder for %v, now held by %v", p, gap, hs)
+			}
+			cw.emptySince[p] = time.Time{}
+		}
+	}
+	var live []string
+	for _, n := range cw.w.names {
+		if cw.w.up(n) {
+			live = append(live, n)
+		}
+	}
+	switch {
+	case len(cw.w.leaders(live)) == 0 && cw.leaderless.IsZero():
+		cw.leaderless = now
+	case len(cw.w.leaders(live)) > 0 && !cw.leaderless.IsZero():
+		cw.longestNoLeader = max(cw.longestNoLeader, now.Sub(cw.leaderless))
+		cw.leaderless = time.Time{}
+	}
+}
+
+// start counts gaps from now on.
+func (cw *churnWatch) start() { cw.quiet = false }
+
+// ready reports whether name's app works on at least one partition: what
+// /readyz waits for before a rollout goes on.
+func (w *world) ready(name string) bool { return w.up(name) && len(w.tokens(name)) > 0 }
+
+// live lists the members whose process runs.
+func (w *world) live() []string {
+	var out []string
+	for _, n := range w.names {
+		if w.up(n) && !w.members[n].crashed {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// leaveGracefully is SIGTERM: the member drains (its partitions move away,
+// it leaves the voters, a leader hands over), then its process ends. It
+// fails the test when the drain does not finish within limit.
+func (w *world) leaveGracefully(name string, limit time.Duration) {
+	w.t.Helper()
+	w.setDraining(name, true)
+	drained := func() bool {
+		return !w.up(name) || w.view(name).LeavePending() == ""
+	}
+	if !w.runUntil(limit, drained) {
+		w.t.Fatalf("seed %d: %s did not finish draining within %v\n%s\n%s", w.seed, name, limit, w.describe(), w.dumpTrace(60))
+	}
+	w.crash(name)
+}
+
+// rollout replaces every member of old by a new one, as a Deployment's
+// rolling update does: start surge new members (new names), wait until
+// they are ready, then let as many old ones leave gracefully, and so on.
+// With unavailable > 0, that many old members leave before new ones start.
+func (w *world) rollout(old []string, prefix string, surge, unavailable int) []string {
+	w.t.Helper()
+	var fresh []string
+	next := 0
+	for len(old) > 0 {
+		for i := 0; i < unavailable && len(old) > 0; i++ {
+			w.leaveGracefully(old[0], 2*lease)
+			old = old[1:]
+		}
+		var started []string
+		for i := 0; i < max(surge, unavailable) && i < len(old)+unavailable; i++ {
+			name := fmt.Sprintf("%s%d", prefix, next)
+			next++
+			w.add(memberSpec{name: name})
+			started = append(started, name)
+		}
+		for _, n := range started {
+			if !w.runUntil(leaderFailoverBound+bootstrapBound, func() bool { return w.ready(n) }) {
+				w.t.Fatalf("seed %d: new member %s not ready\n%s\n%s", w.seed, n, w.describe(), w.dumpTrace(60))
+			}
+		}
+		fresh = append(fresh, started...)
+		for i := 0; i < surge && len(old) > 0; i++ {
+			w.leaveGracefully(old[0], 2*lease)
+			old = old[1:]
+		}
+	}
+	return fresh
+}
+
+// TestRollingUpdateDeployment replaces every member of a 3-member cluster
+// under new names, twice in a row, with maxSurge 1 and maxUnavailable 0 (the
+// Deployment default for small replica counts): a leader exists throughout
+// but for handovers, partitions lack a holder only during handoffs, and the
+// final members own everything. Today's code lost its majority in round two.
+func TestRollingUpdateDeployment(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		n, surge, unavail int
+	}{
+		{"3 members surge 1", 3, 1, 0},
+		{"3 members unavailable 1", 3, 0, 1},
+		{"5 members surge 2", 5, 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := int64(1); seed <= 3; seed++ {
+				w := bootstrap(t, seed, specs(tc.n)...)
+				cw := watchChurn(w)
+				cw.start()
+				members := w.names
+				for round := 0; round < 2; round++ {
+					members = w.rollout(slices.Clone(members), fmt.Sprintf("r%d-", round), tc.surge, tc.unavail)
+					if !w.runUntil(leaderFailoverBound, func() bool { return w.coveredBy(members) }) {
+						t.Fatalf("seed %d round %d: new members %v do not cover everything\n%s\n%s", seed, round, members, w.describe(), w.dumpTrace(60))
+					}
+				}
+				w.run(time.Second)
+				w.requireNoViolations()
+				if got := w.leaders(members); len(got) != 1 {
+					t.Errorf("seed %d: leaders among %v: %v", seed, members, got)
+				}
+				if cw.longestNoLeader > leaderFailoverBound {
+					t.Errorf("seed %d: no leader for %v (bound %v)", seed, cw.longestNoLeader, leaderFailoverBound)
+				}
+				if cw.longestGap > time.Second {
+					t.Errorf("seed %d: a partition had no holder for %v\n%s", seed, cw.longestGap, w.dumpTrace(300))
+				}
+				t.Logf("seed %d: longest time without a holder %v, without a leader %v", seed, cw.longestGap, cw.longestNoLeader)
+			}
+		})
+	}
+}
+
+// voterCheck is a hook that fails the test when a leader's table lists more
+// voters than allowed: churn must never grow the configuration.
+func (w *world) checkVoterBound(limit int) {
+	w.hooks = append(w.hooks, func(now time.Time) {
+		for _, n := range w.live() {
+			v := w.view(n)
+			if len(v.Table.Voters) > limit || len(v.Table.PrevVoters) > limit {
+				w.t.Fatalf("seed %d: %s's table %v has voters %v (previous %v), more than %d",
+					w.seed, n, v.Table.ID, v.Table.Voters, v.Table.PrevVoters, limit)
+			}
+		}
+	})
+}
+
+// TestScaling scales 3 -> 10 -> 2 members, gracefully: the voters stay at
+// most five, a leader exists throughout, and the two remaining members
+// cover everything.
+func TestScaling(t *testing.T) {
+	for seed := int64(1); seed <= 3; seed++ {
+		w := bootstrap(t, seed, specs(3)...)
+		w.checkVoterBound(5)
+		cw := watchChurn(w)
+		cw.start()
+		for i := 3; i < 10; i++ {
+			w.add(memberSpec{name: fmt.Sprintf("m%d", i)})
+		}
+		if !w.runUntil(3*bootstrapBound, func() bool {
+			l := w.leader()
+			return l != "" && len(w.view(l).Table.Members) == 10 && w.covered()
+		}) {
+			t.Fatalf("seed %d: 10 members not all working\n%s", seed, w.describe())
+		}
+		w.run(2 * time.Second)
+		if got := w.view(w.leader()).Table.Voters; len(got) != 5 {
+			t.Errorf("seed %d: 10 members, voters %v, want 5", seed, got)
+		}
+		// Scale down to m8, m9: the others leave one by one, voters first.
+		for _, n := range w.names[:8] {
+			w.leaveGracefully(n, 2*lease)
+		}
+		if !w.runUntil(leaderFailoverBound, func() bool { return w.coveredBy([]string{"m8", "m9"}) }) {
+			t.Fatalf("seed %d: m8, m9 do not cover everything\n%s", seed, w.describe())
+		}
+		w.run(time.Second)
+		w.requireNoViolations()
+		if cw.longestNoLeader > leaderFailoverBound || cw.longestGap > time.Second {
+			t.Errorf("seed %d: no leader for %v, a partition without a holder for %v", seed, cw.longestNoLeader, cw.longestGap)
+		}
+		t.Logf("seed %d: longest time without a holder %v, without a leader %v", seed, cw.longestGap, cw.longestNoLeader)
+	}
+}
+
+// TestRecreatedMember: three stable members and a fourth pod recreated under
+// a new name every few seconds, killed or stopped, for two minutes. The
+// stable members keep their leader and their partitions all along, and the
+// member lists stay bounded. Today's code lost the leader within a minute.
+func TestRecreatedMember(t *testing.T) {
+	for _, kill := range []bool{true, false} {
+		t.Run(fmt.Sprintf("kill %t", kill), func(t *testing.T) {
+			w := bootstrap(t, 7, specs(3)...)
+			w.checkVoterBound(3)
+			stable := slices.Clone(w.names)
+			cw := watchChurn(w)
+			cw.start()
+			for i := 0; i < 30; i++ {
+				name := fmt.Sprintf("pod%d", i)
+				w.add(memberSpec{name: name})
+				w.run(4 * time.Second)
+				if kill {
+					w.crash(name)
+				} else {
+					w.leaveGracefully(name, 2*lease)
+				}
+				if len(w.leaders(stable)) != 1 {
+					t.Fatalf("round %d: leaders among %v: %v\n%s", i, stable, w.leaders(stable), w.describe())
+				}
+			}
+			if !w.runUntil(leaderFailoverBound, func() bool { return w.coveredBy(stable) }) {
+				t.Fatalf("stable members do not cover everything\n%s", w.describe())
+			}
+			w.run(deadMemberTimeout + 2*time.Second)
+			w.requireNoViolations()
+			if cw.longestNoLeader > 0 {
+				t.Errorf("no leader for %v", cw.longestNoLeader)
+			}
+			for _, n := range stable {
+				if v := w.view(n); len(v.Members) > 4 || len(v.Table.Members) > 4 {
+					t.Errorf("%s still lists %d members (table %v) after %v", n, len(v.Members), v.Table.Members, deadMemberTimeout)
+				}
+			}
+			t.Logf("longest time without a holder %v", cw.longestGap)
+			if !kill && cw.longestGap > time.Second {
+				t.Errorf("a partition had no holder for %v\n%s", cw.longestGap, w.dumpTrace(400))
+			}
+		})
+	}
+}
+
+// TestVoterReplacedAfterCrash: in a 3-member cluster, a voter's pod dies and
+// a new pod under a new name takes its place; then another original voter
+// dies. The new pod must have replaced the first dead voter by then, or the
+// two dead voters of three would cost the majority.
+func TestVoterReplacedAfterCrash(t *testing.T) {
+	for seed := int64(1); seed <= 3; seed++ {
+		w := bootstrap(t, seed, specs(3)...)
+		cw := watchChurn(w)
+		first := w.others(w.leader())[0]
+		w.crash(first)
+		w.add(memberSpec{name: "n0"})
+		replaced := func() bool {
+			l := w.leader()
+			return l != "" && slices.Contains(w.view(l).Table.Voters, "n0") && len(w.view(l).Table.PrevVoters) == 0
+		}
+		if !w.runUntil(deadVoterTimeout+bootstrapBound, replaced) {
+			t.Fatalf("seed %d: dead voter %s not replaced by n0\n%s", seed, first, w.describe())
+		}
+		cw.start()
+		second := w.leader() // the worst case: the leader dies
+		w.crash(second)
+		rest := w.others(first, second)
+		if !w.runUntil(leaderFailoverBound, func() bool { return w.coveredBy(rest) }) {
+			t.Fatalf("seed %d: %v do not cover everything after %s and %s died\n%s", seed, rest, first, second, w.describe())
+		}
+		w.requireNoViolations()
+		if cw.longestNoLeader > leaderFailoverBound {
+			t.Errorf("seed %d: no leader for %v (bound %v)", seed, cw.longestNoLeader, leaderFailoverBound)
+		}
+	}
+}
+
+// TestCrashLoop: a member crashes and restarts under its own name again and
+// again (a crash-looping pod, no data dir) while the others keep their
+// leader and partitions.
+func TestCrashLoop(t *testing.T) {
+	w := bootstrap(t, 5, specs(3)...)
+	looper := w.others(w.leader())[0]
+	stable := w.others(looper)
+	cw := watchChurn(w)
+	cw.start()
+	for i := 0; i < 20; i++ {
+		w.crash(looper)
+		w.run(time.Duration(200+100*(i%7)) * time.Millisecond)
+		w.restart(looper, false)
+		w.run(time.Duration(300+200*(i%5)) * time.Millisecond)
+		if len(w.leaders(stable)) != 1 {
+			t.Fatalf("round %d: leaders among %v: %v\n%s", i, stable, w.leaders(stable), w.describe())
+		}
+	}
+	if !w.runUntil(bootstrapBound+leaderFailoverBound, w.covered) {
+		t.Fatalf("not covered after the crash loop\n%s", w.describe())
+	}
+	w.requireNoViolations()
+}
