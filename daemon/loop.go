@@ -248,11 +248,17 @@ func (d *Daemon) drain(ctx context.Context) {
 	if err := d.setDraining(ctx, true); err != nil {
 		return
 	}
+	last := ""
 	for {
 		snap := d.snap.Load()
 		pending := snap.view.LeavePending()
 		if pending == "" {
+			d.log.Info("drained: leaving")
 			return
+		}
+		if pending != last {
+			d.log.Info("draining: waiting for "+pending, "held", len(snap.view.Holdings))
+			last = pending
 		}
 		select {
 		case <-ctx.Done():

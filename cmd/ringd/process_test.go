@@ -8,7 +8,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -259,4 +262,147 @@ func TestProcessWholeClusterRestartTokensGrow(t *testing.T) {
 			t.Logf("highest token before %d; every token after is higher", highest)
 		})
 	}
+}
+
+// gapMeter polls every running member's GET /partitions/mine and keeps the
+// longest time a partition was listed by no member: a handoff gap as the
+// applications see it (the poll interval is the resolution).
+type gapMeter struct {
+	mu      sync.Mutex
+	longest time.Duration
+	which   int
+	stop    func()
+}
+
+func meterGaps(ctx context.Context, c *procluster.Cluster) *gapMeter {
+	ctx, cancel := context.WithCancel(ctx)
+	g := &gapMeter{}
+	done := make(chan struct{})
+	g.stop = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		empty := map[int]time.Time{}
+		for ctx.Err() == nil {
+			sent := time.Now()
+			snap, errs := c.Poll(ctx, c.Names())
+			if len(errs) == 0 {
+				owners := procluster.Owners(snap)
+				for p := 0; p < c.Partitions(); p++ {
+					since, was := empty[p]
+					switch {
+					case len(owners[p]) == 0 && !was:
+						empty[p] = sent
+					case len(owners[p]) > 0 && was:
+						delete(empty, p)
+						g.mu.Lock()
+						if d := time.Since(since); d > g.longest {
+							g.longest, g.which = d, p
+						}
+						g.mu.Unlock()
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond): // poll interval
+			}
+		}
+	}()
+	return g
+}
+
+func (g *gapMeter) result() (time.Duration, int) {
+	g.stop()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.longest, g.which
+}
+
+// podName is a Deployment-style pod name: web-<5 random letters>.
+func podName(r *rand.Rand) string {
+	const letters = "bcdfghjklmnpqrstvwxz2456789"
+	b := []byte("web-")
+	for range 5 {
+		b = append(b, letters[r.IntN(len(letters))])
+	}
+	return string(b)
+}
+
+// rollout replaces every running member as a Deployment's rolling update
+// with maxSurge 1 and maxUnavailable 0 does: start a pod under a new name
+// joining the live ones, wait for its /readyz, SIGTERM one old pod and wait
+// for it to exit; after each step every partition must be owned again.
+func rollout(ctx context.Context, t *testing.T, c *procluster.Cluster, r *rand.Rand) {
+	t.Helper()
+	for _, old := range c.Names() {
+		name := podName(r)
+		start := time.Now()
+		m, err := c.Add(ctx, name)
+		if err != nil {
+			t.Fatalf("starting %s: %v", name, err)
+		}
+		if err := waitReady(ctx, m, settleTimeout); err != nil {
+			t.Fatalf("new pod %s never became ready: %v", name, err)
+		}
+		ready := time.Since(start)
+		start = time.Now()
+		if err := c.Member(old).Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = c.Member(old).Wait(wctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s did not exit after SIGTERM: %v", old, err)
+		}
+		t.Logf("%s ready after %v; %s drained and left in %v", name, ready.Round(time.Millisecond), old, time.Since(start).Round(time.Millisecond))
+		settled(ctx, t, c, c.Names())
+	}
+}
+
+// waitReady polls GET /readyz until it answers 200.
+func waitReady(ctx context.Context, m *procluster.Member, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := m.Ready(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last answer: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond): // poll interval
+		}
+	}
+}
+
+// TestProcessDeploymentRollout: a rolling update of a 3-pod Deployment
+// (new names, maxSurge 1, maxUnavailable 0) keeps one cluster: each new pod
+// becomes ready, the old ones drain and leave, and the new pods own
+// everything, without a proven double owner. Before the voters were bounded,
+// the second round never made a pod ready (6 voters, 3 of them gone).
+// `make soak` runs more rounds.
+func TestProcessDeploymentRollout(t *testing.T) {
+	c, ctx := startProcsOpts(t, procluster.Options{Members: 3, NoDataDir: true})
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	gaps := meterGaps(ctx, c)
+	rounds := envInt("RINGD_ROLLOUT_ROUNDS", 1)
+	for round := 0; round < rounds; round++ {
+		rollout(ctx, t, c, r)
+	}
+	gap, p := gaps.result()
+	t.Logf("%d rollout round(s): longest time a partition was listed by no member: %v (partition %d)", rounds, gap.Round(time.Millisecond), p)
+	s := settled(ctx, t, c, c.Names())
+	if l := procluster.Leader(s); l == "" {
+		t.Errorf("no leader after the rollout")
+	}
+}
+
+// envInt reads a positive integer from the environment, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }

@@ -18,12 +18,13 @@ import (
 // each start of its process.
 const logMarker = "=== procluster"
 
-// Member is one ringd of a Cluster. Name, addresses and paths never change,
-// also across restarts. The embedded Client queries its HTTP API (Mine,
-// Cluster, ...). Its methods are safe for concurrent use.
+// Member is one ringd of a Cluster. Name, HTTP address and paths never
+// change, also across restarts; the gossip address changes only with
+// Reschedule. The embedded Client queries its HTTP API (Mine, Cluster, ...).
+// Its methods are safe for concurrent use.
 type Member struct {
 	Name       string
-	GossipAddr string // 127.0.0.1:port, TCP and UDP
+	GossipAddr string // 127.0.0.1:port, TCP and UDP; set before the process starts
 	HTTPAddr   string // 127.0.0.1:port
 	LogPath    string // stdout and stderr of every run, appended
 	DataDir    string // --data-dir, empty with Options.NoDataDir

@@ -115,8 +115,11 @@ func FastArgs() []string {
 type Cluster struct {
 	opt       Options
 	dir       string
-	members   []*Member
 	transport *http.Transport
+
+	// mu guards members: Add appends while watchers read.
+	mu      sync.Mutex
+	members []*Member
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -244,7 +247,8 @@ func tryStart(ctx context.Context, opt Options, dir string, attempt int) (*Clust
 	return c, nil
 }
 
-// memberArgs builds member i's command line.
+// memberArgs builds member i's command line, joining the others of
+// gossipAddrs (i = -1: a member added later, joining all of them).
 func memberArgs(opt Options, i int, m *Member, gossipAddrs []string) []string {
 	var seeds []string
 	for j, a := range gossipAddrs {
@@ -302,12 +306,14 @@ func (c *Cluster) Partitions() int { return c.opt.Partitions }
 
 // Members returns every member, running or not, in name order.
 func (c *Cluster) Members() []*Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return append([]*Member(nil), c.members...)
 }
 
 // Member returns the member with that name, or nil.
 func (c *Cluster) Member(name string) *Member {
-	for _, m := range c.members {
+	for _, m := range c.Members() {
 		if m.Name == name {
 			return m
 		}
@@ -319,7 +325,7 @@ func (c *Cluster) Member(name string) *Member {
 // ones included), in name order.
 func (c *Cluster) Names() []string {
 	var names []string
-	for _, m := range c.members {
+	for _, m := range c.Members() {
 		if m.Running() {
 			names = append(names, m.Name)
 		}
@@ -335,7 +341,7 @@ func (c *Cluster) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		var errs []error
-		for _, m := range c.members {
+		for _, m := range c.Members() {
 			if err := m.Kill(); err != nil && !errors.Is(err, ErrNotRunning) {
 				errs = append(errs, err)
 			}
