@@ -238,7 +238,7 @@ func (d *Daemon) memberlistConfig() *memberlist.Config {
 	} else {
 		c.DeadNodeReclaimTime = 10 * time.Second
 	}
-	c.Name = d.cfg.Name
+	c.Name = d.gossipName()
 	host, port := splitHostPort(d.cfg.GossipAddr)
 	c.BindAddr, c.BindPort = host, port
 	if d.cfg.AdvertiseAddr != "" {
@@ -261,6 +261,9 @@ func (d *Daemon) memberlistConfig() *memberlist.Config {
 	}
 	return c
 }
+
+// gossipName is this process's memberlist node name (see gossipNameSep).
+func (d *Daemon) gossipName() string { return gossipName(d.cfg.Name, d.inc) }
 
 func splitHostPort(addr string) (string, int) {
 	host, p, err := net.SplitHostPort(addr)
@@ -285,6 +288,17 @@ func (d *Daemon) refusedOnce(name string, err error) {
 	}
 	d.refused.Store(name, err.Error())
 	d.log.Error("refusing member with incompatible settings", "member", name, "reason", err.Error())
+}
+
+// duplicateOnce warns, once per process, that a newer process gossips under
+// our member name: two ringd with one --name, or this process is a paused
+// leftover that a restart replaced. The member is the newer process; this
+// one gets nothing from the leader once it sees the newer incarnation.
+func (d *Daemon) duplicateOnce(n memberlist.Node) {
+	if _, loaded := d.refused.LoadOrStore("duplicate:"+n.Name, ""); loaded {
+		return
+	}
+	d.log.Error("a newer process runs under this member name; is --name unique?", "other", n.Name, "at", n.Address())
 }
 
 // do runs fn in the loop and returns its error.

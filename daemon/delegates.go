@@ -138,7 +138,7 @@ func (g *gatekeeper) NotifyMerge(peers []*memberlist.Node) error {
 
 // checkCompatible logs and refuses a member whose settings differ.
 func (d *Daemon) checkCompatible(peer *memberlist.Node) error {
-	if peer.Name == d.cfg.Name {
+	if peer.Name == d.gossipName() {
 		return nil
 	}
 	m, err := decodeMeta(peer.Meta)

@@ -52,7 +52,9 @@ func (d *Daemon) loop() {
 			now = time.Now() // the ticker's value has no monotonic guarantee across pauses
 			if gone := d.peers.reap(now.Add(-d.cfg.DeadMemberTimeout)); len(gone) > 0 {
 				for _, name := range gone {
-					d.sender.forget(name)
+					if d.node(memberName(name)) == nil {
+						d.sender.forget(memberName(name))
+					}
 				}
 				d.log.Debug("forgot members dead for --dead-member-timeout", "members", gone)
 				d.refreshMembers(now)
@@ -88,14 +90,21 @@ func (d *Daemon) persist() {
 }
 
 // refreshMembers gives the core the gossip view (our own copies of
-// memberlist's nodes, see peerTable).
+// memberlist's nodes, see peerTable). Several gossip nodes may stand for one
+// member (its old process not yet declared dead, and its new one; see
+// gossipNameSep): the member is its newest live process, or its newest
+// process when none lives.
 func (d *Daemon) refreshMembers(now time.Time) {
-	var infos []core.MemberInfo
-	nodes := map[string]*memberlist.Node{}
-	metas := map[string]nodeMeta{}
+	type candidate struct {
+		node  memberlist.Node
+		meta  nodeMeta
+		alive bool
+	}
+	best := map[string]candidate{}
+	self := d.gossipName()
 	for _, p := range d.peers.snapshot() {
 		n := p.node
-		if n.Name == d.cfg.Name {
+		if n.Name == self {
 			continue
 		}
 		m, err := decodeMeta(n.Meta)
@@ -106,12 +115,28 @@ func (d *Daemon) refreshMembers(now time.Time) {
 		if m.Partitions != d.cfg.Partitions || m.Fingerprint != d.cfg.Fingerprint() {
 			continue
 		}
-		if p.alive {
-			nodes[n.Name] = &n
+		name := memberName(n.Name)
+		if name == d.cfg.Name {
+			if p.alive && m.Incarnation > d.inc {
+				d.duplicateOnce(n)
+			}
+			continue
 		}
-		metas[n.Name] = m
-		infos = append(infos, core.MemberInfo{Name: n.Name, Incarnation: m.Incarnation,
-			Priority: m.Priority, Alive: p.alive, Draining: m.Draining})
+		cur, seen := best[name]
+		if !seen || (p.alive && !cur.alive) || (p.alive == cur.alive && m.Incarnation > cur.meta.Incarnation) {
+			best[name] = candidate{node: n, meta: m, alive: p.alive}
+		}
+	}
+	var infos []core.MemberInfo
+	nodes := map[string]*memberlist.Node{}
+	metas := map[string]nodeMeta{}
+	for name, c := range best {
+		if c.alive {
+			nodes[name] = &c.node
+		}
+		metas[name] = c.meta
+		infos = append(infos, core.MemberInfo{Name: name, Incarnation: c.meta.Incarnation,
+			Priority: c.meta.Priority, Alive: c.alive, Draining: c.meta.Draining})
 	}
 	d.nodesMu.Lock()
 	d.nodes, d.metas = nodes, metas

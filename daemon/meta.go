@@ -3,7 +3,31 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 )
+
+// Gossip names. Every process gossips under its member name plus its
+// incarnation ("web-0@kx3q1z8b"): memberlist refuses a known name from a new
+// address until the old entry is dead and reclaimable (most of a minute with
+// the LAN profile, since the news travels by push-pull), so a rescheduled pod
+// coming back under its old name from a new IP was locked out. With the
+// incarnation in the gossip name, the new process is simply a new node and
+// the old one dies on its own; the daemon maps both to the member name, the
+// newest live incarnation winning. Member names cannot contain '@'.
+const gossipNameSep = "@"
+
+// gossipName is the memberlist node name of member name's process inc.
+func gossipName(name string, inc uint64) string {
+	return name + gossipNameSep + strconv.FormatUint(inc, 36)
+}
+
+// memberName is the member name of a memberlist node name (a name without
+// an incarnation, from an older ringd, is taken as it is).
+func memberName(gossip string) string {
+	name, _, _ := strings.Cut(gossip, gossipNameSep)
+	return name
+}
 
 // nodeMeta is what every member gossips about itself in memberlist's node
 // metadata (at most 512 bytes). Short JSON keys keep it small.

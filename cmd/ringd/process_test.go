@@ -406,3 +406,72 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
+
+// TestProcessRescheduledMember: a member comes back under its old name from
+// a new gossip address with an empty data dir, as a rescheduled StatefulSet
+// pod does, after SIGKILL and after SIGTERM, with memberlist's LAN timings
+// (the default). It must own partitions again soon: the goal is --settle +
+// 3 s of its start (make bench measures it, docs/benchmarks.md); the test
+// fails only past rescheduleLimit, far above the goal and far below the
+// 40-60 s that memberlist refused the old name from the new address before
+// gossip names carried the incarnation.
+func TestProcessRescheduledMember(t *testing.T) {
+	const rescheduleLimit = 15 * time.Second
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			c, ctx := startProcsOpts(t, procluster.Options{Members: 5, ExtraArgs: []string{"--gossip-profile", "lan"}})
+			s := settled(ctx, t, c, c.Names())
+			leader := procluster.Leader(s)
+			var victim string
+			for _, n := range c.Names() {
+				if n != leader {
+					victim = n
+				}
+			}
+			m := c.Member(victim)
+			stop(ctx, t, m, sig)
+			start := time.Now()
+			if err := m.Reschedule(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			var took time.Duration
+			for {
+				mine, err := m.Mine(ctx)
+				if err == nil && len(mine.Partitions) > 0 {
+					took = time.Since(start)
+					break
+				}
+				if time.Since(start) > 30*time.Second {
+					t.Fatalf("rescheduled %s owns nothing 30 s after its start\n%s", victim, m.LogTail(30))
+				}
+				time.Sleep(20 * time.Millisecond) // polling interval
+			}
+			t.Logf("%s after %v, rescheduled to %s without its data: owns partitions %v after its start",
+				victim, sig, m.GossipAddr, took.Round(time.Millisecond))
+			if took > rescheduleLimit {
+				t.Errorf("rescheduled %s owned partitions only %v after its start (limit %v)", victim, took.Round(time.Millisecond), rescheduleLimit)
+			}
+			settled(ctx, t, c, c.Names())
+		})
+	}
+}
+
+// stop ends m's process with sig: SIGKILL (reaped at once) or SIGTERM (a
+// graceful leave, waited for).
+func stop(ctx context.Context, t *testing.T, m *procluster.Member, sig syscall.Signal) {
+	t.Helper()
+	if sig == syscall.SIGKILL {
+		if err := m.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := m.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := m.Wait(wctx); err != nil {
+		t.Fatalf("%s did not exit after %v: %v", m.Name, sig, err)
+	}
+}
