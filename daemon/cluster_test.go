@@ -60,6 +60,13 @@ func fastConfig(name, addr string, partitions int, join []string, expect int) Co
 
 func newTestCluster(t *testing.T, n, partitions int) *testCluster {
 	t.Helper()
+	return newTestClusterOpts(t, n, partitions, false)
+}
+
+// newTestClusterOpts is newTestCluster, with a --data-dir per member when
+// withData.
+func newTestClusterOpts(t *testing.T, n, partitions int, withData bool) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, net: memnet.New(1), partitions: partitions, logs: newTestWriter(t)}
 	var addrs []string
 	for i := 0; i < n; i++ {
@@ -68,6 +75,9 @@ func newTestCluster(t *testing.T, n, partitions int) *testCluster {
 	for i := 0; i < n; i++ {
 		m := &testMember{name: fmt.Sprintf("m%d", i), addr: addrs[i]}
 		m.cfg = fastConfig(m.name, m.addr, partitions, addrs, n)
+		if withData {
+			m.cfg.DataDir = t.TempDir()
+		}
 		c.members = append(c.members, m)
 	}
 	for _, m := range c.members {

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ringd/ringd/daemon/core"
-	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/restapi"
 )
 
@@ -42,8 +41,11 @@ type Daemon struct {
 	ackWake  chan struct{}
 
 	// core is touched only by the loop goroutine.
-	core     *core.Core
-	hardSave election.HardState
+	core *core.Core
+	// stateSaved is the state last written to --data-dir.
+	stateSaved core.Durable
+	// identity is the voter identity (core.Options.Identity).
+	identity uint64
 
 	// snap is the newest view for the API, replaced by the loop.
 	snap atomic.Pointer[snapshot]
@@ -121,21 +123,23 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	for _, o := range opts {
 		o(d)
 	}
-	hard, err := loadHardState(cfg.DataDir)
+	kept, found, err := loadState(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	d.hardSave = hard
-	d.core = core.New(d.coreOptions(), hard)
+	switch {
+	case found:
+		d.identity = kept.Identity
+	case cfg.DataDir != "":
+		d.identity = newIdentity() // saved before the first message goes out
+	default:
+		d.identity = d.inc
+	}
+	d.core = core.New(d.coreOptions(), kept)
+	d.logMode(kept, found)
 	now := time.Now()
 	d.core.Election().SetTermFloor(termFloor(now))
-	if cfg.DataDir == "" {
-		// Without a disk this process cannot know whom it voted for before
-		// a restart; terms start from the wall clock, so refusing to vote
-		// in terms up to now keeps votes single (see docs/architecture.md).
-		d.core.Election().SetVoteFloor(termFloor(now))
-	}
-	if err := d.setMeta(false); err != nil {
+	if err := d.setMeta(false, false); err != nil {
 		return nil, err
 	}
 	d.publish(now)
@@ -146,7 +150,7 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	d.httpLn = ln
 	// The metadata carries the real HTTP address (port 0 picks one).
-	if err := d.setMeta(false); err != nil {
+	if err := d.setMeta(false, false); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -190,7 +194,7 @@ func (d *Daemon) HTTPAddr() string { return d.httpLn.Addr().String() }
 func (d *Daemon) coreOptions() core.Options {
 	c := d.cfg
 	return core.Options{
-		Self: c.Name, Incarnation: d.inc, Priority: c.Priority,
+		Self: c.Name, Incarnation: d.inc, Identity: d.identity, Priority: c.Priority,
 		Partitions: c.Partitions, Load: c.Load,
 		HeartbeatInterval: c.HeartbeatInterval, LeaderTimeout: c.LeaderTimeout,
 		ElectionTimeout: c.ElectionTimeout, LeaderLease: c.LeaderLease, Lease: c.Lease,
@@ -205,13 +209,13 @@ func (d *Daemon) coreOptions() core.Options {
 }
 
 // setMeta updates our gossiped metadata.
-func (d *Daemon) setMeta(draining bool) error {
+func (d *Daemon) setMeta(draining, leaving bool) error {
 	httpAddr := d.cfg.HTTPAddr
 	if d.httpLn != nil {
 		httpAddr = d.httpLn.Addr().String()
 	}
-	b, err := nodeMeta{Version: core.ProtocolVersion, Incarnation: d.inc, Priority: d.cfg.Priority,
-		HTTPAddr: httpAddr, Draining: draining, Partitions: d.cfg.Partitions,
+	b, err := nodeMeta{Version: core.ProtocolVersion, Incarnation: d.inc, Identity: d.identity, Priority: d.cfg.Priority,
+		HTTPAddr: httpAddr, Draining: draining, Leaving: leaving, Partitions: d.cfg.Partitions,
 		Fingerprint: d.cfg.Fingerprint()}.encode()
 	if err != nil {
 		return err
@@ -299,6 +303,29 @@ func (d *Daemon) duplicateOnce(n memberlist.Node) {
 		return
 	}
 	d.log.Error("a newer process runs under this member name; is --name unique?", "other", n.Name, "at", n.Address())
+}
+
+// logMode says at start what this member kept and what that mode assumes
+// (docs/architecture.md, "Restarts").
+func (d *Daemon) logMode(kept core.Durable, found bool) {
+	alone := d.cfg.BootstrapExpect == 0 && len(d.cfg.Join) == 0
+	switch {
+	case found:
+		d.log.Info("state found in --data-dir: this member votes as the voter it was, and never bootstraps a cluster of its own",
+			"identity", kept.Identity, "term", kept.Election.Term, "voters", kept.Config.Voters)
+		if len(kept.Config.Voters) > 0 && alone {
+			d.log.Warn("this member belonged to a cluster but has no --join: it waits until a member of that cluster contacts it")
+		}
+	case d.cfg.DataDir != "":
+		d.log.Info("no state in --data-dir: starting as a new voter identity (a voter only once the leader makes it one); state is kept from now on",
+			"identity", d.identity)
+	default:
+		d.log.Info("no --data-dir: a new voter identity on every start (a voter only once the leader makes it one); fencing tokens after a restart of every member at once rest on wall clocks (see docs/architecture.md)",
+			"identity", d.identity)
+	}
+	if alone && !found {
+		d.log.Warn("no --join and no state: this member forms a cluster of its own; restarted without its state it would form a new one (give every member --join and --bootstrap-expect)")
+	}
 }
 
 // do runs fn in the loop and returns its error.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -70,23 +71,24 @@ func (d *Daemon) loop() {
 	}
 }
 
-// persist writes the election's hard state before anything depending on it
-// is sent.
+// persist writes the durable state (term, vote, identity, voter
+// configuration) before anything depending on it is sent.
 func (d *Daemon) persist() {
-	// Compare with what is on disk rather than trusting the changed flag:
-	// after a failed write the flag is gone but the state is still unsaved.
-	hs, _ := d.core.Election().HardState()
-	if d.cfg.DataDir == "" || hs == d.hardSave {
+	// Compare with what is on disk rather than trusting a changed flag:
+	// after a failed write the state is still unsaved.
+	st := d.core.Durable()
+	if d.cfg.DataDir == "" || reflect.DeepEqual(st, d.stateSaved) {
 		return
 	}
-	if err := saveHardState(d.cfg.DataDir, hs); err != nil {
-		// Sending a vote we could not persist could break single votes
-		// after a restart; drop this round's messages instead.
-		d.log.Error("cannot persist election state; not sending", "error", err)
+	if err := saveState(d.cfg.DataDir, st); err != nil {
+		// Sending a vote or an acknowledgement we could not persist could
+		// break single votes or configurations after a restart; drop this
+		// round's messages instead.
+		d.log.Error("cannot persist state to --data-dir; not sending", "error", err)
 		d.core.Outbox()
 		return
 	}
-	d.hardSave = hs
+	d.stateSaved = st
 }
 
 // refreshMembers gives the core the gossip view (our own copies of
@@ -135,8 +137,8 @@ func (d *Daemon) refreshMembers(now time.Time) {
 			nodes[name] = &c.node
 		}
 		metas[name] = c.meta
-		infos = append(infos, core.MemberInfo{Name: name, Incarnation: c.meta.Incarnation,
-			Priority: c.meta.Priority, Alive: c.alive, Draining: c.meta.Draining})
+		infos = append(infos, core.MemberInfo{Name: name, Incarnation: c.meta.Incarnation, Identity: c.meta.Identity,
+			Priority: c.meta.Priority, Alive: c.alive, Draining: c.meta.Draining, Leaving: c.meta.Leaving})
 	}
 	d.nodesMu.Lock()
 	d.nodes, d.metas = nodes, metas
@@ -270,7 +272,7 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 // replaces the voter, hands leadership over once a caught-up voter can take
 // it); each condition is waived when no other live member could take over.
 func (d *Daemon) drain(ctx context.Context) {
-	if err := d.setDraining(ctx, true); err != nil {
+	if err := d.setLeaving(ctx); err != nil {
 		return
 	}
 	last := ""
@@ -296,15 +298,34 @@ func (d *Daemon) drain(ctx context.Context) {
 	}
 }
 
-// setDraining updates the core and our gossiped metadata.
+// setDraining updates the core and our gossiped metadata (an operator's
+// drain: the member keeps its vote).
 func (d *Daemon) setDraining(ctx context.Context, on bool) error {
 	if err := d.do(ctx, func(now time.Time, c *core.Core) error {
+		if c.Leaving() {
+			return errShuttingDown // a leave cannot be undone
+		}
 		c.SetDraining(on)
 		return nil
 	}); err != nil {
 		return err
 	}
-	if err := d.setMeta(on); err != nil {
+	if err := d.setMeta(on, false); err != nil {
+		return err
+	}
+	return d.ml.UpdateNode(time.Second)
+}
+
+// setLeaving starts a leave for good (shutdown): the member drains and the
+// leader takes its vote away.
+func (d *Daemon) setLeaving(ctx context.Context) error {
+	if err := d.do(ctx, func(now time.Time, c *core.Core) error {
+		c.SetLeaving()
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := d.setMeta(true, true); err != nil {
 		return err
 	}
 	return d.ml.UpdateNode(time.Second)

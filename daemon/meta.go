@@ -37,9 +37,13 @@ type nodeMeta struct {
 	// Incarnation identifies this process: a member restarted under the
 	// same name gets a new one, so grants do not pass to it.
 	Incarnation uint64 `json:"i"`
-	Priority    int    `json:"p"`
-	HTTPAddr    string `json:"h"`
-	Draining    bool   `json:"d,omitempty"`
+	// Identity is the member's voter identity (core.Options.Identity).
+	Identity uint64 `json:"id"`
+	Priority int    `json:"p"`
+	HTTPAddr string `json:"h"`
+	Draining bool   `json:"d,omitempty"`
+	// Leaving: draining before a shutdown for good (core.SetLeaving).
+	Leaving bool `json:"l,omitempty"`
 	// Partitions and Fingerprint must match across the cluster; a member
 	// with other values is refused at join.
 	Partitions  int    `json:"n"`

@@ -1,45 +1,71 @@
 package daemon
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/daemon/core"
 )
 
-// stateFile keeps the election's hard state in --data-dir.
-const stateFile = "election.json"
+// stateFile keeps what a member must not forget across restarts (see
+// core.Durable) in --data-dir.
+const stateFile = "state.json"
 
-// loadHardState reads the persisted term and vote; a missing file is a fresh
-// start.
-func loadHardState(dir string) (election.HardState, error) {
-	var hs election.HardState
+// loadState reads the kept state. found is false for a fresh start: no data
+// dir, or no state file in it. The state found decides
+// the mode, not the flag: an emptied --data-dir (a rescheduled pod's
+// emptyDir) is a start without state.
+func loadState(dir string) (st core.Durable, found bool, err error) {
 	if dir == "" {
-		return hs, nil
+		return st, false, nil
 	}
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	path := filepath.Join(dir, stateFile)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return hs, nil
+		return st, false, nil
 	}
 	if err != nil {
-		return hs, fmt.Errorf("reading --data-dir state: %w", err)
+		return st, false, fmt.Errorf("reading --data-dir state: %w", err)
 	}
-	if err := json.Unmarshal(b, &hs); err != nil {
-		return hs, fmt.Errorf("--data-dir state %s is corrupt: %v", filepath.Join(dir, stateFile), err)
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, false, fmt.Errorf("--data-dir state %s is corrupt: %v", path, err)
 	}
-	return hs, nil
+	if st.Version != core.DurableVersion {
+		return st, false, fmt.Errorf("--data-dir state %s has format version %d; this ringd reads version %d", path, st.Version, core.DurableVersion)
+	}
+	if st.Identity == 0 {
+		return st, false, fmt.Errorf("--data-dir state %s has no voter identity", path)
+	}
+	return st, true, nil
 }
 
-// saveHardState writes the state durably (temp file, fsync, rename) before
-// any message that depends on it is sent.
-func saveHardState(dir string, hs election.HardState) error {
+// newIdentity returns a random voter identity (never 0).
+func newIdentity() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+		if id := binary.BigEndian.Uint64(b[:]) >> 1; id != 0 {
+			return id
+		}
+	}
+}
+
+// saveState writes the state durably before anything that depends on it is
+// sent: a temporary file, fsync, rename, then fsync of the directory so that
+// the rename itself survives a power loss.
+func saveState(dir string, st core.Durable) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating --data-dir: %w", err)
 	}
-	b, _ := json.Marshal(hs)
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
 	tmp := filepath.Join(dir, stateFile+".tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -56,5 +82,13 @@ func saveHardState(dir string, hs election.HardState) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, stateFile))
+	if err := os.Rename(tmp, filepath.Join(dir, stateFile)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

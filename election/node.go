@@ -361,7 +361,11 @@ func (n *Node) nextTerm() uint64 {
 	// restart without a data dir this member may already have voted for
 	// someone else in a term at or below the floor (a double vote; found by
 	// TestSafetyRandomized, pinned by TestVoteFloorCoversOwnVote).
-	return max(n.hard.Term+1, n.termFloor, n.voteFloor+1)
+	// Above the newest table's term too: tokens are term*1000+n, and a
+	// campaign below the term of a table this member applied would mint
+	// tokens below that table's (possible without a data dir, when the
+	// hard term was lost and the wall clock is behind the table's term).
+	return max(n.hard.Term+1, n.table.Term+1, n.termFloor, n.voteFloor+1)
 }
 
 // startPreVote asks every voter whether it would vote for us in the next

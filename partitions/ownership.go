@@ -277,6 +277,22 @@ func (o *Ownership) Release(id int) error {
 	return nil
 }
 
+// DropPending lets go, for good, of the pending (never started) grants for
+// which stale says so. It reports whether grants changed.
+func (o *Ownership) DropPending(stale func(id int, token uint64) bool) bool {
+	changed := false
+	for id, g := range o.grants {
+		if g.state == Pending && stale(id, g.token) {
+			o.drop(id)
+			changed = true
+		}
+	}
+	if changed {
+		o.changed()
+	}
+	return changed
+}
+
 // DropAll lets go of every grant at once (shutdown without drain).
 func (o *Ownership) DropAll() {
 	if len(o.grants) == 0 {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ringd/ringd/election"
@@ -15,7 +17,14 @@ import (
 type Options struct {
 	Self        string
 	Incarnation uint64
-	Priority    int
+	// Identity is this member's voter identity: the same across restarts
+	// that keep their state (--data-dir), new otherwise (the daemon then
+	// uses the incarnation). A voter is a name and an identity: a member
+	// that lost its state cannot vote as the voter it was (it may have
+	// voted in a term it does not remember) until a leader with a majority
+	// makes its new identity a voter.
+	Identity uint64
+	Priority int
 
 	Partitions int
 	Load       float64
@@ -57,10 +66,56 @@ type Options struct {
 type MemberInfo struct {
 	Name        string
 	Incarnation uint64
-	Priority    int
-	Alive       bool
-	Draining    bool
+	// Identity is the member's voter identity (see Options.Identity).
+	Identity uint64
+	Priority int
+	Alive    bool
+	Draining bool
+	// Leaving: the member drains because it shuts down for good; the
+	// leader takes its vote away at once.
+	Leaving bool
 }
+
+// ElectionName is how the election knows a member: its name and its voter
+// identity, so that a member that restarted without its state is a new
+// voter, not the old one.
+func ElectionName(name string, identity uint64) string {
+	return name + electionNameSep + strconv.FormatUint(identity, 36)
+}
+
+const electionNameSep = "@"
+
+// memberOf returns the member name of an election name.
+func memberOf(electionName string) string {
+	name, _, _ := strings.Cut(electionName, electionNameSep)
+	return name
+}
+
+// Durable is what a member keeps across restarts with --data-dir, written
+// (fsync) before anything that depends on it is sent: the election's term
+// and vote, the voter identity they belong to, and the newest voter
+// configuration it applied (so that it never bootstraps a cluster of its
+// own, and votes like the voter it was).
+type Durable struct {
+	// Version is the format version (DurableVersion).
+	Version  int                `json:"version"`
+	Identity uint64             `json:"identity"`
+	Election election.HardState `json:"election"`
+	Config   SavedConfig        `json:"config"`
+}
+
+// DurableVersion is the version of the Durable format.
+const DurableVersion = 1
+
+// SavedConfig is a voter configuration and the table that carried it.
+type SavedConfig struct {
+	Table      partitions.TableID `json:"table"`
+	Voters     []string           `json:"voters,omitempty"`
+	PrevVoters []string           `json:"prevVoters,omitempty"`
+}
+
+// Empty reports whether no configuration was saved.
+func (s SavedConfig) Empty() bool { return len(s.Voters) == 0 }
 
 // memberState adds what the core tracks over time to what gossip says.
 type memberState struct {
@@ -81,6 +136,13 @@ type Core struct {
 
 	members  map[string]*memberState
 	draining bool
+	leaving  bool
+	// saved is the newest voter configuration applied (see Durable).
+	saved SavedConfig
+	// sawTable: a peer showed a table (heartbeat, probe, vote request,
+	// ack); a member without one then waits for it instead of
+	// bootstrapping a cluster of its own.
+	sawTable bool
 
 	leader *leaderState
 
@@ -105,13 +167,19 @@ type Core struct {
 	out []Outgoing
 }
 
-// New returns a Core for a fresh incarnation with the persisted election
-// state (zero without a data dir).
-func New(opt Options, hard election.HardState) *Core {
+// New returns a Core for a fresh incarnation with what it kept across the
+// restart (zero without a data dir, or when it lost it).
+func New(opt Options, kept Durable) *Core {
+	hard := kept.Election
+	if kept.Identity != opt.Identity {
+		hard = election.HardState{} // another identity's votes are not ours
+		kept.Config = SavedConfig{}
+	}
 	c := &Core{
-		opt: opt,
+		opt:   opt,
+		saved: kept.Config,
 		el: election.New(election.Options{
-			Self: opt.Self, Priority: opt.Priority,
+			Self: ElectionName(opt.Self, opt.Identity), Priority: opt.Priority,
 			HeartbeatInterval: opt.HeartbeatInterval, LeaderTimeout: opt.LeaderTimeout,
 			ElectionTimeout: opt.ElectionTimeout, LeaderLease: opt.LeaderLease,
 			Settle: opt.Settle, Preempt: opt.Preempt,
@@ -122,8 +190,38 @@ func New(opt Options, hard election.HardState) *Core {
 		voteReports: map[string]partitions.Report{},
 	}
 	c.members[opt.Self] = &memberState{MemberInfo: MemberInfo{Name: opt.Self,
-		Incarnation: opt.Incarnation, Priority: opt.Priority, Alive: true}}
+		Incarnation: opt.Incarnation, Identity: opt.Identity, Priority: opt.Priority, Alive: true}}
+	c.syncElection()
 	return c
+}
+
+// self is this member's election name.
+func (c *Core) self() string { return ElectionName(c.opt.Self, c.opt.Identity) }
+
+// electionName is the election name of a member as gossip knows it now, ""
+// for an unknown member.
+func (c *Core) electionName(member string) string {
+	if m := c.members[member]; m != nil {
+		return ElectionName(member, m.Identity)
+	}
+	return ""
+}
+
+// Durable returns what the host must persist before sending the messages
+// that Outbox returns next.
+func (c *Core) Durable() Durable {
+	hs, _ := c.el.HardState()
+	return Durable{Version: DurableVersion, Identity: c.opt.Identity, Election: hs, Config: c.saved}
+}
+
+// saveConfig remembers the voter configuration of an applied table when it
+// changed, for Durable.
+func (c *Core) saveConfig(t partitions.Table) {
+	voters, prev := t.VoterSet()
+	if len(voters) == 0 || (slices.Equal(voters, c.saved.Voters) && slices.Equal(prev, c.saved.PrevVoters)) {
+		return
+	}
+	c.saved = SavedConfig{Table: t.ID, Voters: slices.Clone(voters), PrevVoters: slices.Clone(prev)}
 }
 
 // Election exposes the election state machine for term floors and hard state.
@@ -182,7 +280,7 @@ func (c *Core) SetMembers(now time.Time, infos []MemberInfo) {
 	}
 	c.reapMembers(now)
 	self := c.members[c.opt.Self]
-	self.Draining = c.draining
+	self.Draining, self.Leaving = c.draining, c.leaving
 	if self.aliveSince.IsZero() {
 		self.aliveSince = now
 	}
@@ -199,7 +297,8 @@ func (c *Core) reapMembers(now time.Time) {
 	t := c.own.Table()
 	for name, m := range c.members {
 		if !m.Alive && name != c.opt.Self && now.Sub(m.deadSince) >= c.opt.DeadMemberTimeout &&
-			!slices.Contains(t.Members, name) && !slices.Contains(t.Voters, name) && !slices.Contains(t.PrevVoters, name) {
+			!slices.Contains(t.Members, name) && !slices.ContainsFunc(slices.Concat(t.Voters, t.PrevVoters),
+			func(v string) bool { return memberOf(v) == name }) {
 			delete(c.members, name)
 		}
 	}
@@ -218,16 +317,23 @@ func (c *Core) holdDown(m *memberState, now time.Time) time.Duration {
 func (c *Core) syncElection() {
 	var list []election.Member
 	for _, m := range c.members {
-		list = append(list, election.Member{Name: m.Name, Priority: m.Priority,
+		list = append(list, election.Member{Name: ElectionName(m.Name, m.Identity), Priority: m.Priority,
 			Alive: m.Alive, AliveSince: m.aliveSince})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	c.el.SetMembers(list)
-	c.el.SetConfig(c.electionConfig(), c.own.Table().ID)
+	id := c.own.Table().ID
+	if id.Less(c.saved.Table) {
+		id = c.saved.Table
+	}
+	c.el.SetConfig(c.electionConfig(), id)
 }
 
-// electionConfig is the configuration from the newest table or, before any,
-// the bootstrap configuration.
+// electionConfig is the configuration (election names) from the newest
+// table; before any, the one this member saved before a restart; without
+// that, the bootstrap configuration, unless a peer showed a table (then this
+// member waits for it: it must never form a cluster of its own while one
+// exists within reach).
 func (c *Core) electionConfig() election.Config {
 	t := c.own.Table()
 	if len(t.Partitions) > 0 {
@@ -235,11 +341,15 @@ func (c *Core) electionConfig() election.Config {
 		return election.Config{Voters: voters, Prev: prev}
 	}
 	switch {
+	case !c.saved.Empty():
+		return election.Config{Voters: c.saved.Voters, Prev: c.saved.PrevVoters}
+	case c.sawTable:
+		return election.Config{}
 	case c.opt.BootstrapExpect > 0:
 		var alive []string
 		for name, m := range c.members {
 			if m.Alive {
-				alive = append(alive, name)
+				alive = append(alive, ElectionName(name, m.Identity))
 			}
 		}
 		if len(alive) < c.opt.BootstrapExpect {
@@ -248,9 +358,17 @@ func (c *Core) electionConfig() election.Config {
 		sort.Strings(alive)
 		return election.Config{Voters: alive}
 	case c.opt.BootstrapAlone:
-		return election.Config{Voters: []string{c.opt.Self}}
+		return election.Config{Voters: []string{c.self()}}
 	}
 	return election.Config{}
+}
+
+// noteTable records that a peer has a table (see sawTable).
+func (c *Core) noteTable(id partitions.TableID) {
+	if id != (partitions.TableID{}) && !c.sawTable {
+		c.sawTable = true
+		c.syncElection()
+	}
 }
 
 // SetDraining marks this member draining: the leader moves its partitions
@@ -260,6 +378,18 @@ func (c *Core) SetDraining(d bool) {
 	c.members[c.opt.Self].Draining = d
 }
 
+// SetLeaving marks this member leaving for good (a graceful shutdown): it
+// drains, and the leader replaces it among the voters at once (a member that
+// only drains keeps its vote). There is no way back.
+func (c *Core) SetLeaving() {
+	c.SetDraining(true)
+	c.leaving = true
+	c.members[c.opt.Self].Leaving = true
+}
+
+// Leaving reports whether this member is leaving (SetLeaving).
+func (c *Core) Leaving() bool { return c.leaving }
+
 // Draining reports whether this member is draining.
 func (c *Core) Draining() bool { return c.draining }
 
@@ -268,9 +398,14 @@ func (c *Core) Step(now time.Time, env Envelope) {
 	if env.From == "" || env.From == c.opt.Self {
 		return
 	}
+	c.noteTable(env.TableID)
+	if env.Table != nil {
+		c.noteTable(env.Table.ID)
+	}
 	if m := env.Election; m != nil {
-		m.From = env.From
-		m.To = c.opt.Self
+		c.noteTable(m.LastTable)
+		m.From = ElectionName(env.From, env.Identity)
+		m.To = c.self()
 		if m.Type == election.MsgVoteResponse && m.Granted && env.Holdings != nil {
 			if c.voteReportTerm != m.Term {
 				c.voteReports = map[string]partitions.Report{}
@@ -282,7 +417,7 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		st := c.el.Status()
 		switch m.Type {
 		case election.MsgHeartbeat:
-			if st.Leader == env.From && st.Term == m.Term {
+			if st.Leader == m.From && st.Term == m.Term {
 				c.onHeartbeat(now, env)
 			}
 		case election.MsgHeartbeatAck:
@@ -304,7 +439,7 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		c.sendTable(env.From)
 	}
 	if env.TransferTo != "" && c.leader != nil {
-		_ = c.el.Transfer(now, env.TransferTo) // a stale or bad request changes nothing
+		_ = c.el.Transfer(now, c.electionName(env.TransferTo)) // a stale or bad request changes nothing
 	}
 	c.flush(now)
 }
@@ -339,6 +474,7 @@ func (c *Core) onTable(now time.Time, t partitions.Table) {
 		return // another cluster's shape, or a stale leader's table
 	}
 	if c.own.Apply(now, c.startable(t)) {
+		c.saveConfig(t)
 		c.syncElection()
 	}
 }
@@ -394,6 +530,12 @@ func (c *Core) flush(now time.Time) {
 	st := c.el.Status()
 	switch {
 	case st.Role == election.Leader && (c.leader == nil || c.leader.term != st.Term):
+		// A grant of an older term that this member never started may
+		// have been given to another member, with a higher token, by a
+		// leader whose table we never saw. The leader renews itself just
+		// below, which would start it: let it go first (the new table
+		// grants it again if it is still ours to have).
+		c.own.DropPending(func(_ int, token uint64) bool { return token/tokenSpan < st.Term })
 		c.leader = newLeaderState(c, now, st.Term)
 		c.emit(Event{Kind: EventElected, At: now})
 	case st.Role != election.Leader && c.leader != nil:
@@ -420,7 +562,7 @@ func (c *Core) flush(now time.Time) {
 			c.leader.selfReport(now)
 			c.reportedSeq = c.own.HoldingsSeq()
 		} else if st.Leader != "" {
-			c.sendReport(now, st.Leader)
+			c.sendReport(now, memberOf(st.Leader))
 		}
 	}
 	for seq, at := range c.ackSentAt {
@@ -439,7 +581,7 @@ func (c *Core) wrapElection(now time.Time) {
 		switch m.Type {
 		case election.MsgHeartbeat:
 			if c.leader != nil {
-				c.leader.fillHeartbeat(&env, m.To)
+				c.leader.fillHeartbeat(&env, memberOf(m.To))
 			}
 		case election.MsgHeartbeatAck:
 			c.ackSeq++
@@ -450,7 +592,7 @@ func (c *Core) wrapElection(now time.Time) {
 		case election.MsgTimeoutNow:
 			// A lost hand-over costs a leader timeout: send it on the
 			// reliable channel.
-			c.send(m.To, true, env)
+			c.send(memberOf(m.To), true, env)
 			continue
 		case election.MsgVoteResponse:
 			if m.Granted {
@@ -460,7 +602,7 @@ func (c *Core) wrapElection(now time.Time) {
 				env.Holdings = &r
 			}
 		}
-		c.send(m.To, false, env)
+		c.send(memberOf(m.To), false, env)
 	}
 }
 
@@ -482,6 +624,7 @@ func (c *Core) sendTable(to string) {
 func (c *Core) send(to string, reliable bool, env Envelope) {
 	env.From = c.opt.Self
 	env.Incarnation = c.opt.Incarnation
+	env.Identity = c.opt.Identity
 	env.To = to
 	c.out = append(c.out, Outgoing{To: to, Reliable: reliable, Env: env})
 }
@@ -521,7 +664,11 @@ func (c *Core) Transfer(now time.Time, to string) error {
 	st := c.el.Status()
 	switch {
 	case st.Role == election.Leader:
-		if err := c.el.Transfer(now, to); err != nil {
+		el := c.electionName(to)
+		if el == "" {
+			return fmt.Errorf("%w: %q", election.ErrUnknownMember, to)
+		}
+		if err := c.el.Transfer(now, el); err != nil {
 			return err
 		}
 	case st.Leader == "":
@@ -530,7 +677,7 @@ func (c *Core) Transfer(now time.Time, to string) error {
 		if m := c.members[to]; m == nil || !m.Alive {
 			return fmt.Errorf("%w: %q", election.ErrUnknownMember, to)
 		}
-		c.send(st.Leader, false, Envelope{TransferTo: to})
+		c.send(memberOf(st.Leader), false, Envelope{TransferTo: to})
 	}
 	c.flush(now)
 	return nil

@@ -13,7 +13,9 @@ const ProtocolVersion = 1
 type Envelope struct {
 	From        string `json:"from"`
 	Incarnation uint64 `json:"inc"`
-	To          string `json:"to"`
+	// Identity is the sender's voter identity (Options.Identity).
+	Identity uint64 `json:"id"`
+	To       string `json:"to"`
 
 	// Election is set for election messages (votes, heartbeats, acks...).
 	Election *election.Message `json:"el,omitempty"`

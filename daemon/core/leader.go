@@ -54,7 +54,8 @@ type leaderState struct {
 	dest []string
 	// moveStart is when a planned move of the partition began (releasing).
 	moveStart []time.Time
-	// applied is the newest table each member acknowledged (from acks).
+	// applied is the newest table each member acknowledged (from acks),
+	// by election name.
 	applied map[string]partitions.TableID
 	// lastAck is when each member last acknowledged a heartbeat; a member
 	// silent for a lease gets no partitions (its own lease has run out), so
@@ -101,11 +102,14 @@ func newLeaderState(c *Core, now time.Time, term uint64) *leaderState {
 	if len(base.Partitions) == P {
 		copy(t.Partitions, base.Partitions)
 	} else {
-		// The first table: the bootstrap configuration, the voters we
-		// were elected by.
-		t.Members = c.electionConfig().All()
-		t.Voters = slices.Clone(t.Members)
-		t.PrevVoters = nil
+		// No table here: the configuration we were elected by (the
+		// bootstrap one, or the one saved before a restart).
+		cfg := c.electionConfig()
+		t.Voters, t.PrevVoters = slices.Clone(cfg.Voters), slices.Clone(cfg.Prev)
+		t.Members = nil
+		for _, v := range cfg.All() {
+			t.Members = append(t.Members, memberOf(v))
+		}
 	}
 	if len(t.PrevVoters) > 0 {
 		l.jointVersion = t.ID.Version
@@ -194,8 +198,10 @@ func (l *leaderState) onReport(name string, r partitions.Report) {
 // holds may grant.
 func (l *leaderState) onAck(now time.Time, env Envelope) {
 	l.lastAck[env.From] = now
-	if cur := l.applied[env.From]; cur.Less(env.TableID) {
-		l.applied[env.From] = env.TableID
+	// Applied tables count per voter identity: a member that lost its
+	// state does not vouch for what its old identity acknowledged.
+	if el := ElectionName(env.From, env.Identity); l.applied[el].Less(env.TableID) {
+		l.applied[el] = env.TableID
 	}
 	// An ack carries the member's holdings sequence and applied table: with
 	// the holdings of the report we know unchanged, it is that report
@@ -294,14 +300,16 @@ func (l *leaderState) tick(now time.Time) {
 	l.handOverIfNotVoter(now)
 }
 
-// handOverIfNotVoter: a leader that is no longer a voter (it drains, so the
-// voters replaced it) hands leadership to the best-ranked live voter once the
-// change is complete and, when draining, once its own partitions moved away
+// handOverIfNotVoter: a leader that is no longer a voter (it leaves, so the
+// voters replaced it), or that leaves and stays a voter for want of anyone
+// else, hands leadership to the best-ranked other live voter once no
+// change is in flight and, when draining, once its own partitions moved away
 // (moves are quickest while it still leads: a successor must first wait out
 // what it cannot vouch for). The successor campaigns at once, instead of
 // everyone waiting for this leader's heartbeats to stop.
 func (l *leaderState) handOverIfNotVoter(now time.Time) {
-	if len(l.table.PrevVoters) > 0 || slices.Contains(l.table.Voters, l.c.opt.Self) {
+	voter := slices.Contains(l.table.Voters, l.c.self())
+	if len(l.table.PrevVoters) > 0 || (voter && !l.c.leaving) {
 		return
 	}
 	if l.c.draining && len(l.c.own.Report().Items) > 0 {
@@ -310,17 +318,21 @@ func (l *leaderState) handOverIfNotVoter(now time.Time) {
 	voters := slices.Clone(l.table.Voters)
 	l.c.sortByRank(voters)
 	for _, v := range voters {
+		if v == l.c.self() {
+			continue
+		}
 		// Only to a voter that applied our newest table: with an older
 		// one, the others would refuse it their votes (up-to-date rule)
 		// and the hand-over would cost a leader timeout instead of
 		// saving one. A lagging best-ranked voter is worth a heartbeat's
 		// wait; skipping it for the next would invite its preemption.
-		if m := l.c.members[v]; m != nil && m.Alive && !m.Draining && l.responsive(now, v) {
+		if m := l.c.members[memberOf(v)]; m != nil && ElectionName(m.Name, m.Identity) == v &&
+			m.Alive && !m.Draining && l.responsive(now, m.Name) {
 			if l.applied[v].Less(l.table.ID) {
 				return
 			}
 			if l.c.el.Transfer(now, v) == nil {
-				l.c.emit(Event{Kind: EventHandedOver, At: now, To: v})
+				l.c.emit(Event{Kind: EventHandedOver, At: now, To: m.Name})
 			}
 			return
 		}
@@ -517,7 +529,7 @@ func (l *leaderState) maintainConfig(now time.Time) {
 	if len(l.table.PrevVoters) > 0 {
 		jv := partitions.TableID{Term: l.term, Version: l.jointVersion}
 		acked := func(name string) bool {
-			if name == l.c.opt.Self {
+			if name == l.c.self() {
 				return true
 			}
 			return !l.applied[name].Less(jv)
@@ -546,10 +558,10 @@ func (l *leaderState) maintainMembers(now time.Time) {
 	for _, n := range l.table.Members {
 		in[n] = true
 	}
-	want := slices.Clone(l.table.Voters)
-	for _, v := range l.table.PrevVoters {
-		if !slices.Contains(want, v) {
-			want = append(want, v)
+	var want []string
+	for _, v := range slices.Concat(l.table.Voters, l.table.PrevVoters) {
+		if !slices.Contains(want, memberOf(v)) {
+			want = append(want, memberOf(v))
 		}
 	}
 	for name, m := range l.c.members {
@@ -573,31 +585,42 @@ func (l *leaderState) maintainMembers(now time.Time) {
 }
 
 // wantVoters is the voter set the leader works towards, sticky: a voter stays
-// a voter while it is alive and not draining. Draining voters leave at once
-// (they are going away, and they can still acknowledge the change); a voter
-// dead for --dead-voter-timeout is replaced by a caught-up non-voter, or
-// dropped when at least min(3, --voters) voters remain without it, so that a
-// member merely restarting never shrinks the voters to two. Caught-up live
-// non-voters join, best-ranked first, until there are --voters voters or all
-// live members vote, keeping the count odd (an even count tolerates no more
-// failures than one fewer). Only an excess over --voters (after a
-// bootstrap of more members) demotes live voters, lowest-ranked first.
+// a voter while it is alive, not leaving, and has the identity it was made a
+// voter with (a member that only drains keeps its vote). A leaving voter is
+// removed at once, replaced or not: it is going away for good, it can still
+// acknowledge the change, and keeping it would cost the majority once it is
+// gone (several leaving at once, as a rollout with maxUnavailable does, would
+// take the majority with them). A voter that came back without its state (a
+// new identity) is replaced at once, usually by its new identity; a dead voter
+// after --dead-voter-timeout. Replacements are caught-up live non-voters,
+// best-ranked first; without one, a dead voter stays while fewer than
+// min(3, --voters) voters would remain, so that a member merely restarting
+// never shrinks the voters to two that could not lose anyone.
+// Non-voters join until there are --voters voters or all live members vote,
+// keeping the count odd (an even count tolerates no more failures than one
+// fewer). Only an excess over --voters (after a bootstrap of more members)
+// demotes live voters, lowest-ranked first.
 func (l *leaderState) wantVoters(now time.Time) []string {
 	maxVoters := l.c.maxVoters()
 	var keep, expired []string
 	live := 0
 	for _, v := range l.table.Voters {
-		m := l.c.members[v]
+		m := l.c.members[memberOf(v)]
+		current := m != nil && ElectionName(m.Name, m.Identity) == v
 		switch {
-		case v == l.c.opt.Self && !l.c.draining:
+		case v == l.c.self() && !l.c.leaving:
 			keep = append(keep, v)
 			live++
-		case v == l.c.opt.Self:
-		case m != nil && m.Alive && !m.Draining:
+		case v == l.c.self():
+			// leaving: replaced now, while it can still acknowledge.
+		case current && m.Alive && !m.Leaving:
 			keep = append(keep, v)
 			live++
-		case m != nil && m.Alive:
-			// draining: replaced now, while it can still acknowledge.
+		case current && m.Alive:
+			// leaving: replaced now, while it can still acknowledge.
+		case !current && m != nil && m.Alive:
+			// Back without its state: the old identity never returns.
+			expired = append(expired, v)
 		default:
 			since := l.electedAt
 			if m != nil && m.deadSince.After(since) {
@@ -636,35 +659,38 @@ func (l *leaderState) wantVoters(now time.Time) []string {
 }
 
 // voterCandidates lists, best-ranked first, the members that may become
-// voters: admitted, alive, not draining, past their hold-down, answering
+// voters: admitted, alive, not draining, past their hold-down (unless a voter
+// of that name lost its identity: it takes its place at once), answering
 // heartbeats, and caught up (they acknowledged a table of this term, so they
 // know the configuration they would vote in).
 func (l *leaderState) voterCandidates(now time.Time, voters []string) []string {
 	var out []string
 	for _, name := range l.table.Members {
-		if slices.Contains(voters, name) || name == l.c.opt.Self {
-			continue
-		}
 		m := l.c.members[name]
-		if m == nil || !m.Alive || m.Draining || !l.responsive(now, name) ||
-			now.Sub(m.aliveSince) < l.c.holdDown(m, now) || l.applied[name].Term != l.term {
+		if m == nil || name == l.c.opt.Self {
 			continue
 		}
-		out = append(out, name)
+		el := ElectionName(name, m.Identity)
+		wasVoter := slices.ContainsFunc(l.table.Voters, func(v string) bool { return memberOf(v) == name })
+		if slices.Contains(voters, el) || !m.Alive || m.Draining || m.Leaving || !l.responsive(now, name) ||
+			(!wasVoter && now.Sub(m.aliveSince) < l.c.holdDown(m, now)) || l.applied[el].Term != l.term {
+			continue
+		}
+		out = append(out, el)
 	}
 	l.c.sortByRank(out)
 	return out
 }
 
-// sortByRank sorts member names in ring order (rank 0 first); dead and
-// unknown members go last.
+// sortByRank sorts election names in ring order (rank 0 first); dead and
+// unknown members, and identities a member no longer has, go last.
 func (c *Core) sortByRank(names []string) {
 	alive := func(n string) bool {
-		m := c.members[n]
-		return n == c.opt.Self || m != nil && m.Alive
+		m := c.members[memberOf(n)]
+		return n == c.self() || m != nil && m.Alive && ElectionName(m.Name, m.Identity) == n
 	}
 	prio := func(n string) int {
-		if m := c.members[n]; m != nil {
+		if m := c.members[memberOf(n)]; m != nil {
 			return m.Priority
 		}
 		return 0
@@ -682,7 +708,9 @@ func (l *leaderState) publish(now time.Time) {
 	l.dirty = false
 	l.table.ID.Version++
 	t := cloneTable(l.table)
-	l.c.own.Apply(now, l.c.startable(t)) // our own stale grants too
+	if l.c.own.Apply(now, l.c.startable(t)) { // our own stale grants too
+		l.c.saveConfig(t)
+	}
 	l.c.syncElection()
 	for _, name := range l.recipients() {
 		tt := t
@@ -694,7 +722,8 @@ func (l *leaderState) publish(now time.Time) {
 func (l *leaderState) recipients() []string {
 	seen := map[string]bool{l.c.opt.Self: true}
 	var out []string
-	for _, n := range slices.Concat(l.table.Members, l.table.Voters, l.table.PrevVoters) {
+	for _, v := range slices.Concat(l.table.Members, l.table.Voters, l.table.PrevVoters) {
+		n := memberOf(v)
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)

@@ -105,9 +105,11 @@ type member struct {
 	name string
 	inc  uint64
 	core *core.Core
-	// hard is the persisted election state (spec.disk).
-	hard election.HardState
-	app  app
+	// kept is the persisted durable state (spec.disk); identity is the
+	// voter identity of the current process.
+	kept     core.Durable
+	identity uint64
+	app      app
 	// crashed: the process is down until restart.
 	crashed bool
 	// gossipLast is the last member list given to SetMembers (gossipSet:
@@ -132,9 +134,9 @@ func (m *member) Tick(now time.Time) {
 }
 
 func (m *member) Outbox() []simnet.Outgoing[wire] {
-	// Like the daemon: persist the hard state before sending anything.
-	if hs, changed := m.core.Election().HardState(); changed && m.spec.disk {
-		m.hard = hs
+	// Like the daemon: persist the durable state before sending anything.
+	if m.spec.disk {
+		m.kept = m.core.Durable()
 	}
 	m.core.Events() // metrics events: not needed here, drained so they do not pile up
 	outs := m.core.Outbox()
@@ -206,7 +208,9 @@ type world struct {
 	// the subject's gossip said then.
 	lastHeard     map[pair]time.Time
 	heardInc      map[pair]uint64
+	heardID       map[pair]uint64
 	heardDraining map[pair]bool
+	heardLeaving  map[pair]bool
 
 	check *ownercheck.Checker
 	// events are scheduled actions, run at the first step at or after At.
@@ -254,7 +258,7 @@ func newWorldOpts(t testing.TB, seed int64, o worldOpts, specs ...memberSpec) *w
 		expect: len(specs), voters: o.voters, preempt: !o.noPreempt, appOutlivesCrash: o.appOutlivesCrash,
 		floorUnit: o.floorUnit,
 		dropFrac:  map[pair]float64{}, cuts: map[pair]bool{},
-		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardDraining: map[pair]bool{},
+		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardID: map[pair]uint64{}, heardDraining: map[pair]bool{}, heardLeaving: map[pair]bool{},
 		check: ownercheck.New(numPartitions),
 	}
 	if w.floorUnit == 0 {
@@ -286,7 +290,7 @@ func specs(n int) []memberSpec {
 
 func (w *world) options(m *member) core.Options {
 	return core.Options{
-		Self: m.name, Incarnation: m.inc, Priority: m.spec.prio,
+		Self: m.name, Incarnation: m.inc, Identity: m.identity, Priority: m.spec.prio,
 		Partitions: numPartitions, Load: load,
 		HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout,
 		ElectionTimeout: electionTimeout, LeaderLease: leaderLease, Lease: lease,
@@ -316,8 +320,8 @@ func (w *world) add(s memberSpec) *member {
 	if s.drift != 0 {
 		w.net.SetDrift(s.name, s.drift)
 	}
-	// A first start: a member with a data dir finds an empty one (no vote
-	// floor, as the daemon); the others learn of it when they hear it.
+	// A first start: a member with a data dir finds an empty one; the
+	// others learn of it when they hear it.
 	w.boot(m, true)
 	w.cl.Add(s.name, m)
 	w.logf("start %s inc %d", s.name, m.inc)
@@ -325,23 +329,22 @@ func (w *world) add(s memberSpec) *member {
 }
 
 // boot gives m a fresh process: a new incarnation and core, with the
-// persisted hard state when keepHard (and the member has a disk), else with
-// the vote floor the daemon sets without a data dir.
+// persisted durable state when keepHard (and the member has a disk and
+// saved one); otherwise a new voter identity, as the daemon does (the
+// incarnation without a data dir, a new random one with an empty one).
 func (w *world) boot(m *member, keepHard bool) {
 	w.nextInc++
 	m.inc = w.nextInc
-	hard := election.HardState{}
-	if keepHard && m.spec.disk {
-		hard = m.hard
-	} else {
-		m.hard = election.HardState{}
+	if !(keepHard && m.spec.disk && m.kept.Identity != 0) {
+		m.kept = core.Durable{}
+		m.identity = m.inc
+		if m.spec.disk {
+			m.identity = 1_000_000 + m.inc
+		}
 	}
-	m.core = core.New(w.options(m), hard)
+	m.core = core.New(w.options(m), m.kept)
 	now := w.net.NodeNow(m.name)
 	m.core.Election().SetTermFloor(w.termFloor(now))
-	if !(keepHard && m.spec.disk) {
-		m.core.Election().SetVoteFloor(w.termFloor(now))
-	}
 	m.crashed = false
 	m.gossipSet = false
 	m.app.hold, m.app.leaseUntil = nil, time.Time{}
@@ -355,7 +358,9 @@ func (w *world) hear(p pair, now time.Time) {
 	w.lastHeard[pair{p.to, p.from}] = now
 	if s := w.members[p.from]; s != nil && s.core != nil {
 		w.heardInc[pair{p.to, p.from}] = s.inc
+		w.heardID[pair{p.to, p.from}] = s.identity
 		w.heardDraining[pair{p.to, p.from}] = s.core.Draining()
+		w.heardLeaving[pair{p.to, p.from}] = s.core.Leaving()
 	}
 }
 
@@ -465,9 +470,9 @@ func (w *world) gossip(now time.Time) {
 			if now.Sub(w.lastHeard[p]) > detectDelay+deadMemberTimeout {
 				continue // gossip forgot it, as the daemon's peer table does
 			}
-			infos = append(infos, core.MemberInfo{Name: sub, Incarnation: inc,
+			infos = append(infos, core.MemberInfo{Name: sub, Incarnation: inc, Identity: w.heardID[p],
 				Priority: w.members[sub].spec.prio, Alive: now.Sub(w.lastHeard[p]) < detectDelay,
-				Draining: w.heardDraining[p]})
+				Draining: w.heardDraining[p], Leaving: w.heardLeaving[p]})
 		}
 		m.gossipBuf = infos
 		if !m.gossipSet || !slices.Equal(infos, m.gossipLast) {
@@ -631,6 +636,16 @@ func (w *world) restart(name string, keepHard bool) {
 	w.logf("restart %s inc %d (hard state kept: %t)", name, m.inc, keepHard && m.spec.disk)
 }
 
+// setLeaving starts a graceful leave for good (SIGTERM).
+func (w *world) setLeaving(name string) {
+	m := w.members[name]
+	if m.crashed {
+		return
+	}
+	m.core.SetLeaving()
+	w.logf("leaving %s", name)
+}
+
 func (w *world) setDraining(name string, on bool) {
 	m := w.members[name]
 	if m.crashed {
@@ -788,4 +803,33 @@ func (w *world) requireNoViolations() {
 	if vs := w.check.Violations(); len(vs) > 0 {
 		w.t.Fatalf("seed %d: %s\ntrace:\n%s", w.seed, ownercheck.Summary(vs, 10), w.dumpTrace(60))
 	}
+}
+
+// votersLost reports whether the newest configuration any running member
+// holds has lost a majority of its voters (or, during a change, of either
+// voter set) for good: a voter is gone for good once its member runs under
+// another identity (it restarted without its state). No leader is promised
+// then (docs/architecture.md).
+func (w *world) votersLost() bool {
+	var newest partitions.Table
+	for _, n := range w.names {
+		if !w.up(n) {
+			continue
+		}
+		if t := w.members[n].core.View(w.now(n)).Table; newest.ID.Less(t.ID) {
+			newest = t
+		}
+	}
+	kept := func(set []string) bool {
+		n := 0
+		for _, v := range set {
+			for _, name := range w.names {
+				if core.ElectionName(name, w.members[name].identity) == v {
+					n++
+				}
+			}
+		}
+		return n > len(set)/2
+	}
+	return len(newest.Voters) > 0 && (!kept(newest.Voters) || (len(newest.PrevVoters) > 0 && !kept(newest.PrevVoters)))
 }

@@ -49,17 +49,20 @@ func (c *Core) View(now time.Time) View {
 	cfg := c.electionConfig()
 	members := t.Members
 	if len(t.Partitions) == 0 {
-		members = cfg.All()
+		members = nil
+		for _, v := range cfg.All() {
+			members = append(members, memberOf(v))
+		}
 	}
 	v := View{
 		Node: c.opt.Self, Incarnation: c.opt.Incarnation, Role: st.Role, Term: st.Term,
-		Leader: st.Leader, Index: c.own.Index(), LeaseUntil: c.own.LeaseUntil(),
+		Leader: memberOf(st.Leader), Index: c.own.Index(), LeaseUntil: c.own.LeaseUntil(),
 		Holdings: c.own.Visible(now), Table: t, Draining: c.draining,
 	}
 	for _, m := range c.members {
 		v.Members = append(v.Members, MemberView{Name: m.Name, Incarnation: m.Incarnation,
 			Priority: m.Priority, Alive: m.Alive, Draining: m.Draining,
-			InConfig: slices.Contains(members, m.Name), Voter: cfg.Contains(m.Name)})
+			InConfig: slices.Contains(members, m.Name), Voter: cfg.Contains(ElectionName(m.Name, m.Identity))})
 	}
 	sort.Slice(v.Members, func(i, j int) bool {
 		a, b := v.Members[i], v.Members[j]
@@ -73,11 +76,10 @@ func (c *Core) View(now time.Time) View {
 // partitions moved away (the leader's table no longer lists it as an owner,
 // so the leader got its release reports; leaving with a report in flight
 // would leave the partitions without a holder until its lease ran out), its
-// leadership handed over, its vote given up. Each is waived when no other
-// live admitted member could take over.
+// leadership handed over, its vote given up. Each is waived when no other live
+// admitted member could take over.
 func (v View) LeavePending() string {
-	others := false
-	self := false
+	others, self := false, false
 	for _, m := range v.Members {
 		if m.Name != v.Node && m.Alive && m.InConfig && !m.Draining {
 			others = true

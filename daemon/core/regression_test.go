@@ -1,0 +1,81 @@
+package core_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ringd/ringd/daemon/core"
+	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/partitions"
+)
+
+// elect drives a lone core through a campaign, answering its pre-vote and
+// vote requests with grants from the given voters, until it leads.
+func elect(t *testing.T, c *core.Core, now time.Time, voters ...string) time.Time {
+	t.Helper()
+	for i := 0; i < 200 && !c.Election().IsLeader(now); i++ {
+		now = now.Add(tick)
+		c.Tick(now)
+		for _, out := range c.Outbox() {
+			m := out.Env.Election
+			if m == nil {
+				continue
+			}
+			var typ election.MsgType
+			switch m.Type {
+			case election.MsgPreVoteRequest:
+				typ = election.MsgPreVoteResponse
+			case election.MsgVoteRequest:
+				typ = election.MsgVoteResponse
+			default:
+				continue
+			}
+			c.Step(now, core.Envelope{From: out.To, Incarnation: 7, Identity: 7,
+				Election: &election.Message{Type: typ, Term: m.Term, Granted: true}})
+		}
+	}
+	if !c.Election().IsLeader(now) {
+		t.Fatalf("the core did not get elected")
+	}
+	return now
+}
+
+// TestNewLeaderDoesNotStartOldPendingGrant: a member holds a pending grant
+// from an older term (its lease had lapsed when the table arrived, so it never
+// started it). When it is elected, it renews its own lease: that must not
+// start the old grant, which a later leader may have given to someone else
+// with a higher token. Found by reading the code (issue 7: Ownership.Renew ->
+// reconcile started it before startable could refuse it).
+func TestNewLeaderDoesNotStartOldPendingGrant(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	c := core.New(core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
+		HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout, ElectionTimeout: electionTimeout,
+		LeaderLease: leaderLease, Lease: lease, Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
+		ReleaseTimeout: releaseTimeout, DeadVoterTimeout: deadVoterTimeout, DeadMemberTimeout: deadMemberTimeout},
+		core.Durable{})
+	c.SetMembers(now, []core.MemberInfo{
+		{Name: "b", Incarnation: 7, Identity: 7, Alive: true},
+		{Name: "c", Incarnation: 7, Identity: 7, Alive: true},
+	})
+	oldTerm := uint64(5)
+	voters := []string{core.ElectionName("a", 1), core.ElectionName("b", 7), core.ElectionName("c", 7)}
+	c.Step(now, core.Envelope{From: "b", Incarnation: 7, Identity: 7, Table: &partitions.Table{
+		ID: partitions.TableID{Term: oldTerm, Version: 3}, Leader: "b",
+		Members: []string{"a", "b", "c"}, Voters: voters,
+		Partitions: []partitions.Entry{
+			{Owner: "a", Incarnation: 1, Token: oldTerm*1000 + 1, State: partitions.Owned},
+			{Owner: "b", Incarnation: 7, Token: oldTerm*1000 + 2, State: partitions.Owned},
+			{Owner: "c", Incarnation: 7, Token: oldTerm*1000 + 3, State: partitions.Owned},
+			{Owner: "b", Incarnation: 7, Token: oldTerm*1000 + 4, State: partitions.Owned},
+		},
+	}})
+	if r := c.View(now); len(r.Holdings) != 0 {
+		t.Fatalf("without a lease, nothing may be visible: %v", r.Holdings)
+	}
+	now = elect(t, c, now, "b", "c")
+	for _, h := range c.View(now).Holdings {
+		if h.ID == 0 && h.Token == oldTerm*1000+1 {
+			t.Fatalf("the new leader started the pending grant of partition 0 from term %d (token %d)", oldTerm, h.Token)
+		}
+	}
+}
