@@ -30,6 +30,11 @@ type Daemon struct {
 
 	ml        *memberlist.Memberlist
 	metaBytes atomic.Pointer[[]byte]
+	// metaState holds the flags our metadata gossips (see setMeta).
+	metaMu sync.Mutex
+	// background tracks short-lived goroutines the loop starts.
+	background sync.WaitGroup
+	metaState  metaFlags
 
 	// Inputs of the loop.
 	inbox      chan []byte
@@ -139,7 +144,7 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	d.logMode(kept, found)
 	now := time.Now()
 	d.core.Election().SetTermFloor(termFloor(now))
-	if err := d.setMeta(false, false); err != nil {
+	if err := d.setMeta(); err != nil {
 		return nil, err
 	}
 	d.publish(now)
@@ -150,7 +155,7 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	d.httpLn = ln
 	// The metadata carries the real HTTP address (port 0 picks one).
-	if err := d.setMeta(false, false); err != nil {
+	if err := d.setMeta(); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -208,14 +213,17 @@ func (d *Daemon) coreOptions() core.Options {
 	}
 }
 
-// setMeta updates our gossiped metadata.
-func (d *Daemon) setMeta(draining, leaving bool) error {
+// setMeta updates our gossiped metadata from the flags in metaState.
+func (d *Daemon) setMeta() error {
+	d.metaMu.Lock()
+	defer d.metaMu.Unlock()
+	draining, leaving, hasTable := d.metaState.draining, d.metaState.leaving, d.metaState.hasTable
 	httpAddr := d.cfg.HTTPAddr
 	if d.httpLn != nil {
 		httpAddr = d.httpLn.Addr().String()
 	}
 	b, err := nodeMeta{Version: core.ProtocolVersion, Incarnation: d.inc, Identity: d.identity, Priority: d.cfg.Priority,
-		HTTPAddr: httpAddr, Draining: draining, Leaving: leaving, Partitions: d.cfg.Partitions,
+		HTTPAddr: httpAddr, Draining: draining, Leaving: leaving, HasTable: hasTable, Partitions: d.cfg.Partitions,
 		Fingerprint: d.cfg.Fingerprint()}.encode()
 	if err != nil {
 		return err

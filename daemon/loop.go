@@ -64,6 +64,7 @@ func (d *Daemon) loop() {
 			d.core.Tick(now)
 		}
 		now := time.Now()
+		d.announceTable()
 		d.persist()
 		d.flushOutbox()
 		d.recordEvents(d.core.Events())
@@ -138,7 +139,8 @@ func (d *Daemon) refreshMembers(now time.Time) {
 		}
 		metas[name] = c.meta
 		infos = append(infos, core.MemberInfo{Name: name, Incarnation: c.meta.Incarnation, Identity: c.meta.Identity,
-			Priority: c.meta.Priority, Alive: c.alive, Draining: c.meta.Draining, Leaving: c.meta.Leaving})
+			Priority: c.meta.Priority, Alive: c.alive, Draining: c.meta.Draining, Leaving: c.meta.Leaving,
+			HasTable: c.meta.HasTable})
 	}
 	d.nodesMu.Lock()
 	d.nodes, d.metas = nodes, metas
@@ -259,6 +261,7 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 	d.sender.stop()
 	_ = d.ml.Shutdown()
 	d.sender.wait()
+	d.background.Wait()
 	hctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := d.http.Shutdown(hctx)
@@ -310,7 +313,8 @@ func (d *Daemon) setDraining(ctx context.Context, on bool) error {
 	}); err != nil {
 		return err
 	}
-	if err := d.setMeta(on, false); err != nil {
+	d.setMetaFlags(func(s *metaFlags) { s.draining = on })
+	if err := d.setMeta(); err != nil {
 		return err
 	}
 	return d.ml.UpdateNode(time.Second)
@@ -325,8 +329,39 @@ func (d *Daemon) setLeaving(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if err := d.setMeta(true, true); err != nil {
+	d.setMetaFlags(func(s *metaFlags) { s.draining, s.leaving = true, true })
+	if err := d.setMeta(); err != nil {
 		return err
 	}
 	return d.ml.UpdateNode(time.Second)
+}
+
+// metaFlags are the flags our gossip metadata carries.
+type metaFlags = struct{ draining, leaving, hasTable bool }
+
+// setMetaFlags changes the flags setMeta encodes.
+func (d *Daemon) setMetaFlags(change func(*metaFlags)) {
+	d.metaMu.Lock()
+	defer d.metaMu.Unlock()
+	change(&d.metaState)
+}
+
+// announceTable gossips, once, that this member belongs to a cluster, so
+// that members without a table never bootstrap beside it (core.HasTable).
+// The broadcast runs outside the loop: UpdateNode waits for it.
+func (d *Daemon) announceTable() {
+	d.metaMu.Lock()
+	already := d.metaState.hasTable
+	d.metaMu.Unlock()
+	if already || !d.core.HasTable() {
+		return
+	}
+	d.setMetaFlags(func(s *metaFlags) { s.hasTable = true })
+	if err := d.setMeta(); err != nil {
+		d.log.Error("cannot update gossip metadata", "error", err)
+		return
+	}
+	if d.ml != nil {
+		d.background.Go(func() { _ = d.ml.UpdateNode(time.Second) })
+	}
 }

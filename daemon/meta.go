@@ -44,6 +44,8 @@ type nodeMeta struct {
 	Draining bool   `json:"d,omitempty"`
 	// Leaving: draining before a shutdown for good (core.SetLeaving).
 	Leaving bool `json:"l,omitempty"`
+	// HasTable: the member belongs to a cluster (core.MemberInfo.HasTable).
+	HasTable bool `json:"t,omitempty"`
 	// Partitions and Fingerprint must match across the cluster; a member
 	// with other values is refused at join.
 	Partitions  int    `json:"n"`

@@ -74,6 +74,10 @@ type MemberInfo struct {
 	// Leaving: the member drains because it shuts down for good; the
 	// leader takes its vote away at once.
 	Leaving bool
+	// HasTable: the member belongs to a cluster (it applied a table, or
+	// kept a configuration across a restart). A member without one never
+	// bootstraps while it sees such a member alive.
+	HasTable bool
 }
 
 // ElectionName is how the election knows a member: its name and its voter
@@ -343,7 +347,7 @@ func (c *Core) electionConfig() election.Config {
 	switch {
 	case !c.saved.Empty():
 		return election.Config{Voters: c.saved.Voters, Prev: c.saved.PrevVoters}
-	case c.sawTable:
+	case c.sawTable || c.clusterInSight():
 		return election.Config{}
 	case c.opt.BootstrapExpect > 0:
 		var alive []string
@@ -361,6 +365,22 @@ func (c *Core) electionConfig() election.Config {
 		return election.Config{Voters: []string{c.self()}}
 	}
 	return election.Config{}
+}
+
+// HasTable reports whether this member belongs to a cluster: it applied a
+// table or kept a configuration (the daemon gossips it, see
+// MemberInfo.HasTable).
+func (c *Core) HasTable() bool { return c.own.Table().ID != (partitions.TableID{}) || !c.saved.Empty() }
+
+// clusterInSight reports whether gossip shows a live member that belongs to a
+// cluster.
+func (c *Core) clusterInSight() bool {
+	for name, m := range c.members {
+		if name != c.opt.Self && m.Alive && m.HasTable {
+			return true
+		}
+	}
+	return false
 }
 
 // noteTable records that a peer has a table (see sawTable).

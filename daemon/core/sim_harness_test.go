@@ -9,6 +9,7 @@ package core_test
 // work on. Everything random comes from the seed.
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -54,7 +55,7 @@ const (
 	// term floor is termFloorBase + the member's clock since the start of
 	// the run in floor units, seconds by default (the daemon uses
 	// time.Now().Unix()).
-	termFloorBase = 1_000_000
+	termFloorBase = 1_796_000_000_000
 )
 
 // wire is a message on the simulated network: an envelope and whether the
@@ -79,6 +80,9 @@ type memberSpec struct {
 	ackDelay time.Duration
 	// unsafe sets Options.UnsafeGrantWithoutWaiting (check the checker).
 	unsafe bool
+	// expect overrides the world's BootstrapExpect for this member (0:
+	// the world's).
+	expect int
 }
 
 // app is the model of a member's application: what it believes it may work
@@ -109,9 +113,14 @@ type member struct {
 	// voter identity of the current process.
 	kept     core.Durable
 	identity uint64
+	// wallStep is how far the member's wall clock was stepped (stepClock).
+	wallStep time.Duration
 	app      app
 	// crashed: the process is down until restart.
 	crashed bool
+	// gone: the member left for good (a graceful leave, then its process
+	// ended); nothing restarts it.
+	gone bool
 	// gossipLast is the last member list given to SetMembers (gossipSet:
 	// there was one); gossipBuf is scratch space.
 	gossipLast, gossipBuf []core.MemberInfo
@@ -129,7 +138,7 @@ func (m *member) Step(now time.Time, from string, msg wire) {
 }
 
 func (m *member) Tick(now time.Time) {
-	m.core.Election().SetTermFloor(m.w.termFloor(now))
+	m.core.Election().SetTermFloor(m.termFloor(now))
 	m.core.Tick(now)
 }
 
@@ -211,6 +220,7 @@ type world struct {
 	heardID       map[pair]uint64
 	heardDraining map[pair]bool
 	heardLeaving  map[pair]bool
+	heardHasTable map[pair]bool
 
 	check *ownercheck.Checker
 	// events are scheduled actions, run at the first step at or after At.
@@ -258,7 +268,7 @@ func newWorldOpts(t testing.TB, seed int64, o worldOpts, specs ...memberSpec) *w
 		expect: len(specs), voters: o.voters, preempt: !o.noPreempt, appOutlivesCrash: o.appOutlivesCrash,
 		floorUnit: o.floorUnit,
 		dropFrac:  map[pair]float64{}, cuts: map[pair]bool{},
-		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardID: map[pair]uint64{}, heardDraining: map[pair]bool{}, heardLeaving: map[pair]bool{},
+		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardID: map[pair]uint64{}, heardDraining: map[pair]bool{}, heardLeaving: map[pair]bool{}, heardHasTable: map[pair]bool{},
 		check: ownercheck.New(numPartitions),
 	}
 	if w.floorUnit == 0 {
@@ -299,15 +309,24 @@ func (w *world) options(m *member) core.Options {
 		Voters:                    w.voters,
 		DeadVoterTimeout:          deadVoterTimeout,
 		DeadMemberTimeout:         deadMemberTimeout,
-		BootstrapExpect:           w.expect,
+		BootstrapExpect:           cmp.Or(m.spec.expect, w.expect),
 		UnsafeGrantWithoutWaiting: m.spec.unsafe,
 	}
 }
 
-// termFloor is the simulated wall clock in floor units, read from the
-// member's own clock.
-func (w *world) termFloor(now time.Time) uint64 {
-	return termFloorBase + uint64(now.Sub(w.start)/w.floorUnit)
+// termFloor is the member's simulated wall clock in floor units: its own
+// clock plus the steps its wall clock took (stepClock). Only term floors read
+// the wall clock; leases and timers run on the monotonic clock, as Go's do.
+func (m *member) termFloor(now time.Time) uint64 {
+	units := int64(termFloorBase) + int64((now.Sub(m.w.start)+m.wallStep)/m.w.floorUnit)
+	return uint64(max(units, 0))
+}
+
+// stepClock steps name's wall clock by d (forwards or back), as NTP or an
+// operator does; its monotonic clock runs on.
+func (w *world) stepClock(name string, d time.Duration) {
+	w.members[name].wallStep += d
+	w.logf("wall clock of %s stepped by %v", name, d)
 }
 
 // add starts a new member and makes it known to everyone (a join).
@@ -344,7 +363,7 @@ func (w *world) boot(m *member, keepHard bool) {
 	}
 	m.core = core.New(w.options(m), m.kept)
 	now := w.net.NodeNow(m.name)
-	m.core.Election().SetTermFloor(w.termFloor(now))
+	m.core.Election().SetTermFloor(m.termFloor(now))
 	m.crashed = false
 	m.gossipSet = false
 	m.app.hold, m.app.leaseUntil = nil, time.Time{}
@@ -361,6 +380,7 @@ func (w *world) hear(p pair, now time.Time) {
 		w.heardID[pair{p.to, p.from}] = s.identity
 		w.heardDraining[pair{p.to, p.from}] = s.core.Draining()
 		w.heardLeaving[pair{p.to, p.from}] = s.core.Leaving()
+		w.heardHasTable[pair{p.to, p.from}] = s.core.HasTable()
 	}
 }
 
@@ -472,7 +492,7 @@ func (w *world) gossip(now time.Time) {
 			}
 			infos = append(infos, core.MemberInfo{Name: sub, Incarnation: inc, Identity: w.heardID[p],
 				Priority: w.members[sub].spec.prio, Alive: now.Sub(w.lastHeard[p]) < detectDelay,
-				Draining: w.heardDraining[p], Leaving: w.heardLeaving[p]})
+				Draining: w.heardDraining[p], Leaving: w.heardLeaving[p], HasTable: w.heardHasTable[p]})
 		}
 		m.gossipBuf = infos
 		if !m.gossipSet || !slices.Equal(infos, m.gossipLast) {
@@ -625,7 +645,7 @@ func (w *world) crash(name string) {
 // hard state when keepHard and it has a disk.
 func (w *world) restart(name string, keepHard bool) {
 	m := w.members[name]
-	if !m.crashed {
+	if !m.crashed || m.gone {
 		return
 	}
 	if w.appOutlivesCrash && w.now(name).Before(m.app.leaseUntil) {
@@ -634,6 +654,30 @@ func (w *world) restart(name string, keepHard bool) {
 	w.boot(m, keepHard)
 	w.cl.Replace(name, m)
 	w.logf("restart %s inc %d (hard state kept: %t)", name, m.inc, keepHard && m.spec.disk)
+}
+
+// leave is a member's graceful leave for good, done by the events of a
+// random schedule: it starts leaving now and its process ends once the drain
+// is done or after limit (the shutdown timeout), whichever comes first.
+func (w *world) leave(name string, limit time.Duration) {
+	m := w.members[name]
+	if m.crashed || m.gone {
+		return
+	}
+	w.setLeaving(name)
+	deadline := w.net.Now().Add(limit)
+	var check func(now time.Time)
+	check = func(now time.Time) {
+		if m.gone {
+			return
+		}
+		if m.crashed || !now.Before(deadline) || (w.up(name) && w.view(name).LeavePending() == "") {
+			w.crash(name)
+			m.gone = true
+			w.logf("%s left", name)
+		}
+	}
+	w.hooks = append(w.hooks, check)
 }
 
 // setLeaving starts a graceful leave for good (SIGTERM).
@@ -662,7 +706,7 @@ func (w *world) healAll(keepHard bool) {
 	for _, n := range w.names {
 		w.restart(n, keepHard)
 		w.resume(n)
-		if w.members[n].core.Draining() {
+		if c := w.members[n].core; c.Draining() && !c.Leaving() {
 			w.setDraining(n, false)
 		}
 	}
@@ -824,7 +868,7 @@ func (w *world) votersLost() bool {
 		n := 0
 		for _, v := range set {
 			for _, name := range w.names {
-				if core.ElectionName(name, w.members[name].identity) == v {
+				if m := w.members[name]; !m.gone && core.ElectionName(name, m.identity) == v {
 					n++
 				}
 			}

@@ -16,7 +16,7 @@ import (
 var (
 	seedFlag = flag.Int64("seed", 0,
 		"replay one randomized fault schedule (TestRandomSchedules) with this seed, logging its trace")
-	schedulesFlag = flag.Int("schedules", 200,
+	schedulesFlag = flag.Int("schedules", 500,
 		"how many seeded fault schedules TestRandomSchedules runs")
 	soakFlag = flag.Duration("soak", 0,
 		"run random fault schedules in TestSoak until this much wall time has passed (0: a handful)")
@@ -104,6 +104,13 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 		}
 		s.unsafe = o.unsafe == "all" || (o.unsafe == "one" && i == unsafeOne)
 	}
+	if cfg.IntN(4) == 0 {
+		// Members started with different --bootstrap-expect, each at least
+		// a majority of the members (the documented condition).
+		for i := range ss {
+			ss[i].expect = n/2 + 1 + cfg.IntN(n-n/2)
+		}
+	}
 	wo := worldOpts{noPreempt: cfg.IntN(5) == 0, appOutlivesCrash: cfg.IntN(2) == 0}
 	w := newWorldOpts(t, seed, wo, ss...)
 	w.verbose = verbose
@@ -163,7 +170,7 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 // start); faults that end by themselves (pauses, crashes, drains) end before
 // until or with the heal.
 func (w *world) scheduleFault(cfg *rand.Rand, at, until time.Duration) {
-	names := w.names
+	names := slices.Clone(w.names)
 	pick := func() string { return names[cfg.IntN(len(names))] }
 	pickPair := func() (string, string) {
 		a := pick()
@@ -176,7 +183,7 @@ func (w *world) scheduleFault(cfg *rand.Rand, at, until time.Duration) {
 	end := func(lo, hi time.Duration) time.Duration {
 		return at + lo + time.Duration(cfg.Int64N(int64(hi-lo)))
 	}
-	switch cfg.IntN(11) {
+	switch cfg.IntN(14) {
 	case 0: // lossy links, one way, maybe all from or to one member
 		a, b := pickPair()
 		f := 0.2 + 0.8*cfg.Float64()
@@ -238,6 +245,35 @@ func (w *world) scheduleFault(cfg *rand.Rand, at, until time.Duration) {
 		if r := end(300*time.Millisecond, 2*time.Second); r < until {
 			w.at(r, "undrain", func() { w.setDraining(a, false) })
 		}
+	case 11: // a new member joins (maybe into a split network)
+		name := fmt.Sprintf("j%d", len(w.events)+len(w.names))
+		disk := cfg.IntN(2) == 0
+		w.at(at, "join "+name, func() {
+			if w.members[name] == nil {
+				w.add(memberSpec{name: name, disk: disk})
+			}
+		})
+	case 12: // a member leaves for good (SIGTERM), bounded like a shutdown
+		a := pick()
+		w.at(at, "leave "+a, func() {
+			left := 0
+			for _, n := range w.names {
+				if !w.members[n].gone && !w.members[n].core.Leaving() {
+					left++
+				}
+			}
+			if left > 2 {
+				w.leave(a, 2*lease)
+			}
+		})
+	case 13: // a wall clock is stepped by hours, forwards or (with a data
+		// dir, where terms do not rest on it) back
+		a := pick()
+		d := time.Duration(1+cfg.IntN(5)) * time.Hour
+		if w.members[a].spec.disk && cfg.IntN(2) == 0 {
+			d = -d
+		}
+		w.at(at, "clock step", func() { w.stepClock(a, d) })
 	case 10: // leadership transfer, or heal the network mid-way
 		to := pick()
 		if cfg.IntN(2) == 0 {

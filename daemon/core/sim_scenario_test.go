@@ -453,49 +453,62 @@ func TestJoin(t *testing.T) {
 // TestWholeClusterRestart crashes every member at once and restarts them all,
 // with and without their persisted hard state: every token granted after the
 // restart is above every token granted before.
+//
+// With a data dir, tokens grow also when every wall clock was set back by
+// hours while the cluster was down: terms come from the disk, not the clock.
 func TestWholeClusterRestart(t *testing.T) {
-	for _, disk := range []bool{false, true} {
-		for _, outlive := range []bool{false, true} {
-			t.Run(fmt.Sprintf("disk %t app outlives crash %t", disk, outlive), func(t *testing.T) {
-				ss := specs(3)
-				for i := range ss {
-					ss[i].disk = disk
+	for _, tc := range []struct {
+		disk, outlive bool
+		stepBack      time.Duration
+	}{
+		{false, false, 0}, {false, true, 0}, {true, false, 0}, {true, true, 0},
+		{true, false, 3 * time.Hour}, {true, true, 7 * time.Hour},
+	} {
+		disk, outlive := tc.disk, tc.outlive
+		t.Run(fmt.Sprintf("disk %t app outlives crash %t clock set back %v", disk, outlive, tc.stepBack), func(t *testing.T) {
+			ss := specs(3)
+			for i := range ss {
+				ss[i].disk = disk
+			}
+			w := bootstrap(t, 11, ss...)
+			w.appOutlivesCrash = outlive
+			w.run(time.Duration(w.rng.IntN(1000)) * time.Millisecond)
+			before := w.maxToken()
+			for _, n := range w.names {
+				w.crash(n)
+			}
+			w.run(500 * time.Millisecond)
+			for _, n := range w.names {
+				if tc.stepBack > 0 {
+					w.stepClock(n, -tc.stepBack)
 				}
-				w := bootstrap(t, 11, ss...)
-				w.appOutlivesCrash = outlive
-				w.run(time.Duration(w.rng.IntN(1000)) * time.Millisecond)
-				before := w.maxToken()
-				for _, n := range w.names {
-					w.crash(n)
-				}
-				w.run(500 * time.Millisecond)
-				restartAt := w.net.Now()
-				for _, n := range w.names {
-					w.restart(n, true)
-				}
-				// Covered by the new processes' grants: the apps that
-				// outlived their sidecars stopped when their leases ended.
-				if !w.runUntil(bootstrapBound+time.Second, func() bool { return w.ghostsGone() && w.covered() }) {
-					t.Fatalf("not covered after the restart\n%s", w.dumpTrace(40))
-				}
-				t.Logf("covered %v after the restart; tokens before up to %d", w.net.Now().Sub(restartAt), before)
-				for _, n := range w.names {
-					for p, tok := range w.tokens(n) {
-						if tok <= before {
-							t.Errorf("%s holds p%d with token %d, not above %d from before the restart", n, p, tok, before)
-						}
+			}
+			restartAt := w.net.Now()
+			for _, n := range w.names {
+				w.restart(n, true)
+			}
+			// Covered by the new processes' grants: the apps that
+			// outlived their sidecars stopped when their leases ended.
+			if !w.runUntil(bootstrapBound+time.Second, func() bool { return w.ghostsGone() && w.covered() }) {
+				t.Fatalf("not covered after the restart\n%s", w.dumpTrace(40))
+			}
+			t.Logf("covered %v after the restart; tokens before up to %d", w.net.Now().Sub(restartAt), before)
+			for _, n := range w.names {
+				for p, tok := range w.tokens(n) {
+					if tok <= before {
+						t.Errorf("%s holds p%d with token %d, not above %d from before the restart", n, p, tok, before)
 					}
 				}
-				for p := 0; p < numPartitions; p++ {
-					for _, iv := range w.check.Intervals(p) {
-						if !iv.From.Before(restartAt) && iv.Token <= before {
-							t.Errorf("%v started after the restart with a token not above %d", iv, before)
-						}
+			}
+			for p := 0; p < numPartitions; p++ {
+				for _, iv := range w.check.Intervals(p) {
+					if !iv.From.Before(restartAt) && iv.Token <= before {
+						t.Errorf("%v started after the restart with a token not above %d", iv, before)
 					}
 				}
-				w.requireNoViolations()
-			})
-		}
+			}
+			w.requireNoViolations()
+		})
 	}
 }
 

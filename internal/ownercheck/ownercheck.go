@@ -88,6 +88,9 @@ const (
 	TokenOrder
 	// BadPartition: a holding named a partition outside 0..P-1.
 	BadPartition
+	// Relisted: a member held a grant again after it had stopped holding
+	// it (a dropped token must never be taken again).
+	Relisted
 )
 
 func (k Kind) String() string {
@@ -100,6 +103,8 @@ func (k Kind) String() string {
 		return "token not increasing"
 	case BadPartition:
 		return "partition out of range"
+	case Relisted:
+		return "dropped grant held again"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -271,6 +276,17 @@ func (c *Checker) violations(p int) []Violation {
 			out = append(out, Violation{Kind: kind, Partition: p, First: a, Second: iv})
 		}
 		active = append(active, iv)
+	}
+	// A grant let go of is never held again: one interval per member and
+	// token.
+	ended := map[grantKey]Interval{}
+	for _, iv := range ivs {
+		k := grantKey{iv.Member, p, iv.Token}
+		if prev, ok := ended[k]; ok {
+			out = append(out, Violation{Kind: Relisted, Partition: p, First: prev, Second: iv})
+			continue
+		}
+		ended[k] = iv
 	}
 	// Token order: every interval's token must be above the tokens of the
 	// intervals of other grants that started strictly earlier.

@@ -95,12 +95,13 @@ func TestViolations(t *testing.T) {
 			want: []Kind{TokenOrder},
 		},
 		{
-			name: "same member and token resuming after a gap is one grant",
+			name: "same member and token held again after a gap: a dropped token came back",
 			history: []obs{
 				{0, "a", []partitions.Holding{h(0, 10)}},
 				{100, "a", nil},
 				{200, "a", []partitions.Holding{h(0, 10)}},
 			},
+			want: []Kind{Relisted},
 		},
 		{
 			name: "same member regranted with a higher token",
@@ -335,6 +336,7 @@ func TestAgainstBruteForce(t *testing.T) {
 		type pair struct{ a, b Interval }
 		wantOverlap := map[pair]Kind{}
 		wantOrder := map[Interval]bool{}
+		wantRelisted := map[Interval]bool{}
 		var all []Interval
 		for p := 0; p < parts; p++ {
 			ivs := c.Intervals(p)
@@ -354,13 +356,19 @@ func TestAgainstBruteForce(t *testing.T) {
 					if x.From.Before(y.From) && !x.sameGrant(y) && y.Token <= x.Token {
 						wantOrder[y] = true
 					}
+					if x.From.Before(y.From) && x.sameGrant(y) {
+						wantRelisted[y] = true
+					}
 				}
 			}
 		}
 		gotOverlap := map[pair]Kind{}
 		gotOrder := map[Interval]bool{}
+		gotRelisted := map[Interval]bool{}
 		for _, v := range c.Violations() {
 			switch v.Kind {
+			case Relisted:
+				gotRelisted[v.Second] = true
 			case DoubleOwner, TwoTokens:
 				gotOverlap[pair{v.First, v.Second}] = v.Kind
 			case TokenOrder:
@@ -379,6 +387,9 @@ func TestAgainstBruteForce(t *testing.T) {
 			if gotOverlap[pr] != k {
 				t.Fatalf("seed %d: reference overlap %v / %v (%v) not reported", seed, pr.a, pr.b, k)
 			}
+		}
+		if len(gotRelisted) != len(wantRelisted) {
+			t.Fatalf("seed %d: %d relisted grants, reference %d", seed, len(gotRelisted), len(wantRelisted))
 		}
 		if len(gotOrder) != len(wantOrder) {
 			t.Fatalf("seed %d: %d token order violations, reference %d", seed, len(gotOrder), len(wantOrder))
