@@ -51,6 +51,11 @@ type Daemon struct {
 	stateSaved core.Durable
 	// identity is the voter identity (core.Options.Identity).
 	identity uint64
+	// firstIndex is where the view index starts: the wall-clock
+	// microsecond of the start, above any index an earlier process of this
+	// member handed out unless the clock went back (see GET
+	// /partitions/mine ?incarnation= for a guarantee without clocks).
+	firstIndex uint64
 
 	// snap is the newest view for the API, replaced by the loop.
 	snap atomic.Pointer[snapshot]
@@ -116,6 +121,7 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		log:        logger,
 		metrics:    newMetrics(),
 		inc:        uint64(time.Now().UnixNano()),
+		firstIndex: uint64(time.Now().UnixMicro()),
 		inbox:      make(chan []byte, 4096),
 		memberWake: make(chan struct{}, 1),
 		ackWake:    make(chan struct{}, 1),
@@ -200,6 +206,7 @@ func (d *Daemon) coreOptions() core.Options {
 	c := d.cfg
 	return core.Options{
 		Self: c.Name, Incarnation: d.inc, Identity: d.identity, Priority: c.Priority,
+		FirstIndex: d.firstIndex,
 		Partitions: c.Partitions, Load: c.Load,
 		HeartbeatInterval: c.HeartbeatInterval, LeaderTimeout: c.LeaderTimeout,
 		ElectionTimeout: c.ElectionTimeout, LeaderLease: c.LeaderLease, Lease: c.Lease,

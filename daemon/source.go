@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,15 +144,21 @@ var _ restapi.Source = (*source)(nil)
 func (s *source) Mine() (api.Mine, <-chan struct{}) {
 	snap := s.d.snap.Load()
 	v := snap.view
-	out := api.Mine{Node: v.Node, Term: v.Term, Index: v.Index, Leader: v.Leader,
-		Partitions: []api.Partition{}}
+	out := api.Mine{Node: v.Node, Incarnation: strconv.FormatUint(v.Incarnation, 10), Term: v.Term,
+		Index: v.Index, Leader: v.Leader, Partitions: []api.Partition{}}
 	// The lease is checked against the clock now, not when the snapshot was
 	// taken: a loop that stalled (GC, SIGSTOP) must not make us claim
-	// partitions past our lease.
-	if left := time.Until(v.LeaseUntil); left > 0 {
+	// partitions past our lease. Rounded down, so never more than we have.
+	now := time.Now()
+	if left := v.LeaseUntil.Sub(now); left > 0 {
 		out.LeaseRemainingMs = left.Milliseconds()
 		for _, h := range v.Holdings {
-			out.Partitions = append(out.Partitions, api.Partition{ID: h.ID, Token: h.Token, State: string(h.State)})
+			p := api.Partition{ID: h.ID, Token: h.Token, State: string(h.State),
+				LeaseRemainingMs: max(h.Until.Sub(now), 0).Milliseconds()}
+			if p.LeaseRemainingMs == 0 {
+				continue // its release deadline passed: not ours to work on
+			}
+			out.Partitions = append(out.Partitions, p)
 		}
 	}
 	return out, snap.changed

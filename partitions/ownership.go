@@ -48,6 +48,11 @@ type Holding struct {
 	ID    int    `json:"id"`
 	Token uint64 `json:"token"`
 	State State  `json:"state"`
+	// Until is, in what Visible returns, the instant until which the app
+	// may work on the partition: the lease's end, or for a releasing one
+	// its release deadline when that comes first (the leader grants it
+	// again as soon as it hears of the release). Not sent to the leader.
+	Until time.Time `json:"-"`
 }
 
 // Report is this member's holdings as sent to the leader. Seq grows with every
@@ -91,12 +96,15 @@ type Ownership struct {
 	holdingsSeq uint64
 }
 
-// NewOwnership returns an empty view for one incarnation of a member.
-func NewOwnership(self string, incarnation uint64, releaseTimeout time.Duration) *Ownership {
+// NewOwnership returns an empty view for one incarnation of a member. Its
+// view index starts at firstIndex (at least 1): the daemon starts each
+// incarnation above every index an earlier one handed out, so that an app's
+// index from before a restart never acknowledges a release it did not see.
+func NewOwnership(self string, incarnation uint64, releaseTimeout time.Duration, firstIndex uint64) *Ownership {
 	return &Ownership{
 		self: self, incarnation: incarnation, releaseTimeout: releaseTimeout,
 		grants: map[int]*grant{}, dropped: map[int]uint64{},
-		index: 1, holdingsSeq: 1,
+		index: max(firstIndex, 1), holdingsSeq: 1,
 	}
 }
 
@@ -326,7 +334,11 @@ func (o *Ownership) Visible(now time.Time) []Holding {
 	out := []Holding{}
 	for id, g := range o.grants {
 		if g.state == Owned || g.state == Releasing {
-			out = append(out, Holding{ID: id, Token: g.token, State: g.state})
+			until := o.leaseUntil
+			if g.state == Releasing && g.releaseBy.Before(until) {
+				until = g.releaseBy
+			}
+			out = append(out, Holding{ID: id, Token: g.token, State: g.state, Until: until})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -62,7 +62,7 @@ func newRandomRun(t *testing.T, seed uint64) *randomRun {
 	return &randomRun{
 		t:       t,
 		rng:     rand.New(rand.NewPCG(seed, 0x5eed)),
-		o:       NewOwnership(self, selfInc, relTO),
+		o:       NewOwnership(self, selfInc, relTO, 1),
 		now:     t0,
 		dropped: map[pair]bool{},
 		marked:  map[pair]releaseMark{},
@@ -85,7 +85,7 @@ func (r *randomRun) run(steps int) {
 			r.now = r.now.Add(time.Duration(r.rng.IntN(3000)) * time.Millisecond)
 		}
 		beforeItems := r.o.Report().Items
-		beforeVisible := r.o.Visible(r.now)
+		beforeVisible := withoutDeadlines(r.o.Visible(r.now))
 		beforeIndex, beforeSeq := r.o.Index(), r.o.HoldingsSeq()
 
 		switch n := r.rng.IntN(100); {
@@ -390,6 +390,18 @@ func (r *randomRun) check(beforeItems, beforeVisible []Holding, beforeIndex, bef
 	if !valid && len(vis) != 0 {
 		r.fail("Visible = %v with the lease ended at %v", vis, o.LeaseUntil().Sub(t0))
 	}
+	// Each visible holding's deadline is the lease, or for a releasing one
+	// the earlier of the lease and its release deadline.
+	for _, h := range vis {
+		want := o.LeaseUntil()
+		if g := o.grants[h.ID]; g != nil && h.State == Releasing && g.releaseBy.Before(want) {
+			want = g.releaseBy
+		}
+		if !h.Until.Equal(want) {
+			r.fail("%v: deadline %v, want %v", h, h.Until.Sub(t0), want.Sub(t0))
+		}
+	}
+	vis = withoutDeadlines(vis)
 	if valid && !reflect.DeepEqual(vis, nonNil(started)) {
 		r.fail("Visible = %v, want the owned and releasing holdings %v", vis, started)
 	}
@@ -418,4 +430,14 @@ func nonNil(hs []Holding) []Holding {
 		return []Holding{}
 	}
 	return hs
+}
+
+// withoutDeadlines returns hs with Until cleared, to compare with reports.
+func withoutDeadlines(hs []Holding) []Holding {
+	out := make([]Holding, len(hs))
+	for i, h := range hs {
+		h.Until = time.Time{}
+		out[i] = h
+	}
+	return out
 }

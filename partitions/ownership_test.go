@@ -361,7 +361,7 @@ func TestTickAtLeaseEnd(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			// A long release timeout, so only the lease can drop grants.
-			o := NewOwnership(self, selfInc, 24*time.Hour)
+			o := NewOwnership(self, selfInc, 24*time.Hour, 1)
 			o.Renew(t0, at(lease))
 			mustApply(t, o, at(1*time.Second), tbl(1, 1, own(1), own(2)))
 			mustApply(t, o, at(2*time.Second), tbl(1, 2, own(1), rel(2)))
@@ -387,7 +387,7 @@ func TestTickAtLeaseEnd(t *testing.T) {
 }
 
 func TestTickAtLeaseEndKeepsPending(t *testing.T) {
-	o := NewOwnership(self, selfInc, 24*time.Hour)
+	o := NewOwnership(self, selfInc, 24*time.Hour, 1)
 	o.Renew(t0, at(lease))
 	mustApply(t, o, at(1*time.Second), tbl(1, 1, own(1), own(2), free()))
 	mustApply(t, o, at(2*time.Second), tbl(1, 2, own(1), rel(2), free()))
@@ -417,7 +417,7 @@ func TestVisible(t *testing.T) {
 	// Partition 5 is granted at 11s, after the lease ran out at 10s (no Tick
 	// yet): it is pending while 0..4 were started under the lease.
 	setup := func(t *testing.T) *Ownership {
-		o := NewOwnership(self, selfInc, 24*time.Hour)
+		o := NewOwnership(self, selfInc, 24*time.Hour, 1)
 		o.Renew(t0, at(lease))
 		mustApply(t, o, at(1*time.Second),
 			tbl(1, 1, own(10), theirs(11), own(12), free(), own(14), free(), own(16), own(17)))
@@ -721,5 +721,33 @@ func TestTransitionsAsData(t *testing.T) {
 		if !errors.Is(err, ErrBadTransition) {
 			t.Errorf("checkChange(%q, %q) = %v, want ErrBadTransition", c.from, c.to, err)
 		}
+	}
+}
+
+// TestVisibleDeadlines: an owned partition may be worked on until the lease
+// ends; a releasing one until its release deadline when that comes first
+// (the leader gives it away as soon as the member reports the release, which
+// it does at that deadline), never past the lease.
+func TestVisibleDeadlines(t *testing.T) {
+	o := NewOwnership(self, selfInc, 2*time.Second, 1)
+	o.Renew(at(0), at(10*time.Second))
+	o.Apply(at(0), tbl(1, 1, own(5), own(6)))
+	o.Apply(at(time.Second), tbl(1, 2, rel(5), own(6)))
+	for _, h := range o.Visible(at(time.Second)) {
+		want := at(10 * time.Second)
+		if h.ID == 0 {
+			want = at(3 * time.Second) // release timeout after it was told
+		}
+		if !h.Until.Equal(want) {
+			t.Errorf("p%d (%s): may be worked on until %v, want %v", h.ID, h.State, h.Until.Sub(t0), want.Sub(t0))
+		}
+	}
+	// A release deadline past the lease's end is cut to the lease.
+	o = NewOwnership(self, selfInc, time.Minute, 1)
+	o.Renew(at(0), at(10*time.Second))
+	o.Apply(at(0), tbl(1, 1, own(5)))
+	o.Apply(at(time.Second), tbl(1, 2, rel(5)))
+	if vs := o.Visible(at(time.Second)); len(vs) != 1 || !vs[0].Until.Equal(at(10*time.Second)) {
+		t.Errorf("Visible = %v, want p0 until the lease's end at 10s", vs)
 	}
 }

@@ -27,7 +27,7 @@ func TestKnownBugRenewAfterLapseResumesGrants(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			build := func() *Ownership {
-				o := NewOwnership(self, selfInc, 24*time.Hour)
+				o := NewOwnership(self, selfInc, 24*time.Hour, 1)
 				o.Renew(t0, at(lease))
 				mustApply(t, o, at(1*time.Second), tbl(1, 1, own(5), own(6)))
 				mustApply(t, o, at(2*time.Second), c.table)

@@ -37,6 +37,10 @@ func TestPollAcknowledgesSeenIndex(t *testing.T) {
 		{"", http.StatusOK, nil},                        // a plain read acknowledges nothing
 		{"?index=abc", http.StatusBadRequest, nil},      // a refused poll neither
 		{"?index=7&wait=0", http.StatusOK, []uint64{7}}, // a poll acknowledges what it saw
+		// An index from another process of the member acknowledges nothing;
+		// one from this process does.
+		{"?index=8&wait=0&incarnation=1796000000000000000", http.StatusOK, []uint64{7}},
+		{"?index=9&wait=0&incarnation=1796000000000000001", http.StatusOK, []uint64{7, 9}},
 	} {
 		resp, err := http.Get(ts.URL + "/partitions/mine" + tc.query)
 		if err != nil {

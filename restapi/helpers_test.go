@@ -102,10 +102,10 @@ func (f *fakeSource) drainCalls() {
 // sampleMine is the example of DESIGN.md.
 func sampleMine() api.Mine {
 	return api.Mine{
-		Node: "ringd-0", Term: 7, Index: 42, Leader: "ringd-2", LeaseRemainingMs: 1830,
+		Node: "ringd-0", Incarnation: "1796000000000000001", Term: 7, Index: 42, Leader: "ringd-2", LeaseRemainingMs: 1830,
 		Partitions: []api.Partition{
-			{ID: 3, Token: 700000000012, State: "owned"},
-			{ID: 9, Token: 700000000007, State: "releasing"},
+			{ID: 3, Token: 700000000012, State: "owned", LeaseRemainingMs: 1830},
+			{ID: 9, Token: 700000000007, State: "releasing", LeaseRemainingMs: 640},
 		},
 	}
 }

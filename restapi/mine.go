@@ -30,17 +30,21 @@ type pollQuery struct {
 //	@Summary		This member's partitions (long-poll watch)
 //	@Description	What this member's application may work on ("owned") or must finish and let go ("releasing"), with fencing tokens, the term, the leader and the time left on the lease; empty while the lease has run out.
 //	@Description
-//	@Description	With ?index=N this is a long-poll: it answers as soon as the member's index differs from N (at once if it already does, e.g. after the member restarted), or after ?wait= with the same index. A poll with ?index=N also acknowledges every release announced up to index N (DESIGN.md, "Leases, grants and handoff"); pass ?ack=false to watch without acknowledging, as the dashboard does.
+//	@Description	With ?index=N this is a long-poll: it answers as soon as the member's index differs from N (at once if it already does, e.g. after the member restarted), or after ?wait= with the same index. A poll with ?index=N also acknowledges every release announced up to index N; pass ?ack=false to watch without acknowledging, as the dashboard does, and ?incarnation= (from the answer that gave you N) so that an index from before a restart of the member acknowledges nothing.
+//	@Description
+//	@Description	Each partition carries leaseRemainingMs: how long the app may still work on it (the member's lease, or a releasing partition's release deadline when that comes first). Count it from when you sent the request plus heldMs, the time the server held the request.
 //	@Tags			partitions
 //	@Produce		json
 //	@Param			index	query		integer	false	"wait until the index differs from this one (the X-Ringd-Index of your last answer)"	minimum(0)
 //	@Param			wait	query		string	false	"how long to wait: a Go duration (30s, 500ms) or whole seconds; default 30s, larger values are cut to the server's maximum (5m)"
 //	@Param			ack		query		boolean	false	"false: do not acknowledge releases with this poll (for observers such as the dashboard)"	default(true)
+//	@Param			incarnation	query	string	false	"the incarnation of the answer that gave you ?index=: a poll for another process of this member (it restarted) acknowledges nothing"
 //	@Success		200		{object}	api.Mine
 //	@Header			200		{integer}	X-Ringd-Index	"the index of the answer; pass it as ?index= on the next poll"
 //	@Failure		400		{object}	api.Error	"bad index, wait or ack"
 //	@Router			/partitions/mine [get]
 func (s *Server) getMine(c echo.Context) error {
+	start := time.Now()
 	vals, err := parseQuery(c.Request().URL.RawQuery)
 	if err != nil {
 		return err
@@ -54,8 +58,12 @@ func (s *Server) getMine(c echo.Context) error {
 		return err
 	}
 
+	// An index acknowledges only for the process that handed it out: with
+	// ?incarnation= naming another one (the member restarted), nothing.
 	if a, ok := s.src.(Acknowledger); ok && q.block && ack {
-		a.AckIndex(q.index)
+		if inc := vals.Get("incarnation"); inc == "" || s.currentIncarnation() == inc {
+			a.AckIndex(q.index)
+		}
 	}
 	view, ok := watch(s, c, q, func() (api.Mine, uint64, <-chan struct{}) {
 		v, ch := s.src.Mine()
@@ -71,9 +79,16 @@ func (s *Server) getMine(c echo.Context) error {
 	if view.Partitions == nil {
 		view.Partitions = []api.Partition{}
 	}
+	view.HeldMs = time.Since(start).Milliseconds()
 	setIndex(c, view.Index)
 	noStore(c)
 	return c.JSON(http.StatusOK, view)
+}
+
+// currentIncarnation is the incarnation GET /partitions/mine shows now.
+func (s *Server) currentIncarnation() string {
+	v, _ := s.src.Mine()
+	return v.Incarnation
 }
 
 // setIndex puts a watch's index into the response header.

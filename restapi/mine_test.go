@@ -52,7 +52,7 @@ func TestMineJSONFieldsAsDesigned(t *testing.T) {
 	if err := dec.Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"index", "leader", "leaseRemainingMs", "node", "partitions", "term"}
+	want := []string{"heldMs", "incarnation", "index", "leader", "leaseRemainingMs", "node", "partitions", "term"}
 	if got := keys(doc); !reflect.DeepEqual(got, want) {
 		t.Fatalf("top-level fields = %v, want %v", got, want)
 	}
@@ -71,12 +71,12 @@ func TestMineJSONFieldsAsDesigned(t *testing.T) {
 		t.Fatalf("partitions = %v", doc["partitions"])
 	}
 	wantParts := []map[string]string{
-		{"id": "3", "token": "700000000012", "state": "owned"},
-		{"id": "9", "token": "700000000007", "state": "releasing"},
+		{"id": "3", "token": "700000000012", "state": "owned", "leaseRemainingMs": "1830"},
+		{"id": "9", "token": "700000000007", "state": "releasing", "leaseRemainingMs": "640"},
 	}
 	for i, p := range parts {
 		obj := p.(map[string]any)
-		if got := keys(obj); !reflect.DeepEqual(got, []string{"id", "state", "token"}) {
+		if got := keys(obj); !reflect.DeepEqual(got, []string{"id", "leaseRemainingMs", "state", "token"}) {
 			t.Fatalf("partition fields = %v", got)
 		}
 		for k, v := range wantParts[i] {

@@ -25,6 +25,10 @@ type Options struct {
 	// makes its new identity a voter.
 	Identity uint64
 	Priority int
+	// FirstIndex is where this incarnation's view index starts (see
+	// partitions.NewOwnership); the daemon uses the wall-clock microsecond
+	// of its start.
+	FirstIndex uint64
 
 	Partitions int
 	Load       float64
@@ -188,7 +192,7 @@ func New(opt Options, kept Durable) *Core {
 			ElectionTimeout: opt.ElectionTimeout, LeaderLease: opt.LeaderLease,
 			Settle: opt.Settle, Preempt: opt.Preempt,
 		}, hard),
-		own:         partitions.NewOwnership(opt.Self, opt.Incarnation, opt.ReleaseTimeout),
+		own:         partitions.NewOwnership(opt.Self, opt.Incarnation, opt.ReleaseTimeout, opt.FirstIndex),
 		members:     map[string]*memberState{},
 		ackSentAt:   map[uint64]time.Time{},
 		voteReports: map[string]partitions.Report{},

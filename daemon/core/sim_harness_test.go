@@ -531,8 +531,9 @@ func (w *world) runApp(m *member, now time.Time) {
 }
 
 // appHoldings is what m's app works on right now: a running sidecar's view;
-// for a paused sidecar (or a crashed one whose app outlives it) the last view
-// until its lease ends on the member's clock.
+// for a paused sidecar (or a crashed one whose app outlives it) the last view,
+// each partition until the deadline it was shown (Holding.Until: the lease,
+// or a releasing partition's release deadline), on the member's clock.
 func (w *world) appHoldings(m *member) []partitions.Holding {
 	now := w.now(m.name)
 	var out []partitions.Holding
@@ -540,16 +541,29 @@ func (w *world) appHoldings(m *member) []partitions.Holding {
 		if !w.appOutlivesCrash || !now.Before(m.app.leaseUntil) {
 			return nil
 		}
-		return m.app.hold
+		return stillShown(m.app.hold, now)
 	}
-	if !w.net.Paused(m.name) || now.Before(m.app.leaseUntil) {
+	if !w.net.Paused(m.name) {
 		out = m.app.hold
+	} else if now.Before(m.app.leaseUntil) {
+		out = stillShown(m.app.hold, now)
 	}
 	if len(m.app.ghost) > 0 {
 		if now.Before(m.app.ghostUntil) {
-			out = append(slices.Clone(out), m.app.ghost...)
+			out = append(slices.Clone(out), stillShown(m.app.ghost, now)...)
 		} else {
 			m.app.ghost = nil
+		}
+	}
+	return out
+}
+
+// stillShown keeps the holdings whose shown deadline has not passed at now.
+func stillShown(hs []partitions.Holding, now time.Time) []partitions.Holding {
+	var out []partitions.Holding
+	for _, h := range hs {
+		if now.Before(h.Until) {
+			out = append(out, h)
 		}
 	}
 	return out

@@ -5,18 +5,35 @@ package api
 
 // Partition is one partition this member's app may work on.
 type Partition struct {
-	ID    int    `json:"id"`
-	Token uint64 `json:"token"`
+	ID int `json:"id"`
+	// Token is the fencing token of this grant: every later grant of the
+	// partition has a higher one. Below 2^53 (exact in JavaScript).
+	Token uint64 `json:"token" format:"int64"`
 	// State is "owned" (work on it) or "releasing" (finish and let go).
-	State string `json:"state"`
+	State string `json:"state" enums:"owned,releasing"`
+	// LeaseRemainingMs is how long the app may still work on this
+	// partition, counted from when the answer was written: the member's
+	// lease, or for a releasing partition its release deadline when that
+	// comes first (after it, the partition goes to its next owner). Count
+	// it from when you sent the request plus HeldMs, never from when the
+	// answer arrived.
+	LeaseRemainingMs int64 `json:"leaseRemainingMs"`
 }
 
 // Mine is the response of GET /partitions/mine.
 type Mine struct {
-	Node   string `json:"node"`
-	Term   uint64 `json:"term"`
-	Index  uint64 `json:"index"`
-	Leader string `json:"leader"`
+	Node string `json:"node"`
+	// Incarnation names this process of the member (decimal): pass it as
+	// ?incarnation= with ?index= so that a poll never acknowledges anything
+	// for another process (after a restart).
+	Incarnation string `json:"incarnation"`
+	Term        uint64 `json:"term" format:"int64"`
+	Index       uint64 `json:"index" format:"int64"`
+	Leader      string `json:"leader"`
+	// HeldMs is how long the server held this request (a long-poll) before
+	// it answered: a partition's deadline is send time + HeldMs +
+	// LeaseRemainingMs.
+	HeldMs int64 `json:"heldMs"`
 	// LeaseRemainingMs is how long this member's lease still runs; 0 when it has
 	// none, and then Partitions is empty.
 	LeaseRemainingMs int64       `json:"leaseRemainingMs"`
