@@ -3,7 +3,6 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/ringd/ringd/daemon/core"
 )
@@ -50,20 +49,27 @@ func decodeEnvelope(b []byte) (core.Envelope, error) {
 	return env, nil
 }
 
-// maxTermAhead bounds how far a peer's term may be ahead of our wall clock
-// (terms are wall-clock milliseconds): a day covers any sane clock skew, while
-// a hostile or corrupt term near 2^64 would otherwise be adopted and leave no
-// room for another election, or wrap fencing tokens.
-const maxTermAhead = 24 * time.Hour
+// MaxTerm is the largest term ringd accepts: fencing tokens (term*1000 + n)
+// then stay below 2^53, exact in JavaScript and in float64 JSON decoders.
+// Terms start near the wall-clock millisecond (about 1.8e12 in 2026), so
+// MaxTerm leaves room for centuries of elections. A hostile or corrupt term
+// near 2^64 would otherwise be adopted and leave no room for another election,
+// or wrap fencing tokens. The bound is absolute, not relative to this
+// member's clock: a term from a clock that was once ahead must stay
+// acceptable after that clock is set right, or the cluster would refuse its
+// own leader for ever.
+const MaxTerm = 9_000_000_000_000
 
-// checkTerms refuses messages whose terms are implausibly far ahead.
-func checkTerms(env core.Envelope, now time.Time) error {
-	limit := termFloor(now) + uint64(maxTermAhead.Milliseconds())
-	if m := env.Election; m != nil && m.Term > limit {
-		return fmt.Errorf("election message with term %d, more than %v ahead of this member's clock", m.Term, maxTermAhead)
+// checkTerms refuses messages whose terms are beyond MaxTerm.
+func checkTerms(env core.Envelope) error {
+	if m := env.Election; m != nil && (m.Term > MaxTerm || m.LastTable.Term > MaxTerm) {
+		return fmt.Errorf("election message with term %d, beyond the largest term %d", max(m.Term, m.LastTable.Term), uint64(MaxTerm))
 	}
-	if t := env.Table; t != nil && t.ID.Term > limit {
-		return fmt.Errorf("table of term %d, more than %v ahead of this member's clock", t.ID.Term, maxTermAhead)
+	if t := env.Table; t != nil && t.ID.Term > MaxTerm {
+		return fmt.Errorf("table of term %d, beyond the largest term %d", t.ID.Term, uint64(MaxTerm))
+	}
+	if env.TableID.Term > MaxTerm {
+		return fmt.Errorf("table id of term %d, beyond the largest term %d", env.TableID.Term, uint64(MaxTerm))
 	}
 	return nil
 }

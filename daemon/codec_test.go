@@ -11,27 +11,36 @@ import (
 	"github.com/ringd/ringd/partitions"
 )
 
-func TestCheckTermsRefusesTermsFarAhead(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	floor := termFloor(now)
+// TestCheckTermsRefusesTermsBeyondMax: terms near 2^64 are refused, while a
+// term from a clock that ran days or years ahead (then set right) is still
+// accepted: a day-ahead bound relative to the clock refused such a cluster's
+// own leader for ever (issue 7).
+func TestCheckTermsRefusesTermsBeyondMax(t *testing.T) {
+	floor := termFloor(time.Unix(1_800_000_000, 0))
 	for _, tc := range []struct {
 		name string
 		env  core.Envelope
 		ok   bool
 	}{
 		{"current term", core.Envelope{Election: &election.Message{Term: floor}}, true},
-		{"an hour ahead (clock skew)", core.Envelope{Election: &election.Message{Term: floor + 3_600_000}}, true},
+		{"a year ahead (a clock once set wrong)", core.Envelope{Election: &election.Message{Term: floor + 365*86_400_000}}, true},
+		{"table two days ahead", core.Envelope{Table: &partitions.Table{ID: partitions.TableID{Term: floor + 2*86_400_000}}}, true},
 		{"near 2^64", core.Envelope{Election: &election.Message{Term: math.MaxUint64}}, false},
-		{"table two days ahead", core.Envelope{Table: &partitions.Table{ID: partitions.TableID{Term: floor + 2*86_400_000}}}, false},
+		{"table beyond the maximum", core.Envelope{Table: &partitions.Table{ID: partitions.TableID{Term: MaxTerm + 1}}}, false},
+		{"candidate table beyond the maximum", core.Envelope{Election: &election.Message{Term: floor, LastTable: partitions.TableID{Term: MaxTerm + 1}}}, false},
+		{"heartbeat table id beyond the maximum", core.Envelope{TableID: partitions.TableID{Term: math.MaxUint64}}, false},
 		{"no terms at all", core.Envelope{WantTable: true}, true},
 	} {
-		err := checkTerms(tc.env, now)
+		err := checkTerms(tc.env)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
 		}
-		if err != nil && !strings.Contains(err.Error(), "ahead of this member's clock") {
+		if err != nil && !strings.Contains(err.Error(), "beyond the largest term") {
 			t.Errorf("%s: unhelpful error %q", tc.name, err)
 		}
+	}
+	if MaxTerm*1000+999 >= 1<<53 {
+		t.Errorf("tokens of term MaxTerm reach 2^53")
 	}
 }
 

@@ -121,7 +121,7 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		log:        logger,
 		metrics:    newMetrics(),
 		inc:        uint64(time.Now().UnixNano()),
-		firstIndex: uint64(time.Now().UnixMicro()),
+		firstIndex: uint64(wallNow().UnixMicro()),
 		inbox:      make(chan []byte, 4096),
 		memberWake: make(chan struct{}, 1),
 		ackWake:    make(chan struct{}, 1),
@@ -149,7 +149,10 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	d.core = core.New(d.coreOptions(), kept)
 	d.logMode(kept, found)
 	now := time.Now()
-	d.core.Election().SetTermFloor(termFloor(now))
+	d.core.Election().SetTermFloor(termFloor(wallNow()))
+	if WallClockOffset != 0 {
+		d.log.Warn("test build: wall clock shifted", "offset", WallClockOffset)
+	}
 	if err := d.setMeta(); err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func (d *Daemon) loop() {
 		case b := <-d.inbox:
 			env, err := decodeEnvelope(b)
 			if err == nil {
-				err = checkTerms(env, time.Now())
+				err = checkTerms(env)
 			}
 			if err != nil {
 				d.metrics.badMessages.Inc()
@@ -60,7 +60,7 @@ func (d *Daemon) loop() {
 				d.log.Debug("forgot members dead for --dead-member-timeout", "members", gone)
 				d.refreshMembers(now)
 			}
-			d.core.Election().SetTermFloor(termFloor(now))
+			d.core.Election().SetTermFloor(termFloor(wallNow()))
 			d.core.Tick(now)
 		}
 		now := time.Now()

@@ -163,7 +163,14 @@ func (o *Ownership) reconcile(now time.Time) {
 		case e.State == Releasing && g.state == Owned:
 			g.state = Releasing
 			g.releasingIndex = o.index + 1
+			// Never before the lease's end as it stands: the app may have
+			// been shown that deadline for this partition while it was
+			// owned, and may not have polled since (an app that trusts the
+			// deadline it was shown must never overlap the next owner).
 			g.releaseBy = now.Add(o.releaseTimeout)
+			if g.releaseBy.Before(o.leaseUntil) {
+				g.releaseBy = o.leaseUntil
+			}
 			changed = true
 		case e.State == Releasing && g.state == Pending:
 			// Never started: nothing for the app to finish.

@@ -56,6 +56,10 @@ type randomRun struct {
 type releaseMark struct {
 	at     time.Time
 	lo, hi uint64
+	// by is the release deadline: the release timeout after at, but never
+	// before the lease's end at that moment (a deadline the app may have
+	// been shown while the partition was owned).
+	by time.Time
 }
 
 func newRandomRun(t *testing.T, seed uint64) *randomRun {
@@ -246,8 +250,8 @@ func (r *randomRun) tick(before []Holding) {
 		if !valid && it.State != Pending {
 			r.fail("after Tick past the lease end %v still holds %v", r.o.LeaseUntil().Sub(t0), it)
 		}
-		if m, ok := r.marked[pair{it.ID, it.Token}]; ok && it.State == Releasing && !r.now.Before(m.at.Add(relTO)) {
-			r.fail("after Tick, %v marked releasing at %v outlived its release timeout", it, m.at.Sub(t0))
+		if m, ok := r.marked[pair{it.ID, it.Token}]; ok && it.State == Releasing && !r.now.Before(m.by) {
+			r.fail("after Tick, %v marked releasing at %v outlived its release deadline %v", it, m.at.Sub(t0), m.by.Sub(t0))
 		}
 	}
 }
@@ -372,7 +376,11 @@ func (r *randomRun) check(beforeItems, beforeVisible []Holding, beforeIndex, bef
 			}
 			if _, ok := r.marked[p]; !ok {
 				// Newly releasing: its releasingIndex lies in (before, now].
-				r.marked[p] = releaseMark{at: r.now, lo: beforeIndex + 1, hi: o.Index()}
+				by := r.now.Add(relTO)
+				if by.Before(o.LeaseUntil()) {
+					by = o.LeaseUntil()
+				}
+				r.marked[p] = releaseMark{at: r.now, lo: beforeIndex + 1, hi: o.Index(), by: by}
 				if ri := o.grants[it.ID].releasingIndex; ri <= beforeIndex || ri > o.Index() {
 					r.fail("%v marked releasing with releasingIndex %d, want in (%d, %d]", it, ri, beforeIndex, o.Index())
 				}

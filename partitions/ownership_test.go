@@ -272,8 +272,9 @@ func TestReleaseTwice(t *testing.T) {
 }
 
 func TestReleaseTimeout(t *testing.T) {
-	// Marked releasing at 2s with a 5s timeout; the lease runs an hour, so
-	// only the release timeout can drop it.
+	// Marked releasing at 2s with a 5s timeout while the lease ran until
+	// 4s; renewed at 3s to run an hour, so only the release timeout can drop
+	// it.
 	deadline := at(2*time.Second + relTO)
 	cases := []struct {
 		name string
@@ -287,9 +288,10 @@ func TestReleaseTimeout(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o := newOwn()
-			o.Renew(t0, at(time.Hour))
+			o.Renew(t0, at(4*time.Second))
 			mustApply(t, o, at(1*time.Second), tbl(1, 1, own(5), own(6)))
 			mustApply(t, o, at(2*time.Second), tbl(1, 2, rel(5), own(6)))
+			o.Renew(at(3*time.Second), at(time.Hour))
 			idx, seq := o.Index(), o.HoldingsSeq()
 
 			if got := o.Tick(c.now); got != c.drop {
@@ -505,8 +507,9 @@ func TestDroppedTokenNeverTakenAgain(t *testing.T) {
 		{"release timeout", func(t *testing.T) (*Ownership, time.Time) {
 			o := start(t)
 			markReleasing(t, o)
-			o.Tick(at(2*time.Second + relTO))
-			return o, at(2*time.Second + relTO)
+			by := o.grants[1].releaseBy
+			o.Tick(by)
+			return o, by
 		}},
 		{"newer table leaves it unassigned", func(t *testing.T) (*Ownership, time.Time) {
 			o := start(t)
@@ -729,14 +732,15 @@ func TestTransitionsAsData(t *testing.T) {
 // (the leader gives it away as soon as the member reports the release, which
 // it does at that deadline), never past the lease.
 func TestVisibleDeadlines(t *testing.T) {
-	o := NewOwnership(self, selfInc, 2*time.Second, 1)
-	o.Renew(at(0), at(10*time.Second))
+	o := NewOwnership(self, selfInc, 5*time.Second, 1)
+	o.Renew(at(0), at(4*time.Second))
 	o.Apply(at(0), tbl(1, 1, own(5), own(6)))
 	o.Apply(at(time.Second), tbl(1, 2, rel(5), own(6)))
-	for _, h := range o.Visible(at(time.Second)) {
+	o.Renew(at(2*time.Second), at(10*time.Second))
+	for _, h := range o.Visible(at(2 * time.Second)) {
 		want := at(10 * time.Second)
 		if h.ID == 0 {
-			want = at(3 * time.Second) // release timeout after it was told
+			want = at(6 * time.Second) // release timeout after it was told
 		}
 		if !h.Until.Equal(want) {
 			t.Errorf("p%d (%s): may be worked on until %v, want %v", h.ID, h.State, h.Until.Sub(t0), want.Sub(t0))
@@ -749,5 +753,15 @@ func TestVisibleDeadlines(t *testing.T) {
 	o.Apply(at(time.Second), tbl(1, 2, rel(5)))
 	if vs := o.Visible(at(time.Second)); len(vs) != 1 || !vs[0].Until.Equal(at(10*time.Second)) {
 		t.Errorf("Visible = %v, want p0 until the lease's end at 10s", vs)
+	}
+	// A release timeout shorter than the lease never cuts a deadline the app
+	// was already shown: while owned, p0 was good until 10s (the lease), so
+	// it is released no earlier, even with a 2s release timeout.
+	o = NewOwnership(self, selfInc, 2*time.Second, 1)
+	o.Renew(at(0), at(10*time.Second))
+	o.Apply(at(0), tbl(1, 1, own(5)))
+	o.Apply(at(time.Second), tbl(1, 2, rel(5)))
+	if o.Tick(at(9 * time.Second)); len(o.Visible(at(9*time.Second))) != 1 {
+		t.Errorf("p0 released at 9s, before the 10s deadline shown while it was owned")
 	}
 }

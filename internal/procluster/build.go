@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // RingdEnv names an environment variable that, when set, gives the ringd
@@ -22,7 +23,14 @@ const RingdPackage = "github.com/ringd/ringd/cmd/ringd"
 // detector when race is true). Call it once, e.g. from TestMain, from inside
 // the module (tests run in their package's directory, which is).
 func BuildRingd(ctx context.Context, dir string, race bool) (string, error) {
-	if p := os.Getenv(RingdEnv); p != "" {
+	return BuildRingdTags(ctx, dir, race)
+}
+
+// BuildRingdTags is BuildRingd with build tags (e.g. "testclock", which lets
+// a test shift a member's wall clock). With tags, $RingdEnv is not used: that
+// binary was built without them.
+func BuildRingdTags(ctx context.Context, dir string, race bool, tags ...string) (string, error) {
+	if p := os.Getenv(RingdEnv); p != "" && len(tags) == 0 {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return "", err
@@ -33,15 +41,18 @@ func BuildRingd(ctx context.Context, dir string, race bool) (string, error) {
 		return abs, nil
 	}
 	out := filepath.Join(dir, "ringd")
-	if err := Build(ctx, RingdPackage, out, race); err != nil {
+	if len(tags) > 0 {
+		out += "-" + strings.Join(tags, "-")
+	}
+	if err := Build(ctx, RingdPackage, out, race, tags...); err != nil {
 		return "", err
 	}
 	return out, nil
 }
 
-// Build runs `go build [-race] -o out pkg` in the current directory and returns
-// its output in the error when it fails.
-func Build(ctx context.Context, pkg, out string, race bool) error {
+// Build runs `go build [-race] [-tags ...] -o out pkg` in the current
+// directory and returns its output in the error when it fails.
+func Build(ctx context.Context, pkg, out string, race bool, tags ...string) error {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		if root := os.Getenv("GOROOT"); root != "" {
@@ -53,6 +64,9 @@ func Build(ctx context.Context, pkg, out string, race bool) error {
 	args := []string{"build"}
 	if race {
 		args = append(args, "-race")
+	}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
 	}
 	args = append(args, "-o", out, pkg)
 	cmd := exec.CommandContext(ctx, goTool, args...)

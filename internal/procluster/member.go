@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,6 +34,8 @@ type Member struct {
 	cluster *Cluster
 	args    []string
 	env     []string
+	// binary overrides the cluster's Options.Binary (SetBinary).
+	binary string
 
 	mu   sync.Mutex
 	proc *proc // the current or last process; nil before the first start
@@ -52,6 +55,22 @@ func (p *proc) exited() bool {
 	default:
 		return false
 	}
+}
+
+// SetEnv adds kv ("NAME=value") to the environment of the member's next
+// start (Restart, Reschedule), e.g. to shift a test build's wall clock.
+func (m *Member) SetEnv(kv ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.env = append(slices.Clone(m.env), kv...)
+}
+
+// SetBinary makes the member's next start run another ringd binary (e.g.
+// one built with test tags).
+func (m *Member) SetBinary(path string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.binary = path
 }
 
 // Args returns the member's command line flags.
@@ -194,6 +213,9 @@ func (m *Member) start(why string) error {
 		return fmt.Errorf("procluster: %w", err)
 	}
 	bin := m.cluster.opt.Binary
+	if m.binary != "" {
+		bin = m.binary
+	}
 	fmt.Fprintf(logf, "%s %s %s: %s %s\n", logMarker, time.Now().Format(time.RFC3339Nano), why, bin, strings.Join(m.args, " "))
 	cmd := exec.Command(bin, m.args...)
 	cmd.Stdout = logf
