@@ -117,9 +117,10 @@ type Cluster struct {
 	dir       string
 	transport *http.Transport
 
-	// mu guards members: Add appends while watchers read.
-	mu      sync.Mutex
-	members []*Member
+	// mu guards members (Add appends while watchers read) and appLeases.
+	mu        sync.Mutex
+	members   []*Member
+	appLeases *AppLeases
 
 	closed    atomic.Bool
 	closeOnce sync.Once

@@ -187,19 +187,53 @@ func pollErrors(errs map[string]error) error {
 // which acknowledges every release at once, as a prompt app (or clientlib)
 // would. Without it, releases wait for --release-timeout. It follows restarts.
 // The returned stop cancels the pollers and waits for them.
+//
+// Every answer the apps get is recorded in c.AppLeases(), which checks that
+// no two apps worked on a partition at once under the deadlines they were
+// shown. Members added later (Add) get an app too.
 func (c *Cluster) RunApps(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for _, m := range c.members {
-		wg.Go(func() { m.runApp(ctx) })
+	leases := c.AppLeases()
+	started := map[*Member]bool{}
+	startNew := func() {
+		for _, m := range c.Members() {
+			if !started[m] {
+				started[m] = true
+				wg.Go(func() { m.runApp(ctx, leases) })
+			}
+		}
 	}
+	startNew()
+	wg.Go(func() {
+		t := time.NewTicker(pollInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				startNew()
+			}
+		}
+	})
 	return func() {
 		cancel()
 		wg.Wait()
 	}
 }
 
-func (m *Member) runApp(ctx context.Context) {
+// AppLeases returns the application-side check that RunApps feeds.
+func (c *Cluster) AppLeases() *AppLeases {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.appLeases == nil {
+		c.appLeases = NewAppLeases()
+	}
+	return c.appLeases
+}
+
+func (m *Member) runApp(ctx context.Context, leases *AppLeases) {
 	const (
 		wait    = 2 * time.Second
 		backoff = 100 * time.Millisecond
@@ -217,6 +251,7 @@ func (m *Member) runApp(ctx context.Context) {
 		if m.Running() {
 			asked := time.Now()
 			if v, err := m.MineAfter(ctx, index, wait); err == nil {
+				leases.Record(m.Name, v, asked, time.Now())
 				// Ask again at once, unless the answer came back early with
 				// nothing new (the member ignored the wait): then back off
 				// rather than spin.
