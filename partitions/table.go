@@ -66,11 +66,7 @@ type Table struct {
 }
 
 // VoterSet returns the voters, and the previous voters while a change is in
-// flight. A table without Voters (written before voters were separate from
-// members) counts every member.
+// flight.
 func (t Table) VoterSet() (voters, prev []string) {
-	if len(t.Voters) == 0 {
-		return t.Members, nil
-	}
 	return t.Voters, t.PrevVoters
 }

@@ -494,7 +494,7 @@ func (c *Core) onHeartbeat(now time.Time, env Envelope) {
 }
 
 func (c *Core) onTable(now time.Time, t partitions.Table) {
-	if len(t.Partitions) != c.opt.Partitions || t.ID.Term < c.el.Status().Term {
+	if len(t.Partitions) != c.opt.Partitions || t.ID.Term < c.el.Status().Term || t.ID.Less(c.saved.Table) {
 		return // another cluster's shape, or a stale leader's table
 	}
 	if c.own.Apply(now, c.startable(t)) {

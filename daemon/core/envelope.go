@@ -5,8 +5,11 @@ import (
 	"github.com/ringd/ringd/partitions"
 )
 
-// ProtocolVersion is the version of the peer message format.
-const ProtocolVersion = 1
+// ProtocolVersion is the version of the peer message format. Version 2:
+// voters are election names (name@identity) and tables carry Voters; members
+// speaking another version cannot talk to each other (a rollout from an
+// older version replaces the cluster, see docs/operations.md).
+const ProtocolVersion = 2
 
 // Envelope is one peer message between ringd members. Which fields are set
 // depends on what it carries; the daemon encodes it for the wire.

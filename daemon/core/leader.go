@@ -200,7 +200,9 @@ func (l *leaderState) onAck(now time.Time, env Envelope) {
 	l.lastAck[env.From] = now
 	// Applied tables count per voter identity: a member that lost its
 	// state does not vouch for what its old identity acknowledged.
-	if el := ElectionName(env.From, env.Identity); l.applied[el].Less(env.TableID) {
+	// Only tables of this term count: an ack of an older leader's table
+	// proves nothing about this leader's changes.
+	if el := ElectionName(env.From, env.Identity); env.TableID.Term == l.term && l.applied[el].Less(env.TableID) {
 		l.applied[el] = env.TableID
 	}
 	// An ack carries the member's holdings sequence and applied table: with
@@ -535,6 +537,7 @@ func (l *leaderState) maintainConfig(now time.Time) {
 			return !l.applied[name].Less(jv)
 		}
 		if l.jointVersion != 0 && (election.Config{Voters: l.table.Voters, Prev: l.table.PrevVoters}).HasQuorum(acked) {
+			// (acked counts tables of this term only: see onAck.)
 			l.table.PrevVoters = nil
 			l.dirty = true
 		}
@@ -586,38 +589,42 @@ func (l *leaderState) maintainMembers(now time.Time) {
 
 // wantVoters is the voter set the leader works towards, sticky: a voter stays
 // a voter while it is alive, not leaving, and has the identity it was made a
-// voter with (a member that only drains keeps its vote). A leaving voter is
-// removed at once, replaced or not: it is going away for good, it can still
-// acknowledge the change, and keeping it would cost the majority once it is
-// gone (several leaving at once, as a rollout with maxUnavailable does, would
-// take the majority with them). A voter that came back without its state (a
-// new identity) is replaced at once, usually by its new identity; a dead voter
-// after --dead-voter-timeout. Replacements are caught-up live non-voters,
-// best-ranked first; without one, a dead voter stays while fewer than
-// min(3, --voters) voters would remain, so that a member merely restarting
-// never shrinks the voters to two that could not lose anyone.
-// Non-voters join until there are --voters voters or all live members vote,
-// keeping the count odd (an even count tolerates no more failures than one
-// fewer). Only an excess over --voters (after a bootstrap of more members)
-// demotes live voters, lowest-ranked first.
+// voter with (a member that only drains keeps its vote).
+//
+//   - A leaving voter is removed at once, replaced or not: it is going away
+//     for good and can still acknowledge the change, and several leaving at
+//     once (a rollout with maxUnavailable > 1) would otherwise take the
+//     majority with them.
+//   - A dead voter stays for --dead-voter-timeout: it may be restarting, or
+//     cut off for a moment, and come back with its state. After that (or at
+//     once when it came back without its state, under a new identity that
+//     then usually takes its place) it stays only to keep min(3, --voters)
+//     voters, so that a member merely restarting never shrinks the voters
+//     to two that could not lose anyone.
+//   - Caught-up live non-voters join, best-ranked first, until there are
+//     --voters voters or every live member votes, keeping the count odd (an
+//     even count tolerates no more failures than one fewer).
+//   - The new set must have a majority of live members that answer this
+//     leader: dead voters are dropped (the longest dead first) until it
+//     does; without one the voters stay as they are.
+//   - Only an excess over --voters demotes voters: dead ones first, then the
+//     lowest-ranked live ones (after a bootstrap of more members).
 func (l *leaderState) wantVoters(now time.Time) []string {
 	maxVoters := l.c.maxVoters()
-	var keep, expired []string
-	live := 0
+	var live, dead, expired []string
+	deadSince := map[string]time.Time{}
 	for _, v := range l.table.Voters {
 		m := l.c.members[memberOf(v)]
 		current := m != nil && ElectionName(m.Name, m.Identity) == v
 		switch {
-		case v == l.c.self() && !l.c.leaving:
-			keep = append(keep, v)
-			live++
 		case v == l.c.self():
-			// leaving: replaced now, while it can still acknowledge.
-		case current && m.Alive && !m.Leaving:
-			keep = append(keep, v)
-			live++
+			if !l.c.leaving {
+				live = append(live, v)
+			}
 		case current && m.Alive:
-			// leaving: replaced now, while it can still acknowledge.
+			if !m.Leaving {
+				live = append(live, v)
+			}
 		case !current && m != nil && m.Alive:
 			// Back without its state: the old identity never returns.
 			expired = append(expired, v)
@@ -626,36 +633,73 @@ func (l *leaderState) wantVoters(now time.Time) []string {
 			if m != nil && m.deadSince.After(since) {
 				since = m.deadSince
 			}
+			deadSince[v] = since
 			if now.Sub(since) < l.c.opt.DeadVoterTimeout {
-				keep = append(keep, v)
+				dead = append(dead, v)
 			} else {
 				expired = append(expired, v)
 			}
 		}
 	}
-	cands := l.voterCandidates(now, keep)
-	target := min(maxVoters, live+len(cands))
+	// The longest dead go first wherever dead voters must go.
+	sort.SliceStable(dead, func(i, j int) bool { return deadSince[dead[i]].After(deadSince[dead[j]]) })
+	if len(live) > maxVoters {
+		l.c.sortByRank(live)
+		live = live[:maxVoters]
+	}
+	want := slices.Concat(live, dead)
+	if len(want) > maxVoters {
+		want = want[:maxVoters]
+	}
+	cands := l.voterCandidates(now, want)
+	target := min(maxVoters, len(want)+len(cands))
 	if target%2 == 0 {
 		target--
 	}
-	for len(keep) < target && len(cands) > 0 {
-		keep = append(keep, cands[0])
+	for len(want) < target && len(cands) > 0 {
+		want = append(want, cands[0])
 		cands = cands[1:]
 	}
 	for _, v := range expired {
-		if len(keep) < min(3, maxVoters) {
-			keep = append(keep, v)
+		if len(want) < min(3, maxVoters) && l.liveMajority(now, append(slices.Clone(want), v)) {
+			want = append(want, v)
 		}
 	}
-	if len(keep) > maxVoters {
-		l.c.sortByRank(keep)
-		keep = keep[:maxVoters]
+	for !l.liveMajority(now, want) && len(want) > len(live) {
+		// Drop the longest-dead voter still in the set.
+		drop := -1
+		for i, v := range want {
+			if slices.Contains(dead, v) && (drop < 0 || deadSince[v].Before(deadSince[want[drop]])) {
+				drop = i
+			}
+		}
+		if drop < 0 {
+			break
+		}
+		want = slices.Delete(want, drop, drop+1)
 	}
-	if len(keep) == 0 {
-		return slices.Clone(l.table.Voters) // nobody to hand over to
+	if len(want) == 0 || !l.liveMajority(now, want) {
+		return slices.Clone(l.table.Voters)
 	}
-	sort.Strings(keep)
-	return keep
+	sort.Strings(want)
+	return want
+}
+
+// liveMajority reports whether a majority of the voters in set are live
+// members under that identity that answer this leader's heartbeats: a set
+// without one would cost the leader its lease.
+func (l *leaderState) liveMajority(now time.Time, set []string) bool {
+	n := 0
+	for _, v := range set {
+		m := l.c.members[memberOf(v)]
+		switch {
+		case v == l.c.self():
+			n++
+		case m != nil && m.Alive && ElectionName(m.Name, m.Identity) == v && l.responsive(now, m.Name):
+			n++
+		}
+	}
+	return n > len(set)/2
 }
 
 // voterCandidates lists, best-ranked first, the members that may become

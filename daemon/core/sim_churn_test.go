@@ -337,3 +337,47 @@ func (w *world) isVoter(observer, name string) bool {
 	}
 	return false
 }
+
+// TestLeaveWhileAVoterIsDead: voters {m0, m1, m2} and a caught-up non-voter
+// m3; m2 dies (no data dir, so it never comes back as that voter), then
+// another voter leaves gracefully, the leader or not. The leader must not
+// move to a voter set whose majority is dead (found by review: {m0, m2} with
+// m2 dead cost the lease and, m2's identity being lost, the cluster for
+// good); {m0 or m1, m2, m3} or the like keeps a live majority.
+func TestLeaveWhileAVoterIsDead(t *testing.T) {
+	for _, leaderLeaves := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leader leaves %t", leaderLeaves), func(t *testing.T) {
+			w := bootstrap(t, 3, specs(3)...)
+			w.add(memberSpec{name: "m3"})
+			if !w.runUntil(bootstrapBound, func() bool { return w.ready("m3") }) {
+				t.Fatalf("m3 not ready\n%s", w.describe())
+			}
+			w.run(time.Second)
+			l := w.leader()
+			var dead, leaving string
+			for _, n := range []string{"m0", "m1", "m2"} {
+				switch {
+				case n == l && leaderLeaves:
+					leaving = n
+				case n != l && dead == "":
+					dead = n
+				case n != l && !leaderLeaves && leaving == "":
+					leaving = n
+				}
+			}
+			w.crash(dead)
+			w.run(2 * detectDelay)
+			w.leaveGracefully(leaving, 2*lease)
+			rest := w.others(dead, leaving)
+			if !w.runUntil(leaderFailoverBound, func() bool { return len(w.leaders(rest)) == 1 && w.coveredBy(rest) }) {
+				t.Fatalf("after %s died and %s left, %v have no leader or do not cover everything\n%s\n%s",
+					dead, leaving, rest, w.describe(), w.dumpTrace(40))
+			}
+			w.run(2 * deadVoterTimeout)
+			if len(w.leaders(rest)) != 1 {
+				t.Fatalf("%v lost their leader later\n%s", rest, w.describe())
+			}
+			w.requireNoViolations()
+		})
+	}
+}

@@ -86,7 +86,10 @@ func (c *Cluster) remove(m *Member) {
 // Reschedule starts the member again under its old name from a new gossip
 // address, as Kubernetes reschedules a StatefulSet pod: the old process is
 // SIGKILLed if it still runs, and with wipe its data dir is emptied first (an
-// emptyDir volume comes back empty). It returns once the HTTP API answers.
+// emptyDir volume comes back empty). A member that had --join now joins the
+// members running at their current addresses, as a headless Service's DNS
+// name would resolve; one without --join stays without. It returns once the
+// HTTP API answers.
 func (m *Member) Reschedule(ctx context.Context, wipe bool) error {
 	if m.Running() {
 		if err := m.Kill(); err != nil && !errors.Is(err, ErrNotRunning) {
@@ -109,9 +112,18 @@ func (m *Member) Reschedule(ctx context.Context, wipe bool) error {
 			return err
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(gossip[0]))
+		var seeds []string
+		for _, o := range m.cluster.Members() {
+			if o != m && o.Running() {
+				seeds = append(seeds, o.GossipAddr)
+			}
+		}
 		m.mu.Lock()
 		m.GossipAddr = addr
 		m.args = withFlag(m.args, "--gossip-addr", addr)
+		if slices.Contains(m.args, "--join") && len(seeds) > 0 {
+			m.args = withFlag(m.args, "--join", strings.Join(seeds, ","))
+		}
 		m.mu.Unlock()
 		if err = m.start(fmt.Sprintf("reschedule to %s (attempt %d, data dir wiped: %t)", addr, attempt, wipe)); err != nil {
 			return err
