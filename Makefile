@@ -93,14 +93,20 @@ bench: ## run the benchmarks (results are written up in docs/benchmarks.md)
 # The soak run: random fault schedules of the real protocol core on the
 # simulated network, from a random first seed, until SOAK has passed (each
 # failing seed is printed with the command that replays it), then the
-# randomized schedules over real memberlist on the fault-injecting transport.
+# randomized schedules over real memberlist on the fault-injecting transport,
+# then real processes: SOAK_ROLLOUTS rounds of a 3-pod Deployment rollout and
+# SOAK_CHURN pods recreated under new names beside three stable members.
 SOAK ?= 10m
 SOAK_MEMBERLIST ?= 20
+SOAK_ROLLOUTS ?= 3
+SOAK_CHURN ?= 40
 
 .PHONY: soak
 soak: ## run random fault schedules for SOAK (default 10m), e.g. make soak SOAK=2h
 	$(GO) test -count=1 -timeout 0 -run '^TestSoak$$' ./daemon/core/ -soak $(SOAK) -v | grep -E '^(---|ok|FAIL|PASS)|soak:|seed'
 	$(GO) test $(RACE) -count=1 -timeout 0 -run '^TestFaultSchedules$$' ./daemon/ -fault-schedules $(SOAK_MEMBERLIST)
+	RINGD_ROLLOUT_ROUNDS=$(SOAK_ROLLOUTS) RINGD_CHURN_ROUNDS=$(SOAK_CHURN) \
+	  $(GO) test -count=1 -timeout 0 -v -run '^(TestProcessDeploymentRollout|TestProcessRecreatedMember)$$' ./cmd/ringd/ | grep -E '^(---|ok|FAIL|PASS)|round|overlap|violation'
 
 .PHONY: clean
 clean: ## remove bin/

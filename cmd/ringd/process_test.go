@@ -339,6 +339,7 @@ func podName(r *rand.Rand) string {
 // for it to exit; after each step every partition must be owned again.
 func rollout(ctx context.Context, t *testing.T, c *procluster.Cluster, r *rand.Rand) {
 	t.Helper()
+	before := settled(ctx, t, c, c.Names())
 	for _, old := range c.Names() {
 		name := podName(r)
 		start := time.Now()
@@ -360,8 +361,11 @@ func rollout(ctx context.Context, t *testing.T, c *procluster.Cluster, r *rand.R
 		if err != nil {
 			t.Fatalf("%s did not exit after SIGTERM: %v", old, err)
 		}
-		t.Logf("%s ready after %v; %s drained and left in %v", name, ready.Round(time.Millisecond), old, time.Since(start).Round(time.Millisecond))
-		settled(ctx, t, c, c.Names())
+		after := settled(ctx, t, c, c.Names())
+		t.Logf("%s ready after %v; %s drained and left in %v; %d partitions moved (%d per replaced pod is the least: what %s owned)",
+			name, ready.Round(time.Millisecond), old, time.Since(start).Round(time.Millisecond),
+			len(procluster.Moved(before, after, c.Partitions())), len(before[old].Partitions), old)
+		before = after
 	}
 }
 
