@@ -177,3 +177,20 @@ func TestPreVoteAnswersMatchTheProposedTerm(t *testing.T) {
 		t.Fatalf("real vote in term %d, want at least the current floor 1005", votes[0].Term)
 	}
 }
+
+// TestCampaignStartsAboveTheTablesTerm: a member that lost its hard state
+// (term 0) but applied a table of term 5000, with a wall clock behind that,
+// campaigns above 5000: tokens are term*1000+n, and a campaign below the term
+// of an applied table would mint tokens below that table's (issue 7:
+// nextTerm ignored the table's own term).
+func TestCampaignStartsAboveTheTablesTerm(t *testing.T) {
+	n := lone("a", 5, false, election.HardState{})
+	n.SetConfig(election.Config{Voters: []string{"a", "b", "c"}}, partitions.TableID{Term: 5000, Version: 7})
+	n.SetTermFloor(100) // the wall clock, behind the table
+	msgs, _ := tickUntil(t, n, t0, 10*time.Second, election.MsgPreVoteRequest)
+	for _, m := range msgs {
+		if m.Type == election.MsgPreVoteRequest && m.Term <= 5000 {
+			t.Fatalf("pre-vote for term %d, not above the table's term 5000", m.Term)
+		}
+	}
+}

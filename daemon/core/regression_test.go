@@ -79,3 +79,93 @@ func TestNewLeaderDoesNotStartOldPendingGrant(t *testing.T) {
 		}
 	}
 }
+
+// coreWithVoters returns core a@1 holding a table whose voters are a@1, b@2
+// and c@3, with b and c alive in gossip under the identities given.
+func coreWithVoters(t *testing.T, now time.Time, bID, cID uint64) *core.Core {
+	t.Helper()
+	c := core.New(core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
+		HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout, ElectionTimeout: electionTimeout,
+		LeaderLease: leaderLease, Lease: lease, Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
+		ReleaseTimeout: releaseTimeout, DeadVoterTimeout: deadVoterTimeout, DeadMemberTimeout: deadMemberTimeout},
+		core.Durable{})
+	c.SetMembers(now, []core.MemberInfo{
+		{Name: "b", Incarnation: bID, Identity: bID, Alive: true},
+		{Name: "c", Incarnation: cID, Identity: cID, Alive: true},
+	})
+	c.Step(now, core.Envelope{From: "b", Incarnation: bID, Identity: bID, Table: &partitions.Table{
+		ID: partitions.TableID{Term: 5, Version: 3}, Leader: "b", Members: []string{"a", "b", "c"},
+		Voters:     []string{core.ElectionName("a", 1), core.ElectionName("b", 2), core.ElectionName("c", 3)},
+		Partitions: make([]partitions.Entry, 4),
+	}})
+	return c
+}
+
+// TestRestartedMemberWithoutStateIsNotTheVoterItWas: a voter restarted
+// without its state (here b, back as identity 9) may have voted before in a
+// term it no longer remembers; its vote must not count as b's. Before
+// identities, a restarted member had no table and voted for anyone, so a
+// candidate of an old configuration could win with it on its side of a
+// split (issue 7). With b's real identity the same votes elect.
+func TestRestartedMemberWithoutStateIsNotTheVoterItWas(t *testing.T) {
+	now := time.Unix(2_000_000, 0)
+	for _, tc := range []struct {
+		bID  uint64
+		wins bool
+	}{{bID: 9, wins: false}, {bID: 2, wins: true}} {
+		c := coreWithVoters(t, now, tc.bID, 3)
+		at := now
+		for i := 0; i < 200 && !c.Election().IsLeader(at); i++ {
+			at = at.Add(tick)
+			c.Tick(at)
+			for _, out := range c.Outbox() {
+				m := out.Env.Election
+				if m == nil || out.To != "b" {
+					continue // c is cut off: only b answers
+				}
+				typ := map[election.MsgType]election.MsgType{
+					election.MsgPreVoteRequest: election.MsgPreVoteResponse,
+					election.MsgVoteRequest:    election.MsgVoteResponse,
+				}[m.Type]
+				if typ == 0 {
+					continue
+				}
+				c.Step(at, core.Envelope{From: "b", Incarnation: tc.bID, Identity: tc.bID,
+					Election: &election.Message{Type: typ, Term: m.Term, Granted: true}})
+			}
+		}
+		if got := c.Election().IsLeader(at); got != tc.wins {
+			t.Errorf("b with identity %d voting for a: a leads %t, want %t", tc.bID, got, tc.wins)
+		}
+	}
+}
+
+// TestTablelessMemberDoesNotBootstrapBesideACluster: a member without a
+// table (a first start, or a restart without state) that sees, in gossip, a
+// live member belonging to a cluster waits for that cluster instead of
+// bootstrapping a new one, even with --bootstrap-expect reached (issue 7:
+// a restarted minority bootstrapped again).
+func TestTablelessMemberDoesNotBootstrapBesideACluster(t *testing.T) {
+	now := time.Unix(2_000_000, 0)
+	for _, hasTable := range []bool{true, false} {
+		c := core.New(core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
+			HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout, ElectionTimeout: electionTimeout,
+			LeaderLease: leaderLease, Lease: lease, Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
+			ReleaseTimeout: releaseTimeout, BootstrapExpect: 2}, core.Durable{})
+		c.SetMembers(now, []core.MemberInfo{{Name: "b", Incarnation: 2, Identity: 2, Alive: true, HasTable: hasTable}})
+		campaigned := false
+		at := now
+		for i := 0; i < 100; i++ {
+			at = at.Add(tick)
+			c.Tick(at)
+			for _, out := range c.Outbox() {
+				if m := out.Env.Election; m != nil && (m.Type == election.MsgPreVoteRequest || m.Type == election.MsgProbe) {
+					campaigned = true
+				}
+			}
+		}
+		if campaigned == hasTable {
+			t.Errorf("b belongs to a cluster: %t; a campaigned to bootstrap: %t", hasTable, campaigned)
+		}
+	}
+}

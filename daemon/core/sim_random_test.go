@@ -147,7 +147,17 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 	keepHard := cfg.IntN(2) == 0
 	w.events = nil // faults still pending are dropped with the heal
 	w.healAll(keepHard)
-	if !w.runUntil(recoveryLimit, func() bool { return w.ghostsGone() && w.covered() }) {
+	// Once every fault ended, every live member is connected: they must
+	// have one leader again within recoveryBound (the liveness half of the
+	// voter rules), unless the schedule took a majority of the voters'
+	// state away.
+	var leaderAt time.Time
+	if !w.runUntil(recoveryLimit, func() bool {
+		if leaderAt.IsZero() && w.leader() != "" {
+			leaderAt = w.net.Now()
+		}
+		return w.ghostsGone() && w.covered()
+	}) {
 		if w.votersLost() {
 			res.quorumLost = true
 			return finish()
@@ -156,6 +166,10 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 		return finish()
 	}
 	res.recovered = w.net.Now().Sub(healAt)
+	if took := leaderAt.Sub(healAt); took > recoveryBound {
+		res.failure = fmt.Sprintf("no single leader until %v after the heal (bound %v)", took, recoveryBound)
+		return finish()
+	}
 	w.run(500 * time.Millisecond)
 	for _, g := range w.check.CoverageGaps(healAt, 0) {
 		res.longestGap = max(res.longestGap, g.Len())
