@@ -92,6 +92,12 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	}
 	p := prev.view
 	wall := time.Now()
+	if e := d.cfg.BootstrapExpect; e > 0 && len(v.Table.Members) >= 2*e && len(p.Table.Members) < 2*e {
+		// Two groups of --bootstrap-expect members could now bootstrap
+		// apart after a restart of every member without state.
+		d.log.Warn("the cluster has grown to twice --bootstrap-expect: raise --bootstrap-expect above half the largest cluster size so that a restart without state cannot form two clusters",
+			"members", len(v.Table.Members), "bootstrap_expect", e)
+	}
 	if p.Leader != v.Leader && v.Leader != "" {
 		m.leaderChanges.Inc()
 		d.log.Named(LogElection).Info("leader", "leader", v.Leader, "term", v.Term, "self", leading)
