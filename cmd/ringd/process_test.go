@@ -239,32 +239,7 @@ func TestProcessWholeClusterRestartTokensGrow(t *testing.T) {
 	for _, noDataDir := range []bool{false, true} {
 		t.Run(fmt.Sprintf("data-dir=%v", !noDataDir), func(t *testing.T) {
 			c, ctx := startProcsOpts(t, procluster.Options{Members: 3, NoDataDir: noDataDir})
-			before := settled(ctx, t, c, c.Names())
-			var highest uint64
-			for _, v := range before {
-				for _, p := range v.Partitions {
-					highest = max(highest, p.Token)
-				}
-			}
-			for _, m := range c.Members() {
-				if err := m.Kill(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, m := range c.Members() {
-				if err := m.Restart(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-			after := settled(ctx, t, c, c.Names())
-			for name, v := range after {
-				for _, p := range v.Partitions {
-					if p.Token <= highest {
-						t.Errorf("%s: partition %d has token %d after the restart, not above %d from before", name, p.ID, p.Token, highest)
-					}
-				}
-			}
-			t.Logf("highest token before %d; every token after is higher", highest)
+			restartAllTokensGrow(ctx, t, c, nil)
 		})
 	}
 }
@@ -483,4 +458,40 @@ func stop(ctx context.Context, t *testing.T, m *procluster.Member, sig syscall.S
 	if err := m.Wait(wctx); err != nil {
 		t.Fatalf("%s did not exit after %v: %v", m.Name, sig, err)
 	}
+}
+
+// restartAllTokensGrow SIGKILLs every member at once, calls prepare (if set)
+// on each, restarts them all, and checks that every token the settled
+// cluster lists afterwards is above every token it listed before.
+func restartAllTokensGrow(ctx context.Context, t *testing.T, c *procluster.Cluster, prepare func(*procluster.Member)) {
+	t.Helper()
+	before := settled(ctx, t, c, c.Names())
+	var highest uint64
+	for _, v := range before {
+		for _, p := range v.Partitions {
+			highest = max(highest, p.Token)
+		}
+	}
+	for _, m := range c.Members() {
+		if err := m.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range c.Members() {
+		if prepare != nil {
+			prepare(m)
+		}
+		if err := m.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := settled(ctx, t, c, c.Names())
+	for name, v := range after {
+		for _, p := range v.Partitions {
+			if p.Token <= highest {
+				t.Errorf("%s: partition %d has token %d after the restart, not above %d from before", name, p.ID, p.Token, highest)
+			}
+		}
+	}
+	t.Logf("highest token before %d; every token after the restart is higher", highest)
 }

@@ -9,6 +9,16 @@ import (
 	"github.com/ringd/ringd/partitions"
 )
 
+// loneOptions are the options of member a (incarnation and identity 1) of a
+// 4-partition cluster with the simulation's timings, for cores driven by
+// hand.
+func loneOptions() core.Options {
+	return core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
+		HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout, ElectionTimeout: electionTimeout,
+		LeaderLease: leaderLease, Lease: lease, Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
+		ReleaseTimeout: releaseTimeout, DeadVoterTimeout: deadVoterTimeout, DeadMemberTimeout: deadMemberTimeout}
+}
+
 // elect drives a lone core through a campaign, answering its pre-vote and
 // vote requests with grants from the given voters, until it leads.
 func elect(t *testing.T, c *core.Core, now time.Time, voters ...string) time.Time {
@@ -48,10 +58,7 @@ func elect(t *testing.T, c *core.Core, now time.Time, voters ...string) time.Tim
 // reconcile started it before startable could refuse it).
 func TestNewLeaderDoesNotStartOldPendingGrant(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	c := core.New(core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
-		HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout, ElectionTimeout: electionTimeout,
-		LeaderLease: leaderLease, Lease: lease, Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
-		ReleaseTimeout: releaseTimeout, DeadVoterTimeout: deadVoterTimeout, DeadMemberTimeout: deadMemberTimeout},
+	c := core.New(loneOptions(),
 		core.Durable{})
 	c.SetMembers(now, []core.MemberInfo{
 		{Name: "b", Incarnation: 7, Identity: 7, Alive: true},
@@ -84,10 +91,7 @@ func TestNewLeaderDoesNotStartOldPendingGrant(t *testing.T) {
 // and c@3, with b and c alive in gossip under the identities given.
 func coreWithVoters(t *testing.T, now time.Time, bID, cID uint64) *core.Core {
 	t.Helper()
-	c := core.New(core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
-		HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout, ElectionTimeout: electionTimeout,
-		LeaderLease: leaderLease, Lease: lease, Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
-		ReleaseTimeout: releaseTimeout, DeadVoterTimeout: deadVoterTimeout, DeadMemberTimeout: deadMemberTimeout},
+	c := core.New(loneOptions(),
 		core.Durable{})
 	c.SetMembers(now, []core.MemberInfo{
 		{Name: "b", Incarnation: bID, Identity: bID, Alive: true},
@@ -148,10 +152,9 @@ func TestRestartedMemberWithoutStateIsNotTheVoterItWas(t *testing.T) {
 func TestTablelessMemberDoesNotBootstrapBesideACluster(t *testing.T) {
 	now := time.Unix(2_000_000, 0)
 	for _, hasTable := range []bool{true, false} {
-		c := core.New(core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
-			HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout, ElectionTimeout: electionTimeout,
-			LeaderLease: leaderLease, Lease: lease, Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
-			ReleaseTimeout: releaseTimeout, BootstrapExpect: 2}, core.Durable{})
+		opt := loneOptions()
+		opt.BootstrapExpect = 2
+		c := core.New(opt, core.Durable{})
 		c.SetMembers(now, []core.MemberInfo{{Name: "b", Incarnation: 2, Identity: 2, Alive: true, HasTable: hasTable}})
 		campaigned := false
 		at := now
