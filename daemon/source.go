@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -248,7 +249,9 @@ func (s *source) Table() (api.Table, <-chan struct{}) {
 	snap := s.d.snap.Load()
 	v := snap.view
 	out := api.Table{Node: v.Node, Index: snap.clusterIndex, Term: v.Term, TableVersion: v.Table.ID.Version,
-		Leader: v.Leader, Members: append([]string{}, v.Table.Members...), Partitions: []api.Entry{}}
+		Leader: v.Leader, Members: append([]string{}, v.Table.Members...),
+		Voters: append([]string{}, v.Table.Voters...), PrevVoters: slices.Clone(v.Table.PrevVoters),
+		Partitions: []api.Entry{}}
 	for id := range v.Table.Partitions {
 		out.Partitions = append(out.Partitions, s.entry(v, id))
 	}

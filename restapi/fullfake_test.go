@@ -58,7 +58,7 @@ func newFullFake(p int, members ...string) *fullFake {
 // dealTable gives partition i to members[i % n]; every seventh is releasing
 // and every thirteenth unassigned, so the map shows all states.
 func dealTable(index uint64, p int, members []string) api.Table {
-	t := api.Table{Node: "", Index: index, Term: 7, TableVersion: index + 10, Members: slices.Clone(members)}
+	t := api.Table{Node: "", Index: index, Term: 7, TableVersion: index + 10, Members: slices.Clone(members), Voters: voterNames(members)}
 	if len(members) > 0 {
 		t.Leader = members[0]
 	}
@@ -215,4 +215,15 @@ func (f *fullFake) Transfer(ctx context.Context, to string) error {
 		return fmt.Errorf("%w: no member %q", ErrNotFound, to)
 	}
 	return nil
+}
+
+// voterNames makes the first three members voters, as name@identity.
+func voterNames(members []string) []string {
+	out := []string{}
+	for i, m := range members {
+		if i < 3 {
+			out = append(out, fmt.Sprintf("%s@%d", m, i+1))
+		}
+	}
+	return out
 }

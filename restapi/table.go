@@ -44,6 +44,9 @@ func (s *Server) getTable(c echo.Context) error {
 	if t.Members == nil {
 		t.Members = []string{}
 	}
+	if t.Voters == nil {
+		t.Voters = []string{}
+	}
 	if t.Partitions == nil {
 		t.Partitions = []api.Entry{}
 	}

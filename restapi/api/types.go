@@ -112,7 +112,13 @@ type Table struct {
 	TableVersion uint64   `json:"tableVersion"`
 	Leader       string   `json:"leader"`
 	Members      []string `json:"members"`
-	Partitions   []Entry  `json:"partitions"`
+	// Voters are the voters of the configuration as name@identity: a
+	// member that restarted without its state runs under a new identity, so
+	// a voter whose identity no member has any more is gone for good.
+	Voters []string `json:"voters"`
+	// PrevVoters are the previous voters while a change is in flight.
+	PrevVoters []string `json:"prevVoters,omitempty"`
+	Partitions []Entry  `json:"partitions"`
 }
 
 // Locate is the response of GET /partitions/locate?key=K.
