@@ -61,6 +61,10 @@ type leaderState struct {
 	// silent for a lease gets no partitions (its own lease has run out), so
 	// failover does not wait for gossip to declare it dead.
 	lastAck map[string]time.Time
+	// voterAck is when each election name (member and identity) last
+	// acknowledged a heartbeat of this leader: voter changes count only
+	// members heard from under the very identity they vote with.
+	voterAck map[string]time.Time
 	// jointVersion is the version that started the change of voters in
 	// flight (PrevVoters set).
 	jointVersion uint64
@@ -85,6 +89,7 @@ func newLeaderState(c *Core, now time.Time, term uint64) *leaderState {
 		moveStart: make([]time.Time, P),
 		applied:   map[string]partitions.TableID{},
 		lastAck:   map[string]time.Time{},
+		voterAck:  map[string]time.Time{},
 	}
 	for name := range c.members {
 		l.lastAck[name] = now // everyone gets a lease's grace after an election
@@ -198,6 +203,7 @@ func (l *leaderState) onReport(name string, r partitions.Report) {
 // holds may grant.
 func (l *leaderState) onAck(now time.Time, env Envelope) {
 	l.lastAck[env.From] = now
+	l.voterAck[ElectionName(env.From, env.Identity)] = now
 	// Applied tables count per voter identity: a member that lost its
 	// state does not vouch for what its old identity acknowledged.
 	// Only tables of this term count: an ack of an older leader's table
@@ -536,10 +542,23 @@ func (l *leaderState) maintainConfig(now time.Time) {
 			}
 			return !l.applied[name].Less(jv)
 		}
-		if l.jointVersion != 0 && (election.Config{Voters: l.table.Voters, Prev: l.table.PrevVoters}).HasQuorum(acked) {
+		switch {
+		case l.jointVersion != 0 && (election.Config{Voters: l.table.Voters, Prev: l.table.PrevVoters}).HasQuorum(acked):
 			// (acked counts tables of this term only: see onAck.)
 			l.table.PrevVoters = nil
 			l.dirty = true
+		case !l.liveMajority(now, l.table.Voters) && l.liveMajority(now, l.table.PrevVoters):
+			// The new voters lost their live majority before the change
+			// completed (one of them crashed just before it started): a
+			// change that can never complete would cost the leader its lease
+			// and the cluster its leader for good. Go back to the previous
+			// voters, whose majority still answers. Safe: every candidate
+			// and every lease under the joint configuration needed a
+			// majority of the previous voters too, and the newer table wins.
+			l.table.Voters, l.table.PrevVoters = l.table.PrevVoters, nil
+			l.jointVersion = 0
+			l.dirty = true
+			l.c.emit(Event{Kind: EventConfigChanged, At: now, Members: l.table.Voters})
 		}
 		return
 	}
@@ -621,6 +640,10 @@ func (l *leaderState) wantVoters(now time.Time) []string {
 			if !l.c.leaving {
 				live = append(live, v)
 			}
+		case current && m.Alive && l.silentFor(now, v) >= l.c.opt.DeadVoterTimeout:
+			// Alive in gossip but not answering this leader under that
+			// identity (a stuck loop, a one-way cut): as good as dead.
+			expired = append(expired, v)
 		case current && m.Alive:
 			if !m.Leaving {
 				live = append(live, v)
@@ -685,21 +708,48 @@ func (l *leaderState) wantVoters(now time.Time) []string {
 	return want
 }
 
-// liveMajority reports whether a majority of the voters in set are live
-// members under that identity that answer this leader's heartbeats: a set
-// without one would cost the leader its lease.
+// liveMajority reports whether a majority of the voters in set answered
+// this leader's heartbeats lately (fresh) under that very identity: a set
+// without one would cost the leader its lease, and a joint change towards it
+// could never complete.
 func (l *leaderState) liveMajority(now time.Time, set []string) bool {
 	n := 0
 	for _, v := range set {
-		m := l.c.members[memberOf(v)]
-		switch {
-		case v == l.c.self():
-			n++
-		case m != nil && m.Alive && ElectionName(m.Name, m.Identity) == v && l.responsive(now, m.Name):
+		if l.fresh(now, v) {
 			n++
 		}
 	}
 	return n > len(set)/2
+}
+
+// fresh reports whether election name v (this leader, or a member under
+// that identity) acknowledged a heartbeat within three heartbeat intervals.
+// A voter that crashed a moment ago may still look alive to gossip for
+// seconds; counting it would let a change start towards a set that needs
+// it, and a joint change that cannot complete costs the cluster its leader
+// for good. Three intervals leave room for a late ack on a busy machine:
+// a late ack only delays a change.
+func (l *leaderState) fresh(now time.Time, v string) bool {
+	if v == l.c.self() {
+		return true
+	}
+	m := l.c.members[memberOf(v)]
+	at, ok := l.voterAck[v]
+	return ok && m != nil && m.Alive && ElectionName(m.Name, m.Identity) == v &&
+		now.Sub(at) < 3*l.c.opt.HeartbeatInterval
+}
+
+// silentFor is how long election name v has not acknowledged a heartbeat
+// of this leader (counted from the election at the most).
+func (l *leaderState) silentFor(now time.Time, v string) time.Duration {
+	if v == l.c.self() {
+		return 0
+	}
+	at := l.electedAt
+	if a, ok := l.voterAck[v]; ok && a.After(at) {
+		at = a
+	}
+	return now.Sub(at)
 }
 
 // voterCandidates lists, best-ranked first, the members that may become
