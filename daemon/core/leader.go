@@ -700,6 +700,11 @@ func (l *leaderState) wantVoters(now time.Time) []string {
 			break
 		}
 		want = slices.Delete(want, drop, drop+1)
+		// A freed slot goes to a candidate when the count allows.
+		if t := min(maxVoters, len(want)+len(cands)); len(want) < t-1+t%2 && len(cands) > 0 {
+			want = append(want, cands[0])
+			cands = cands[1:]
+		}
 	}
 	if len(want) == 0 || !l.liveMajority(now, want) {
 		return slices.Clone(l.table.Voters)
