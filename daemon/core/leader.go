@@ -547,12 +547,14 @@ func (l *leaderState) maintainConfig(now time.Time) {
 			// (acked counts tables of this term only: see onAck.)
 			l.table.PrevVoters = nil
 			l.dirty = true
-		case !l.liveMajority(now, l.table.Voters) && l.liveMajority(now, l.table.PrevVoters):
+		case !l.majorityAckedWithin(now, l.table.Voters, l.c.opt.LeaderLease/2) &&
+			l.majorityAckedWithin(now, l.table.PrevVoters, l.c.opt.LeaderLease/2):
 			// The new voters lost their live majority before the change
 			// completed (one of them crashed just before it started): a
 			// change that can never complete would cost the leader its lease
 			// and the cluster its leader for good. Go back to the previous
-			// voters, whose majority still answers. Safe: every candidate
+			// voters, whose majority still answers, while half a leader
+			// lease is left to renew it with them. Safe: every candidate
 			// and every lease under the joint configuration needed a
 			// majority of the previous voters too, and the newer table wins.
 			l.table.Voters, l.table.PrevVoters = l.table.PrevVoters, nil
@@ -688,6 +690,15 @@ func (l *leaderState) wantVoters(now time.Time) []string {
 			want = append(want, v)
 		}
 	}
+	// A live voter (by gossip) that has not answered lately may have just
+	// crashed: decide nothing until it answers or gossip calls it dead.
+	// Shrinking the set around it (dropping dead voters to regain a
+	// majority) would commit to a set that needs it.
+	for _, v := range want {
+		if m := l.c.members[memberOf(v)]; m != nil && m.Alive && ElectionName(m.Name, m.Identity) == v && !l.fresh(now, v) {
+			return slices.Clone(l.table.Voters)
+		}
+	}
 	for !l.liveMajority(now, want) && len(want) > len(live) {
 		// Drop the longest-dead voter still in the set.
 		drop := -1
@@ -718,9 +729,15 @@ func (l *leaderState) wantVoters(now time.Time) []string {
 // without one would cost the leader its lease, and a joint change towards it
 // could never complete.
 func (l *leaderState) liveMajority(now time.Time, set []string) bool {
+	return l.majorityAckedWithin(now, set, 3*l.c.opt.HeartbeatInterval)
+}
+
+// majorityAckedWithin reports whether a majority of set acknowledged a
+// heartbeat of this leader within d, each under the identity it votes with.
+func (l *leaderState) majorityAckedWithin(now time.Time, set []string, d time.Duration) bool {
 	n := 0
 	for _, v := range set {
-		if l.fresh(now, v) {
+		if l.ackedWithin(now, v, d) {
 			n++
 		}
 	}
@@ -735,13 +752,18 @@ func (l *leaderState) liveMajority(now time.Time, set []string) bool {
 // for good. Three intervals leave room for a late ack on a busy machine:
 // a late ack only delays a change.
 func (l *leaderState) fresh(now time.Time, v string) bool {
+	return l.ackedWithin(now, v, 3*l.c.opt.HeartbeatInterval)
+}
+
+// ackedWithin reports whether election name v is this leader, or a live
+// member under that identity that acknowledged a heartbeat within d.
+func (l *leaderState) ackedWithin(now time.Time, v string, d time.Duration) bool {
 	if v == l.c.self() {
 		return true
 	}
 	m := l.c.members[memberOf(v)]
 	at, ok := l.voterAck[v]
-	return ok && m != nil && m.Alive && ElectionName(m.Name, m.Identity) == v &&
-		now.Sub(at) < 3*l.c.opt.HeartbeatInterval
+	return ok && m != nil && m.Alive && ElectionName(m.Name, m.Identity) == v && now.Sub(at) < d
 }
 
 // silentFor is how long election name v has not acknowledged a heartbeat
