@@ -279,13 +279,16 @@ func (s *source) Ready() (bool, string) {
 
 func (s *source) Changes() []api.Change { return s.d.changes.list() }
 
-func (s *source) Release(ctx context.Context, id int) error {
+func (s *source) Release(ctx context.Context, id int, token uint64) error {
 	if id < 0 || id >= s.d.cfg.Partitions {
 		return fmt.Errorf("%w: partition %d (there are %d, 0..%d)", restapi.ErrNotFound, id, s.d.cfg.Partitions, s.d.cfg.Partitions-1)
 	}
-	err := s.d.do(ctx, func(now time.Time, c *core.Core) error { return c.Release(now, id) })
+	err := s.d.do(ctx, func(now time.Time, c *core.Core) error { return c.Release(now, id, token) })
 	switch {
 	case errors.Is(err, partitions.ErrNotHeld):
+		if token != 0 {
+			return fmt.Errorf("%w: partition %d is not held by this member with token %d", restapi.ErrConflict, id, token)
+		}
 		return fmt.Errorf("%w: partition %d is not held by this member", restapi.ErrConflict, id)
 	case errors.Is(err, partitions.ErrBadTransition):
 		return fmt.Errorf("%w: partition %d is owned, not releasing: only the leader moves partitions", restapi.ErrConflict, id)

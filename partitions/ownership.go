@@ -277,12 +277,18 @@ func (o *Ownership) Ack(index uint64) bool {
 }
 
 // Release completes the release of one partition explicitly (the app's
-// acknowledgement). A partition that is owned but not releasing cannot be
-// given back this way: only the leader moves partitions.
-func (o *Ownership) Release(id int) error {
+// acknowledgement). With a token other than 0 it applies only to that grant:
+// an acknowledgement for an earlier grant of the partition (say from an app
+// that worked for a process of this member that has since restarted) must
+// not release a newer one. A partition that is owned but not releasing
+// cannot be given back this way: only the leader moves partitions.
+func (o *Ownership) Release(id int, token uint64) error {
 	g := o.grants[id]
 	if g == nil {
 		return fmt.Errorf("%w: %d", ErrNotHeld, id)
+	}
+	if token != 0 && g.token != token {
+		return fmt.Errorf("%w: %d with token %d (this member holds token %d)", ErrNotHeld, id, token, g.token)
 	}
 	if g.state != Releasing {
 		return checkChange(g.state, Unassigned)

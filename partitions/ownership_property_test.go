@@ -285,7 +285,7 @@ func (r *randomRun) release(before []Holding) {
 		id = before[r.rng.IntN(len(before))].ID
 	}
 	r.step("Release %d", id)
-	err := r.o.Release(id)
+	err := r.o.Release(id, 0)
 	var held *Holding
 	for i := range before {
 		if before[i].ID == id {

@@ -234,7 +234,7 @@ func TestRelease(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := c.setup(t)
 			idx, seq := o.Index(), o.HoldingsSeq()
-			err := o.Release(c.id)
+			err := o.Release(c.id, 0)
 			if c.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Release(%d) = %v, want nil", c.id, err)
@@ -263,10 +263,10 @@ func TestRelease(t *testing.T) {
 
 func TestReleaseTwice(t *testing.T) {
 	o, _ := releasingView(t)
-	if err := o.Release(0); err != nil {
+	if err := o.Release(0, 0); err != nil {
 		t.Fatalf("first Release(0) = %v", err)
 	}
-	if err := o.Release(0); !errors.Is(err, ErrNotHeld) {
+	if err := o.Release(0, 0); !errors.Is(err, ErrNotHeld) {
 		t.Fatalf("second Release(0) = %v, want ErrNotHeld", err)
 	}
 }
@@ -499,7 +499,7 @@ func TestDroppedTokenNeverTakenAgain(t *testing.T) {
 		{"release", func(t *testing.T) (*Ownership, time.Time) {
 			o := start(t)
 			markReleasing(t, o)
-			if err := o.Release(1); err != nil {
+			if err := o.Release(1, 0); err != nil {
 				t.Fatalf("Release(1) = %v", err)
 			}
 			return o, at(3 * time.Second)
@@ -764,4 +764,21 @@ func TestVisibleDeadlines(t *testing.T) {
 	if o.Tick(at(9 * time.Second)); len(o.Visible(at(9*time.Second))) != 1 {
 		t.Errorf("p0 released at 9s, before the 10s deadline shown while it was owned")
 	}
+}
+
+// TestReleaseWithTokenOnlyThatGrant: an explicit release naming a token lets
+// go only of that grant; one naming an earlier grant of the partition (an app
+// of a process that restarted) changes nothing.
+func TestReleaseWithTokenOnlyThatGrant(t *testing.T) {
+	o := leased()
+	mustApply(t, o, at(time.Second), tbl(1, 1, own(6)))
+	mustApply(t, o, at(time.Second), tbl(1, 2, rel(6)))
+	if err := o.Release(0, 5); !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("Release(0, token 5) = %v, want ErrNotHeld (it holds token 6)", err)
+	}
+	wantItems(t, o, h(0, 6, Releasing))
+	if err := o.Release(0, 6); err != nil {
+		t.Fatalf("Release(0, token 6) = %v", err)
+	}
+	wantItems(t, o)
 }

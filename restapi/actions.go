@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,11 +24,12 @@ const maxMemberName = 253
 //	@Description	Tells ringd that this member's application has finished with a partition that is "releasing" on it, so the leader can grant it to its next owner now instead of at the release timeout. An application that long-polls GET /partitions/mine acknowledges by polling past the change; this is for the others. No body is needed.
 //	@Tags			partitions
 //	@Produce		json
-//	@Param			id	path		integer	true	"partition id, 0..P-1"	minimum(0)
-//	@Success		200	{object}	api.Result
-//	@Failure		400	{object}	api.Error	"id is not a non-negative integer"
-//	@Failure		404	{object}	api.Error	"no such partition"
-//	@Failure		409	{object}	api.Error	"the partition is not releasing on this member"
+//	@Param			id		path		integer	true	"partition id, 0..P-1"	minimum(0)
+//	@Param			token	query		integer	false	"the fencing token of the grant you release: a release for another grant (say one from before a restart of the member) is refused with 409"	minimum(1)	format(int64)
+//	@Success		200		{object}	api.Result
+//	@Failure		400		{object}	api.Error	"id or token is not a non-negative integer"
+//	@Failure		404		{object}	api.Error	"no such partition"
+//	@Failure		409		{object}	api.Error	"the partition is not releasing on this member, or under another token"
 //	@Failure		413	{object}	api.Error	"body too large"
 //	@Failure		503	{object}	api.Error	"the member cannot do it now (e.g. shutting down)"
 //	@Failure		504	{object}	api.Error	"the member did not answer in time"
@@ -41,10 +43,20 @@ func (s *Server) postRelease(c echo.Context) error {
 	if id < 0 {
 		return noPartition(raw, s.src.Cluster().Partitions)
 	}
+	vals, err := parseQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	var token uint64
+	if raw := vals.Get("token"); raw != "" {
+		if token, err = strconv.ParseUint(raw, 10, 64); err != nil || token == 0 {
+			return badRequest("token %q is not a positive integer", raw)
+		}
+	}
 	if err := discardBody(c); err != nil {
 		return err
 	}
-	return s.runAction(c, "released", func(ctx context.Context) error { return s.act.Release(ctx, id) })
+	return s.runAction(c, "released", func(ctx context.Context) error { return s.act.Release(ctx, id, token) })
 }
 
 // postDrain serves POST /admin/drain.

@@ -121,13 +121,23 @@ func TestReleaseFromTheSource(t *testing.T) {
 		{"99999999999999999999999", http.StatusNotFound},
 		{"-3", http.StatusBadRequest},
 		{"x", http.StatusBadRequest},
+		// With the grant's token only that grant is released: a token from
+		// an earlier grant (an app from before a restart) is refused.
+		{"13/release?token=700000000013", http.StatusOK},
+		{"13/release?token=700000000012", http.StatusConflict},
+		{"13/release?token=0", http.StatusBadRequest},
+		{"13/release?token=abc", http.StatusBadRequest},
 	} {
-		r := post(t, c, ts.URL+"/partitions/"+tc.id+"/release", "", nil)
+		path := "/partitions/" + tc.id
+		if !strings.Contains(tc.id, "/") {
+			path += "/release"
+		}
+		r := post(t, c, ts.URL+path, "", nil)
 		if r.status != tc.status {
 			t.Errorf("release %s: %d, want %d: %s", tc.id, r.status, tc.status, r.body)
 		}
 	}
-	if got := f.recordedCalls(); !slices.Equal(got, []string{"release 13", "release 1", "release 20"}) {
+	if got := f.recordedCalls(); !slices.Equal(got, []string{"release 13", "release 1", "release 20", "release 13", "release 13"}) {
 		t.Fatalf("calls %v", got)
 	}
 }

@@ -189,7 +189,7 @@ func (f *fullFake) act(ctx context.Context, call string) error {
 	return err
 }
 
-func (f *fullFake) Release(ctx context.Context, id int) error {
+func (f *fullFake) Release(ctx context.Context, id int, token uint64) error {
 	if err := f.act(ctx, fmt.Sprint("release ", id)); err != nil {
 		return err
 	}
@@ -197,8 +197,8 @@ func (f *fullFake) Release(ctx context.Context, id int) error {
 	if id >= len(t.Partitions) {
 		return fmt.Errorf("%w: partition %d", ErrNotFound, id)
 	}
-	if e := t.Partitions[id]; e.Owner != t.Node || e.State != "releasing" {
-		return fmt.Errorf("%w: partition %d is not releasing on this member", ErrConflict, id)
+	if e := t.Partitions[id]; e.Owner != t.Node || e.State != "releasing" || (token != 0 && e.Token != token) {
+		return fmt.Errorf("%w: partition %d is not releasing on this member under token %d", ErrConflict, id, token)
 	}
 	return nil
 }

@@ -37,8 +37,9 @@ type ClusterSource interface {
 // Actions are what the API may ask the member to do. Errors wrap the
 // sentinels above.
 type Actions interface {
-	// Release acknowledges the release of partition id on this member.
-	Release(ctx context.Context, id int) error
+	// Release acknowledges the release of partition id on this member; with
+	// a token other than 0, only of that grant.
+	Release(ctx context.Context, id int, token uint64) error
 	// Drain moves this member's partitions away; Undrain lets it take
 	// partitions again.
 	Drain(ctx context.Context) error

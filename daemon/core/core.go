@@ -670,8 +670,8 @@ func (c *Core) AppAck(now time.Time, index uint64) {
 }
 
 // Release completes the release of one partition on the app's word.
-func (c *Core) Release(now time.Time, id int) error {
-	if err := c.own.Release(id); err != nil {
+func (c *Core) Release(now time.Time, id int, token uint64) error {
+	if err := c.own.Release(id, token); err != nil {
 		return err
 	}
 	c.leaderDue = true
