@@ -181,13 +181,7 @@ func TestProcessLoneSeed(t *testing.T) {
 	})
 	t.Run("member with --join restarted without state", func(t *testing.T) {
 		c, ctx := startProcsOpts(t, procluster.Options{Members: 3, NoDataDir: true})
-		s := settled(ctx, t, c, c.Names())
-		var victim *procluster.Member
-		for _, n := range c.Names() {
-			if n != procluster.Leader(s) {
-				victim = c.Member(n)
-			}
-		}
+		victim := c.Member(followerOf(c, settled(ctx, t, c, c.Names())))
 		if err := victim.Kill(); err != nil {
 			t.Fatal(err)
 		}

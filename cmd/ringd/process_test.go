@@ -142,13 +142,7 @@ func TestProcessKillMemberAndLeader(t *testing.T) {
 	s := settled(ctx, t, c, c.Names())
 	leader := procluster.Leader(s)
 	// A follower first.
-	var follower string
-	for _, n := range c.Names() {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	follower := followerOf(c, s)
 	start := time.Now()
 	if err := c.Member(follower).Kill(); err != nil {
 		t.Fatal(err)
@@ -405,13 +399,7 @@ func TestProcessRescheduledMember(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			c, ctx := startProcsOpts(t, procluster.Options{Members: 5, ExtraArgs: []string{"--gossip-profile", "lan"}})
 			s := settled(ctx, t, c, c.Names())
-			leader := procluster.Leader(s)
-			var victim string
-			for _, n := range c.Names() {
-				if n != leader {
-					victim = n
-				}
-			}
+			victim := followerOf(c, s)
 			m := c.Member(victim)
 			stop(ctx, t, m, sig)
 			start := time.Now()
@@ -494,4 +482,16 @@ func restartAllTokensGrow(ctx context.Context, t *testing.T, c *procluster.Clust
 		}
 	}
 	t.Logf("highest token before %d; every token after the restart is higher", highest)
+}
+
+// followerOf returns a running member that snapshot s does not name as the
+// leader.
+func followerOf(c *procluster.Cluster, s procluster.Snapshot) string {
+	leader := procluster.Leader(s)
+	for _, n := range c.Names() {
+		if n != leader {
+			return n
+		}
+	}
+	return ""
 }

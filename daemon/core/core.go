@@ -99,6 +99,18 @@ func memberOf(electionName string) string {
 	return name
 }
 
+// memberNames returns the member names of election names, each once, in
+// their order.
+func memberNames(electionNames []string) []string {
+	var out []string
+	for _, v := range electionNames {
+		if n := memberOf(v); !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Durable is what a member keeps across restarts with --data-dir, written
 // (fsync) before anything that depends on it is sent: the election's term
 // and vote, the voter identity they belong to, and the newest voter

@@ -111,10 +111,7 @@ func newLeaderState(c *Core, now time.Time, term uint64) *leaderState {
 		// bootstrap one, or the one saved before a restart).
 		cfg := c.electionConfig()
 		t.Voters, t.PrevVoters = slices.Clone(cfg.Voters), slices.Clone(cfg.Prev)
-		t.Members = nil
-		for _, v := range cfg.All() {
-			t.Members = append(t.Members, memberOf(v))
-		}
+		t.Members = memberNames(cfg.All())
 	}
 	if len(t.PrevVoters) > 0 {
 		l.jointVersion = t.ID.Version
@@ -582,12 +579,7 @@ func (l *leaderState) maintainMembers(now time.Time) {
 	for _, n := range l.table.Members {
 		in[n] = true
 	}
-	var want []string
-	for _, v := range slices.Concat(l.table.Voters, l.table.PrevVoters) {
-		if !slices.Contains(want, memberOf(v)) {
-			want = append(want, memberOf(v))
-		}
-	}
+	want := memberNames(slices.Concat(l.table.Voters, l.table.PrevVoters))
 	for name, m := range l.c.members {
 		if slices.Contains(want, name) {
 			continue

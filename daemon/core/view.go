@@ -49,10 +49,7 @@ func (c *Core) View(now time.Time) View {
 	cfg := c.electionConfig()
 	members := t.Members
 	if len(t.Partitions) == 0 {
-		members = nil
-		for _, v := range cfg.All() {
-			members = append(members, memberOf(v))
-		}
+		members = memberNames(cfg.All())
 	}
 	v := View{
 		Node: c.opt.Self, Incarnation: c.opt.Incarnation, Role: st.Role, Term: st.Term,
