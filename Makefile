@@ -21,6 +21,12 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSIO
 # instead of failing, so `make test` works with nothing but Go installed.
 RACE = $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 
+# The Go modules of the repository: the daemon's, and clientlib's own (an
+# application that imports the client library gets none of the daemon's
+# dependencies). `go ... ./...` stops at a nested module, so every
+# module-wide step runs once per module.
+MODULES := . clientlib
+
 # Checks that must pass before the tests run. Append more, e.g.
 # `TEST_CHECKS += check-generated` once generated files are checked for drift.
 TEST_CHECKS := vet tidy deps
@@ -48,6 +54,7 @@ build: ## build bin/ringd and every other command under cmd/ into bin/
 test: $(TEST_CHECKS) ## go vet, then every test (race detector on where cgo works)
 	@if [[ -z "$(RACE)" ]]; then echo "note: cgo is off (no C compiler?), running the tests without -race"; fi
 	$(GO) test $(RACE) -count=1 -p 1 -timeout 15m ./...
+	cd clientlib && $(GO) test $(RACE) -count=1 -timeout 5m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 .PHONY: fuzz
@@ -70,17 +77,17 @@ swagger: ## regenerate the OpenAPI documents in docs/openapi from the swag annot
 	$(GO) generate ./docs/openapi/
 
 .PHONY: vet
-vet: ## go vet ./...
-	$(GO) vet ./...
+vet: ## go vet ./... in every module
+	@for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...); done
 
 .PHONY: lint
 lint: vet ## go vet, then staticcheck (pinned, default checks)
-	$(STATICCHECK) ./...
+	@for m in $(MODULES); do (cd $$m && $(STATICCHECK) ./...); done
 
 .PHONY: tidy
 tidy: ## fail if `go mod tidy` would change go.mod or go.sum (changes nothing)
 	@# -diff prints what tidy would change and exits non-zero, leaving both files as they are.
-	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result" >&2; exit 1; }
+	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m/go.mod or go.sum are not tidy: run 'go mod tidy' there and commit the result" >&2; exit 1; }; done
 
 .PHONY: demo
 demo: build ## start 3 ringd members on loopback, kill one, restart it, show the partitions move
@@ -89,6 +96,7 @@ demo: build ## start 3 ringd members on loopback, kill one, restart it, show the
 .PHONY: bench
 bench: ## run the benchmarks (results are written up in docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	cd clientlib && $(GO) test -run '^$$' -bench . -benchmem ./...
 
 # The soak run: random fault schedules of the real protocol core on the
 # simulated network, from a random first seed, until SOAK has passed (each

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/daemon/core"
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // changeLog keeps the most recent events for GET /changes and the dashboard.

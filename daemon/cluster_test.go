@@ -14,7 +14,7 @@ import (
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/internal/memnet"
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // testCluster runs real daemons (real memberlist, real loop, real HTTP) in

@@ -14,7 +14,7 @@ import (
 	"github.com/ringd/ringd/partitions"
 	"github.com/ringd/ringd/rebalance"
 	"github.com/ringd/ringd/restapi"
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // snapshot is the newest view of the core for readers outside the loop, with

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // post sends a POST with an optional body and Authorization header.

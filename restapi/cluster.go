@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // getCluster serves GET /cluster: the members in ring order, the leader, the

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // maxRecorded bounds what a fullFake records, so a long fuzz run does not

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 func TestNewDefaultsAndServerLimits(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // Sentinel errors a Source returns; handlers map them to statuses.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 func decodeStrict[T any](t *testing.T, r result) T {

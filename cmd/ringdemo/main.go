@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/procluster"
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // Exit codes.

@@ -20,7 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ringd/ringd/internal/procluster"
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // The test binary doubles as a fake ringd when $RINGDEMO_FAKE is "ringd", so

@@ -17,7 +17,7 @@
 // JSON.
 package openapi
 
-//go:generate go tool swag init --quiet --generalInfo doc.go --dir ../../restapi,../../restapi/api --output . --outputTypes json,yaml --parseDependency=false
+//go:generate go tool swag init --quiet --generalInfo doc.go --dir ../../restapi,../../clientlib/api --output . --outputTypes json,yaml --parseDependency=false
 
 import _ "embed"
 

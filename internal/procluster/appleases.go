@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // AppLeases checks ownership the way an application sees it: each member's

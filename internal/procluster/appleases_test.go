@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 func TestAppLeasesHoldDaemonsToTheDeadlinesShown(t *testing.T) {

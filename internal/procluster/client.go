@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // maxBody bounds how much of a response is read.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // fakeAPI serves canned answers and records the queries it got.

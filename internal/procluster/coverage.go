@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // Snapshot is one GET /partitions/mine view per member, keyed by member name.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // Watcher polls every member's GET /partitions/mine in the background and

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringd/ringd/restapi/api"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // The watcher must catch a proven double owner, and must not cry wolf over a

@@ -1,0 +1,3 @@
+module github.com/ringd/ringd/clientlib
+
+go 1.22
