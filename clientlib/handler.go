@@ -1,0 +1,147 @@
+package clientlib
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Partition is one grant of a partition to this member: the partition's id
+// and the fencing token of the grant. Every later grant of the partition, to
+// any member, has a higher token: pass it to storage that can refuse writes
+// from an owner that has been replaced.
+type Partition struct {
+	ID    int
+	Token uint64
+
+	// lease is shared by every copy of the value, so Deadline follows the
+	// renewals.
+	lease *lease
+}
+
+// Deadline is the instant until which this member may work on the
+// partition: when the request that brought the latest answer listing it was
+// sent, plus the time ringd held that request, plus the lease ringd said was
+// left. Renewals move it on. The worker's context is cancelled Margin before
+// it unless a renewal comes first; a commit that cannot finish before it
+// must not be made with this token.
+func (p Partition) Deadline() time.Time {
+	if p.lease == nil {
+		return time.Time{}
+	}
+	return p.lease.get()
+}
+
+func (p Partition) String() string { return fmt.Sprintf("partition %d (token %d)", p.ID, p.Token) }
+
+// lease is the deadline of one grant, read by the application's goroutines
+// and moved by Run.
+type lease struct {
+	mu       sync.Mutex
+	deadline time.Time
+}
+
+func (l *lease) get() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.deadline
+}
+
+func (l *lease) set(t time.Time) {
+	l.mu.Lock()
+	l.deadline = t
+	l.mu.Unlock()
+}
+
+// Why a worker's context is cancelled: context.Cause(ctx) is one of these.
+var (
+	// ErrRevoked: ringd moved the partition away (it is releasing on this
+	// member, or no longer listed, or listed under a newer grant). Return
+	// promptly; the release is acknowledged once the worker has returned.
+	ErrRevoked = errors.New("clientlib: the partition was revoked")
+	// ErrLeaseExpiring: no answer from ringd has renewed the lease and its
+	// deadline is less than the margin away (ringd unreachable, or this
+	// member cut off from its leader).
+	ErrLeaseExpiring = errors.New("clientlib: the lease runs out without a renewal")
+	// ErrStopped: Run's context ended.
+	ErrStopped = errors.New("clientlib: Run is stopping")
+)
+
+// ErrRunning is returned by Run while another Run of the same Client is
+// going on: one process must not run two sets of workers for one member.
+var ErrRunning = errors.New("clientlib: Run is already running on this client")
+
+// Handler is what Run calls for each partition this member gains.
+//
+// Work runs in a goroutine of its own for one grant, with a context that is
+// cancelled when the partition must be given up (context.Cause tells why:
+// ErrRevoked, ErrLeaseExpiring, ErrStopped). Run waits for it to return and
+// only then acknowledges the release to ringd, so the next owner starts after
+// it. Work never runs twice at once for one partition; Works of different
+// partitions run concurrently.
+//
+// If Work returns before its context is cancelled, the error (if any) is
+// logged and Work runs again for the same grant after a backoff, for as long
+// as the member owns the partition.
+type Handler interface {
+	Work(ctx context.Context, p Partition) error
+}
+
+// LostHandler is implemented by a Handler that wants to hear of lost
+// partitions. Lost is called, once per grant, when a worker had not returned
+// by the partition's deadline (or, with WithReturnTimeout, that long after
+// its context was cancelled): it may overlap with the next owner, so nothing
+// must be committed with p.Token any more. Without a LostHandler the library
+// logs it as an error.
+type LostHandler interface {
+	Lost(p Partition)
+}
+
+// WorkerFunc adapts a function to a Handler: the per-partition worker.
+type WorkerFunc func(ctx context.Context, p Partition) error
+
+// Work calls f.
+func (f WorkerFunc) Work(ctx context.Context, p Partition) error { return f(ctx, p) }
+
+// Callbacks is a Handler for applications that run their own goroutines. For
+// one partition the calls come in order (OnAcquired, then OnReleased or
+// OnLost, and OnLost may follow an OnReleased that returned too late), never
+// at once; for different partitions they may run concurrently. Nil fields
+// are skipped.
+type Callbacks struct {
+	// OnAcquired is called when this member gains a grant. ctx is cancelled
+	// when the partition must be given up, just before OnReleased.
+	OnAcquired func(ctx context.Context, p Partition)
+	// OnReleased is called when the partition must be given up while there
+	// is still time: stop working on it before returning. The release is
+	// acknowledged to ringd after it returns.
+	OnReleased func(p Partition)
+	// OnLost is called instead of OnReleased when the deadline passed before
+	// the partition could be given up (say the process was paused), and
+	// after OnReleased when that returned past the deadline: the
+	// application may have overlapped with the next owner and must not
+	// commit with p.Token.
+	OnLost func(p Partition)
+}
+
+// Work calls OnAcquired, waits for the partition to be revoked, then calls
+// OnReleased unless the deadline has passed.
+func (cb Callbacks) Work(ctx context.Context, p Partition) error {
+	if cb.OnAcquired != nil {
+		cb.OnAcquired(ctx, p)
+	}
+	<-ctx.Done()
+	if cb.OnReleased != nil && time.Now().Before(p.Deadline()) {
+		cb.OnReleased(p)
+	}
+	return nil
+}
+
+// Lost calls OnLost.
+func (cb Callbacks) Lost(p Partition) {
+	if cb.OnLost != nil {
+		cb.OnLost(p)
+	}
+}

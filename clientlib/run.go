@@ -1,0 +1,397 @@
+package clientlib
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// Run watches what the local ringd says this member owns and runs h.Work
+// for each partition it gains, until ctx ends. Then it cancels every worker
+// (cause ErrStopped), waits for each to return, acknowledges the releases
+// that ringd had asked for, and returns nil. It returns an error only when it
+// cannot start: h is nil, or Run is already running on c.
+//
+// Whatever happens to ringd or the connection to it, a worker's context is
+// cancelled the margin (WithMargin) before the partition's deadline unless a
+// fresh answer of ringd moved the deadline on; a partition is never worked
+// on by two workers of this process at once, and a grant is never started
+// with a token lower than one this process already started.
+func (c *Client) Run(ctx context.Context, h Handler) error {
+	if h == nil {
+		return errors.New("clientlib: Run needs a Handler")
+	}
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer c.running.Store(false)
+
+	r := &runner{
+		c:      c,
+		h:      h,
+		slots:  map[int]*slot{},
+		events: make(chan event),
+		// Workers and acknowledgements outlive ctx (Run waits for them),
+		// but keep its values.
+		base: context.WithoutCancel(ctx),
+	}
+	r.lostHandler, _ = h.(LostHandler)
+
+	answers := make(chan answer)
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	polling := make(chan struct{})
+	go func() {
+		defer close(polling)
+		c.poll(pollCtx, answers)
+	}()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		timer.Reset(r.nextWake(time.Now()))
+		select {
+		case a := <-answers:
+			r.onAnswer(a)
+		case e := <-r.events:
+			r.onEvent(e)
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		r.reconcileAll(time.Now())
+	}
+	stopPoll()
+	<-polling
+
+	r.stopping = true
+	r.reconcileAll(time.Now())
+	for r.inflight > 0 {
+		timer.Reset(r.nextWake(time.Now()))
+		select {
+		case e := <-r.events:
+			r.onEvent(e)
+		case <-timer.C:
+		}
+		r.reconcileAll(time.Now())
+	}
+	c.owned.Store(nil)
+	// Idle keep-alive connections hold goroutines of the transport; a
+	// returned Run leaves none behind (later requests reconnect).
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+// Owned is a snapshot of the partitions this process works on now: those
+// whose worker runs, has not been asked to stop, and whose deadline has not
+// passed. Sorted by id.
+func (c *Client) Owned() []Partition {
+	p := c.owned.Load()
+	if p == nil {
+		return nil
+	}
+	now := time.Now()
+	var out []Partition
+	for _, x := range *p {
+		if now.Before(x.Deadline()) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// runner is the state of one Run. Only Run's goroutine touches it; workers,
+// acknowledgements and Lost calls report back through events.
+type runner struct {
+	c           *Client
+	h           Handler
+	lostHandler LostHandler
+	base        context.Context
+
+	slots  map[int]*slot
+	events chan event
+	// inflight counts goroutines that will send one event: workers,
+	// acknowledgements, Lost calls. Run returns when it is 0.
+	inflight int
+	stopping bool
+
+	incarnation string
+}
+
+// slot is one partition as this process sees it.
+type slot struct {
+	id int
+	// listed is the partition in the latest answer of ringd; nil when that
+	// answer did not list it.
+	listed *listing
+	// w is the worker running for it, if any.
+	w *worker
+	// maxStarted is the highest token started: a lower one never is.
+	maxStarted uint64
+	// over is the highest token ringd listed as releasing: that grant is
+	// never started again.
+	over uint64
+	// acked is the token whose release was acknowledged (or is being).
+	acked uint64
+	// retryAt: a worker that returned on its own runs again no earlier;
+	// failures counts such returns in a row.
+	retryAt  time.Time
+	failures int
+}
+
+// listing is a partition as one answer listed it.
+type listing struct {
+	token     uint64
+	releasing bool
+	deadline  time.Time
+}
+
+// worker is one running Work call.
+type worker struct {
+	p           Partition
+	cancel      context.CancelCauseFunc
+	startedAt   time.Time
+	cancelled   bool
+	cancelledAt time.Time
+	cause       error
+	lost        bool
+}
+
+type eventKind int
+
+const (
+	workerDone eventKind = iota
+	ackDone
+	lostDone
+)
+
+// event is the report of a goroutine Run started.
+type event struct {
+	kind  eventKind
+	id    int
+	w     *worker
+	err   error
+	at    time.Time
+	token uint64
+	ok    bool
+}
+
+// onAnswer takes a new answer of ringd as the truth about what this member
+// owns: a running grant listed under its token gets the new deadline.
+func (r *runner) onAnswer(a answer) {
+	m := a.mine
+	if r.incarnation != "" && m.Incarnation != r.incarnation {
+		r.c.log.Info("ringd restarted; grants of its previous process are over", "node", m.Node, "incarnation", m.Incarnation)
+	}
+	r.incarnation = m.Incarnation
+
+	base := a.sent.Add(leaseDuration(m.HeldMs))
+	listed := map[int]*listing{}
+	for _, p := range m.Partitions {
+		if p.ID < 0 {
+			r.c.log.Warn("ringd listed a negative partition id; ignoring it", "partition", p.ID)
+			continue
+		}
+		if prev, dup := listed[p.ID]; dup && prev.token >= p.Token {
+			continue
+		}
+		listed[p.ID] = &listing{
+			token: p.Token,
+			// Anything but "owned" is given up: a state this version
+			// does not know cannot be a licence to work.
+			releasing: p.State != "owned",
+			deadline:  base.Add(leaseDuration(p.LeaseRemainingMs)),
+		}
+	}
+	for _, s := range r.slots {
+		s.listed = nil
+	}
+	for id, l := range listed {
+		s := r.slots[id]
+		if s == nil {
+			s = &slot{id: id}
+			r.slots[id] = s
+		}
+		s.listed = l
+		if l.releasing && l.token > s.over {
+			s.over = l.token
+		}
+		if s.w != nil && s.w.p.Token == l.token {
+			s.w.p.lease.set(l.deadline)
+		}
+	}
+}
+
+// onEvent takes the report of a worker, acknowledgement or Lost call.
+func (r *runner) onEvent(e event) {
+	r.inflight--
+	s := r.slots[e.id]
+	switch e.kind {
+	case workerDone:
+		r.workerReturned(s, e)
+	case ackDone:
+		if e.ok {
+			r.c.log.Debug("release acknowledged", "partition", e.id, "token", e.token)
+		} else {
+			r.c.log.Debug("release not acknowledged (ringd no longer waits for it)", "partition", e.id, "token", e.token, "error", e.err)
+		}
+	case lostDone:
+	}
+}
+
+func (r *runner) workerReturned(s *slot, e event) {
+	w := e.w
+	s.w = nil
+	w.cancel(nil) // frees the context of a worker that returned on its own
+	deadline := w.p.Deadline()
+	switch {
+	case !w.cancelled:
+		// The application gave up a partition it still owns: run it again
+		// after a backoff, as a supervisor would.
+		if e.at.Sub(w.startedAt) > r.c.maxBackoff {
+			s.failures = 0
+		}
+		s.failures++
+		s.retryAt = e.at.Add(r.c.backoff(s.failures))
+		r.c.log.Warn("worker returned while the partition is still owned; running it again after a backoff",
+			"partition", w.p.ID, "token", w.p.Token, "error", e.err, "retry_in", s.retryAt.Sub(e.at).Round(time.Millisecond))
+	case !e.at.Before(deadline) || w.lost:
+		if !w.lost {
+			r.reportLost(w, e.at)
+		}
+		r.c.log.Warn("worker of a lost partition returned", "partition", w.p.ID, "token", w.p.Token, "late_by", e.at.Sub(deadline).Round(time.Millisecond))
+	default:
+		s.failures = 0
+		r.c.log.Info("released", "partition", w.p.ID, "token", w.p.Token, "why", w.cause, "took", e.at.Sub(w.cancelledAt).Round(time.Millisecond))
+	}
+}
+
+// reconcileAll brings every slot in line with what ringd said last and with
+// the clock, and publishes the Owned snapshot.
+func (r *runner) reconcileAll(now time.Time) {
+	var owned []Partition
+	for _, s := range r.slots {
+		r.reconcile(s, now)
+		if s.w != nil && !s.w.cancelled {
+			owned = append(owned, s.w.p)
+		}
+	}
+	slices.SortFunc(owned, func(a, b Partition) int { return a.ID - b.ID })
+	r.c.owned.Store(&owned)
+}
+
+// reconcile is the heart of the library: it cancels a worker whose grant is
+// over or about to run out, reports a worker lost that outlived its
+// deadline, acknowledges a release once no worker runs, and starts a worker
+// for a grant that is owned, fresh and newer than anything before.
+func (r *runner) reconcile(s *slot, now time.Time) {
+	if w := s.w; w != nil {
+		if !w.cancelled {
+			l := s.listed
+			switch {
+			case r.stopping:
+				r.cancel(w, ErrStopped, now)
+			case l == nil || l.token != w.p.Token || l.releasing:
+				r.cancel(w, ErrRevoked, now)
+			case !now.Before(w.p.Deadline().Add(-r.c.margin)):
+				r.cancel(w, ErrLeaseExpiring, now)
+			}
+		}
+		if w.cancelled && !w.lost && !now.Before(r.lostAt(w)) {
+			r.reportLost(w, now)
+		}
+		return // the next grant starts once this worker returned
+	}
+	l := s.listed
+	switch {
+	case l == nil:
+	case l.releasing:
+		if s.acked != l.token && now.Before(l.deadline) {
+			s.acked = l.token
+			r.ack(s.id, l.token, l.deadline)
+		}
+	case r.stopping, l.token < s.maxStarted, l.token <= s.over, now.Before(s.retryAt),
+		!now.Before(l.deadline.Add(-r.c.margin)):
+	default:
+		r.start(s, l, now)
+	}
+}
+
+// lostAt is when a cancelled worker that has not returned counts as lost.
+func (r *runner) lostAt(w *worker) time.Time {
+	at := w.p.Deadline()
+	if r.c.returnTimeout > 0 {
+		if t := w.cancelledAt.Add(r.c.returnTimeout); t.Before(at) {
+			at = t
+		}
+	}
+	return at
+}
+
+// nextWake is how long Run may sleep before reconcile has something to do
+// that no event will prompt: a deadline minus the margin, a worker turning
+// lost, a retry.
+func (r *runner) nextWake(now time.Time) time.Duration {
+	next := now.Add(time.Hour)
+	earlier := func(t time.Time) {
+		if t.Before(next) {
+			next = t
+		}
+	}
+	for _, s := range r.slots {
+		switch w := s.w; {
+		case w != nil && !w.cancelled:
+			earlier(w.p.Deadline().Add(-r.c.margin))
+		case w != nil && !w.lost:
+			earlier(r.lostAt(w))
+		case w == nil && s.listed != nil && !s.listed.releasing && s.retryAt.After(now):
+			earlier(s.retryAt)
+		}
+	}
+	return max(next.Sub(now), 0)
+}
+
+func (r *runner) start(s *slot, l *listing, now time.Time) {
+	p := Partition{ID: s.id, Token: l.token, lease: &lease{deadline: l.deadline}}
+	ctx, cancel := context.WithCancelCause(r.base)
+	w := &worker{p: p, cancel: cancel, startedAt: now}
+	s.w = w
+	s.maxStarted = l.token
+	r.inflight++
+	r.c.log.Info("acquired", "partition", p.ID, "token", p.Token, "deadline_in", l.deadline.Sub(now).Round(time.Millisecond))
+	go func() {
+		err := r.h.Work(ctx, p)
+		r.events <- event{kind: workerDone, id: p.ID, w: w, err: err, at: time.Now()}
+	}()
+}
+
+func (r *runner) cancel(w *worker, cause error, now time.Time) {
+	w.cancelled, w.cancelledAt, w.cause = true, now, cause
+	w.cancel(cause)
+	r.c.log.Debug("stopping worker", "partition", w.p.ID, "token", w.p.Token, "why", cause)
+}
+
+func (r *runner) reportLost(w *worker, now time.Time) {
+	w.lost = true
+	r.c.log.Error("partition lost: its worker did not return in time and may overlap with the next owner; commit nothing with this token",
+		"partition", w.p.ID, "token", w.p.Token, "deadline_ago", now.Sub(w.p.Deadline()).Round(time.Millisecond))
+	if r.lostHandler == nil {
+		return
+	}
+	r.inflight++
+	go func() {
+		r.lostHandler.Lost(w.p)
+		r.events <- event{kind: lostDone, id: w.p.ID}
+	}()
+}
+
+// ack acknowledges a release in the background, bounded by the partition's
+// deadline: after it ringd lets go by itself.
+func (r *runner) ack(id int, token uint64, deadline time.Time) {
+	r.inflight++
+	go func() {
+		ctx, cancel := context.WithDeadline(r.base, deadline)
+		defer cancel()
+		ok, err := r.c.release(ctx, id, token)
+		r.events <- event{kind: ackDone, id: id, token: token, ok: ok, err: err}
+	}()
+}
