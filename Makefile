@@ -90,8 +90,8 @@ tidy: ## fail if `go mod tidy` would change go.mod or go.sum (changes nothing)
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m/go.mod or go.sum are not tidy: run 'go mod tidy' there and commit the result" >&2; exit 1; }; done
 
 .PHONY: demo
-demo: build ## start 3 ringd members on loopback, kill one, restart it, show the partitions move
-	$(BIN)/ringdemo --ringd $(BIN)/ringd $(DEMO_ARGS)
+demo: build ## start 3 ringd members, each with a worker, on loopback; kill, restart and drain one; show the partitions move
+	$(BIN)/ringdemo --ringd $(BIN)/ringd --worker $(BIN)/ringd-worker $(DEMO_ARGS)
 
 .PHONY: bench
 bench: ## run the benchmarks (results are written up in docs/benchmarks.md)

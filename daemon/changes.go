@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/clientlib/api"
+	"github.com/ringd/ringd/daemon/core"
 )
 
 // changeLog keeps the most recent events for GET /changes and the dashboard.

@@ -11,10 +11,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ringd/ringd/clientlib/api"
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/internal/memnet"
-	"github.com/ringd/ringd/clientlib/api"
 )
 
 // testCluster runs real daemons (real memberlist, real loop, real HTTP) in

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringd/ringd/clientlib/api"
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/partitions"
 	"github.com/ringd/ringd/rebalance"
 	"github.com/ringd/ringd/restapi"
-	"github.com/ringd/ringd/clientlib/api"
 )
 
 // snapshot is the newest view of the core for readers outside the loop, with

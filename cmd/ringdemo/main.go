@@ -1,15 +1,21 @@
 // Command ringdemo shows ringd at work on one machine: it starts a few ringd
-// members on loopback, waits until they agree on a leader and split the
-// partitions, kills a member with SIGKILL and shows the survivors taking over
-// its partitions, then restarts it and shows it getting partitions back with
-// little movement. It is what `make demo` runs:
+// members on loopback, each with an application worker beside it
+// (cmd/ringd-worker, built on clientlib) that processes the items of the
+// partitions its member owns from a shared ledger. It waits until the members
+// agree on a leader and split the partitions, kills a member's ringd with
+// SIGKILL (its worker stops at its deadlines) and shows the survivors taking
+// over, restarts it, drains another member and undrains it, printing each
+// acquire and release of the workers as it happens. It ends with how many
+// items were processed twice under overlapping leases: 0 is ringd's promise.
+// It is what `make demo` runs:
 //
-//	go run ./cmd/ringdemo --ringd bin/ringd
+//	go run ./cmd/ringdemo --ringd bin/ringd --worker bin/ringd-worker
 //
-// It exits 0 when every step converged, 1 when one did not within --timeout
-// (after printing the last views and the tail of every member's log), 2 on bad
-// flags, and 130 when interrupted (SIGINT/SIGTERM). Every process it started is
-// stopped whichever way it ends.
+// It exits 0 when every step converged and no item was processed twice under
+// overlapping leases, 1 otherwise (after printing the last views and the tail
+// of every member's log when a step did not converge within --timeout), 2 on
+// bad flags, and 130 when interrupted (SIGINT/SIGTERM). Every process it
+// started is stopped whichever way it ends.
 package main
 
 import (
@@ -18,16 +24,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/ringd/ringd/internal/procluster"
 	"github.com/ringd/ringd/clientlib/api"
+	"github.com/ringd/ringd/internal/ledger"
+	"github.com/ringd/ringd/internal/procluster"
 )
 
 // Exit codes.
@@ -52,6 +62,8 @@ func main() {
 // config is the demo's command line.
 type config struct {
 	ringd      string
+	worker     string
+	itemTime   time.Duration
 	members    int
 	partitions int
 	dir        string
@@ -64,6 +76,8 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs := flag.NewFlagSet("ringdemo", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.StringVar(&cfg.ringd, "ringd", "bin/ringd", "path of the ringd binary (`make build` makes bin/ringd)")
+	fs.StringVar(&cfg.worker, "worker", "bin/ringd-worker", "path of the worker binary run beside each member (`make build` makes bin/ringd-worker)")
+	fs.DurationVar(&cfg.itemTime, "item-time", 20*time.Millisecond, "how long a worker takes to process one item")
 	fs.IntVar(&cfg.members, "members", 3, "members to start (at least 3, so that one can fail with a majority left)")
 	fs.IntVar(&cfg.partitions, "partitions", 24, "partitions to split (small, so the table fits a screen)")
 	fs.StringVar(&cfg.dir, "dir", "", "directory for the members' logs and data dirs (default: a new temporary directory)")
@@ -81,9 +95,14 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 		return cfg, fmt.Errorf("--partitions is %d, must be at least --members (%d)", cfg.partitions, cfg.members)
 	case cfg.timeout <= 0 || cfg.hold < 0:
 		return cfg, errors.New("--timeout must be positive and --hold not negative")
+	case cfg.itemTime <= 0:
+		return cfg, errors.New("--item-time must be positive")
 	}
 	if _, err := os.Stat(cfg.ringd); err != nil {
 		return cfg, fmt.Errorf("--ringd: %w (build it with `make build`)", err)
+	}
+	if _, err := os.Stat(cfg.worker); err != nil {
+		return cfg, fmt.Errorf("--worker: %w (build it with `make build`)", err)
 	}
 	return cfg, nil
 }
@@ -93,6 +112,33 @@ type demo struct {
 	cfg config
 	out io.Writer
 	c   *procluster.Cluster
+	// outMu keeps the workers' lines and the steps' output whole; midLine
+	// is true while the last line written is not finished.
+	outMu   sync.Mutex
+	midLine bool
+}
+
+// printf writes to the demo's output.
+func (d *demo) printf(format string, args ...any) {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
+	text := fmt.Sprintf(format, args...)
+	if text != "" {
+		d.midLine = !strings.HasSuffix(text, "\n")
+	}
+	fmt.Fprint(d.out, text)
+}
+
+// printLine writes one whole line, breaking a line in progress (the dots of
+// a wait) first.
+func (d *demo) printLine(line string) {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
+	if d.midLine {
+		fmt.Fprintln(d.out)
+		d.midLine = false
+	}
+	fmt.Fprintln(d.out, line)
 }
 
 // run runs the demo and returns the exit code. ctx ends on SIGINT/SIGTERM.
@@ -132,12 +178,24 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	for _, m := range c.Members() {
 		fmt.Fprintf(out, "  %-8s pid %-7d gossip %-21s http %s\n", m.Name, m.PID(), m.GossipAddr, m.HTTPAddr)
 	}
-	// Stand in for each member's application, acknowledging releases at once,
-	// so handoffs take round trips rather than --release-timeout.
-	stopApps := c.RunApps(ctx)
-	defer stopApps()
-
 	d := &demo{cfg: cfg, out: out, c: c}
+	book, stopLedger, err := startLedger()
+	if err != nil {
+		fmt.Fprintln(errOut, "ringdemo:", err)
+		return exitFailed
+	}
+	defer stopLedger()
+	workers, err := d.startWorkers(book.url)
+	defer func() {
+		for _, w := range workers {
+			w.Kill()
+		}
+	}()
+	if err != nil {
+		fmt.Fprintln(errOut, "ringdemo:", err)
+		return exitFailed
+	}
+
 	if err := d.steps(ctx); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(out, "\ninterrupted: stopping every member")
@@ -146,12 +204,30 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintln(errOut, "\nringdemo:", err)
 		return exitFailed
 	}
-	stopApps()
+	d.printf("\nstopping the workers (SIGTERM: each returns from every partition first)\n")
+	for _, w := range workers {
+		if err := w.Stop(10 * time.Second); err != nil {
+			fmt.Fprintln(errOut, "ringdemo: worker", err)
+			return exitFailed
+		}
+	}
 	if err := c.Close(); err != nil {
 		fmt.Fprintln(errOut, "ringdemo:", err)
 		return exitFailed
 	}
-	fmt.Fprintf(out, "\nstopped every member; their logs are in %s\n", cfg.dir)
+	fmt.Fprintf(out, "stopped every member; their logs and the workers' are in %s\n", cfg.dir)
+	r := book.server.Report()
+	fmt.Fprintf(out, "\n%d items processed; %d processed again after an owner stopped without committing (not overlapping)\n", r.Items, r.Again)
+	fmt.Fprintf(out, "items processed twice under an overlapping lease: %d\n", r.Overlapping)
+	for _, e := range r.Examples {
+		fmt.Fprintln(out, "  ", e)
+	}
+	if r.Overlapping > 0 || r.Items == 0 {
+		if r.Items == 0 {
+			fmt.Fprintln(errOut, "ringdemo: the workers processed no item")
+		}
+		return exitFailed
+	}
 	return exitOK
 }
 
@@ -177,7 +253,7 @@ func (d *demo) steps(ctx context.Context) error {
 		}
 	}
 	had := procluster.IDs(first[victim.Name])
-	fmt.Fprintf(d.out, "\nkilling %s with SIGKILL (it is not the leader: %s leads); %d of %d members remain, a majority\n",
+	d.printf("\nkilling %s with SIGKILL (it is not the leader: %s leads); %d of %d members remain, a majority\n",
 		victim.Name, leader, len(all)-1, len(all))
 	if err := victim.Kill(); err != nil {
 		return err
@@ -189,11 +265,11 @@ func (d *demo) steps(ctx context.Context) error {
 	}
 	d.table(after)
 	moved := procluster.Moved(first, after, p)
-	fmt.Fprintf(d.out, "%d partitions moved; %s had %d; only its partitions moved: %s\n",
+	d.printf("%d partitions moved; %s had %d; only its partitions moved: %s\n",
 		len(moved), victim.Name, len(had), yesNo(slices.Equal(moved, had)))
 
 	// 3. Restart it: it gets a share back, and little else moves.
-	fmt.Fprintf(d.out, "\nrestarting %s (same name, ports and flags)\n", victim.Name)
+	d.printf("\nrestarting %s (same name, ports and flags)\n", victim.Name)
 	if err := victim.Restart(ctx); err != nil {
 		return err
 	}
@@ -210,9 +286,121 @@ func (d *demo) steps(ctx context.Context) error {
 			same++
 		}
 	}
-	fmt.Fprintf(d.out, "%d of %d partitions moved on the rejoin (a fair share for %d members is %d); %s got %d, %d of them ones it had before\n",
+	d.printf("%d of %d partitions moved on the rejoin (a fair share for %d members is %d); %s got %d, %d of them ones it had before\n",
 		len(moved), p, len(all), p/len(all), victim.Name, len(got), same)
+
+	// 4. Drain a member: its worker lets go of each partition before the
+	// next owner's worker starts it.
+	drained := d.c.Members()[len(all)-1]
+	if drained.Name == victim.Name {
+		drained = d.c.Members()[0]
+	}
+	d.printf("\ndraining %s (POST /admin/drain): its partitions move away through the release handshake\n", drained.Name)
+	if err := d.admin(ctx, drained, "/admin/drain"); err != nil {
+		return err
+	}
+	others := slices.DeleteFunc(slices.Clone(all), func(n string) bool { return n == drained.Name })
+	emptied, err := d.wait(ctx, drained.Name+" to hand over all its partitions", all, everyoneOwns(others), ownsNothing(drained.Name))
+	if err != nil {
+		return err
+	}
+	d.table(emptied)
+
+	d.printf("\nundraining %s (POST /admin/undrain)\n", drained.Name)
+	if err := d.admin(ctx, drained, "/admin/undrain"); err != nil {
+		return err
+	}
+	refilled, err := d.wait(ctx, drained.Name+" to get partitions again", all, everyoneOwns(all))
+	if err != nil {
+		return err
+	}
+	d.table(refilled)
 	return nil
+}
+
+// ownsNothing checks that member lists no partition.
+func ownsNothing(member string) func(procluster.Snapshot) error {
+	return func(s procluster.Snapshot) error {
+		if n := len(s[member].Partitions); n > 0 {
+			return fmt.Errorf("%s still lists %d partitions", member, n)
+		}
+		return nil
+	}
+}
+
+// admin POSTs an admin action to member m.
+func (d *demo) admin(ctx context.Context, m *procluster.Member, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+m.HTTPAddr+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s to %s: %w", path, m.Name, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s to %s: %s: %s", path, m.Name, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// ledgerServer is the demo's shared ledger on loopback.
+type ledgerServer struct {
+	server *ledger.Server
+	url    string
+}
+
+func startLedger() (*ledgerServer, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: %w", err)
+	}
+	b := &ledgerServer{server: ledger.NewServer(), url: "http://" + ln.Addr().String()}
+	srv := &http.Server{Handler: b.server, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	return b, func() { _ = srv.Close(); <-done }, nil
+}
+
+// startWorkers starts one worker beside each member; their acquire and
+// release lines are shown as they happen.
+func (d *demo) startWorkers(ledgerURL string) ([]*procluster.Process, error) {
+	d.printf("starting a worker beside each member (%s, items from the ledger at %s)\n", d.cfg.worker, ledgerURL)
+	var out []*procluster.Process
+	for _, m := range d.c.Members() {
+		name := m.Name
+		w, err := procluster.StartProcess(name+"-worker", d.cfg.worker,
+			[]string{"--ringd", m.HTTPAddr, "--name", name, "--ledger", ledgerURL, "--item-time", d.cfg.itemTime.String()},
+			filepath.Join(d.cfg.dir, name+"-worker.log"), func(line string) { d.workerLine(name, line) })
+		if err != nil {
+			return out, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// workerLine shows a worker's acquire and release log lines, shortened:
+// "  ringd-0 worker: acquired partition=3 token=12".
+func (d *demo) workerLine(member, line string) {
+	for _, what := range []string{"acquired", "released"} {
+		i := strings.Index(line, " worker: "+what+":")
+		if i < 0 {
+			continue
+		}
+		rest := strings.Fields(line[i+len(" worker: "+what+":"):])
+		rest = slices.DeleteFunc(rest, func(f string) bool {
+			return strings.HasPrefix(f, "worker=") || strings.HasPrefix(f, "deadline_in=")
+		})
+		d.printLine(fmt.Sprintf("    %s worker: %s %s", member, what, strings.Join(rest, " ")))
+	}
 }
 
 // everyoneOwns checks that each of members lists at least one partition.
@@ -231,7 +419,7 @@ func everyoneOwns(members []string) func(procluster.Snapshot) error {
 // dot every half second. On failure it prints the last views and every
 // member's log tail.
 func (d *demo) wait(ctx context.Context, what string, members []string, extra ...func(procluster.Snapshot) error) (procluster.Snapshot, error) {
-	fmt.Fprintf(d.out, "waiting for %s ", what)
+	d.printf("waiting for %s ", what)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -242,7 +430,7 @@ func (d *demo) wait(ctx context.Context, what string, members []string, extra ..
 			case <-done:
 				return
 			case <-t.C:
-				fmt.Fprint(d.out, ".")
+				d.printf(".")
 			}
 		}
 	})
@@ -250,13 +438,13 @@ func (d *demo) wait(ctx context.Context, what string, members []string, extra ..
 	close(done)
 	wg.Wait()
 	if err != nil {
-		fmt.Fprintln(d.out, " no")
+		d.printf(" no\n")
 		if ctx.Err() == nil {
 			d.report(s)
 		}
 		return s, fmt.Errorf("waiting for %s: %w", what, err)
 	}
-	fmt.Fprintf(d.out, " done in %v\n", took.Round(10*time.Millisecond))
+	d.printf(" done in %v\n", took.Round(10*time.Millisecond))
 	return s, nil
 }
 
@@ -264,17 +452,17 @@ func (d *demo) wait(ctx context.Context, what string, members []string, extra ..
 func (d *demo) table(s procluster.Snapshot) {
 	leader := procluster.Leader(s)
 	if leader != "" {
-		fmt.Fprintf(d.out, "  term %d, leader %s\n", s[leader].Term, leader)
+		d.printf("  term %d, leader %s\n", s[leader].Term, leader)
 	}
 	releasing := false
 	for _, m := range d.c.Members() {
 		v, ok := s[m.Name]
 		switch {
 		case !ok && !m.Running():
-			fmt.Fprintf(d.out, "  %-8s    (killed)\n", m.Name)
+			d.printf("  %-8s    (killed)\n", m.Name)
 			continue
 		case !ok:
-			fmt.Fprintf(d.out, "  %-8s    (no answer)\n", m.Name)
+			d.printf("  %-8s    (no answer)\n", m.Name)
 			continue
 		}
 		mark := " "
@@ -292,27 +480,27 @@ func (d *demo) table(s procluster.Snapshot) {
 				releasing = true
 			}
 		}
-		fmt.Fprintf(d.out, "  %-8s %s %3d  [%s]\n", m.Name, mark, len(v.Partitions), strings.Join(ids, " "))
+		d.printf("  %-8s %s %3d  [%s]\n", m.Name, mark, len(v.Partitions), strings.Join(ids, " "))
 	}
 	if releasing {
-		fmt.Fprintln(d.out, "  (~ marks a partition being released)")
+		d.printf("  (~ marks a partition being released)\n")
 	}
 }
 
 // report prints the last views in full and the tail of every member's log.
 func (d *demo) report(s procluster.Snapshot) {
-	fmt.Fprintln(d.out, "\nlast views (GET /partitions/mine):")
+	d.printf("\nlast views (GET /partitions/mine):\n")
 	for _, m := range d.c.Members() {
 		v, ok := s[m.Name]
 		if !ok {
-			fmt.Fprintf(d.out, "  %-8s no view (running: %v)\n", m.Name, m.Running())
+			d.printf("  %-8s no view (running: %v)\n", m.Name, m.Running())
 			continue
 		}
-		fmt.Fprintf(d.out, "  %-8s term %d index %d leader %q lease %dms partitions %v\n",
+		d.printf("  %-8s term %d index %d leader %q lease %dms partitions %v\n",
 			m.Name, v.Term, v.Index, v.Leader, v.LeaseRemainingMs, procluster.IDs(v))
 	}
 	for _, m := range d.c.Members() {
-		fmt.Fprintf(d.out, "\n--- last lines of %s (%s):\n%s\n", m.Name, m.LogPath, m.LogTail(20))
+		d.printf("\n--- last lines of %s (%s):\n%s\n", m.Name, m.LogPath, m.LogTail(20))
 	}
 }
 

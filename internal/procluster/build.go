@@ -50,6 +50,15 @@ func BuildRingdTags(ctx context.Context, dir string, race bool, tags ...string) 
 	return out, nil
 }
 
+// WorkerPackage is the import path of the example worker (clientlib's).
+const WorkerPackage = "github.com/ringd/ringd/cmd/ringd-worker"
+
+// BuildWorker builds WorkerPackage into dir and returns the binary's path.
+func BuildWorker(ctx context.Context, dir string, race bool) (string, error) {
+	out := filepath.Join(dir, "ringd-worker")
+	return out, Build(ctx, WorkerPackage, out, race)
+}
+
 // Build runs `go build [-race] [-tags ...] -o out pkg` in the current
 // directory and returns its output in the error when it fails.
 func Build(ctx context.Context, pkg, out string, race bool, tags ...string) error {
