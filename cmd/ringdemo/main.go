@@ -330,22 +330,8 @@ func ownsNothing(member string) func(procluster.Snapshot) error {
 
 // admin POSTs an admin action to member m.
 func (d *demo) admin(ctx context.Context, m *procluster.Member, path string) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+m.HTTPAddr+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("POST %s to %s: %w", path, m.Name, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s to %s: %s: %s", path, m.Name, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
+	_, err := m.Post(ctx, path, nil)
+	return err
 }
 
 // ledgerServer is the demo's shared ledger on loopback.

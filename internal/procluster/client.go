@@ -1,6 +1,7 @@
 package procluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,7 @@ func NewClient(addr string) *Client { return &Client{Addr: addr} }
 
 // HTTPError is a non-2xx answer.
 type HTTPError struct {
+	Method string
 	Path   string
 	Status int
 	// Message is the "error" field of the JSON body, or the start of the raw
@@ -41,7 +43,7 @@ type HTTPError struct {
 }
 
 func (e *HTTPError) Error() string {
-	return fmt.Sprintf("GET %s: %d %s: %s", e.Path, e.Status, http.StatusText(e.Status), e.Message)
+	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
 }
 
 // Mine is GET /partitions/mine: what this member's app may work on now.
@@ -80,7 +82,7 @@ func (c *Client) Cluster(ctx context.Context) (api.Cluster, error) {
 // Ready reports whether GET /readyz answers 2xx (joined, has a table, lease
 // valid); the error says why not.
 func (c *Client) Ready(ctx context.Context) error {
-	_, err := c.do(ctx, "/readyz")
+	_, err := c.do(ctx, http.MethodGet, "/readyz", nil)
 	return err
 }
 
@@ -88,7 +90,7 @@ func (c *Client) Ready(ctx context.Context) error {
 // A non-2xx answer is an *HTTPError. Without a deadline in ctx the request is
 // bounded by a few seconds, so a frozen (SIGSTOP) member cannot hang a caller.
 func (c *Client) GetJSON(ctx context.Context, path string, out any) error {
-	body, err := c.do(ctx, path)
+	body, err := c.do(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return err
 	}
@@ -98,18 +100,35 @@ func (c *Client) GetJSON(ctx context.Context, path string, out any) error {
 	return nil
 }
 
-// do GETs path and returns the body of a 2xx answer.
-func (c *Client) do(ctx context.Context, path string) ([]byte, error) {
+// Post POSTs body (JSON, or nothing when nil) to path, for the actions
+// (release, drain, undrain, leader transfer), and returns the answer's body.
+func (c *Client) Post(ctx context.Context, path string, body any) ([]byte, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	return c.do(ctx, http.MethodPost, path, r)
+}
+
+// do sends one request and returns the body of a 2xx answer.
+func (c *Client) do(ctx context.Context, method, path string, reqBody io.Reader) ([]byte, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.Addr+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.Addr+path, reqBody)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Transport: noProxy}
@@ -121,10 +140,10 @@ func (c *Client) do(ctx context.Context, path string) ([]byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s from %s: %w", path, c.Addr, err)
+		return nil, fmt.Errorf("%s %s to %s: %w", method, path, c.Addr, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, &HTTPError{Path: path, Status: resp.StatusCode, Message: errorMessage(body)}
+		return nil, &HTTPError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(body)}
 	}
 	return body, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -273,7 +274,7 @@ func (m *Member) waitUp(ctx context.Context, timeout time.Duration) error {
 func (m *Member) answers(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	_, err := m.Client.do(ctx, "/healthz")
+	_, err := m.Client.do(ctx, http.MethodGet, "/healthz", nil)
 	var he *HTTPError
 	return err == nil || errors.As(err, &he)
 }
