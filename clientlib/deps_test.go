@@ -9,10 +9,11 @@ import (
 	"testing"
 )
 
-// An application that imports clientlib builds nothing of the daemon: from a
-// module outside this repository, `go list -deps` of a program importing it
-// shows only the standard library and clientlib's own packages.
-func TestImportIsLight(t *testing.T) {
+// The worker of the repository's README, from a module outside this
+// repository: it builds, and `go list -deps` shows that it builds nothing
+// but the standard library and clientlib's own packages (none of the
+// daemon's memberlist, echo, Prometheus, chromedp, swag).
+func TestReadmeWorkerBuildsAndImportIsLight(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -23,20 +24,8 @@ func TestImportIsLight(t *testing.T) {
 	}
 	app := t.TempDir()
 	files := map[string]string{
-		"go.mod": "module example.com/app\n\ngo 1.23\n\nrequire github.com/ringd/ringd/clientlib v0.0.0\n\nreplace github.com/ringd/ringd/clientlib => " + here + "\n",
-		"main.go": `package main
-
-import (
-	"context"
-
-	"github.com/ringd/ringd/clientlib"
-)
-
-func main() {
-	c, _ := clientlib.New("127.0.0.1:8080")
-	_ = c.Run(context.Background(), clientlib.WorkerFunc(func(ctx context.Context, p clientlib.Partition) error { return nil }))
-}
-`,
+		"go.mod":  "module example.com/app\n\ngo 1.23\n\nrequire github.com/ringd/ringd/clientlib v0.0.0\n\nreplace github.com/ringd/ringd/clientlib => " + here + "\n",
+		"main.go": readmeWorker(t),
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(app, name), []byte(body), 0o644); err != nil {
@@ -58,4 +47,32 @@ func main() {
 	if !strings.Contains(string(out), "github.com/ringd/ringd/clientlib/api") {
 		t.Errorf("go list shows no clientlib packages; is the test module wrong?\n%s", out)
 	}
+	build := exec.Command(goTool, "build", "-o", os.DevNull, ".")
+	build.Dir, build.Env = app, cmd.Env
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("the README's worker does not build: %v\n%s", err, out)
+	}
+}
+
+// readmeWorker is the Go program under "## From a Go application" in the
+// repository's README.
+func readmeWorker(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## From a Go application")
+	if !ok {
+		t.Fatal(`README.md has no "## From a Go application" section`)
+	}
+	_, code, ok := strings.Cut(section, "```go\n")
+	if !ok {
+		t.Fatal("that section has no ```go block")
+	}
+	code, _, ok = strings.Cut(code, "```")
+	if !ok || !strings.Contains(code, "clientlib.New(") {
+		t.Fatal("the README's go block is not a worker")
+	}
+	return code
 }
