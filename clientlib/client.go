@@ -51,9 +51,18 @@ type Client struct {
 	minBackoff    time.Duration
 	maxBackoff    time.Duration
 
+	// ownTransport is true when New made the HTTP client: only then may
+	// Run close its idle connections.
+	ownTransport bool
+
 	running atomic.Bool
-	// owned is the snapshot Owned returns, kept by Run.
+	// owned is the snapshot Owned returns, kept by Run; idle is what
+	// WaitIdle waits for.
 	owned atomic.Pointer[[]Partition]
+	idle  atomic.Bool
+	// slots is what Run knows of each partition, kept across Runs so that
+	// tokens never go down; only the running Run touches it.
+	slots map[int]*slot
 }
 
 // Option configures a Client.
@@ -99,6 +108,7 @@ func New(addr string, opts ...Option) (*Client, error) {
 		// A transport of its own: the long-poll keeps a connection busy,
 		// and the application's other requests should not queue behind it.
 		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		c.ownTransport = true
 	}
 	return c, nil
 }
@@ -154,7 +164,9 @@ func WithLogger(l Logger) Option {
 // WithMargin sets how long before a partition's deadline its worker's context
 // is cancelled when no fresh answer from ringd has moved the deadline on
 // (default 500ms). It is the time a worker has to notice the cancellation and
-// stop; it must be below ringd's --lease, or every lease would look run out.
+// stop; it must be well below ringd's --lease (3s by default): a grant that
+// arrives with less than the margin left is not started (and a warning says
+// so).
 func WithMargin(d time.Duration) Option {
 	return func(c *Client) error {
 		if d < 0 {
@@ -180,13 +192,15 @@ func WithReturnTimeout(d time.Duration) Option {
 	}
 }
 
-// WithMaxWait sets the longest long-poll (default 30s). While the member owns
-// partitions the client polls more often, at half the lease left, so that
-// renewals reach the workers' deadlines in time.
+// WithMaxWait sets the longest long-poll (default 30s, at most 5m, ringd's
+// own bound). While the member owns partitions the client polls more often,
+// at about half of what is left of the shortest lease before the margin, so
+// that renewals reach the workers well before their contexts would be
+// cancelled.
 func WithMaxWait(d time.Duration) Option {
 	return func(c *Client) error {
-		if d < time.Second {
-			return fmt.Errorf("WithMaxWait: %v is below 1s", d)
+		if d < time.Second || d > 5*time.Minute {
+			return fmt.Errorf("WithMaxWait: %v is not between 1s and 5m", d)
 		}
 		c.maxWait = d
 		return nil
@@ -199,8 +213,8 @@ func WithMaxWait(d time.Duration) Option {
 // come back at once. Defaults: 100ms and 5s.
 func WithBackoff(min, max time.Duration) Option {
 	return func(c *Client) error {
-		if min <= 0 || max < min {
-			return fmt.Errorf("WithBackoff: need 0 < min <= max, got min %v max %v", min, max)
+		if min <= 0 || max < min || max > time.Hour {
+			return fmt.Errorf("WithBackoff: need 0 < min <= max <= 1h, got min %v max %v", min, max)
 		}
 		c.minBackoff, c.maxBackoff = min, max
 		return nil

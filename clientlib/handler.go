@@ -22,7 +22,7 @@ type Partition struct {
 }
 
 // Deadline is the instant until which this member may work on the
-// partition: when the request that brought the latest answer listing it was
+// partition (the zero time for a Partition not made by Run or NewPartition): when the request that brought the latest answer listing it was
 // sent, plus the time ringd held that request, plus the lease ringd said was
 // left. Renewals move it on. The worker's context is cancelled Margin before
 // it unless a renewal comes first; a commit that cannot finish before it
@@ -32,6 +32,13 @@ func (p Partition) Deadline() time.Time {
 		return time.Time{}
 	}
 	return p.lease.get()
+}
+
+// NewPartition returns a Partition with a fixed deadline, for tests of an
+// application's Handler. Run gives Work partitions whose deadline follows
+// the renewals.
+func NewPartition(id int, token uint64, deadline time.Time) Partition {
+	return Partition{ID: id, Token: token, lease: &lease{deadline: deadline}}
 }
 
 func (p Partition) String() string { return fmt.Sprintf("partition %d (token %d)", p.ID, p.Token) }
@@ -90,11 +97,12 @@ type Handler interface {
 }
 
 // LostHandler is implemented by a Handler that wants to hear of lost
-// partitions. Lost is called, once per grant, when a worker had not returned
-// by the partition's deadline (or, with WithReturnTimeout, that long after
-// its context was cancelled): it may overlap with the next owner, so nothing
-// must be committed with p.Token any more. Without a LostHandler the library
-// logs it as an error.
+// partitions. Lost is called once per Work call that had not returned by the
+// partition's deadline (or, with WithReturnTimeout, that long after its
+// context was cancelled), at that moment, while Work may still run: it may
+// overlap with the next owner, so nothing must be committed with p.Token
+// any more. Nothing else starts for the partition until Lost has returned.
+// Without a LostHandler the library logs it as an error.
 type LostHandler interface {
 	Lost(p Partition)
 }
@@ -106,42 +114,46 @@ type WorkerFunc func(ctx context.Context, p Partition) error
 func (f WorkerFunc) Work(ctx context.Context, p Partition) error { return f(ctx, p) }
 
 // Callbacks is a Handler for applications that run their own goroutines. For
-// one partition the calls come in order (OnAcquired, then OnReleased or
-// OnLost, and OnLost may follow an OnReleased that returned too late), never
-// at once; for different partitions they may run concurrently. Nil fields
-// are skipped.
+// one partition the calls come one after the other, never at once:
+// OnAcquired, then OnReleased, or OnLost when the deadline has passed before
+// the partition could be given up (say the process was paused), or OnReleased
+// followed by OnLost when OnReleased returned past the deadline. For
+// different partitions they may run concurrently. Nil fields are skipped;
+// with OnReleased nil, the release is acknowledged as soon as the partition
+// is revoked, whatever goroutines OnAcquired started.
 type Callbacks struct {
-	// OnAcquired is called when this member gains a grant. ctx is cancelled
-	// when the partition must be given up, just before OnReleased.
+	// OnAcquired is called when this member gains a grant. It should return
+	// soon; ctx is cancelled when the partition must be given up, just
+	// before OnReleased.
 	OnAcquired func(ctx context.Context, p Partition)
 	// OnReleased is called when the partition must be given up while there
 	// is still time: stop working on it before returning. The release is
 	// acknowledged to ringd after it returns.
 	OnReleased func(p Partition)
-	// OnLost is called instead of OnReleased when the deadline passed before
-	// the partition could be given up (say the process was paused), and
-	// after OnReleased when that returned past the deadline: the
-	// application may have overlapped with the next owner and must not
-	// commit with p.Token.
+	// OnLost is called when the partition was not given up before its
+	// deadline: the application may have overlapped with the next owner
+	// and must not commit with p.Token.
 	OnLost func(p Partition)
 }
 
 // Work calls OnAcquired, waits for the partition to be revoked, then calls
-// OnReleased unless the deadline has passed.
+// OnReleased unless the deadline has passed, and OnLost if it has passed by
+// then.
 func (cb Callbacks) Work(ctx context.Context, p Partition) error {
 	if cb.OnAcquired != nil {
 		cb.OnAcquired(ctx, p)
 	}
 	<-ctx.Done()
-	if cb.OnReleased != nil && time.Now().Before(p.Deadline()) {
-		cb.OnReleased(p)
+	if time.Now().Before(p.Deadline()) {
+		if cb.OnReleased != nil {
+			cb.OnReleased(p)
+		}
+		if time.Now().Before(p.Deadline()) {
+			return nil
+		}
 	}
-	return nil
-}
-
-// Lost calls OnLost.
-func (cb Callbacks) Lost(p Partition) {
 	if cb.OnLost != nil {
 		cb.OnLost(p)
 	}
+	return nil
 }

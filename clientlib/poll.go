@@ -16,8 +16,19 @@ import (
 // answer is one answer of GET /partitions/mine with when its request was
 // sent: deadlines count from then, never from when the answer arrived.
 type answer struct {
-	mine api.Mine
-	sent time.Time
+	mine       api.Mine
+	sent, recv time.Time
+}
+
+// base is when the answer's durations count from: the send time plus the
+// time ringd says it held the request, but never more than the round trip
+// took (a broken heldMs cannot stretch a deadline past the arrival).
+func (a answer) base() time.Time {
+	return a.sent.Add(a.held())
+}
+
+func (a answer) held() time.Duration {
+	return min(leaseDuration(a.mine.HeldMs), a.recv.Sub(a.sent))
 }
 
 const (
@@ -25,6 +36,10 @@ const (
 	// to run out (the server answers a poll with an unchanged index only
 	// after the wait).
 	minPollWait = 100 * time.Millisecond
+	// minPollInterval is the least time between two polls, whatever the
+	// server does: one that ignores ?index= (an old version, a proxy)
+	// must not make the client spin.
+	minPollInterval = 25 * time.Millisecond
 	// requestSlack is how much longer than the long-poll wait a request may
 	// take before it is given up and retried: a stopped (SIGSTOP) ringd
 	// keeps the connection open and never answers.
@@ -41,16 +56,16 @@ const (
 // that the first answer after ringd comes back is immediate.
 func (c *Client) poll(ctx context.Context, out chan<- answer) {
 	var (
-		last     *api.Mine
+		last     *answer
 		failures int
 	)
 	for ctx.Err() == nil {
 		q := url.Values{"ack": {"false"}}
 		wait := time.Duration(0)
 		if last != nil {
-			wait = c.pollWait(*last)
-			q.Set("index", strconv.FormatUint(last.Index, 10))
-			q.Set("incarnation", last.Incarnation)
+			wait = c.pollWait(*last, time.Now())
+			q.Set("index", strconv.FormatUint(last.mine.Index, 10))
+			q.Set("incarnation", last.mine.Incarnation)
 			q.Set("wait", wait.String())
 		}
 		sent := time.Now()
@@ -75,12 +90,16 @@ func (c *Client) poll(ctx context.Context, out chan<- answer) {
 			c.log.Info("ringd answers again", "failed_attempts", failures, "node", m.Node, "incarnation", m.Incarnation)
 			failures = 0
 		}
+		a := answer{mine: m, sent: sent, recv: time.Now()}
 		select {
-		case out <- answer{mine: m, sent: sent}:
+		case out <- a:
 		case <-ctx.Done():
 			return
 		}
-		last = &m
+		last = &a
+		if d := minPollInterval - time.Since(sent); d > 0 && !sleep(ctx, d) {
+			return
+		}
 	}
 }
 
@@ -99,21 +118,24 @@ func (c *Client) mine(ctx context.Context, q url.Values, timeout time.Duration) 
 	return m, nil
 }
 
-// pollWait is the long-poll wait after answer m: the longest wait while the
-// member owns nothing, else half of what is left of the shortest lease after
-// the margin, so that a renewal reaches the workers well before their
-// contexts would be cancelled.
-func (c *Client) pollWait(m api.Mine) time.Duration {
-	if len(m.Partitions) == 0 {
+// pollWait is the long-poll wait after answer a, for a poll sent at now:
+// the longest wait while the member owns nothing; else half of what is left,
+// after the margin and the last answer's time in transit, of the shortest
+// lease that answer showed, so that a renewal reaches the workers well
+// before their contexts would be cancelled.
+func (c *Client) pollWait(a answer, now time.Time) time.Duration {
+	if len(a.mine.Partitions) == 0 {
 		return c.maxWait
 	}
 	least := time.Duration(-1)
-	for _, p := range m.Partitions {
+	for _, p := range a.mine.Partitions {
 		if d := leaseDuration(p.LeaseRemainingMs); least < 0 || d < least {
 			least = d
 		}
 	}
-	return min(max((least-c.margin)/2, minPollWait), c.maxWait)
+	transit := a.recv.Sub(a.sent) - a.held()
+	left := a.base().Add(least).Sub(now) - c.margin - transit
+	return min(max(left/2, minPollWait), c.maxWait)
 }
 
 // leaseDuration reads a millisecond count of an answer, bounded to

@@ -9,15 +9,16 @@ import (
 
 // Run watches what the local ringd says this member owns and runs h.Work
 // for each partition it gains, until ctx ends. Then it cancels every worker
-// (cause ErrStopped), waits for each to return, acknowledges the releases
-// that ringd had asked for, and returns nil. It returns an error only when it
-// cannot start: h is nil, or Run is already running on c.
+// (cause ErrStopped) and waits for each to return, still polling so that
+// renewals keep their deadlines and the releases ringd asks for meanwhile are
+// acknowledged, and returns nil. It returns an error only when it cannot
+// start: h is nil, or Run is already running on c.
 //
 // Whatever happens to ringd or the connection to it, a worker's context is
 // cancelled the margin (WithMargin) before the partition's deadline unless a
-// fresh answer of ringd moved the deadline on; a partition is never worked
-// on by two workers of this process at once, and a grant is never started
-// with a token lower than one this process already started.
+// fresh answer of ringd moved the deadline on. Through every Run of one
+// Client, a partition is never worked on by two workers at once, and a
+// grant is never started with a token lower than one already started.
 func (c *Client) Run(ctx context.Context, h Handler) error {
 	if h == nil {
 		return errors.New("clientlib: Run needs a Handler")
@@ -27,19 +28,26 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	}
 	defer c.running.Store(false)
 
+	if c.slots == nil {
+		c.slots = map[int]*slot{}
+	}
+	for _, s := range c.slots {
+		// What an earlier Run saw is stale; the tokens it started are not.
+		s.listed, s.retryAt, s.failures = nil, time.Time{}, 0
+	}
 	r := &runner{
 		c:      c,
 		h:      h,
-		slots:  map[int]*slot{},
+		slots:  c.slots,
 		events: make(chan event),
-		// Workers and acknowledgements outlive ctx (Run waits for them),
-		// but keep its values.
+		// Workers, acknowledgements and the poll outlive ctx (Run waits
+		// for the workers), but keep its values.
 		base: context.WithoutCancel(ctx),
 	}
 	r.lostHandler, _ = h.(LostHandler)
 
 	answers := make(chan answer)
-	pollCtx, stopPoll := context.WithCancel(ctx)
+	pollCtx, stopPoll := context.WithCancel(r.base)
 	polling := make(chan struct{})
 	go func() {
 		defer close(polling)
@@ -48,36 +56,58 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for ctx.Err() == nil {
-		timer.Reset(r.nextWake(time.Now()))
+	done := ctx.Done()
+	for {
+		if ctx.Err() != nil && !r.stopping {
+			r.stopping, done = true, nil
+		}
+		now := time.Now()
+		r.reconcileAll(now)
+		if r.stopping && r.inflight == 0 {
+			break
+		}
+		timer.Reset(r.nextWake(now))
 		select {
 		case a := <-answers:
 			r.onAnswer(a)
 		case e := <-r.events:
 			r.onEvent(e)
 		case <-timer.C:
-		case <-ctx.Done():
+		case <-done:
 		}
-		r.reconcileAll(time.Now())
 	}
 	stopPoll()
 	<-polling
-
-	r.stopping = true
-	r.reconcileAll(time.Now())
-	for r.inflight > 0 {
-		timer.Reset(r.nextWake(time.Now()))
-		select {
-		case e := <-r.events:
-			r.onEvent(e)
-		case <-timer.C:
-		}
-		r.reconcileAll(time.Now())
-	}
 	c.owned.Store(nil)
-	// Idle keep-alive connections hold goroutines of the transport; a
-	// returned Run leaves none behind (later requests reconnect).
-	c.http.CloseIdleConnections()
+	c.idle.Store(true)
+	if c.ownTransport {
+		// Idle keep-alive connections hold goroutines of the transport; a
+		// returned Run leaves none behind (later requests reconnect).
+		c.http.CloseIdleConnections()
+	}
+	return nil
+}
+
+// WaitIdle waits until this member holds nothing: ringd lists no partition
+// for it (or the ones it listed have run out) and every worker and
+// acknowledgement has returned. It returns at once when Run is not running,
+// and ctx.Err() when ctx ends first.
+//
+// On Kubernetes, call it on SIGTERM before ending Run: the ringd beside the
+// application gets SIGTERM too and hands its partitions over, and Run keeps
+// stopping their workers and acknowledging the releases until none is left,
+// so that the next owners start at once rather than after ringd's
+// --release-timeout.
+func (c *Client) WaitIdle(ctx context.Context) error {
+	t := time.NewTicker(25 * time.Millisecond)
+	defer t.Stop()
+	for c.running.Load() && !c.idle.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 	return nil
 }
 
@@ -99,8 +129,9 @@ func (c *Client) Owned() []Partition {
 	return out
 }
 
-// runner is the state of one Run. Only Run's goroutine touches it; workers,
-// acknowledgements and Lost calls report back through events.
+// runner is the state of one Run. Only Run's goroutine touches it (and the
+// slots, which the Client keeps across Runs); workers, acknowledgements and
+// Lost calls report back through events.
 type runner struct {
 	c           *Client
 	h           Handler
@@ -136,13 +167,38 @@ type slot struct {
 	// failures counts such returns in a row.
 	retryAt  time.Time
 	failures int
+	// losing is true while a LostHandler call for this partition runs:
+	// nothing else starts for it meanwhile.
+	losing bool
+	// warned is the token last reported as arriving too late to start.
+	warned uint64
 }
 
 // listing is a partition as one answer listed it.
 type listing struct {
-	token     uint64
-	releasing bool
-	deadline  time.Time
+	token    uint64
+	state    grantState
+	deadline time.Time
+}
+
+type grantState int
+
+const (
+	owned grantState = iota
+	releasing
+	// unknown is a state this version does not know: not a licence to
+	// work, and nothing to acknowledge.
+	unknown
+)
+
+func parseState(s string) grantState {
+	switch s {
+	case "owned":
+		return owned
+	case "releasing":
+		return releasing
+	}
+	return unknown
 }
 
 // worker is one running Work call.
@@ -184,7 +240,7 @@ func (r *runner) onAnswer(a answer) {
 	}
 	r.incarnation = m.Incarnation
 
-	base := a.sent.Add(leaseDuration(m.HeldMs))
+	base := a.base()
 	listed := map[int]*listing{}
 	for _, p := range m.Partitions {
 		if p.ID < 0 {
@@ -195,11 +251,9 @@ func (r *runner) onAnswer(a answer) {
 			continue
 		}
 		listed[p.ID] = &listing{
-			token: p.Token,
-			// Anything but "owned" is given up: a state this version
-			// does not know cannot be a licence to work.
-			releasing: p.State != "owned",
-			deadline:  base.Add(leaseDuration(p.LeaseRemainingMs)),
+			token:    p.Token,
+			state:    parseState(p.State),
+			deadline: base.Add(leaseDuration(p.LeaseRemainingMs)),
 		}
 	}
 	for _, s := range r.slots {
@@ -212,7 +266,7 @@ func (r *runner) onAnswer(a answer) {
 			r.slots[id] = s
 		}
 		s.listed = l
-		if l.releasing && l.token > s.over {
+		if l.state == releasing && l.token > s.over {
 			s.over = l.token
 		}
 		if s.w != nil && s.w.p.Token == l.token {
@@ -235,6 +289,7 @@ func (r *runner) onEvent(e event) {
 			r.c.log.Debug("release not acknowledged (ringd no longer waits for it)", "partition", e.id, "token", e.token, "error", e.err)
 		}
 	case lostDone:
+		s.losing = false
 	}
 }
 
@@ -243,8 +298,7 @@ func (r *runner) workerReturned(s *slot, e event) {
 	s.w = nil
 	w.cancel(nil) // frees the context of a worker that returned on its own
 	deadline := w.p.Deadline()
-	switch {
-	case !w.cancelled:
+	if !w.cancelled {
 		// The application gave up a partition it still owns: run it again
 		// after a backoff, as a supervisor would.
 		if e.at.Sub(w.startedAt) > r.c.maxBackoff {
@@ -252,13 +306,19 @@ func (r *runner) workerReturned(s *slot, e event) {
 		}
 		s.failures++
 		s.retryAt = e.at.Add(r.c.backoff(s.failures))
-		r.c.log.Warn("worker returned while the partition is still owned; running it again after a backoff",
-			"partition", w.p.ID, "token", w.p.Token, "error", e.err, "retry_in", s.retryAt.Sub(e.at).Round(time.Millisecond))
+	}
+	switch {
 	case !e.at.Before(deadline) || w.lost:
+		// Checked first: a worker that ran past its deadline is lost
+		// however it ended (say the process was paused across the
+		// margin and the worker returned before the timer fired).
 		if !w.lost {
-			r.reportLost(w, e.at)
+			r.reportLost(s, w, e.at)
 		}
 		r.c.log.Warn("worker of a lost partition returned", "partition", w.p.ID, "token", w.p.Token, "late_by", e.at.Sub(deadline).Round(time.Millisecond))
+	case !w.cancelled:
+		r.c.log.Warn("worker returned while the partition is still owned; running it again after a backoff",
+			"partition", w.p.ID, "token", w.p.Token, "error", e.err, "retry_in", s.retryAt.Sub(e.at).Round(time.Millisecond))
 	default:
 		s.failures = 0
 		r.c.log.Info("released", "partition", w.p.ID, "token", w.p.Token, "why", w.cause, "took", e.at.Sub(w.cancelledAt).Round(time.Millisecond))
@@ -269,14 +329,19 @@ func (r *runner) workerReturned(s *slot, e event) {
 // the clock, and publishes the Owned snapshot.
 func (r *runner) reconcileAll(now time.Time) {
 	var owned []Partition
+	idle := r.inflight == 0
 	for _, s := range r.slots {
 		r.reconcile(s, now)
 		if s.w != nil && !s.w.cancelled {
 			owned = append(owned, s.w.p)
 		}
+		if s.listed != nil && now.Before(s.listed.deadline) {
+			idle = false
+		}
 	}
 	slices.SortFunc(owned, func(a, b Partition) int { return a.ID - b.ID })
 	r.c.owned.Store(&owned)
+	r.c.idle.Store(idle && r.inflight == 0)
 }
 
 // reconcile is the heart of the library: it cancels a worker whose grant is
@@ -290,27 +355,32 @@ func (r *runner) reconcile(s *slot, now time.Time) {
 			switch {
 			case r.stopping:
 				r.cancel(w, ErrStopped, now)
-			case l == nil || l.token != w.p.Token || l.releasing:
+			case l == nil || l.token != w.p.Token || l.state != owned:
 				r.cancel(w, ErrRevoked, now)
 			case !now.Before(w.p.Deadline().Add(-r.c.margin)):
 				r.cancel(w, ErrLeaseExpiring, now)
 			}
 		}
 		if w.cancelled && !w.lost && !now.Before(r.lostAt(w)) {
-			r.reportLost(w, now)
+			r.reportLost(s, w, now)
 		}
 		return // the next grant starts once this worker returned
 	}
 	l := s.listed
 	switch {
-	case l == nil:
-	case l.releasing:
+	case l == nil || l.state == unknown:
+	case l.state == releasing:
 		if s.acked != l.token && now.Before(l.deadline) {
 			s.acked = l.token
 			r.ack(s.id, l.token, l.deadline)
 		}
-	case r.stopping, l.token < s.maxStarted, l.token <= s.over, now.Before(s.retryAt),
-		!now.Before(l.deadline.Add(-r.c.margin)):
+	case r.stopping, s.losing, l.token < s.maxStarted, l.token <= s.over, now.Before(s.retryAt):
+	case !now.Before(l.deadline.Add(-r.c.margin)):
+		if s.warned != l.token && l.token > s.maxStarted {
+			s.warned = l.token
+			r.c.log.Warn("not starting a grant that arrived with less than the margin left (is the margin above ringd's --lease?)",
+				"partition", s.id, "token", l.token, "left", l.deadline.Sub(now).Round(time.Millisecond), "margin", r.c.margin)
+		}
 	default:
 		r.start(s, l, now)
 	}
@@ -329,7 +399,7 @@ func (r *runner) lostAt(w *worker) time.Time {
 
 // nextWake is how long Run may sleep before reconcile has something to do
 // that no event will prompt: a deadline minus the margin, a worker turning
-// lost, a retry.
+// lost, a retry, a listing running out.
 func (r *runner) nextWake(now time.Time) time.Duration {
 	next := now.Add(time.Hour)
 	earlier := func(t time.Time) {
@@ -343,8 +413,13 @@ func (r *runner) nextWake(now time.Time) time.Duration {
 			earlier(w.p.Deadline().Add(-r.c.margin))
 		case w != nil && !w.lost:
 			earlier(r.lostAt(w))
-		case w == nil && s.listed != nil && !s.listed.releasing && s.retryAt.After(now):
+		case w == nil && s.listed != nil && s.listed.state == owned && s.retryAt.After(now):
 			earlier(s.retryAt)
+		}
+		if s.listed != nil && s.listed.deadline.After(now) {
+			// Past it the listing no longer counts (WaitIdle), even if
+			// no answer comes to say so.
+			earlier(s.listed.deadline)
 		}
 	}
 	return max(next.Sub(now), 0)
@@ -370,7 +445,7 @@ func (r *runner) cancel(w *worker, cause error, now time.Time) {
 	r.c.log.Debug("stopping worker", "partition", w.p.ID, "token", w.p.Token, "why", cause)
 }
 
-func (r *runner) reportLost(w *worker, now time.Time) {
+func (r *runner) reportLost(s *slot, w *worker, now time.Time) {
 	w.lost = true
 	r.c.log.Error("partition lost: its worker did not return in time and may overlap with the next owner; commit nothing with this token",
 		"partition", w.p.ID, "token", w.p.Token, "deadline_ago", now.Sub(w.p.Deadline()).Round(time.Millisecond))
@@ -378,6 +453,7 @@ func (r *runner) reportLost(w *worker, now time.Time) {
 		return
 	}
 	r.inflight++
+	s.losing = true
 	go func() {
 		r.lostHandler.Lost(w.p)
 		r.events <- event{kind: lostDone, id: w.p.ID}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ringd/ringd/clientlib"
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 func TestMain(m *testing.M) {
@@ -530,7 +531,9 @@ func TestNewRefusesBadInput(t *testing.T) {
 		{"x:1", clientlib.WithMargin(-1), "negative"},
 		{"x:1", clientlib.WithBackoff(0, time.Second), "min"},
 		{"x:1", clientlib.WithBackoff(time.Second, time.Millisecond), "min"},
-		{"x:1", clientlib.WithMaxWait(time.Millisecond), "below 1s"},
+		{"x:1", clientlib.WithMaxWait(time.Millisecond), "between 1s and 5m"},
+		{"x:1", clientlib.WithMaxWait(time.Hour), "between 1s and 5m"},
+		{"x:1", clientlib.WithBackoff(time.Second, 1000*time.Hour), "<= 1h"},
 		{"x:1", clientlib.WithReturnTimeout(-time.Second), "negative"},
 		{"x:1", clientlib.WithHTTPClient(nil), "nil"},
 		{"x:1", clientlib.WithLogger(nil), "nil"},
@@ -539,5 +542,265 @@ func TestNewRefusesBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%q, ...) = %v, want an error saying %q", tc.addr, err, tc.want)
 		}
+	}
+}
+
+// With Callbacks, OnLost follows an OnReleased that returned past the
+// deadline; they never run at once.
+func TestCallbacksLostAfterSlowRelease(t *testing.T) {
+	f := newFake(t)
+	f.grant(0, 4, 700*time.Millisecond)
+	var mu sync.Mutex
+	var got []string
+	var releasedEnd, lostStart time.Time
+	c := newClient(t, f)
+	run(t, c, clientlib.Callbacks{
+		OnAcquired: func(ctx context.Context, p clientlib.Partition) {
+			mu.Lock()
+			got = append(got, "acquired")
+			mu.Unlock()
+		},
+		OnReleased: func(p clientlib.Partition) {
+			time.Sleep(time.Until(p.Deadline()) + 100*time.Millisecond) // a release that ends too late
+			mu.Lock()
+			got, releasedEnd = append(got, "released"), time.Now()
+			mu.Unlock()
+		},
+		OnLost: func(p clientlib.Partition) {
+			mu.Lock()
+			got, lostStart = append(got, "lost"), time.Now()
+			mu.Unlock()
+		},
+	})
+	eventually(t, "OnAcquired", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 })
+	f.setFault(func(w http.ResponseWriter, r *http.Request) bool { <-r.Context().Done(); return true })
+	eventually(t, "OnLost", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, ", ") != "acquired, released, lost" || lostStart.Before(releasedEnd) {
+		t.Fatalf("callbacks %q; OnLost started %v after OnReleased ended", got, lostStart.Sub(releasedEnd))
+	}
+}
+
+// Answers that take long on the way (400ms each way here) while ringd renews
+// normally do not make leases look run out.
+func TestSlowNetworkWithRenewalsKeepsWorking(t *testing.T) {
+	f := newFake(t)
+	f.delay = 400 * time.Millisecond
+	f.grant(0, 3, 2*time.Second)
+	rec := newRecorder()
+	c := newClient(t, f, clientlib.WithMargin(500*time.Millisecond))
+	run(t, c, rec)
+	rec.waitStart(t)
+	stopRenew := renewEvery(f, 100*time.Millisecond, 2*time.Second)
+	defer stopRenew()
+	polls := len(f.pollQueries())
+	eventually(t, "8 more polls", func() bool { return len(f.pollQueries()) >= polls+8 })
+	if s := rec.snapshot(); len(s) != 1 || !s[0].to.IsZero() {
+		t.Fatalf("the worker was stopped %d times although ringd renewed the lease (first: %v)", len(s)-1, s[0].cause)
+	}
+}
+
+// renewEvery renews the fake's leases to lease every period until stopped.
+func renewEvery(f *fakeRingd, period, lease time.Duration) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				f.renew(lease)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(quit); <-done }) }
+}
+
+// While Run stops, it keeps polling: a worker that takes longer to stop than
+// the lease it was last shown is not lost while ringd renews.
+func TestStoppingKeepsRenewing(t *testing.T) {
+	f := newFake(t)
+	f.grant(0, 3, time.Second)
+	rec := newRecorder()
+	rec.hold = 1500 * time.Millisecond
+	c := newClient(t, f)
+	stop := run(t, c, rec)
+	rec.waitStart(t)
+	stopRenew := renewEvery(f, 100*time.Millisecond, time.Second)
+	defer stopRenew()
+	stop()
+	if l := rec.lostList(); len(l) != 0 {
+		t.Fatalf("lost %v while ringd renewed the lease", l)
+	}
+	if s := rec.snapshot()[0]; !errors.Is(s.cause, clientlib.ErrStopped) {
+		t.Fatalf("cause %v, want ErrStopped", s.cause)
+	}
+}
+
+// A server that ignores ?index= and answers at once does not make the
+// client spin.
+func TestNoSpinWhenServerIgnoresIndex(t *testing.T) {
+	f := newFake(t)
+	f.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/partitions/mine" {
+			return false
+		}
+		f.mu.Lock()
+		f.polls = append(f.polls, r.URL.RawQuery)
+		f.mu.Unlock()
+		writeJSON(w, api.Mine{Node: "a", Incarnation: "1", Index: 7, Partitions: []api.Partition{}})
+		return true
+	})
+	c := newClient(t, f)
+	stop := run(t, c, newRecorder())
+	begin := time.Now()
+	eventually(t, "some polls", func() bool { return len(f.pollQueries()) >= 10 })
+	time.Sleep(500 * time.Millisecond) // a window to count polls in (not synchronisation)
+	n, took := len(f.pollQueries()), time.Since(begin)
+	stop()
+	if rate := float64(n) / took.Seconds(); rate > 50 {
+		t.Fatalf("%d polls in %v (%.0f/s): the client spins", n, took, rate)
+	}
+}
+
+// A heldMs beyond the round trip cannot stretch a deadline past the arrival
+// plus the lease left.
+func TestBogusHeldMsCannotStretchDeadline(t *testing.T) {
+	f := newFake(t)
+	f.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/partitions/mine" {
+			return false
+		}
+		writeJSON(w, api.Mine{Node: "a", Incarnation: "1", Index: 1, HeldMs: 1 << 40,
+			Partitions: []api.Partition{{ID: 0, Token: 1, State: "owned", LeaseRemainingMs: 1000}}})
+		return true
+	})
+	rec := newRecorder()
+	c := newClient(t, f)
+	run(t, c, rec)
+	p := rec.waitStart(t)
+	if limit := time.Now().Add(time.Second); p.Deadline().After(limit) {
+		t.Fatalf("deadline %v after now + the lease left (%v)", p.Deadline(), limit)
+	}
+}
+
+// A state the client does not know is neither worked on nor acknowledged;
+// the same grant listed "owned" later starts.
+func TestUnknownStateIsNotALicence(t *testing.T) {
+	f := newFake(t)
+	f.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/partitions/mine" && r.URL.Query().Get("index") == "" {
+			writeJSON(w, api.Mine{Node: "a", Incarnation: "1", Index: 1,
+				Partitions: []api.Partition{{ID: 0, Token: 9, State: "pending", LeaseRemainingMs: 60000}}})
+			return true
+		}
+		return false
+	})
+	rec := newRecorder()
+	c := newClient(t, f)
+	run(t, c, rec)
+	eventually(t, "a poll with an index", func() bool {
+		for _, q := range f.pollQueries() {
+			if strings.Contains(q, "index=") {
+				return true
+			}
+		}
+		return false
+	})
+	if s := rec.snapshot(); len(s) != 0 {
+		t.Fatalf("started %v from a pending grant", s[0].p)
+	}
+	f.grant(0, 9, time.Hour)
+	if p := rec.waitStart(t); p.Token != 9 {
+		t.Fatalf("started token %d, want 9", p.Token)
+	}
+	if a := f.ackList(); len(a) != 0 {
+		t.Fatalf("acknowledged %v", a)
+	}
+}
+
+// WaitIdle returns once ringd lists nothing and every worker returned.
+func TestWaitIdle(t *testing.T) {
+	f := newFake(t)
+	f.grant(0, 1, time.Hour)
+	f.grant(1, 1, time.Hour)
+	rec := newRecorder()
+	c := newClient(t, f)
+	run(t, c, rec)
+	rec.waitStart(t)
+	rec.waitStart(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := c.WaitIdle(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitIdle while owning = %v, want DeadlineExceeded", err)
+	}
+	f.release(0)
+	f.release(1)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := c.WaitIdle(ctx2); err != nil {
+		t.Fatalf("WaitIdle after the releases: %v", err)
+	}
+	if a := f.ackList(); len(a) != 2 {
+		t.Fatalf("acknowledged %v, want both", a)
+	}
+	for _, s := range rec.snapshot() {
+		if s.to.IsZero() {
+			t.Fatalf("idle while %v still runs", s.p)
+		}
+	}
+}
+
+// Tokens never go down across Runs of one Client.
+func TestTokensNeverGoDownAcrossRuns(t *testing.T) {
+	f := newFake(t)
+	f.grant(0, 10, time.Hour)
+	rec := newRecorder()
+	c := newClient(t, f)
+	stop := run(t, c, rec)
+	rec.waitStart(t)
+	stop()
+	f.grant(0, 9, time.Hour)
+	before := len(f.pollQueries())
+	run(t, c, rec)
+	eventually(t, "two polls of the second Run", func() bool { return len(f.pollQueries()) >= before+2 })
+	if s := rec.snapshot(); len(s) != 1 {
+		t.Fatalf("the second Run started %v", s[1].p)
+	}
+}
+
+func TestNewPartition(t *testing.T) {
+	d := time.Now().Add(time.Minute)
+	p := clientlib.NewPartition(3, 7, d)
+	if p.ID != 3 || p.Token != 7 || !p.Deadline().Equal(d) || p.String() != "partition 3 (token 7)" {
+		t.Fatalf("NewPartition = %v, deadline %v", p, p.Deadline())
+	}
+	if !(clientlib.Partition{ID: 1}).Deadline().IsZero() {
+		t.Fatal("a Partition not made by Run has a deadline")
+	}
+}
+
+// When ringd is gone, WaitIdle returns once the listings have run out, even
+// though no answer comes to say so.
+func TestWaitIdleWhenRingdIsGone(t *testing.T) {
+	f := newFake(t)
+	f.grant(0, 1, time.Second)
+	rec := newRecorder()
+	c := newClient(t, f)
+	run(t, c, rec)
+	rec.waitStart(t)
+	f.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "gone", http.StatusBadGateway)
+		return true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitIdle(ctx); err != nil {
+		t.Fatalf("WaitIdle with ringd gone: %v", err)
 	}
 }

@@ -11,8 +11,12 @@
 //
 //	ringd-worker --ringd 127.0.0.1:8080 [--ledger http://127.0.0.1:9000] [--item-time 50ms]
 //
-// It stops on SIGINT or SIGTERM once every partition's worker has returned;
-// exit 2 on bad flags, 1 when it cannot run.
+// On SIGINT or SIGTERM it first keeps working for up to --drain-timeout
+// until ringd (which on Kubernetes gets SIGTERM at the same time) has moved
+// every partition away, acknowledging each release as its worker returns, so
+// the next owners start at once; then it stops whatever it still has and
+// exits 0 once every partition's worker has returned. Exit 2 on bad flags, 1
+// when it cannot run.
 package main
 
 import (
@@ -36,6 +40,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// A second signal ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stderr))
 }
 
@@ -45,6 +54,7 @@ type config struct {
 	name     string
 	itemTime time.Duration
 	margin   time.Duration
+	drain    time.Duration
 	logJSON  bool
 	logLevel string
 }
@@ -59,6 +69,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.StringVar(&cfg.name, "name", envOr("POD_NAME", host), "this worker's name in logs and in the ledger (env POD_NAME, default the host name)")
 	fs.DurationVar(&cfg.itemTime, "item-time", 50*time.Millisecond, "how long processing one item takes")
 	fs.DurationVar(&cfg.margin, "margin", clientlib.DefaultMargin, "stop working on a partition this long before its deadline (clientlib.WithMargin)")
+	fs.DurationVar(&cfg.drain, "drain-timeout", 30*time.Second, "on SIGTERM, keep working at most this long while ringd moves the partitions away (0: stop at once)")
 	fs.BoolVar(&cfg.logJSON, "log-json", false, "log JSON lines")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +80,8 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	case cfg.itemTime <= 0:
 		return cfg, fmt.Errorf("--item-time is %v, must be positive", cfg.itemTime)
+	case cfg.drain < 0:
+		return cfg, fmt.Errorf("--drain-timeout is %v, must not be negative", cfg.drain)
 	case hclog.LevelFromString(cfg.logLevel) == hclog.NoLevel:
 		return cfg, fmt.Errorf("--log-level %q is not one of trace, debug, info, warn, error", cfg.logLevel)
 	case cfg.name == "":
@@ -110,7 +123,23 @@ func run(ctx context.Context, args []string, errOut io.Writer) int {
 		return 2
 	}
 	log.Info("starting", "ringd", cfg.ringd, "ledger", cfg.ledger)
-	if err := c.Run(ctx, clientlib.WorkerFunc(w.work)); err != nil {
+	// Run outlives the signal by the drain: it must keep acknowledging
+	// releases while ringd hands the partitions over.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	go func() {
+		<-ctx.Done()
+		if cfg.drain > 0 {
+			log.Info("signal: working on until ringd has moved every partition away", "at_most", cfg.drain)
+			dctx, cancel := context.WithTimeout(runCtx, cfg.drain)
+			if err := c.WaitIdle(dctx); err != nil {
+				log.Warn("partitions still held after the drain timeout; stopping their workers", "owned", len(c.Owned()))
+			}
+			cancel()
+		}
+		stopRun()
+	}()
+	if err := c.Run(runCtx, clientlib.WorkerFunc(w.work)); err != nil {
 		log.Error("cannot run", "error", err)
 		return 1
 	}

@@ -21,6 +21,7 @@ func TestBadFlagsExit2WithAReason(t *testing.T) {
 		{[]string{"--ledger", "nope"}, "--ledger: the ledger address"},
 		{[]string{"--margin", "-1s"}, "--ringd: clientlib: WithMargin: -1s is negative"},
 		{[]string{"extra"}, "unexpected arguments: extra"},
+		{[]string{"--drain-timeout", "-1s"}, "--drain-timeout is -1s, must not be negative"},
 		{[]string{"--name", ""}, "--name is empty"},
 	} {
 		var errOut bytes.Buffer

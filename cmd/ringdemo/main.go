@@ -112,6 +112,8 @@ type demo struct {
 	cfg config
 	out io.Writer
 	c   *procluster.Cluster
+	// workers are the worker processes by member name.
+	workers map[string]*procluster.Process
 	// outMu keeps the workers' lines and the steps' output whole; midLine
 	// is true while the last line written is not finished.
 	outMu   sync.Mutex
@@ -185,9 +187,9 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return exitFailed
 	}
 	defer stopLedger()
-	workers, err := d.startWorkers(book.url)
+	err = d.startWorkers(book.url)
 	defer func() {
-		for _, w := range workers {
+		for _, w := range d.workers {
 			w.Kill()
 		}
 	}()
@@ -204,18 +206,20 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintln(errOut, "\nringdemo:", err)
 		return exitFailed
 	}
-	d.printf("\nstopping the workers (SIGTERM: each returns from every partition first)\n")
-	for _, w := range workers {
-		if err := w.Stop(10 * time.Second); err != nil {
-			fmt.Fprintln(errOut, "ringdemo: worker", err)
-			return exitFailed
-		}
-	}
+	// The end: kill the members, then stop the workers, which let go at
+	// their deadlines (SIGTERM: each worker returns from every partition).
 	if err := c.Close(); err != nil {
 		fmt.Fprintln(errOut, "ringdemo:", err)
 		return exitFailed
 	}
-	fmt.Fprintf(out, "stopped every member; their logs and the workers' are in %s\n", cfg.dir)
+	d.printf("\nkilled the members; stopping the workers\n")
+	for _, w := range d.workers {
+		if err := w.Stop(d.cfg.timeout); err != nil {
+			fmt.Fprintln(errOut, "ringdemo: worker", err)
+			return exitFailed
+		}
+	}
+	fmt.Fprintf(out, "stopped every member and worker; their logs are in %s\n", cfg.dir)
 	r := book.server.Report()
 	fmt.Fprintf(out, "\n%d items processed; %d processed again after an owner stopped without committing (not overlapping)\n", r.Items, r.Again)
 	fmt.Fprintf(out, "items processed twice under an overlapping lease: %d\n", r.Overlapping)
@@ -315,6 +319,35 @@ func (d *demo) steps(ctx context.Context) error {
 		return err
 	}
 	d.table(refilled)
+
+	// 6. A pod shut down as Kubernetes does it: SIGTERM to ringd and to
+	// its worker at once. ringd hands its partitions (and its lead) over;
+	// the worker keeps acknowledging the releases until none is left.
+	pod := d.c.Member(procluster.Leader(refilled))
+	rest := slices.DeleteFunc(slices.Clone(all), func(n string) bool { return n == pod.Name })
+	d.printf("\nshutting down the pod of %s, the leader, as Kubernetes does: SIGTERM to its ringd and its worker at once\n", pod.Name)
+	began := time.Now()
+	if err := pod.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	if err := d.workers[pod.Name].Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	final, err := d.wait(ctx, "the other members to own every partition", rest, everyoneOwns(rest))
+	if err != nil {
+		return err
+	}
+	d.table(final)
+	exitCtx, cancel := context.WithTimeout(ctx, d.cfg.timeout)
+	defer cancel()
+	if err := pod.Wait(exitCtx); err != nil {
+		return fmt.Errorf("%s's ringd after SIGTERM: %w", pod.Name, err)
+	}
+	if err := d.workers[pod.Name].Wait(exitCtx); err != nil {
+		return fmt.Errorf("%s's worker after SIGTERM: %w", pod.Name, err)
+	}
+	d.printf("%s's ringd and worker exited 0, %v after the signal, once its partitions had moved\n",
+		pod.Name, time.Since(began).Round(10*time.Millisecond))
 	return nil
 }
 
@@ -357,20 +390,20 @@ func startLedger() (*ledgerServer, func(), error) {
 
 // startWorkers starts one worker beside each member; their acquire and
 // release lines are shown as they happen.
-func (d *demo) startWorkers(ledgerURL string) ([]*procluster.Process, error) {
+func (d *demo) startWorkers(ledgerURL string) error {
 	d.printf("starting a worker beside each member (%s, items from the ledger at %s)\n", d.cfg.worker, ledgerURL)
-	var out []*procluster.Process
+	d.workers = map[string]*procluster.Process{}
 	for _, m := range d.c.Members() {
 		name := m.Name
 		w, err := procluster.StartProcess(name+"-worker", d.cfg.worker,
 			[]string{"--ringd", m.HTTPAddr, "--name", name, "--ledger", ledgerURL, "--item-time", d.cfg.itemTime.String()},
 			filepath.Join(d.cfg.dir, name+"-worker.log"), func(line string) { d.workerLine(name, line) })
 		if err != nil {
-			return out, err
+			return err
 		}
-		out = append(out, w)
+		d.workers[name] = w
 	}
-	return out, nil
+	return nil
 }
 
 // workerLine shows a worker's acquire and release log lines, shortened:
@@ -445,7 +478,7 @@ func (d *demo) table(s procluster.Snapshot) {
 		v, ok := s[m.Name]
 		switch {
 		case !ok && !m.Running():
-			d.printf("  %-8s    (killed)\n", m.Name)
+			d.printf("  %-8s    (not running)\n", m.Name)
 			continue
 		case !ok:
 			d.printf("  %-8s    (no answer)\n", m.Name)

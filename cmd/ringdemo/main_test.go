@@ -233,7 +233,9 @@ func TestDemoRunsThroughEveryStep(t *testing.T) {
 		"starting a worker beside each member",
 		"  ringd-0 worker: acquired partition=",
 		"killing ringd-1 with SIGKILL (it is not the leader: ringd-0 leads)",
-		"  ringd-1     (killed)",
+		"  ringd-1     (not running)",
+		"shutting down the pod of ringd-0, the leader",
+		"ringd-0's ringd and worker exited 0",
 		// The killed member's worker stops by its own clock.
 		`ringd-1 worker: released partition=`,
 		`why="clientlib: the lease runs out without a renewal"`,
@@ -244,9 +246,8 @@ func TestDemoRunsThroughEveryStep(t *testing.T) {
 		"  ringd-2      0  []",
 		"undraining ringd-2",
 		`why="clientlib: the partition was revoked"`,
-		"stopping the workers",
-		`why="clientlib: Run is stopping"`,
-		"stopped every member",
+		"killed the members; stopping the workers",
+		"stopped every member and worker",
 		"items processed twice under an overlapping lease: 0\n",
 	} {
 		if !strings.Contains(o, want) {

@@ -2,6 +2,7 @@ package procluster
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -55,11 +56,12 @@ func StartProcess(name, bin string, args []string, logPath string, onLine func(l
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Stop sends SIGTERM and waits up to timeout for the process to exit, then
-// kills it. It returns an error unless the process exited 0 after SIGTERM.
+// kills it. It returns the process's exit error (nil for status 0), also
+// when it had exited before, or an error saying it had to be killed.
 func (p *Process) Stop(timeout time.Duration) error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%s had already exited: %v", p.Name, p.err)
+		return p.err
 	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -72,6 +74,20 @@ func (p *Process) Stop(timeout time.Duration) error {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 		return fmt.Errorf("%s did not exit within %v of SIGTERM; killed it", p.Name, timeout)
+	}
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits until the process has exited (returning its exit error) or
+// ctx ends.
+func (p *Process) Wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
