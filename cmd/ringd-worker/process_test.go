@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,10 +135,11 @@ func (r *recorder) check() []string {
 
 // apps runs one clientlib.Client per member.
 type apps struct {
-	t    *testing.T
-	rec  *recorder
-	mu   sync.Mutex
-	stop map[string]func()
+	t       *testing.T
+	rec     *recorder
+	mu      sync.Mutex
+	stop    map[string]func()
+	clients map[string]*clientlib.Client
 }
 
 func (a *apps) start(m *procluster.Member) {
@@ -150,6 +152,7 @@ func (a *apps) start(m *procluster.Member) {
 	go func() { done <- c.Run(ctx, a.rec.handler(m.Name)) }()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.clients[m.Name] = c
 	a.stop[m.Name] = func() {
 		cancel()
 		select {
@@ -198,7 +201,7 @@ func counts(w map[int]string) map[string]int {
 	return out
 }
 
-func TestWorkersAcrossDrainJoinLeaderChangeKill(t *testing.T) {
+func TestWorkersThroughDrainJoinLeaderChangeKillShutdown(t *testing.T) {
 	const partitions = 16
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -208,7 +211,7 @@ func TestWorkersAcrossDrainJoinLeaderChangeKill(t *testing.T) {
 	}
 	defer c.Close()
 	rec := &recorder{}
-	a := &apps{t: t, rec: rec, stop: map[string]func(){}}
+	a := &apps{t: t, rec: rec, stop: map[string]func(){}, clients: map[string]*clientlib.Client{}}
 	defer a.stopAll()
 	for _, m := range c.Members() {
 		a.start(m)
@@ -292,6 +295,34 @@ func TestWorkersAcrossDrainJoinLeaderChangeKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWorking(t, rec, partitions, "the restarted member to work again", everyone(victim))
+
+	// A pod shut down as Kubernetes does: SIGTERM to ringd, and its app
+	// waits until it holds nothing before it stops. Every partition goes
+	// through the release handshake (revoked, not run out).
+	leaving := "ringd-2"
+	termAt := time.Now()
+	if err := c.Member(leaving).Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	idleCtx, cancelIdle := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelIdle()
+	if err := a.clients[leaving].WaitIdle(idleCtx); err != nil {
+		t.Fatalf("WaitIdle after SIGTERM to %s's ringd: %v", leaving, err)
+	}
+	if err := c.Member(leaving).Wait(idleCtx); err != nil {
+		t.Fatalf("%s's ringd after SIGTERM: %v", leaving, err)
+	}
+	waitWorking(t, rec, partitions, "the others to take the leaving member's partitions", func(w map[int]string) error {
+		if n := counts(w)[leaving]; n > 0 {
+			return fmt.Errorf("%s still works on %d", leaving, n)
+		}
+		return nil
+	})
+	for _, s := range rec.snapshot() {
+		if s.member == leaving && s.to.After(termAt) && !errors.Is(s.cause, clientlib.ErrRevoked) {
+			t.Errorf("%v on the leaving member stopped because %v, want ErrRevoked (a handshake)", s.p, s.cause)
+		}
+	}
 
 	a.stopAll()
 	for _, s := range rec.snapshot() {
