@@ -309,6 +309,7 @@ func TestWorkersThroughDrainJoinLeaderChangeKillShutdown(t *testing.T) {
 	if err := a.clients[leaving].WaitIdle(idleCtx); err != nil {
 		t.Fatalf("WaitIdle after SIGTERM to %s's ringd: %v", leaving, err)
 	}
+	idleAfter := time.Since(termAt)
 	if err := c.Member(leaving).Wait(idleCtx); err != nil {
 		t.Fatalf("%s's ringd after SIGTERM: %v", leaving, err)
 	}
@@ -334,6 +335,36 @@ func TestWorkersThroughDrainJoinLeaderChangeKillShutdown(t *testing.T) {
 		t.Fatalf("%d violations:\n%s", len(bad), strings.Join(bad, "\n"))
 	}
 	t.Logf("%d grants worked on, none overlapping, tokens growing", len(rec.snapshot()))
+	for _, cause := range []error{clientlib.ErrRevoked, clientlib.ErrLeaseExpiring} {
+		if g := rec.gaps(cause); len(g) > 0 {
+			t.Logf("handoffs after %q: %d, gap from the old worker's return to the new one's start: median %v, max %v",
+				cause, len(g), g[len(g)/2].Round(time.Millisecond), g[len(g)-1].Round(time.Millisecond))
+		}
+	}
+	t.Logf("pod shutdown: %s's app idle %v after SIGTERM to its ringd", leaving, idleAfter.Round(time.Millisecond))
+}
+
+// gaps lists, sorted, the time from a worker's return (for cause) to the
+// start of the next worker of its partition on another member.
+func (r *recorder) gaps(cause error) []time.Duration {
+	spans := r.snapshot()
+	sort.SliceStable(spans, func(i, j int) bool { return spans[i].from.Before(spans[j].from) })
+	var out []time.Duration
+	for i, s := range spans {
+		if !errors.Is(s.cause, cause) {
+			continue
+		}
+		for _, next := range spans[i+1:] {
+			if next.p.ID == s.p.ID {
+				if next.member != s.member {
+					out = append(out, next.from.Sub(s.to))
+				}
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 func waitLeader(t *testing.T, c *procluster.Cluster, want string) {
