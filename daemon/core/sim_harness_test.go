@@ -680,8 +680,7 @@ func (w *world) leave(name string, limit time.Duration) {
 	}
 	w.setLeaving(name)
 	deadline := w.net.Now().Add(limit)
-	var check func(now time.Time)
-	check = func(now time.Time) {
+	check := func(now time.Time) {
 		if m.gone {
 			return
 		}
