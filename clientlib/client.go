@@ -137,8 +137,9 @@ func parseAddr(addr string) (*url.URL, error) {
 }
 
 // WithHTTPClient makes the client send its requests with hc (for TLS, a
-// proxy, or instrumentation). Do not set hc.Timeout below the long-poll wait
-// (WithMaxWait): each request is bounded by its own context.
+// proxy, or instrumentation). Leave hc.Timeout at 0, or above WithMaxWait
+// plus 5s: each request is bounded by its own context, and a shorter
+// timeout cuts every idle long-poll short.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
@@ -169,8 +170,8 @@ func WithLogger(l Logger) Option {
 // so).
 func WithMargin(d time.Duration) Option {
 	return func(c *Client) error {
-		if d < 0 {
-			return fmt.Errorf("WithMargin: %v is negative", d)
+		if d <= 0 {
+			return fmt.Errorf("WithMargin: %v is not positive (a worker needs time to stop before its deadline)", d)
 		}
 		c.margin = d
 		return nil

@@ -23,7 +23,10 @@
 // log): it may overlap with the next owner, and must commit nothing with its
 // token.
 //
-// # Guarantees within one process
+// # Guarantees within one Client
+//
+// Use one Client, and one Run, per ringd in a process (a second Run for the
+// same ringd address fails with ErrRunning).
 //
 //   - Work never runs twice at once for one partition: a newer grant of a
 //     partition starts only after the worker of the older one has returned
@@ -36,6 +39,6 @@
 // # Importing
 //
 // The package is a Go module of its own, github.com/ringd/ringd/clientlib,
-// with no dependencies outside the standard library: importing it builds
-// none of the daemon's (memberlist, echo, Prometheus).
+// whose packages import nothing outside the standard library: importing it
+// builds none of the daemon's (memberlist, echo, Prometheus).
 package clientlib

@@ -22,10 +22,11 @@ type Partition struct {
 }
 
 // Deadline is the instant until which this member may work on the
-// partition (the zero time for a Partition not made by Run or NewPartition): when the request that brought the latest answer listing it was
+// partition (the zero time for a Partition not made by Run or NewPartition;
+// compare Partitions by ID and Token, not with ==): when the request that brought the latest answer listing it was
 // sent, plus the time ringd held that request, plus the lease ringd said was
-// left. Renewals move it on. The worker's context is cancelled Margin before
-// it unless a renewal comes first; a commit that cannot finish before it
+// left. Renewals move it on. The worker's context is cancelled the margin
+// (WithMargin) before it unless a renewal comes first; a commit that cannot finish before it
 // must not be made with this token.
 func (p Partition) Deadline() time.Time {
 	if p.lease == nil {
@@ -76,9 +77,10 @@ var (
 	ErrStopped = errors.New("clientlib: Run is stopping")
 )
 
-// ErrRunning is returned by Run while another Run of the same Client is
-// going on: one process must not run two sets of workers for one member.
-var ErrRunning = errors.New("clientlib: Run is already running on this client")
+// ErrRunning is returned by Run while another Run of the same ringd (the
+// same address) is going on in this process, on this Client or another:
+// one process must not run two sets of workers for one member.
+var ErrRunning = errors.New("clientlib: Run is already running for this ringd in this process")
 
 // Handler is what Run calls for each partition this member gains.
 //
@@ -91,7 +93,8 @@ var ErrRunning = errors.New("clientlib: Run is already running on this client")
 //
 // If Work returns before its context is cancelled, the error (if any) is
 // logged and Work runs again for the same grant after a backoff, for as long
-// as the member owns the partition.
+// as the member owns the partition: an application cannot give a partition
+// up on its own (drain the member instead).
 type Handler interface {
 	Work(ctx context.Context, p Partition) error
 }
@@ -99,10 +102,13 @@ type Handler interface {
 // LostHandler is implemented by a Handler that wants to hear of lost
 // partitions. Lost is called once per Work call that had not returned by the
 // partition's deadline (or, with WithReturnTimeout, that long after its
-// context was cancelled), at that moment, while Work may still run: it may
-// overlap with the next owner, so nothing must be committed with p.Token
-// any more. Nothing else starts for the partition until Lost has returned.
-// Without a LostHandler the library logs it as an error.
+// context was cancelled), at that moment, while that Work may still run: it
+// may overlap with the next owner, so nothing that Work call does may be
+// committed with p.Token. (If ringd still lists the grant later, renewed, a
+// new Work call for it gets a fresh deadline.) No other Work starts for the
+// partition until Lost has returned; the release may be acknowledged
+// meanwhile if the Work call has returned. Without a LostHandler the library
+// logs it as an error.
 type LostHandler interface {
 	Lost(p Partition)
 }
@@ -117,7 +123,9 @@ func (f WorkerFunc) Work(ctx context.Context, p Partition) error { return f(ctx,
 // one partition the calls come one after the other, never at once:
 // OnAcquired, then OnReleased, or OnLost when the deadline has passed before
 // the partition could be given up (say the process was paused), or OnReleased
-// followed by OnLost when OnReleased returned past the deadline. For
+// followed by OnLost when OnReleased returned past the deadline. OnLost thus
+// comes only once OnReleased has returned, and WithReturnTimeout does not
+// bring it earlier (Run logs the slow release as lost meanwhile). For
 // different partitions they may run concurrently. Nil fields are skipped;
 // with OnReleased nil, the release is acknowledged as soon as the partition
 // is revoked, whatever goroutines OnAcquired started.

@@ -18,6 +18,8 @@ import (
 type answer struct {
 	mine       api.Mine
 	sent, recv time.Time
+	// failed marks a poll that got no usable answer (mine is empty).
+	failed bool
 }
 
 // base is when the answer's durations count from: the send time plus the
@@ -81,6 +83,13 @@ func (c *Client) poll(ctx context.Context, out chan<- answer) {
 				c.log.Debug("ringd still does not answer", "attempt", failures, "error", err)
 			}
 			last = nil
+			if failures == 1 {
+				select {
+				case out <- answer{failed: true}:
+				case <-ctx.Done():
+					return
+				}
+			}
 			if !sleep(ctx, c.backoff(failures)) {
 				return
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -18,7 +19,8 @@ import (
 // cancelled the margin (WithMargin) before the partition's deadline unless a
 // fresh answer of ringd moved the deadline on. Through every Run of one
 // Client, a partition is never worked on by two workers at once, and a
-// grant is never started with a token lower than one already started.
+// grant is never started with a token lower than one already started. A
+// worker that never returns keeps Run from returning (it is reported lost).
 func (c *Client) Run(ctx context.Context, h Handler) error {
 	if h == nil {
 		return errors.New("clientlib: Run needs a Handler")
@@ -27,6 +29,11 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		return ErrRunning
 	}
 	defer c.running.Store(false)
+	if _, busy := runningFor.LoadOrStore(c.base.String(), c); busy {
+		return ErrRunning
+	}
+	defer runningFor.Delete(c.base.String())
+	c.idle.Store(false) // until ringd has answered (or failed to)
 
 	if c.slots == nil {
 		c.slots = map[int]*slot{}
@@ -88,6 +95,10 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	return nil
 }
 
+// runningFor holds the address of every ringd a Run of this process works
+// for: two Runs for one member would each start its workers.
+var runningFor sync.Map
+
 // WaitIdle waits until this member holds nothing: ringd lists no partition
 // for it (or the ones it listed have run out) and every worker and
 // acknowledgement has returned. It returns at once when Run is not running,
@@ -144,6 +155,9 @@ type runner struct {
 	// acknowledgements, Lost calls. Run returns when it is 0.
 	inflight int
 	stopping bool
+	// heard is true once ringd answered or a poll failed: before, idle
+	// means nothing.
+	heard bool
 
 	incarnation string
 }
@@ -165,8 +179,9 @@ type slot struct {
 	acked uint64
 	// retryAt: a worker that returned on its own runs again no earlier;
 	// failures counts such returns in a row.
-	retryAt  time.Time
-	failures int
+	retryAt    time.Time
+	retryToken uint64
+	failures   int
 	// losing is true while a LostHandler call for this partition runs:
 	// nothing else starts for it meanwhile.
 	losing bool
@@ -234,6 +249,10 @@ type event struct {
 // onAnswer takes a new answer of ringd as the truth about what this member
 // owns: a running grant listed under its token gets the new deadline.
 func (r *runner) onAnswer(a answer) {
+	r.heard = true
+	if a.failed {
+		return // ringd did not answer: what it listed last stands
+	}
 	m := a.mine
 	if r.incarnation != "" && m.Incarnation != r.incarnation {
 		r.c.log.Info("ringd restarted; grants of its previous process are over", "node", m.Node, "incarnation", m.Incarnation)
@@ -304,8 +323,11 @@ func (r *runner) workerReturned(s *slot, e event) {
 		if e.at.Sub(w.startedAt) > r.c.maxBackoff {
 			s.failures = 0
 		}
+		if w.p.Token != s.retryToken {
+			s.failures = 0
+		}
 		s.failures++
-		s.retryAt = e.at.Add(r.c.backoff(s.failures))
+		s.retryAt, s.retryToken = e.at.Add(r.c.backoff(s.failures)), w.p.Token
 	}
 	switch {
 	case !e.at.Before(deadline) || w.lost:
@@ -329,7 +351,7 @@ func (r *runner) workerReturned(s *slot, e event) {
 // the clock, and publishes the Owned snapshot.
 func (r *runner) reconcileAll(now time.Time) {
 	var owned []Partition
-	idle := r.inflight == 0
+	idle := r.inflight == 0 && r.heard
 	for _, s := range r.slots {
 		r.reconcile(s, now)
 		if s.w != nil && !s.w.cancelled {
@@ -374,7 +396,8 @@ func (r *runner) reconcile(s *slot, now time.Time) {
 			s.acked = l.token
 			r.ack(s.id, l.token, l.deadline)
 		}
-	case r.stopping, s.losing, l.token < s.maxStarted, l.token <= s.over, now.Before(s.retryAt):
+	case r.stopping, s.losing, l.token < s.maxStarted, l.token <= s.over,
+		l.token == s.retryToken && now.Before(s.retryAt):
 	case !now.Before(l.deadline.Add(-r.c.margin)):
 		if s.warned != l.token && l.token > s.maxStarted {
 			s.warned = l.token
@@ -413,7 +436,7 @@ func (r *runner) nextWake(now time.Time) time.Duration {
 			earlier(w.p.Deadline().Add(-r.c.margin))
 		case w != nil && !w.lost:
 			earlier(r.lostAt(w))
-		case w == nil && s.listed != nil && s.listed.state == owned && s.retryAt.After(now):
+		case w == nil && s.listed != nil && s.listed.state == owned && s.listed.token == s.retryToken && s.retryAt.After(now):
 			earlier(s.retryAt)
 		}
 		if s.listed != nil && s.listed.deadline.After(now) {

@@ -465,6 +465,27 @@ func TestRunOnce(t *testing.T) {
 	if err := c.Run(context.Background(), nil); err == nil {
 		t.Fatal("Run(nil) did not fail")
 	}
+	// Another Client of the same ringd in this process is refused too.
+	other := newClient(t, f)
+	if err := other.Run(context.Background(), rec); !errors.Is(err, clientlib.ErrRunning) {
+		t.Fatalf("Run of a second Client for the same ringd: %v, want ErrRunning", err)
+	}
+}
+
+// WaitIdle does not return before ringd's first answer says what it lists.
+func TestWaitIdleWaitsForTheFirstAnswer(t *testing.T) {
+	f := newFake(t)
+	f.delay = 300 * time.Millisecond
+	f.grant(0, 1, time.Hour)
+	rec := newRecorder()
+	c := newClient(t, f)
+	run(t, c, rec)
+	eventually(t, "the first poll", func() bool { return len(f.pollQueries()) > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := c.WaitIdle(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitIdle before the first answer = %v, want DeadlineExceeded (ringd lists a partition)", err)
+	}
 }
 
 // Run returns only after every worker has returned, and acknowledges the
@@ -528,7 +549,8 @@ func TestNewRefusesBadInput(t *testing.T) {
 		{"ftp://x:1", nil, "scheme"},
 		{"http://", nil, "no host"},
 		{"x:1?a=b", nil, "query"},
-		{"x:1", clientlib.WithMargin(-1), "negative"},
+		{"x:1", clientlib.WithMargin(-1), "not positive"},
+		{"x:1", clientlib.WithMargin(0), "not positive"},
 		{"x:1", clientlib.WithBackoff(0, time.Second), "min"},
 		{"x:1", clientlib.WithBackoff(time.Second, time.Millisecond), "min"},
 		{"x:1", clientlib.WithMaxWait(time.Millisecond), "between 1s and 5m"},

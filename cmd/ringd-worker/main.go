@@ -69,7 +69,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.StringVar(&cfg.name, "name", envOr("POD_NAME", host), "this worker's name in logs and in the ledger (env POD_NAME, default the host name)")
 	fs.DurationVar(&cfg.itemTime, "item-time", 50*time.Millisecond, "how long processing one item takes")
 	fs.DurationVar(&cfg.margin, "margin", clientlib.DefaultMargin, "stop working on a partition this long before its deadline (clientlib.WithMargin)")
-	fs.DurationVar(&cfg.drain, "drain-timeout", 30*time.Second, "on SIGTERM, keep working at most this long while ringd moves the partitions away (0: stop at once)")
+	fs.DurationVar(&cfg.drain, "drain-timeout", 20*time.Second, "on SIGTERM, keep working at most this long while ringd moves the partitions away (0: stop at once); keep it below the pod's grace period minus the margin and the longest item")
 	fs.BoolVar(&cfg.logJSON, "log-json", false, "log JSON lines")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -80,6 +80,8 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	case cfg.itemTime <= 0:
 		return cfg, fmt.Errorf("--item-time is %v, must be positive", cfg.itemTime)
+	case cfg.margin <= 0:
+		return cfg, fmt.Errorf("--margin is %v, must be positive", cfg.margin)
 	case cfg.drain < 0:
 		return cfg, fmt.Errorf("--drain-timeout is %v, must not be negative", cfg.drain)
 	case hclog.LevelFromString(cfg.logLevel) == hclog.NoLevel:

@@ -19,7 +19,7 @@ func TestBadFlagsExit2WithAReason(t *testing.T) {
 		{[]string{"--log-level", "loud"}, `--log-level "loud"`},
 		{[]string{"--ringd", "ftp://x"}, "--ringd: clientlib: the ringd address"},
 		{[]string{"--ledger", "nope"}, "--ledger: the ledger address"},
-		{[]string{"--margin", "-1s"}, "--ringd: clientlib: WithMargin: -1s is negative"},
+		{[]string{"--margin", "-1s"}, "--margin is -1s, must be positive"},
 		{[]string{"extra"}, "unexpected arguments: extra"},
 		{[]string{"--drain-timeout", "-1s"}, "--drain-timeout is -1s, must not be negative"},
 		{[]string{"--name", ""}, "--name is empty"},
