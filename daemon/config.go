@@ -18,8 +18,17 @@ type Config struct {
 	// AdvertiseAddr is the host:port other members use to reach us, when it
 	// differs from GossipAddr (NAT, 0.0.0.0 binds).
 	AdvertiseAddr string
-	// HTTPAddr is the host:port of the app-facing REST API.
+	// HTTPAddr is the host:port of the app-facing REST API (and of the
+	// admin routes).
 	HTTPAddr string
+	// HTTPAdvertiseAddr is the API address other members are told (shown in
+	// /cluster and as a partition owner's address). Empty: derived, see
+	// advertisedHTTPAddr.
+	HTTPAdvertiseAddr string
+	// OpsAddr, when set, is a second listener serving only GET /healthz,
+	// /readyz and /metrics: what the kubelet and Prometheus reach on the pod
+	// IP while the API stays on loopback.
+	OpsAddr string
 	// Join lists seed addresses (host or host:port). DNS names are resolved
 	// again on every attempt, so a headless Service works as a seed.
 	Join []string

@@ -109,6 +109,16 @@ func (c Config) Validate() error {
 	if err := checkHostPort(c.HTTPAddr, 0, false); err != nil {
 		bad("--http-addr", "must be host:port with a port 0-65535 (got %q): %v", c.HTTPAddr, err)
 	}
+	if c.HTTPAdvertiseAddr != "" {
+		if err := checkHostPort(c.HTTPAdvertiseAddr, 1, true); err != nil {
+			bad("--http-advertise-addr", "must be empty or host:port with a port 1-65535 (got %q): %v", c.HTTPAdvertiseAddr, err)
+		}
+	}
+	if c.OpsAddr != "" {
+		if err := checkHostPort(c.OpsAddr, 0, false); err != nil {
+			bad("--ops-addr", "must be empty or host:port with a port 0-65535 (got %q): %v", c.OpsAddr, err)
+		}
+	}
 	for i, seed := range c.Join {
 		if err := checkSeed(seed); err != nil {
 			bad("--join", "entry %d must be host or host:port with a port 1-65535 (got %q): %v", i+1, seed, err)

@@ -73,6 +73,8 @@ type Daemon struct {
 
 	http   *restapi.Server
 	httpLn net.Listener
+	// opsLn is the --ops-addr listener, nil without one.
+	opsLn net.Listener
 
 	stop         chan struct{}
 	loopDone     chan struct{}
@@ -163,15 +165,27 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, fmt.Errorf("--http-addr %s: %w", cfg.HTTPAddr, err)
 	}
 	d.httpLn = ln
+	if cfg.OpsAddr != "" {
+		if d.opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("--ops-addr %s: %w", cfg.OpsAddr, err)
+		}
+	}
+	closeListeners := func() {
+		ln.Close()
+		if d.opsLn != nil {
+			d.opsLn.Close()
+		}
+	}
 	// The metadata carries the real HTTP address (port 0 picks one).
 	if err := d.setMeta(); err != nil {
-		ln.Close()
+		closeListeners()
 		return nil, err
 	}
 
 	ml, err := memberlist.Create(d.memberlistConfig())
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		return nil, fmt.Errorf("starting gossip on --gossip-addr %s: %w", cfg.GossipAddr, err)
 	}
 	d.ml = ml
@@ -179,7 +193,7 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	var adminToken string
 	if cfg.AdminTokenFile != "" {
 		if adminToken, err = LoadAdminToken(cfg.AdminTokenFile); err != nil {
-			ln.Close()
+			closeListeners()
 			ml.Shutdown()
 			return nil, fmt.Errorf("--admin-token-file: %w", err)
 		}
@@ -195,8 +209,21 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 			d.log.Error("http server stopped", "error", err)
 		}
 	}()
+	opsAddr := "none"
+	if d.opsLn != nil {
+		opsAddr = d.opsLn.Addr().String()
+		go func() {
+			if err := d.http.ServeOps(d.opsLn); err != nil {
+				d.log.Error("ops server stopped", "error", err)
+			}
+		}()
+	}
+	if adminToken == "" && !isLoopbackAddr(ln.Addr()) {
+		d.log.Warn("the API listens on a non-loopback address without --admin-token-file: the admin routes refuse every request", "http", ln.Addr().String())
+	}
 	d.log.Info("ringd started", "name", cfg.Name, "gossip", ml.LocalNode().Address(),
-		"http", ln.Addr().String(), "partitions", cfg.Partitions, "incarnation", d.inc)
+		"http", ln.Addr().String(), "http_advertised", d.advertisedHTTPAddr(), "ops", opsAddr,
+		"partitions", cfg.Partitions, "incarnation", d.inc)
 	go d.loop()
 	go d.rejoinLoop()
 	return d, nil
@@ -204,6 +231,57 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 
 // HTTPAddr is the address the API listens on.
 func (d *Daemon) HTTPAddr() string { return d.httpLn.Addr().String() }
+
+// OpsAddr is the address of the ops listener, "" without one.
+func (d *Daemon) OpsAddr() string {
+	if d.opsLn == nil {
+		return ""
+	}
+	return d.opsLn.Addr().String()
+}
+
+// advertisedHTTPAddr is the API address other members are told:
+// --http-advertise-addr if given; else the listen address, with an
+// unspecified host (0.0.0.0, ::) replaced by the host other members reach
+// our gossip on. A loopback API is advertised only while gossip is on
+// loopback too (every member on this host): elsewhere no other member could
+// use it.
+func (d *Daemon) advertisedHTTPAddr() string {
+	if d.cfg.HTTPAdvertiseAddr != "" {
+		return d.cfg.HTTPAdvertiseAddr
+	}
+	listen := d.cfg.HTTPAddr
+	if d.httpLn != nil {
+		listen = d.httpLn.Addr().String()
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	gossip := d.cfg.AdvertiseAddr
+	if gossip == "" {
+		gossip = d.cfg.GossipAddr
+	}
+	gossipHost, _, _ := net.SplitHostPort(gossip)
+	gossipIP := net.ParseIP(gossipHost)
+	ip := net.ParseIP(host)
+	switch {
+	case ip != nil && ip.IsUnspecified():
+		if gossipIP == nil || gossipIP.IsUnspecified() {
+			return listen // nothing better to say
+		}
+		return net.JoinHostPort(gossipHost, port)
+	case ip != nil && ip.IsLoopback() && (gossipIP == nil || !gossipIP.IsLoopback()):
+		return ""
+	}
+	return listen
+}
+
+// isLoopbackAddr reports whether a listener's address is a loopback one.
+func isLoopbackAddr(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
 
 func (d *Daemon) coreOptions() core.Options {
 	c := d.cfg
@@ -228,10 +306,7 @@ func (d *Daemon) setMeta() error {
 	d.metaMu.Lock()
 	defer d.metaMu.Unlock()
 	draining, leaving, hasTable := d.metaState.draining, d.metaState.leaving, d.metaState.hasTable
-	httpAddr := d.cfg.HTTPAddr
-	if d.httpLn != nil {
-		httpAddr = d.httpLn.Addr().String()
-	}
+	httpAddr := d.advertisedHTTPAddr()
 	b, err := nodeMeta{Version: core.ProtocolVersion, Incarnation: d.inc, Identity: d.identity, Priority: d.cfg.Priority,
 		HTTPAddr: httpAddr, Draining: draining, Leaving: leaving, HasTable: hasTable, Partitions: d.cfg.Partitions,
 		Fingerprint: d.cfg.Fingerprint()}.encode()

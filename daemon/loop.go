@@ -202,7 +202,7 @@ func (d *Daemon) rejoinLoop() {
 		case <-t.C:
 		}
 		if first || d.isolated() {
-			n, err := d.ml.Join(d.cfg.Join)
+			n, err := d.ml.Join(resolveSeeds(d.cfg.Join))
 			switch {
 			case err != nil && n == 0:
 				d.log.Warn("cannot reach any seed yet; retrying", "join", d.cfg.Join, "error", err, "retry", d.cfg.RejoinInterval)

@@ -264,15 +264,23 @@ func (s *source) Locate(key string) api.Locate {
 	return api.Locate{Key: key, Partition: p, Entry: s.entry(v, p)}
 }
 
+// Ready is what GET /readyz says: ready once this member is admitted to the
+// cluster's table, until it starts shutting down. It does not depend on the
+// lease or on a leader being known: during an election every member's lease
+// runs down at once, and a probe that followed it would take every pod of
+// the application out of its Service together.
 func (s *source) Ready() (bool, string) {
 	v := s.d.snap.Load().view
+	s.d.metaMu.Lock()
+	leaving := s.d.metaState.leaving
+	s.d.metaMu.Unlock()
 	switch {
+	case leaving:
+		return false, "shutting down: handing the partitions over before leaving"
 	case len(v.Table.Partitions) == 0:
 		return false, "no table yet: waiting to join a cluster that has a leader"
-	case time.Until(v.LeaseUntil) <= 0:
-		return false, "no valid lease: the leader cannot be reached or none is elected"
-	case v.Table.Partitions[0].Owner == "" && allUnassigned(v.Table):
-		return false, "the cluster has not assigned any partition yet"
+	case !slices.Contains(v.Table.Members, v.Node):
+		return false, "not admitted yet: the leader admits a new member after --settle"
 	}
 	return true, ""
 }
@@ -326,11 +334,3 @@ func (s *source) Transfer(ctx context.Context, to string) error {
 	return nil
 }
 
-func allUnassigned(t partitions.Table) bool {
-	for _, e := range t.Partitions {
-		if e.Owner != "" {
-			return false
-		}
-	}
-	return true
-}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -353,6 +355,38 @@ func TestMineAckFalse(t *testing.T) {
 		}
 		if got := f.recordedAcks(); !slices.Equal(got, tc.acks) {
 			t.Fatalf("after %s: acks %v, want %v", tc.query, got, tc.acks)
+		}
+	}
+}
+
+// Without an admin token, the admin routes answer only requests that came
+// in on a loopback listener; the app's own routes are not affected.
+func TestAdminRoutesClosedOffLoopbackWithoutToken(t *testing.T) {
+	s := New(newFullFake(20, "a", "b", "c"), Options{})
+	for _, tc := range []struct {
+		local *net.TCPAddr
+		path  string
+		want  int
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 7070}, "/admin/drain", http.StatusForbidden},
+		{&net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 7070}, "/admin/leader/transfer", http.StatusForbidden},
+		{&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 7070}, "/admin/drain", http.StatusOK},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 7070}, "/admin/undrain", http.StatusOK},
+		{&net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 7070}, "/partitions/13/release", http.StatusOK},
+	} {
+		body := ""
+		if strings.HasSuffix(tc.path, "transfer") {
+			body = `{"to":"c"}`
+		}
+		req := httptest.NewRequest(http.MethodPost, tc.path, strings.NewReader(body))
+		req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, net.Addr(tc.local)))
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("POST %s on %v: %d %s, want %d", tc.path, tc.local, rec.Code, rec.Body, tc.want)
+		}
+		if tc.want == http.StatusForbidden && !strings.Contains(rec.Body.String(), "--admin-token-file") {
+			t.Errorf("the refusal does not say how to enable the routes: %s", rec.Body)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package restapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"net"
 	"net/http"
 	"strings"
 
@@ -12,12 +13,19 @@ import (
 // bearerChallenge is the WWW-Authenticate of a 401 (RFC 6750).
 const bearerChallenge = `Bearer realm="ringd admin"`
 
-// requireAdmin guards the /admin/* endpoints with Options.AdminToken. Without
-// a token configured it lets everything through: the admin endpoints are then
-// as open as the rest of the API, which listens on 127.0.0.1 by default.
+// requireAdmin guards the /admin/* endpoints with Options.AdminToken.
+// Without a token configured it lets through only requests that came in on
+// a loopback listener (the default 127.0.0.1): on an address the network
+// reaches, drain and leader transfer would be open to every pod.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	if s.opts.AdminToken == "" {
-		return next
+		return func(c echo.Context) error {
+			if !onLoopback(c.Request()) {
+				return echo.NewHTTPError(http.StatusForbidden,
+					"the admin routes are disabled: ringd listens on a non-loopback address and has no --admin-token-file")
+			}
+			return next(c)
+		}
 	}
 	// Compare digests, so the comparison takes the same time whatever the
 	// length of the token sent (ConstantTimeCompare returns at once on a
@@ -36,6 +44,16 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// onLoopback reports whether r came in on a loopback listener.
+func onLoopback(r *http.Request) bool {
+	addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // bearerToken extracts the token of "Authorization: Bearer <token>". The

@@ -2,10 +2,12 @@ package restapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -100,6 +102,8 @@ type Server struct {
 	log  hclog.Logger
 	e    *echo.Echo
 	srv  *http.Server
+	// ops serves the probes and metrics on a second listener (ServeOps).
+	ops *http.Server
 
 	// endpoints is the human-readable route list put into 404 messages.
 	endpoints string
@@ -173,7 +177,47 @@ func New(src Source, opts Options) *Server {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          s.log.StandardLogger(stdOpts),
 	}
+	s.ops = &http.Server{
+		Handler:           opsOnly(e),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          s.log.StandardLogger(stdOpts),
+	}
 	return s
+}
+
+// OpsPaths are the only routes the ops listener serves.
+var OpsPaths = []string{"/healthz", "/readyz", "/metrics"}
+
+// opsOnly passes GET and HEAD of OpsPaths to next and answers everything
+// else with a 404 that says what this listener is for: it faces the pod
+// network (the kubelet, Prometheus), where the application API and the
+// admin routes must not be reachable.
+func opsOnly(next http.Handler) http.Handler {
+	msg, _ := json.Marshal(api.Error{Error: "this is ringd's ops listener: it serves only GET " + strings.Join(OpsPaths, ", ") +
+		"; the API is on --http-addr"})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && slices.Contains(OpsPaths, r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write(append(msg, '\n'))
+	})
+}
+
+// ServeOps serves the probes and metrics (OpsPaths) on ln until Shutdown,
+// like Serve.
+func (s *Server) ServeOps(ln net.Listener) error {
+	err := s.ops.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
 }
 
 // routes registers every endpoint. What the Source can do decides which:
@@ -255,6 +299,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Release the long-polls first: http.Server.Shutdown waits for active
 	// requests and does not cancel their contexts.
 	s.quitOnce.Do(func() { close(s.quit) })
+	// The probes stop with the API: a member that no longer serves its app
+	// must not look alive.
+	if err := s.ops.Shutdown(ctx); err != nil {
+		_ = s.ops.Close()
+	}
 	if err := s.srv.Shutdown(ctx); err != nil {
 		// Whatever is still running is stuck; do not leave its connections open.
 		_ = s.srv.Close()

@@ -358,7 +358,8 @@ func TestEveryConfigFieldHasAFlag(t *testing.T) {
 		"election-timeout": "300ms", "leader-lease": "900ms", "lease": "4s", "drift": "0.1",
 		"safety-margin": "1s", "settle": "3s", "release-timeout": "11s", "shutdown-timeout": "31s",
 		"rejoin-interval": "6s", "gossip-profile": "local", "dead-member-timeout": "2m",
-		"voters": "3", "dead-voter-timeout": "20s",
+		"voters": "3", "dead-voter-timeout": "20s", "http-advertise-addr": "10.0.0.1:7070",
+		"ops-addr": "127.0.0.1:9090",
 	}
 	c := daemon.DefaultConfig()
 	for _, s := range settings {
