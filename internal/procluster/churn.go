@@ -27,6 +27,24 @@ func (c *Cluster) Add(ctx context.Context, name string) (*Member, error) {
 	if c.Member(name) != nil {
 		return nil, fmt.Errorf("procluster: a member %q exists already", name)
 	}
+	if c.opt.Pods != nil {
+		m, err := c.podMember(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.start("add"); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.members = append(c.members, m)
+		slices.SortFunc(c.members, func(a, b *Member) int { return strings.Compare(a.Name, b.Name) })
+		c.mu.Unlock()
+		if err := m.waitUp(ctx, c.opt.StartTimeout); err != nil {
+			c.remove(m)
+			return nil, err
+		}
+		return m, nil
+	}
 	var seeds []string
 	for _, m := range c.Members() {
 		if m.Running() {
@@ -73,6 +91,36 @@ func (c *Cluster) Add(ctx context.Context, name string) (*Member, error) {
 		}
 	}
 	return nil, fmt.Errorf("procluster: gave up adding %s after %d attempts: %w", name, startAttempts, err)
+}
+
+// Replace starts a stopped member again from a new PodSpec, as a pod that
+// comes back under its name with a new emptyDir (a StatefulSet's pod after a
+// restart). The API address must stay the same: the harness's watchers keep
+// polling it (a test that needs a new address uses a new name, or
+// Reschedule). It returns once the member's API answers.
+func (m *Member) Replace(ctx context.Context, spec PodSpec) error {
+	if m.Running() {
+		return fmt.Errorf("procluster: %s still runs; stop it before replacing it", m.Name)
+	}
+	if spec.HTTPAddr != m.HTTPAddr {
+		return fmt.Errorf("procluster: %s: Replace keeps the API address %s, got %s", m.Name, m.HTTPAddr, spec.HTTPAddr)
+	}
+	m.mu.Lock()
+	m.setPod(spec, m.cluster.opt.Env)
+	m.mu.Unlock()
+	if err := m.start("replace"); err != nil {
+		return err
+	}
+	return m.waitUp(ctx, m.cluster.opt.StartTimeout)
+}
+
+// Forget drops a member that has stopped for good (a pod deleted by a
+// scale-down or a rollout) from the cluster's list, so that waits and
+// snapshots no longer ask it.
+func (c *Cluster) Forget(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.members = slices.DeleteFunc(c.members, func(m *Member) bool { return m.Name == name })
 }
 
 // remove forgets a member that could not start.

@@ -92,6 +92,25 @@ type Options struct {
 	// StartTimeout bounds how long Start and Restart wait for a member's HTTP
 	// API to answer. Zero: DefaultStartTimeout.
 	StartTimeout time.Duration
+	// Pods, when set, gives each member's process instead of the flags this
+	// package would choose: the test derives them from something else, such
+	// as the Helm chart's rendered pods. Members are then named by Names
+	// (Members is ignored), and Add asks Pods too.
+	Pods func(name string) (PodSpec, error)
+	// Names are the members' names with Pods.
+	Names []string
+}
+
+// PodSpec is one member's process as a test derives it (see Options.Pods).
+// The harness starts Binary (or Options.Binary) with Args and Env as given.
+type PodSpec struct {
+	Binary string
+	Args   []string
+	// Env is added to the member's environment (after Options.Env).
+	Env []string
+	// HTTPAddr is where the harness reaches the member's API, GossipAddr
+	// its gossip address, DataDir its data dir (informational).
+	HTTPAddr, GossipAddr, DataDir string
 }
 
 // FastArgs are the timing flags that Options.Fast adds: failure detection,
@@ -176,7 +195,10 @@ func (o Options) validate() error {
 	} else if st.IsDir() {
 		errs = append(errs, fmt.Errorf("binary: %s is a directory", o.Binary))
 	}
-	if o.Members < 1 {
+	switch {
+	case o.Pods != nil && len(o.Names) == 0:
+		errs = append(errs, errors.New("names: none given with Pods"))
+	case o.Pods == nil && o.Members < 1:
 		errs = append(errs, fmt.Errorf("members: %d, must be at least 1", o.Members))
 	}
 	if o.Partitions < 1 {
@@ -189,9 +211,14 @@ func (o Options) validate() error {
 }
 
 func tryStart(ctx context.Context, opt Options, dir string, attempt int) (*Cluster, error) {
-	gossip, httpPorts, err := pickPorts("127.0.0.1", opt.Members)
-	if err != nil {
-		return nil, err
+	var gossip, httpPorts []int
+	if opt.Pods == nil {
+		var err error
+		if gossip, httpPorts, err = pickPorts("127.0.0.1", opt.Members); err != nil {
+			return nil, err
+		}
+	} else {
+		opt.Members = len(opt.Names)
 	}
 	c := &Cluster{
 		opt: opt,
@@ -202,6 +229,16 @@ func tryStart(ctx context.Context, opt Options, dir string, attempt int) (*Clust
 			MaxIdleConnsPerHost: 8,
 			IdleConnTimeout:     30 * time.Second,
 		},
+	}
+	if opt.Pods != nil {
+		for _, name := range opt.Names {
+			m, err := c.podMember(name)
+			if err != nil {
+				return nil, err
+			}
+			c.members = append(c.members, m)
+		}
+		return c, c.startAll(ctx, attempt)
 	}
 	gossipAddrs := make([]string, opt.Members)
 	for i := range gossipAddrs {
@@ -228,11 +265,38 @@ func tryStart(ctx context.Context, opt Options, dir string, attempt int) (*Clust
 		m.args = memberArgs(opt, i, m, gossipAddrs)
 		c.members = append(c.members, m)
 	}
+	if err := c.startAll(ctx, attempt); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
+// podMember builds the member called name from Options.Pods.
+func (c *Cluster) podMember(name string) (*Member, error) {
+	spec, err := c.opt.Pods(name)
+	if err != nil {
+		return nil, fmt.Errorf("procluster: pod %s: %w", name, err)
+	}
+	m := &Member{Name: name, LogPath: filepath.Join(c.dir, name+".log"), cluster: c}
+	m.setPod(spec, c.opt.Env)
+	m.Client = &Client{Addr: m.HTTPAddr, HTTP: &http.Client{Transport: c.transport}}
+	return m, nil
+}
+
+// setPod takes a PodSpec's process and addresses.
+func (m *Member) setPod(spec PodSpec, env []string) {
+	m.GossipAddr, m.HTTPAddr, m.DataDir = spec.GossipAddr, spec.HTTPAddr, spec.DataDir
+	m.args, m.binary = spec.Args, spec.Binary
+	m.env = childEnv(append(append([]string(nil), env...), spec.Env...))
+}
+
+// startAll starts every member and waits until each one's API answers.
+func (c *Cluster) startAll(ctx context.Context, attempt int) error {
+	opt := c.opt
 	for _, m := range c.members {
 		if err := m.start(fmt.Sprintf("start (attempt %d)", attempt)); err != nil {
 			_ = c.Close()
-			return nil, err
+			return err
 		}
 	}
 	errs := make([]error, len(c.members))
@@ -243,9 +307,9 @@ func tryStart(ctx context.Context, opt Options, dir string, attempt int) (*Clust
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		_ = c.Close()
-		return nil, err
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 // memberArgs builds member i's command line, joining the others of
