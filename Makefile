@@ -25,7 +25,12 @@ RACE = $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 # application that imports the client library gets none of the daemon's
 # dependencies). `go ... ./...` stops at a nested module, so every
 # module-wide step runs once per module.
-MODULES := . clientlib
+MODULES := . clientlib helm/test
+
+# helm, for the chart's checks, is built from source at a pinned version into
+# bin/ (no package manager has it): `make helm`.
+HELM_VERSION := v3.22.0
+HELM := $(BIN)/helm
 
 # Checks that must pass before the tests run. Append more, e.g.
 # `TEST_CHECKS += check-generated` once generated files are checked for drift.
@@ -51,10 +56,11 @@ build: ## build bin/ringd and every other command under cmd/ into bin/
 # (memberlist failure detection, leases); run side by side on a 2-core machine
 # under the race detector they starve each other into false failure
 # detections. The whole suite still takes only a few minutes.
-test: $(TEST_CHECKS) ## go vet, then every test (race detector on where cgo works)
+test: $(TEST_CHECKS) $(HELM) ## go vet, then every test (race detector on where cgo works)
 	@if [[ -z "$(RACE)" ]]; then echo "note: cgo is off (no C compiler?), running the tests without -race"; fi
 	$(GO) test $(RACE) -count=1 -p 1 -timeout 15m ./...
 	cd clientlib && $(GO) test $(RACE) -count=1 -timeout 5m ./...
+	cd helm/test && HELM=$(abspath $(HELM)) $(GO) test $(RACE) -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 .PHONY: fuzz
@@ -71,6 +77,13 @@ deps: ## install what the tests need beyond Go (Debian's chromium, via apt-get)
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium >/dev/null; fi
+
+.PHONY: helm
+helm: $(HELM) ## build helm $(HELM_VERSION) into bin/ (for the chart's checks)
+
+$(HELM):
+	@echo "building helm $(HELM_VERSION) into $(BIN)/ (once; takes a minute or two)"
+	GOBIN=$(abspath $(BIN)) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 .PHONY: swagger
 swagger: ## regenerate the OpenAPI documents in docs/openapi from the swag annotations
@@ -108,13 +121,15 @@ SOAK ?= 10m
 SOAK_MEMBERLIST ?= 20
 SOAK_ROLLOUTS ?= 3
 SOAK_CHURN ?= 40
+SOAK_CHART ?= 3
 
 .PHONY: soak
-soak: ## run random fault schedules for SOAK (default 10m), e.g. make soak SOAK=2h
+soak: $(HELM) ## run random fault schedules for SOAK (default 10m), e.g. make soak SOAK=2h
 	$(GO) test -count=1 -timeout 0 -run '^TestSoak$$' ./daemon/core/ -soak $(SOAK) -v | grep -E '^(---|ok|FAIL|PASS)|soak:|seed'
 	$(GO) test $(RACE) -count=1 -timeout 0 -run '^TestFaultSchedules$$' ./daemon/ -fault-schedules $(SOAK_MEMBERLIST)
 	RINGD_ROLLOUT_ROUNDS=$(SOAK_ROLLOUTS) RINGD_CHURN_ROUNDS=$(SOAK_CHURN) \
 	  $(GO) test -count=1 -timeout 0 -v -run '^(TestProcessDeploymentRollout|TestProcessRecreatedMember)$$' ./cmd/ringd/ | grep -E '^(---|ok|FAIL|PASS)|round|overlap|violation'
+	cd helm/test && HELM=$(abspath $(HELM)) RINGD_CHART_ROUNDS=$(SOAK_CHART) $(GO) test -count=1 -timeout 0 -v -run '^TestRendered' ./... | grep -E '^(---|ok|FAIL|PASS)|round|violation'
 
 .PHONY: clean
 clean: ## remove bin/
