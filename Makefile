@@ -25,7 +25,7 @@ RACE = $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 # application that imports the client library gets none of the daemon's
 # dependencies). `go ... ./...` stops at a nested module, so every
 # module-wide step runs once per module.
-MODULES := . clientlib helm/test
+MODULES := . clientlib helm/test cmd/ringd-image
 
 # helm, for the chart's checks, is built from source at a pinned version into
 # bin/ (no package manager has it): `make helm`.
@@ -60,6 +60,7 @@ test: $(TEST_CHECKS) $(HELM) ## go vet, then every test (race detector on where 
 	@if [[ -z "$(RACE)" ]]; then echo "note: cgo is off (no C compiler?), running the tests without -race"; fi
 	$(GO) test $(RACE) -count=1 -p 1 -timeout 15m ./...
 	cd clientlib && $(GO) test $(RACE) -count=1 -timeout 5m ./...
+	cd cmd/ringd-image && $(GO) test $(RACE) -count=1 -timeout 5m ./...
 	cd helm/test && HELM=$(abspath $(HELM)) $(GO) test $(RACE) -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
@@ -84,6 +85,16 @@ helm: $(HELM) ## build helm $(HELM_VERSION) into bin/ (for the chart's checks)
 $(HELM):
 	@echo "building helm $(HELM_VERSION) into $(BIN)/ (once; takes a minute or two)"
 	GOBIN=$(abspath $(BIN)) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# Container images without a Docker engine (cmd/ringd-image, a module of its
+# own, on go-containerregistry): bin/ringd-image.tar and
+# bin/ringd-worker-image.tar, for `docker load` or `podman load`. The
+# Dockerfile makes the same ringd image for those who build with Docker.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: image
+image: ## build the ringd and ringd-worker images as OCI tarballs in bin/ (no Docker needed; VERSION=...)
+	cmd/ringd-image/build.sh $(VERSION) $(BIN)
 
 .PHONY: swagger
 swagger: ## regenerate the OpenAPI documents in docs/openapi from the swag annotations
