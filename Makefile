@@ -93,7 +93,7 @@ $(HELM):
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: image
-image: ## build the ringd and ringd-worker images as OCI tarballs in bin/ (no Docker needed; VERSION=...)
+image: ## build the ringd and ringd-worker images as docker-load tarballs in bin/ (no Docker needed; VERSION=...)
 	cmd/ringd-image/build.sh $(VERSION) $(BIN)
 
 .PHONY: swagger

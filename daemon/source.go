@@ -264,16 +264,23 @@ func (s *source) Locate(key string) api.Locate {
 	return api.Locate{Key: key, Partition: p, Entry: s.entry(v, p)}
 }
 
-// Ready is what GET /readyz says: ready once this member is admitted to the
-// cluster's table, until it starts shutting down. It does not depend on the
-// lease or on a leader being known: during an election every member's lease
-// runs down at once, and a probe that followed it would take every pod of
-// the application out of its Service together.
+// Ready is what GET /readyz says: ready once this process of the member is
+// admitted and useful to the cluster (a voter under its current identity,
+// or holding partitions), until it starts shutting down. Its name in the
+// table is not enough: a pod re-created under its old name finds it there
+// at once, and a StatefulSet that took that for ready would restart the
+// next pod before this one had its vote back, down to a single voter.
+// Readiness does not follow the lease or the leader either: during an
+// election every member's lease runs down at once, and a probe that
+// followed it would take every pod of the application out of its Service
+// together.
 func (s *source) Ready() (bool, string) {
 	v := s.d.snap.Load().view
 	s.d.metaMu.Lock()
 	leaving := s.d.metaState.leaving
 	s.d.metaMu.Unlock()
+	voters, prev := v.Table.VoterSet()
+	self := core.ElectionName(v.Node, s.d.identity)
 	switch {
 	case leaving:
 		return false, "shutting down: handing the partitions over before leaving"
@@ -281,6 +288,8 @@ func (s *source) Ready() (bool, string) {
 		return false, "no table yet: waiting to join a cluster that has a leader"
 	case !slices.Contains(v.Table.Members, v.Node):
 		return false, "not admitted yet: the leader admits a new member after --settle"
+	case !slices.Contains(voters, self) && !slices.Contains(prev, self) && len(v.Holdings) == 0:
+		return false, "admitted, but neither a voter under this process's identity nor holding partitions yet"
 	}
 	return true, ""
 }

@@ -26,7 +26,7 @@ func (s *Server) getHealthz(c echo.Context) error {
 // getReadyz serves GET /readyz.
 //
 //	@Summary		Readiness probe
-//	@Description	200 {"ready": true} once this member is admitted to the cluster's table, until it starts shutting down; 503 with the reason otherwise. It does not follow the lease or the leader: an election must not take every pod out of the application's Service at once.
+//	@Description	200 {"ready": true} once this process of the member is admitted and useful (a voter under its current identity, or holding partitions), until it starts shutting down; 503 with the reason otherwise. It does not follow the lease or the leader: an election must not take every pod out of the application's Service at once.
 //	@Tags			health
 //	@Produce		json
 //	@Success		200	{object}	api.Ready

@@ -48,7 +48,17 @@ var (
 	buildOnce   sync.Once
 	ringdBinary string
 	buildErr    error
+	// buildDir holds the binary; TestMain removes it.
+	buildDir string
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 // testhostsRingd builds ringd with the testhosts tag once per test binary.
 func testhostsRingd(t *testing.T) string {
@@ -69,6 +79,7 @@ func testhostsRingd(t *testing.T) string {
 		}
 		defer os.Chdir(wd)
 		ringdBinary, buildErr = procluster.BuildRingdTags(ctx, dir, false, "testhosts")
+		buildDir = dir
 	})
 	if buildErr != nil {
 		t.Fatalf("building ringd: %v", buildErr)

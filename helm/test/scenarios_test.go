@@ -156,6 +156,18 @@ func TestRenderedStatefulSet(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.waitReady(t, n, 60*time.Second)
+			// Ready must mean useful: the StatefulSet restarts the next
+			// pod now, and a pod that is ready before it has its vote
+			// back would leave the cluster with ever fewer voters.
+			cl, err := c.Member(n).Cluster(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range cl.Members {
+				if m.Name == n && !m.Voter && m.Owned == 0 {
+					t.Fatalf("round %d: %s is ready but neither votes nor owns anything", round, n)
+				}
+			}
 			t.Logf("round %d: restarted %s (left %v after SIGTERM)", round, n, took.Round(time.Millisecond))
 		}
 		checkOneCluster(t, c, names)

@@ -219,8 +219,8 @@ Checks on values that the schema cannot express. Renders nothing.
 {{- define "ringd.validate" -}}
 {{- $grace := int .Values.terminationGracePeriodSeconds }}
 {{- $shutdown := int .Values.ringd.shutdownTimeoutSeconds }}
-{{- if le $grace $shutdown }}
-{{- fail (printf "terminationGracePeriodSeconds (%d) must be above ringd.shutdownTimeoutSeconds (%d): Kubernetes kills the pod at the end of the grace period, before ringd has handed its partitions over" $grace $shutdown) }}
+{{- if lt $grace (add $shutdown 5) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be at least ringd.shutdownTimeoutSeconds (%d) + 5: after the drain ringd still leaves gossip and stops its listeners, and Kubernetes kills the pod at the end of the grace period" $grace $shutdown) }}
 {{- end }}
 {{- if not (has (int .Values.ringd.voters) (list 1 3 5 7 9)) }}
 {{- fail (printf "ringd.voters (%d) must be odd, from 1 to 9" (int .Values.ringd.voters)) }}
