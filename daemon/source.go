@@ -342,4 +342,3 @@ func (s *source) Transfer(ctx context.Context, to string) error {
 	}
 	return nil
 }
-
