@@ -26,20 +26,7 @@ import (
 var ringdBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ringd-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	ringdBinary, err = procluster.BuildRingd(ctx, dir, false)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building ringd:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
+	code := procluster.RunWithRingd(m, &ringdBinary)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)

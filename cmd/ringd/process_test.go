@@ -23,21 +23,7 @@ import (
 var ringdBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ringd-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	ringdBinary, err = procluster.BuildRingd(ctx, dir, false)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building ringd:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(procluster.RunWithRingd(m, &ringdBinary))
 }
 
 const (
