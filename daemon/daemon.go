@@ -47,8 +47,6 @@ type Daemon struct {
 
 	// core is touched only by the loop goroutine.
 	core *core.Core
-	// stateSaved is the state last written to --data-dir.
-	stateSaved core.Durable
 	// identity is the voter identity (core.Options.Identity).
 	identity uint64
 	// firstIndex is where the view index starts: the wall-clock
@@ -151,7 +149,7 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	d.core = core.New(d.coreOptions(), kept)
 	d.logMode(kept, found)
 	now := time.Now()
-	d.core.Election().SetTermFloor(termFloor(wallNow()))
+	d.core.SetTermFloor(termFloor(wallNow()))
 	if WallClockOffset != 0 {
 		d.log.Warn("test build: wall clock shifted", "offset", WallClockOffset)
 	}

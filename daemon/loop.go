@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"reflect"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -60,36 +59,37 @@ func (d *Daemon) loop() {
 				d.log.Debug("forgot members dead for --dead-member-timeout", "members", gone)
 				d.refreshMembers(now)
 			}
-			d.core.Election().SetTermFloor(termFloor(wallNow()))
+			d.core.SetTermFloor(termFloor(wallNow()))
 			d.core.Tick(now)
 		}
-		now := time.Now()
-		d.announceTable()
-		d.persist()
-		d.flushOutbox()
-		d.recordEvents(d.core.Events())
-		d.publish(now)
+		d.handleReady(time.Now())
 	}
 }
 
-// persist writes the durable state (term, vote, identity, voter
-// configuration) before anything depending on it is sent.
-func (d *Daemon) persist() {
-	// Compare with what is on disk rather than trusting a changed flag:
-	// after a failed write the state is still unsaved.
-	st := d.core.Durable()
-	if d.cfg.DataDir == "" || reflect.DeepEqual(st, d.stateSaved) {
-		return
+// handleReady does what the core asks after an input, in the order its
+// contract (core.Ready) gives: persist, send, record, announce, publish,
+// advance.
+func (d *Daemon) handleReady(now time.Time) {
+	r := d.core.Ready()
+	if r.Durable != nil && d.cfg.DataDir != "" {
+		if err := saveState(d.cfg.DataDir, *r.Durable); err != nil {
+			// Sending a vote or an acknowledgement we could not persist
+			// could break single votes or configurations after a restart;
+			// drop this round's messages instead. Without Advance the core
+			// offers the state again next round.
+			d.log.Error("cannot persist state to --data-dir; not sending", "error", err)
+			d.recordEvents(r.Events)
+			d.publish(now)
+			return
+		}
 	}
-	if err := saveState(d.cfg.DataDir, st); err != nil {
-		// Sending a vote or an acknowledgement we could not persist could
-		// break single votes or configurations after a restart; drop this
-		// round's messages instead.
-		d.log.Error("cannot persist state to --data-dir; not sending", "error", err)
-		d.core.Outbox()
-		return
+	d.send(r.Messages)
+	d.recordEvents(r.Events)
+	if r.HasTable {
+		d.announceTable()
 	}
-	d.stateSaved = st
+	d.publish(now)
+	d.core.Advance(r)
 }
 
 // refreshMembers gives the core the gossip view (our own copies of
@@ -154,12 +154,11 @@ func (d *Daemon) node(name string) *memberlist.Node {
 	return d.nodes[name]
 }
 
-// flushOutbox sends what the core wants sent. Small messages go best-effort
-// over UDP; tables, reports and anything large go over the reliable stream
-// channel through the per-peer sender, so a slow TCP dial never blocks the
-// loop.
-func (d *Daemon) flushOutbox() {
-	for _, out := range d.core.Outbox() {
+// send sends what the core wants sent. Small messages go best-effort over
+// UDP; tables, reports and anything large go over the reliable stream channel
+// through the per-peer sender, so a slow TCP dial never blocks the loop.
+func (d *Daemon) send(msgs []core.Outgoing) {
+	for _, out := range msgs {
 		if m := out.Env.Election; m != nil && d.log.IsTrace() && m.Type != election.MsgHeartbeat && m.Type != election.MsgHeartbeatAck {
 			d.log.Named(LogElection).Trace("send", "type", m.Type.String(), "to", out.To, "term", m.Term, "granted", m.Granted)
 		}
@@ -347,13 +346,13 @@ func (d *Daemon) setMetaFlags(change func(*metaFlags)) {
 }
 
 // announceTable gossips, once, that this member belongs to a cluster, so
-// that members without a table never bootstrap beside it (core.HasTable).
+// that members without a table never bootstrap beside it (core.Ready.HasTable).
 // The broadcast runs outside the loop: UpdateNode waits for it.
 func (d *Daemon) announceTable() {
 	d.metaMu.Lock()
 	already := d.metaState.hasTable
 	d.metaMu.Unlock()
-	if already || !d.core.HasTable() {
+	if already {
 		return
 	}
 	d.setMetaFlags(func(s *metaFlags) { s.hasTable = true })

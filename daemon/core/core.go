@@ -182,9 +182,12 @@ type Core struct {
 	// leaderDue asks flush to run the leader's planning.
 	leaderDue bool
 
-	events []Event
-
-	out []Outgoing
+	// events and out wait for the host's next Ready; stored is the
+	// Durable the host last confirmed stored (Advance).
+	events     []Event
+	out        []Outgoing
+	stored     Durable
+	storedOnce bool
 }
 
 // New returns a Core for a fresh incarnation with what it kept across the
@@ -227,13 +230,6 @@ func (c *Core) electionName(member string) string {
 	return ""
 }
 
-// Durable returns what the host must persist before sending the messages
-// that Outbox returns next.
-func (c *Core) Durable() Durable {
-	hs, _ := c.el.HardState()
-	return Durable{Version: DurableVersion, Identity: c.opt.Identity, Election: hs, Config: c.saved}
-}
-
 // saveConfig remembers the voter configuration of an applied table when it
 // changed, for Durable.
 func (c *Core) saveConfig(t partitions.Table) {
@@ -243,9 +239,6 @@ func (c *Core) saveConfig(t partitions.Table) {
 	}
 	c.saved = SavedConfig{Table: t.ID, Voters: slices.Clone(voters), PrevVoters: slices.Clone(prev)}
 }
-
-// Election exposes the election state machine for term floors and hard state.
-func (c *Core) Election() *election.Node { return c.el }
 
 // safeWait is how long a new leader waits before granting anything that an
 // older leader may have renewed.
@@ -663,13 +656,6 @@ func (c *Core) send(to string, reliable bool, env Envelope) {
 	env.Identity = c.opt.Identity
 	env.To = to
 	c.out = append(c.out, Outgoing{To: to, Reliable: reliable, Env: env})
-}
-
-// Outbox returns and clears the messages to send.
-func (c *Core) Outbox() []Outgoing {
-	out := c.out
-	c.out = nil
-	return out
 }
 
 // AppAck records that the app saw the view up to index (a long-poll with

@@ -5,8 +5,9 @@
 //
 // Like election, it has no goroutines, sockets or clocks: the daemon feeds it
 // gossip membership (SetMembers), peer messages (Step) and time (Tick), and
-// sends what Outbox returns. The same code runs in the simulated-network tests
-// and in the real daemon.
+// after each input does what Ready returns (persist, send, record, publish)
+// and calls Advance; the Ready type is the host's contract. The same code
+// runs in the simulated-network tests and in the real daemon.
 //
 // Safety rests on three rules:
 //

@@ -43,10 +43,3 @@ func (c *Core) emit(e Event) {
 		c.events = append(c.events, e)
 	}
 }
-
-// Events returns and clears what happened since the last call.
-func (c *Core) Events() []Event {
-	ev := c.events
-	c.events = nil
-	return ev
-}

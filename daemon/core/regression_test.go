@@ -23,10 +23,10 @@ func loneOptions() core.Options {
 // vote requests with grants from the given voters, until it leads.
 func elect(t *testing.T, c *core.Core, now time.Time, voters ...string) time.Time {
 	t.Helper()
-	for i := 0; i < 200 && !c.Election().IsLeader(now); i++ {
+	for i := 0; i < 200 && !c.IsLeader(now); i++ {
 		now = now.Add(tick)
 		c.Tick(now)
-		for _, out := range c.Outbox() {
+		for _, out := range c.Ready().Messages {
 			m := out.Env.Election
 			if m == nil {
 				continue
@@ -44,7 +44,7 @@ func elect(t *testing.T, c *core.Core, now time.Time, voters ...string) time.Tim
 				Election: &election.Message{Type: typ, Term: m.Term, Granted: true}})
 		}
 	}
-	if !c.Election().IsLeader(now) {
+	if !c.IsLeader(now) {
 		t.Fatalf("the core did not get elected")
 	}
 	return now
@@ -119,10 +119,10 @@ func TestRestartedMemberWithoutStateIsNotTheVoterItWas(t *testing.T) {
 	}{{bID: 9, wins: false}, {bID: 2, wins: true}} {
 		c := coreWithVoters(t, now, tc.bID, 3)
 		at := now
-		for i := 0; i < 200 && !c.Election().IsLeader(at); i++ {
+		for i := 0; i < 200 && !c.IsLeader(at); i++ {
 			at = at.Add(tick)
 			c.Tick(at)
-			for _, out := range c.Outbox() {
+			for _, out := range c.Ready().Messages {
 				m := out.Env.Election
 				if m == nil || out.To != "b" {
 					continue // c is cut off: only b answers
@@ -138,7 +138,7 @@ func TestRestartedMemberWithoutStateIsNotTheVoterItWas(t *testing.T) {
 					Election: &election.Message{Type: typ, Term: m.Term, Granted: true}})
 			}
 		}
-		if got := c.Election().IsLeader(at); got != tc.wins {
+		if got := c.IsLeader(at); got != tc.wins {
 			t.Errorf("b with identity %d voting for a: a leads %t, want %t", tc.bID, got, tc.wins)
 		}
 	}
@@ -161,7 +161,7 @@ func TestTablelessMemberDoesNotBootstrapBesideACluster(t *testing.T) {
 		for i := 0; i < 100; i++ {
 			at = at.Add(tick)
 			c.Tick(at)
-			for _, out := range c.Outbox() {
+			for _, out := range c.Ready().Messages {
 				if m := out.Env.Election; m != nil && (m.Type == election.MsgPreVoteRequest || m.Type == election.MsgProbe) {
 					campaigned = true
 				}

@@ -138,17 +138,19 @@ func (m *member) Step(now time.Time, from string, msg wire) {
 }
 
 func (m *member) Tick(now time.Time) {
-	m.core.Election().SetTermFloor(m.termFloor(now))
+	m.core.SetTermFloor(m.termFloor(now))
 	m.core.Tick(now)
 }
 
 func (m *member) Outbox() []simnet.Outgoing[wire] {
-	// Like the daemon: persist the durable state before sending anything.
-	if m.spec.disk {
-		m.kept = m.core.Durable()
+	// Like the daemon (see core.Ready): persist the durable state before
+	// sending anything. Events are for metrics: not needed here.
+	r := m.core.Ready()
+	if r.Durable != nil && m.spec.disk {
+		m.kept = *r.Durable
 	}
-	m.core.Events() // metrics events: not needed here, drained so they do not pile up
-	outs := m.core.Outbox()
+	m.core.Advance(r)
+	outs := r.Messages
 	if len(outs) == 0 {
 		return nil
 	}
@@ -363,7 +365,7 @@ func (w *world) boot(m *member, keepHard bool) {
 	}
 	m.core = core.New(w.options(m), m.kept)
 	now := w.net.NodeNow(m.name)
-	m.core.Election().SetTermFloor(m.termFloor(now))
+	m.core.SetTermFloor(m.termFloor(now))
 	m.crashed = false
 	m.gossipSet = false
 	m.app.hold, m.app.leaseUntil = nil, time.Time{}
@@ -574,7 +576,7 @@ func (w *world) traceChanges(m *member) {
 	if !w.up(m.name) {
 		return
 	}
-	st := m.core.Election().Status()
+	st := m.core.Status()
 	tid := m.viewTable
 	if st.Role != m.lastRole || st.Term != m.lastTerm {
 		w.logf("%s: %v term %d leader %q", m.name, st.Role, st.Term, st.Leader)
@@ -775,7 +777,7 @@ func (w *world) ghostsGone() bool {
 func (w *world) leaders(among []string) []string {
 	var out []string
 	for _, n := range among {
-		if w.up(n) && w.members[n].core.Election().IsLeader(w.now(n)) {
+		if w.up(n) && w.members[n].core.IsLeader(w.now(n)) {
 			out = append(out, n)
 		}
 	}
