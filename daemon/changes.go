@@ -43,7 +43,7 @@ func (d *Daemon) recordEvents(events []core.Event) {
 			d.changes.add(wall, "%s became leader", d.cfg.Name)
 		case core.EventMoveStarted:
 			d.metrics.movesStarted.Inc()
-			d.log.Named(LogTable).Debug("moving partition", "partition", e.Partition, "from", e.From, "to", e.To)
+			d.log.Named(LogRebalance).Debug("moving partition", "partition", e.Partition, "from", e.From, "to", e.To)
 		case core.EventMoveFinished:
 			d.metrics.movesFinished.Inc()
 			d.metrics.handoff.Observe(e.Took.Seconds())

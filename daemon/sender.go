@@ -59,7 +59,7 @@ func (s *sender) run(to string, q chan []byte) {
 		}
 		if err := s.d.ml.SendReliable(n, b); err != nil {
 			s.d.metrics.sendFailures.WithLabelValues("tcp").Inc()
-			s.d.log.Debug("reliable send failed", "to", to, "error", err)
+			s.d.log.Named(LogPeer).Debug("reliable send failed", "to", to, "error", err)
 		}
 	}
 }

@@ -1,7 +1,11 @@
-// Package partitions holds the assignment table that the leader publishes, this
-// member's view of what it owns (with its lease), and the leader's bookkeeping of
-// what every member may still hold. It is pure: no goroutines, sockets or clocks;
-// time comes in as a value.
+// Package partitions holds the two data types that describe who works on
+// what: the assignment Table the leader publishes (entries with owner, state
+// and fencing token; members; voter configuration), and Ownership, one
+// member's own view of its grants (pending, owned, releasing), its lease,
+// the tokens it dropped and the view index its application polls. The
+// leader's bookkeeping of what every member may still hold lives in
+// daemon/core. The package is pure: no goroutines, sockets or clocks; time
+// comes in as a value.
 package partitions
 
 import "fmt"

@@ -99,7 +99,8 @@ func (f *fakeSource) drainCalls() {
 	}
 }
 
-// sampleMine is the example of DESIGN.md.
+// sampleMine is a /partitions/mine answer with one owned and one releasing
+// partition, tokens beyond 2^32 and every field set.
 func sampleMine() api.Mine {
 	return api.Mine{
 		Node: "ringd-0", Incarnation: "1796000000000000001", Term: 7, Index: 42, Leader: "ringd-2", LeaseRemainingMs: 1830,

@@ -44,8 +44,9 @@ func TestMineJSONFieldsAsDesigned(t *testing.T) {
 		t.Errorf("Cache-Control = %q, want no-store", cc)
 	}
 
-	// Decode generically: the names are the contract (DESIGN.md), not our Go
-	// struct, and tokens must survive as exact integers.
+	// Decode generically: the JSON names are the contract (the OpenAPI
+	// document in docs/openapi), not our Go struct, and tokens must survive
+	// as exact integers.
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.UseNumber()
 	var doc map[string]any

@@ -33,7 +33,7 @@ type Source interface {
 // Acknowledger is implemented by a Source whose app acknowledges releases by
 // polling: a GET /partitions/mine?index=N says the app has seen (and acted
 // on) every view up to index N, so releases announced at or before N are
-// complete. See "Leases, grants and handoff" in DESIGN.md.
+// complete. See "Why at most one owner" in docs/architecture.md.
 type Acknowledger interface {
 	AckIndex(index uint64)
 }
