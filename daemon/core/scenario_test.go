@@ -1,6 +1,6 @@
 package core_test
 
-// TestScenarios replays the interaction scripts in testdata/*.txt against
+// TestScenarios replays the interaction scripts in testdata/scenarios against
 // real cores (core.Core) on one virtual clock, and compares what every step
 // printed with the output recorded in the file. The scripts decide
 // everything: when time passes, which member hands out its Ready, which
@@ -71,21 +71,12 @@ const (
 )
 
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no scenarios in testdata")
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			s := newScenario(t)
-			datadriven.RunTest(t, file, func(t *testing.T, d *datadriven.TestData) string {
-				return s.exec(t, d)
-			})
+	datadriven.Walk(t, filepath.Join("testdata", "scenarios"), func(t *testing.T, path string) {
+		s := newScenario(t)
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			return s.exec(t, d)
 		})
-	}
+	})
 }
 
 // scenario is one script's world: its members, the messages in flight, the
