@@ -464,7 +464,11 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		c.sendTable(env.From)
 	}
 	if env.TransferTo != "" && c.leader != nil {
-		_ = c.el.Transfer(now, c.electionName(env.TransferTo)) // a stale or bad request changes nothing
+		// A stale or bad request changes nothing, but the operator who made
+		// it at another member should find out why in this leader's log.
+		if err := c.el.Transfer(now, c.electionName(env.TransferTo)); err != nil {
+			c.emit(Event{Kind: EventTransferFailed, At: now, From: env.From, To: env.TransferTo, Err: err})
+		}
 	}
 	c.flush(now)
 }

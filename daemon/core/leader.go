@@ -342,8 +342,13 @@ func (l *leaderState) plan(now time.Time) {
 			current[p] = l.dest[p]
 		}
 	}
-	res, _, err := l.plans.plan(current, members)
+	res, computed, err := l.plans.plan(current, members)
 	if err != nil {
+		// Nothing is granted or moved until the inputs change: report it
+		// once per set of inputs, not on every tick.
+		if computed {
+			l.emit(Event{Kind: EventPlanFailed, At: now, Err: err})
+		}
 		return
 	}
 	for p, e := range l.table.Partitions {
