@@ -56,6 +56,13 @@ func (d *Daemon) recordEvents(events []core.Event) {
 		case core.EventHandedOver:
 			d.changes.add(wall, "%s handed leadership to %s", d.cfg.Name, e.To)
 			d.log.Named(LogElection).Info("handing leadership over", "to", e.To)
+		case core.EventPlanFailed:
+			d.changes.add(wall, "planning failed: %v", e.Err)
+			d.log.Named(LogTable).Error("planning failed; nothing is granted or moved until the members change", "error", e.Err)
+		case core.EventTransferFailed:
+			d.log.Named(LogElection).Warn("leadership transfer refused", "to", e.To, "asked-by", e.From, "error", e.Err)
+		default:
+			d.log.Debug("core event", "kind", e.Kind)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package election
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/ringd/ringd/partitions"
@@ -321,9 +320,8 @@ func (n *Node) canPreempt(now time.Time, leader string) bool {
 func (n *Node) campaign(now time.Time, transfer bool) {
 	// Decide about preemption before forgetting the sitting leader:
 	// hasLeaderToPreempt reads n.leader, and with it cleared first the
-	// Preempt flag was never set, so voters refused every preempting
-	// candidate (found by TestPreemption; see also
-	// TestPreemptingPreVoteCarriesFlag).
+	// Preempt flag would never be set, and voters would refuse every
+	// preempting candidate (TestPreemptingPreVoteCarriesFlag).
 	n.preempt = !transfer && n.hasLeaderToPreempt(now)
 	n.role = Candidate
 	n.leader = ""
@@ -359,8 +357,8 @@ func (n *Node) hasLeaderToPreempt(now time.Time) bool {
 func (n *Node) nextTerm() uint64 {
 	// Above the vote floor too: a campaign votes for itself, and after a
 	// restart without a data dir this member may already have voted for
-	// someone else in a term at or below the floor (a double vote; found by
-	// TestSafetyRandomized, pinned by TestVoteFloorCoversOwnVote).
+	// someone else in a term at or below the floor (a double vote, see
+	// TestVoteFloorCoversOwnVote).
 	// Above the newest table's term too: tokens are term*1000+n, and a
 	// campaign below the term of a table this member applied would mint
 	// tokens below that table's (possible without a data dir, when the
@@ -478,24 +476,15 @@ func (n *Node) broadcastHeartbeat(now time.Time) {
 	}
 }
 
-// peers lists every member and voter other than self, sorted.
+// peers lists every voter and live member other than self, sorted.
 func (n *Node) peers() []string {
-	seen := map[string]bool{n.self(): true}
-	var out []string
-	for _, v := range n.config.All() {
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
+	var alive []string
 	for name, m := range n.members {
-		if !seen[name] && m.Alive {
-			seen[name] = true
-			out = append(out, name)
+		if m.Alive {
+			alive = append(alive, name)
 		}
 	}
-	sort.Strings(out)
-	return out
+	return Peers(n.self(), n.config.All(), alive)
 }
 
 // updateLease moves leaseStart to the newest heartbeat send time that a
@@ -588,8 +577,8 @@ func (n *Node) onPreVoteRequest(now time.Time, m Message) {
 	// the candidate's proposed term when we are behind it), or our vote
 	// floor when the proposed term is at or below it: the candidate must
 	// learn the term it has to exceed, or it proposes the same term forever
-	// and nobody is elected (a livelock found by TestSafetyRandomized,
-	// pinned by TestPreVoteRefusalTeachesTerm and testdata/diskless_restart).
+	// and nobody is elected (a livelock, see TestPreVoteRefusalTeachesTerm
+	// and testdata/diskless_restart).
 	term := m.Term
 	if !granted {
 		term = n.hard.Term

@@ -66,6 +66,37 @@ type Options struct {
 	UnsafeGrantWithoutWaiting bool
 }
 
+// electionName is this member's election name.
+func (o Options) electionName() string { return ElectionName(o.Self, o.Identity) }
+
+// safeWait is how long a new leader waits before granting anything that an
+// older leader may have renewed.
+func (o Options) safeWait() time.Duration {
+	return scale(o.LeaderLease, o.Drift) + o.leaseSafe()
+}
+
+// leaseSafe is how long after a member's last renewal its lease surely ended.
+func (o Options) leaseSafe() time.Duration {
+	return scale(o.Lease, o.Drift) + o.SafetyMargin
+}
+
+func scale(d time.Duration, drift float64) time.Duration {
+	return time.Duration(float64(d) * (1 + drift))
+}
+
+// maxVoters is Voters, DefaultVoters when unset.
+func (o Options) maxVoters() int {
+	if o.Voters > 0 {
+		return o.Voters
+	}
+	return DefaultVoters
+}
+
+// DefaultVoters is how many members vote when Options.Voters is 0: five
+// voters survive two failures, and a few messages per heartbeat more than
+// three cost nothing worth saving.
+const DefaultVoters = 5
+
 // MemberInfo is what gossip says about a member.
 type MemberInfo struct {
 	Name        string
@@ -137,16 +168,6 @@ type SavedConfig struct {
 // Empty reports whether no configuration was saved.
 func (s SavedConfig) Empty() bool { return len(s.Voters) == 0 }
 
-// memberState adds what the core tracks over time to what gossip says.
-type memberState struct {
-	MemberInfo
-	aliveSince time.Time
-	deadSince  time.Time
-	// flaps counts recent dead -> alive returns; the hold-down before such
-	// a member gets partitions again grows with it.
-	flaps int
-}
-
 // Core is one member's protocol state. Not safe for concurrent use: the
 // daemon calls it from one loop.
 type Core struct {
@@ -154,7 +175,7 @@ type Core struct {
 	el  *election.Node
 	own *partitions.Ownership
 
-	members  map[string]*memberState
+	members  memberTable
 	draining bool
 	leaving  bool
 	// saved is the newest voter configuration applied (see Durable).
@@ -208,7 +229,7 @@ func New(opt Options, kept Durable) *Core {
 			Settle: opt.Settle, Preempt: opt.Preempt,
 		}, hard),
 		own:         partitions.NewOwnership(opt.Self, opt.Incarnation, opt.ReleaseTimeout, opt.FirstIndex),
-		members:     map[string]*memberState{},
+		members:     memberTable{},
 		ackSentAt:   map[uint64]time.Time{},
 		voteReports: map[string]partitions.Report{},
 	}
@@ -219,7 +240,7 @@ func New(opt Options, kept Durable) *Core {
 }
 
 // self is this member's election name.
-func (c *Core) self() string { return ElectionName(c.opt.Self, c.opt.Identity) }
+func (c *Core) self() string { return c.opt.electionName() }
 
 // electionName is the election name of a member as gossip knows it now, ""
 // for an unknown member.
@@ -238,21 +259,6 @@ func (c *Core) saveConfig(t partitions.Table) {
 		return
 	}
 	c.saved = SavedConfig{Table: t.ID, Voters: slices.Clone(voters), PrevVoters: slices.Clone(prev)}
-}
-
-// safeWait is how long a new leader waits before granting anything that an
-// older leader may have renewed.
-func (c *Core) safeWait() time.Duration {
-	return scale(c.opt.LeaderLease, c.opt.Drift) + c.leaseSafe()
-}
-
-// leaseSafe is how long after a member's last renewal its lease surely ended.
-func (c *Core) leaseSafe() time.Duration {
-	return scale(c.opt.Lease, c.opt.Drift) + c.opt.SafetyMargin
-}
-
-func scale(d time.Duration, drift float64) time.Duration {
-	return time.Duration(float64(d) * (1 + drift))
 }
 
 // SetMembers updates the gossip view. Self is always alive.
@@ -315,16 +321,6 @@ func (c *Core) reapMembers(now time.Time) {
 			delete(c.members, name)
 		}
 	}
-}
-
-// holdDown is how long a member must be alive before it gets partitions:
-// Settle, doubled for every recent flap (capped), so a flaky member does not
-// make partitions oscillate.
-func (c *Core) holdDown(m *memberState, now time.Time) time.Duration {
-	if m.flaps > 0 && now.Sub(m.aliveSince) > 10*c.opt.Settle<<min(m.flaps, 4) {
-		m.flaps = 0
-	}
-	return c.opt.Settle << min(m.flaps, 4)
 }
 
 func (c *Core) syncElection() {
@@ -451,7 +447,7 @@ func (c *Core) Step(now time.Time, env Envelope) {
 			}
 		case election.MsgHeartbeatAck:
 			if c.leader != nil && m.Term == c.leader.term {
-				c.leader.onAck(now, env)
+				c.leader.onAck(now, env, c.el.IsLeader(now))
 			}
 		}
 	}
@@ -468,7 +464,11 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		c.sendTable(env.From)
 	}
 	if env.TransferTo != "" && c.leader != nil {
-		_ = c.el.Transfer(now, c.electionName(env.TransferTo)) // a stale or bad request changes nothing
+		// A stale or bad request changes nothing, but the operator who made
+		// it at another member should find out why in this leader's log.
+		if err := c.el.Transfer(now, c.electionName(env.TransferTo)); err != nil {
+			c.emit(Event{Kind: EventTransferFailed, At: now, From: env.From, To: env.TransferTo, Err: err})
+		}
 	}
 	c.flush(now)
 }
@@ -479,8 +479,8 @@ func (c *Core) onHeartbeat(now time.Time, env Envelope) {
 	// A lapsed lease comes back only together with the leader's newest
 	// table: while it lapsed, the leader may have given away grants that
 	// our older table still lists as pending for us, and Renew would start
-	// them (a paused member resuming with stale pending grants held them
-	// next to their new owners; found by TestRandomSchedules, seeds 36, 69).
+	// them (a paused member resuming with stale pending grants would hold
+	// them next to their new owners).
 	// With the lease still valid, Renew starts nothing.
 	upToDate := !c.own.Table().ID.Less(env.TableID) || c.own.LeaseValid(now)
 	if sent, ok := c.ackSentAt[env.Renewed]; ok && env.Renewed != 0 && upToDate {
@@ -514,7 +514,7 @@ func (c *Core) onTable(now time.Time, t partitions.Table) {
 // entries of the newest table it has, and such an entry may be a grant that
 // this member never started and that a later table, which the new leader
 // never saw, replaced with a higher token: started now, it would run after
-// the higher token (fencing backwards; found by TestSoak, seed 617056860969),
+// the higher token (fencing backwards),
 // or, if still pending, next to the newer owner. Left out, this member
 // reports that it does not hold it and the leader grants it again with a
 // token of its own term.
@@ -522,7 +522,7 @@ func (c *Core) startable(t partitions.Table) partitions.Table {
 	var held map[int]partitions.Holding
 	var out []partitions.Entry
 	for p, e := range t.Partitions {
-		if e.Owner != c.opt.Self || e.Incarnation != c.opt.Incarnation || e.Token/tokenSpan >= t.ID.Term {
+		if e.Owner != c.opt.Self || e.Incarnation != c.opt.Incarnation || termOf(e.Token) >= t.ID.Term {
 			continue
 		}
 		if held == nil {
@@ -553,6 +553,19 @@ func (c *Core) Tick(now time.Time) {
 	c.flush(now)
 }
 
+// newLeader starts this member's term as leader, won at now, from its
+// newest table and what its voters reported with their votes.
+func (c *Core) newLeader(now time.Time, term uint64) *leaderState {
+	reports := map[string]partitions.Report{}
+	if c.voteReportTerm == term {
+		for name, r := range c.voteReports {
+			reports[name] = r
+		}
+	}
+	reports[c.opt.Self] = c.own.Report()
+	return newLeaderState(c.opt, c.members, c.emit, now, term, c.own.Table(), c.electionConfig(), reports)
+}
+
 // flush runs after every input: election outbox, role changes, leader
 // duties, lease expiry, and holdings reports.
 func (c *Core) flush(now time.Time) {
@@ -564,8 +577,8 @@ func (c *Core) flush(now time.Time) {
 		// leader whose table we never saw. The leader renews itself just
 		// below, which would start it: let it go first (the new table
 		// grants it again if it is still ours to have).
-		c.own.DropPending(func(_ int, token uint64) bool { return token/tokenSpan < st.Term })
-		c.leader = newLeaderState(c, now, st.Term)
+		c.own.DropPending(func(_ int, token uint64) bool { return termOf(token) < st.Term })
+		c.leader = c.newLeader(now, st.Term)
 		c.emit(Event{Kind: EventElected, At: now})
 	case st.Role != election.Leader && c.leader != nil:
 		c.leader = nil
@@ -581,14 +594,14 @@ func (c *Core) flush(now time.Time) {
 		if c.leaderDue {
 			// Planning runs on ticks and on reports, not on every ack.
 			c.leaderDue = false
-			c.leader.tick(now)
+			c.leaderTick(now)
 		}
 	}
 	c.own.Tick(now)
 	c.wrapElection(now)
 	if c.own.HoldingsSeq() != c.reportedSeq {
 		if c.leader != nil {
-			c.leader.selfReport(now)
+			c.leader.selfReport(now, c.own.Report(), c.el.IsLeader(now))
 			c.reportedSeq = c.own.HoldingsSeq()
 		} else if st.Leader != "" {
 			c.sendReport(now, memberOf(st.Leader))

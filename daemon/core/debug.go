@@ -2,9 +2,10 @@ package core
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/ringd/ringd/partitions"
 )
 
 // LeaderDebug summarises the leader's bookkeeping at now: why partitions are
@@ -16,26 +17,19 @@ func (c *Core) LeaderDebug(now time.Time) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "term %d, elected %v ago, safe wait left %v, table %s, members %v voters %v prev %v, assignable %v\n",
-		l.term, now.Sub(l.electedAt).Round(time.Millisecond), max(0, l.electedAt.Add(c.safeWait()).Sub(now)).Round(time.Millisecond),
+		l.term, now.Sub(l.electedAt).Round(time.Millisecond), max(0, l.safeUntil.Sub(now)).Round(time.Millisecond),
 		l.table.ID, l.table.Members, l.table.Voters, l.table.PrevVoters, l.assignable(now))
-	var keys []holderKey
-	for k := range l.holders {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		return keys[i].name < keys[j].name || keys[i].name == keys[j].name && keys[i].inc < keys[j].inc
-	})
-	for _, k := range keys {
-		h := l.holders[k]
+	for _, k := range l.holders.keys() {
+		h := l.holders.views[k]
 		fmt.Fprintf(&b, "  holder %s/%d known=%v seq=%d items=%d applied=%s lastRenew=%v ago heldUntil in %v current=%v\n",
 			k.name, k.inc, h.known, h.seq, len(h.items), h.applied, now.Sub(h.lastRenew).Round(time.Millisecond),
-			l.heldUntil(h).Sub(now).Round(time.Millisecond), l.current(k.name, k.inc))
+			l.holders.heldUntil(h).Sub(now).Round(time.Millisecond), l.members.current(k.name, k.inc))
 	}
 	owned, releasing := 0, 0
 	for _, e := range l.table.Partitions {
 		switch {
 		case e.Owner == "":
-		case e.State == "releasing":
+		case e.State == partitions.Releasing:
 			releasing++
 		default:
 			owned++

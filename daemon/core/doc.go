@@ -9,6 +9,19 @@
 // and calls Advance; the Ready type is the host's contract. The same code
 // runs in the simulated-network tests and in the real daemon.
 //
+// The files, by job:
+//
+//   - core.go: Core, its Options and inputs; members.go: the gossip view.
+//   - ready.go: Ready and Advance, the host's contract; envelope.go: the
+//     peer messages; events.go: what the core reports; view.go and debug.go:
+//     snapshots for the API and for tests.
+//   - leader.go: leaderState, the leader's working table for one term, which
+//     decides grants, moves and hand-overs from small parts, each with one job:
+//     holders.go (what every process may still hold), acks.go (who answers,
+//     under which identity, with which table), tokens.go (fencing tokens),
+//     planner.go (the cached rebalance plan) and confchange.go (the member
+//     list and the voters). The Core feeds it and publishes its tables.
+//
 // Safety rests on three rules:
 //
 //   - A member holds partitions only while its lease runs. The lease runs from

@@ -22,6 +22,14 @@ const (
 	// EventHandedOver: the leader, no longer a voter, handed leadership to
 	// To.
 	EventHandedOver EventKind = "handed-over"
+	// EventPlanFailed: the leader could not plan the assignment (Err, from
+	// rebalance.Plan, such as two member names that collide on the ring);
+	// nothing is granted or moved until the members change. Reported once
+	// per set of planning inputs.
+	EventPlanFailed EventKind = "plan-failed"
+	// EventTransferFailed: the leader could not hand leadership to To as
+	// member From asked (an operator's request made there); Err says why.
+	EventTransferFailed EventKind = "transfer-failed"
 )
 
 // Event is one thing the core did, reported to the daemon.
@@ -33,6 +41,8 @@ type Event struct {
 	Token     uint64
 	Took      time.Duration
 	Members   []string
+	// Err is why, for the failure kinds.
+	Err error
 }
 
 // maxEvents bounds the buffer between drains.

@@ -1,0 +1,78 @@
+package core
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/partitions"
+	"github.com/ringd/ringd/rebalance"
+)
+
+func TestPlanFailureReportedOncePerInputs(t *testing.T) {
+	now := time.Unix(10_000, 0)
+	// Load 0 is refused by rebalance.Plan: every plan fails.
+	opt := Options{Self: "m0", Incarnation: 1, Identity: 1, Partitions: 4, Load: 0,
+		Lease: 2 * time.Second, Settle: time.Second}
+	members := memberTable{"m0": {MemberInfo: MemberInfo{Name: "m0", Incarnation: 1, Identity: 1, Alive: true}}}
+	var events []Event
+	l := newLeaderState(opt, members, func(e Event) { events = append(events, e) }, now, 9,
+		partitions.Table{}, election.Config{Voters: []string{el("m0")}},
+		map[string]partitions.Report{"m0": {Incarnation: 1}})
+	failures := func() int {
+		n := 0
+		for _, e := range events {
+			if e.Kind == EventPlanFailed {
+				if !errors.Is(e.Err, rebalance.ErrInvalidConfig) {
+					t.Errorf("plan failed with %v, want ErrInvalidConfig", e.Err)
+				}
+				n++
+			}
+		}
+		return n
+	}
+	l.plan(now)
+	l.plan(now.Add(100 * time.Millisecond))
+	if n := failures(); n != 1 {
+		t.Fatalf("%d plan failures reported for the same inputs, want 1", n)
+	}
+	members["m1"] = &memberState{MemberInfo: MemberInfo{Name: "m1", Incarnation: 1, Identity: 1, Alive: true},
+		aliveSince: now.Add(-time.Hour)}
+	l.table.Members = append(l.table.Members, "m1")
+	l.plan(now.Add(200 * time.Millisecond))
+	if n := failures(); n != 2 {
+		t.Fatalf("%d plan failures reported after the members changed, want 2", n)
+	}
+}
+
+func TestRefusedTransferRequestIsReported(t *testing.T) {
+	now := time.Unix(10_000, 0)
+	c := New(Options{Self: "m0", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
+		HeartbeatInterval: 100 * time.Millisecond, LeaderTimeout: 500 * time.Millisecond,
+		ElectionTimeout: 300 * time.Millisecond, LeaderLease: time.Second, Lease: 2 * time.Second,
+		Settle: 100 * time.Millisecond, ReleaseTimeout: time.Second, BootstrapAlone: true}, Durable{})
+	c.SetMembers(now, nil)
+	for deadline := now.Add(time.Minute); c.Status().Role != election.Leader; {
+		if now = now.Add(10 * time.Millisecond); now.After(deadline) {
+			t.Fatal("a lone bootstrapping member did not become leader within a minute")
+		}
+		c.Tick(now)
+	}
+	c.Advance(c.Ready())
+	// Another member forwards an operator's request for a member that
+	// does not exist.
+	c.Step(now, Envelope{From: "m1", Incarnation: 1, Identity: 1, TransferTo: "nobody"})
+	var got []Event
+	for _, e := range c.Ready().Events {
+		if e.Kind == EventTransferFailed {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || got[0].From != "m1" || got[0].To != "nobody" || !errors.Is(got[0].Err, election.ErrUnknownMember) {
+		t.Fatalf("transfer-failed events %+v, want one from m1 to nobody with ErrUnknownMember", got)
+	}
+	if c.Status().Role != election.Leader {
+		t.Error("a refused transfer request changed the leadership")
+	}
+}

@@ -1,0 +1,49 @@
+package core
+
+import (
+	"strings"
+
+	"github.com/ringd/ringd/rebalance"
+)
+
+// planCache answers rebalance.Plan for the leader, reusing the last answer
+// while its inputs stay the same: planning costs milliseconds for large
+// clusters, the leader asks on every tick, and the inputs rarely change.
+// rebalance.Plan is a pure function of its inputs, so a failure is reused too.
+type planCache struct {
+	cfg rebalance.Config
+	// The last inputs (see key) and answer; valid once one was computed.
+	key   string
+	res   rebalance.Result
+	err   error
+	valid bool
+}
+
+// plan returns rebalance.Plan(current, members, the cache's config);
+// computed reports whether it planned anew rather than reusing the last
+// answer, so that a caller reports a failure once per set of inputs.
+func (pc *planCache) plan(current, members []string) (res rebalance.Result, computed bool, err error) {
+	key := planKey(current, members)
+	if pc.valid && key == pc.key {
+		return pc.res, false, pc.err
+	}
+	pc.res, pc.err = rebalance.Plan(current, members, pc.cfg)
+	pc.key, pc.valid = key, true
+	return pc.res, true, pc.err
+}
+
+// planKey encodes plan's inputs in one string: each name ends in a NUL byte,
+// and a 1 byte separates the lists (the daemon allows neither in a name).
+func planKey(current, members []string) string {
+	var b strings.Builder
+	for _, m := range members {
+		b.WriteString(m)
+		b.WriteByte(0)
+	}
+	b.WriteByte(1)
+	for _, o := range current {
+		b.WriteString(o)
+		b.WriteByte(0)
+	}
+	return b.String()
+}

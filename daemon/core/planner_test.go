@@ -1,0 +1,65 @@
+package core
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/ringd/ringd/rebalance"
+)
+
+func TestPlanCacheReusesAnswerForSameInputs(t *testing.T) {
+	pc := planCache{cfg: rebalance.Config{Partitions: 7, Load: 1.25}}
+	current := make([]string, 7)
+	res, computed, err := pc.plan(current, []string{"a", "b"})
+	if err != nil || !computed {
+		t.Fatalf("first plan: computed %v, err %v", computed, err)
+	}
+	want, err := rebalance.Plan(current, []string{"a", "b"}, pc.cfg)
+	if err != nil || !slices.Equal(res.Target, want.Target) {
+		t.Fatalf("plan %v, rebalance.Plan %v (%v)", res.Target, want.Target, err)
+	}
+	again, computed, err := pc.plan(slices.Clone(current), []string{"a", "b"})
+	if err != nil || computed || !slices.Equal(again.Target, res.Target) {
+		t.Fatalf("same inputs: computed %v, err %v, target %v", computed, err, again.Target)
+	}
+	for _, tc := range []struct {
+		name             string
+		current, members []string
+	}{
+		{"members change", current, []string{"a", "b", "c"}},
+		{"owners change", append([]string{"a"}, current[1:]...), []string{"a", "b", "c"}},
+	} {
+		if _, computed, err := pc.plan(tc.current, tc.members); err != nil || !computed {
+			t.Fatalf("%s: computed %v, err %v; want a new plan", tc.name, computed, err)
+		}
+	}
+}
+
+func TestPlanCacheReusesFailure(t *testing.T) {
+	pc := planCache{cfg: rebalance.Config{Partitions: 7, Load: 1.25}}
+	bad := []string{"a", ""} // an empty member name is refused
+	_, computed, err := pc.plan(make([]string, 7), bad)
+	if !errors.Is(err, rebalance.ErrInvalidMembers) || !computed {
+		t.Fatalf("computed %v, err %v; want a fresh ErrInvalidMembers", computed, err)
+	}
+	_, computed, err = pc.plan(make([]string, 7), bad)
+	if !errors.Is(err, rebalance.ErrInvalidMembers) || computed {
+		t.Fatalf("computed %v, err %v; want the same failure, reused", computed, err)
+	}
+	if _, computed, err = pc.plan(make([]string, 7), []string{"a"}); err != nil || !computed {
+		t.Fatalf("computed %v, err %v; want a fresh success", computed, err)
+	}
+}
+
+func TestPlanKeyKeepsNamesApart(t *testing.T) {
+	for _, tc := range [][2][][]string{
+		{{{"ab", ""}, {"c"}}, {{"a", "b"}, {"c"}}},
+		{{{""}, {"a", "b"}}, {{"b"}, {"a"}}},
+	} {
+		a, b := tc[0], tc[1]
+		if planKey(a[0], a[1]) == planKey(b[0], b[1]) {
+			t.Errorf("planKey(%q, %q) == planKey(%q, %q)", a[0], a[1], b[0], b[1])
+		}
+	}
+}
