@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ringd/ringd/rebalance"
@@ -9,8 +10,8 @@ import (
 
 // Config is everything a ringd member needs to run. Every field is settable
 // from the command line (cmd/ringd), as RINGD_<FLAG> and from a config file.
-// DefaultConfig gives LAN defaults; Validate names the first bad field of each
-// kind with its bound.
+// DefaultConfig gives LAN defaults; Resolve checks every field, naming each bad
+// one with its bound, and reads the files the settings name.
 type Config struct {
 	// Name is this member's stable name (pod name in a StatefulSet). It must be
 	// unique in the cluster.
@@ -113,6 +114,25 @@ type Config struct {
 	// GossipProfile picks memberlist's timing defaults: "lan" or "local"
 	// (loopback and tests: faster failure detection).
 	GossipProfile string
+}
+
+// Resolved is a Config that passed every check of Config.Resolve, with the
+// secrets its files hold, read once. Start and Run take it and read no
+// configuration file themselves, so what runs is what was checked even if a
+// file changes or disappears afterwards; reading the files again (a reload)
+// is another Resolve. Start refuses the zero value.
+type Resolved struct {
+	cfg        Config
+	gossipKey  []byte // from --gossip-key-file; nil without one
+	adminToken string // from --admin-token-file; "" without one
+	resolved   bool   // set only by Resolve
+}
+
+// Config returns the checked settings.
+func (r Resolved) Config() Config {
+	c := r.cfg
+	c.Join = slices.Clone(c.Join) // the caller cannot change r through it
+	return c
 }
 
 // DefaultConfig returns the LAN defaults. Each carries its reason; the
