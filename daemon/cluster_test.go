@@ -94,7 +94,7 @@ func (c *testCluster) start(m *testMember) {
 		c.t.Fatalf("transport %s: %v", m.addr, err)
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: m.name, Level: testLogLevel(), Output: c.logs})
-	d, err := Start(m.cfg, logger, WithTransport(tr))
+	d, err := Start(mustResolve(c.t, m.cfg), logger, WithTransport(tr))
 	if err != nil {
 		c.t.Fatalf("start %s: %v", m.name, err)
 	}

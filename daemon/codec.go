@@ -10,7 +10,7 @@ import (
 // maxMessage bounds a peer message: a table of 65536 partitions fits well.
 const maxMessage = 8 << 20
 
-// maxNameLen bounds member names in messages, as Validate does for --name.
+// maxNameLen bounds member names in messages, as Config.Resolve does for --name.
 const maxNameLen = 128
 
 // encodeEnvelope frames a peer message: one version byte, then JSON.

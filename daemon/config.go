@@ -2,13 +2,16 @@ package daemon
 
 import (
 	"os"
+	"slices"
 	"time"
+
+	"github.com/ringd/ringd/rebalance"
 )
 
 // Config is everything a ringd member needs to run. Every field is settable
 // from the command line (cmd/ringd), as RINGD_<FLAG> and from a config file.
-// DefaultConfig gives LAN defaults; Validate names the first bad field of each
-// kind with its bound.
+// DefaultConfig gives LAN defaults; Resolve checks every field, naming each bad
+// one with its bound, and reads the files the settings name.
 type Config struct {
 	// Name is this member's stable name (pod name in a StatefulSet). It must be
 	// unique in the cluster.
@@ -113,32 +116,100 @@ type Config struct {
 	GossipProfile string
 }
 
-// DefaultConfig returns the LAN defaults.
+// Resolved is a Config that passed every check of Config.Resolve, with the
+// secrets its files hold, read once. Start and Run take it and read no
+// configuration file themselves, so what runs is what was checked even if a
+// file changes or disappears afterwards; reading the files again (a reload)
+// is another Resolve. Start refuses the zero value.
+type Resolved struct {
+	cfg        Config
+	gossipKey  []byte // from --gossip-key-file; nil without one
+	adminToken string // from --admin-token-file; "" without one
+	resolved   bool   // set only by Resolve
+}
+
+// Config returns the checked settings.
+func (r Resolved) Config() Config {
+	c := r.cfg
+	c.Join = slices.Clone(c.Join) // the caller cannot change r through it
+	return c
+}
+
+// DefaultConfig returns the LAN defaults. Each carries its reason; the
+// timings are in docs/operations.md ("Timing") with what they cost.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		Name:              host,
-		GossipAddr:        "0.0.0.0:7946",
-		HTTPAddr:          "127.0.0.1:7070",
-		Partitions:        271,
-		Load:              1.25,
-		ClusterLabel:      "ringd",
-		LogLevel:          "info",
-		Preempt:           true,
+		// The pod name in a StatefulSet: unique and stable across restarts.
+		Name: host,
+		// memberlist's usual port, on every interface so peers reach it.
+		GossipAddr: "0.0.0.0:7946",
+		// Loopback: only the local application should talk to its member.
+		HTTPAddr: "127.0.0.1:7070",
+		// Empty: nothing to seed from, so a lone member bootstraps (development).
+		Join: nil,
+		// The default of buraksezer/consistent and Hazelcast: a prime, so keys an
+		// app maps with PartitionOf spread evenly; tens of members get many each.
+		Partitions: rebalance.DefaultPartitions,
+		// buraksezer/consistent's default: at most 25% above the average per
+		// member, where 1 would move more partitions on each membership change.
+		Load: rebalance.DefaultLoad,
+		// 0 on every member: the election order is then the names.
+		Priority: 0,
+		// 0: with --join, join an existing cluster rather than form one.
+		BootstrapExpect: 0,
+		// Five voters survive two failures at once; more only slow elections.
+		Voters: 5,
+		// None: gossip unencrypted until the operator provides a key.
+		GossipKeyFile: "",
+		// None: admin routes answer only over loopback (restapi/auth.go).
+		AdminTokenFile: "",
+		// None: a new voter identity on every start (docs/architecture.md, "Restarts and state").
+		DataDir: "",
+		// Keeps other memberlist clusters' packets out even when nobody sets one.
+		ClusterLabel: "ringd",
+		// Ownership and leadership changes, not every message.
+		LogLevel: "info",
+		// Text reads well in kubectl logs; log collectors turn JSON on.
+		LogJSON: false,
+		// Leadership follows --priority, damped (docs/architecture.md).
+		Preempt: true,
+		// Renewal and table-sync latency; 15 renewals fit in one lease.
 		HeartbeatInterval: 200 * time.Millisecond,
-		LeaderTimeout:     1 * time.Second,
-		ElectionTimeout:   400 * time.Millisecond,
-		LeaderLease:       1 * time.Second,
-		Lease:             3 * time.Second,
-		Drift:             0.05,
-		SafetyMargin:      200 * time.Millisecond,
-		Settle:            2 * time.Second,
-		ReleaseTimeout:    10 * time.Second,
-		ShutdownTimeout:   30 * time.Second,
-		RejoinInterval:    5 * time.Second,
-		Voters:            5,
-		DeadVoterTimeout:  10 * time.Second,
+		// Five heartbeats: a follower rides out a few lost ones before it campaigns.
+		LeaderTimeout: 1 * time.Second,
+		// Two heartbeats per phase: a LAN round trip under load, and a failover
+		// (1 s + 2*400 ms + 2*200 ms = 2.2 s) well inside the 3 s lease.
+		ElectionTimeout: 400 * time.Millisecond,
+		// Five heartbeats; short, since a new leader waits it out before granting.
+		LeaderLease: 1 * time.Second,
+		// Outlasts a failover (2.2 s): a leader change makes no member drop its partitions.
+		Lease: 3 * time.Second,
+		// Generous: quartz clocks and NTP slewing stay far below 1%.
+		Drift: 0.05,
+		// One heartbeat interval of message delay and scheduling on top of drift.
+		SafetyMargin: 200 * time.Millisecond,
+		// Batches a rolling restart's changes into few table changes.
+		Settle: 2 * time.Second,
+		// Time for an app to finish in-flight work before a partition goes anyway.
+		ReleaseTimeout: 10 * time.Second,
+		// A drain waits up to --release-timeout, then hands over and leaves:
+		// room for that, below the chart's pod grace period (45 s).
+		ShutdownTimeout: 30 * time.Second,
+		// An isolated member heals within seconds without hammering its seeds.
+		RejoinInterval: 5 * time.Second,
+		// Short: a replacement costs nothing, a dead voter is one failure less
+		// the majority can absorb.
+		DeadVoterTimeout: 10 * time.Second,
+		// Bounds the member lists under churn; long enough to see on /cluster.
 		DeadMemberTimeout: time.Minute,
-		GossipProfile:     "lan",
+		// Pods on a network; "local" is for loopback clusters and tests.
+		GossipProfile: "lan",
+		// None: probes and metrics share --http-addr.
+		OpsAddr: "",
+		// Derived from --http-addr and the gossip address (advertisedHTTPAddr).
+		HTTPAdvertiseAddr: "",
+		// None: --gossip-addr is what peers reach.
+		AdvertiseAddr: "",
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,7 @@ import (
 
 // Sentinel errors of the configuration. Callers test for them with errors.Is.
 var (
-	// ErrInvalidConfig is wrapped by every error Validate returns.
+	// ErrInvalidConfig is wrapped by every error Resolve returns.
 	ErrInvalidConfig = errors.New("invalid config")
 	// ErrInvalidGossipKey means a gossip key file does not hold the base64
 	// encoding of a 16, 24 or 32 byte AES key.
@@ -30,7 +31,7 @@ var (
 	ErrSecretFileTooLarge = errors.New("file is too large for a key or token")
 )
 
-// Bounds that Validate enforces. They are the limits of what ringd supports,
+// Bounds that Resolve enforces. They are the limits of what ringd supports,
 // not recommendations.
 const (
 	maxNameLength      = 128
@@ -46,7 +47,7 @@ const (
 	maxSecretFileSize  = 64 << 10
 )
 
-// FieldError is one bad setting found by Validate. Its message names the
+// FieldError is one bad setting found by Resolve. Its message names the
 // command line flag and the bound it breaks, e.g. "--load must be >= 1 (got
 // 0.5)". It wraps ErrInvalidConfig and, when set, the underlying cause.
 type FieldError struct {
@@ -74,12 +75,15 @@ func (e *FieldError) Unwrap() []error {
 	return []error{ErrInvalidConfig}
 }
 
-// Validate checks every field of c and returns one *FieldError per bad field,
-// joined with errors.Join, or nil when c is usable. Relations between fields
-// (heartbeat against timeouts and leases) are checked only when the fields
-// involved are valid on their own. Validate reads the gossip key and admin
-// token files when they are set.
-func (c Config) Validate() error {
+// Resolve checks every field of c and reads the gossip key and admin token
+// files it names, once: the result is all Start needs. On failure it returns
+// one *FieldError per bad field (an unreadable or malformed file included),
+// joined with errors.Join. Relations between fields (heartbeat against
+// timeouts and leases) are checked only when the fields involved are valid
+// on their own.
+func (c Config) Resolve() (Resolved, error) {
+	r := Resolved{cfg: c, resolved: true}
+	r.cfg.Join = slices.Clone(c.Join) // the caller keeps no handle on r
 	var errs []error
 	bad := func(flag, format string, args ...any) {
 		errs = append(errs, &FieldError{Flag: flag, Msg: fmt.Sprintf(format, args...)})
@@ -150,12 +154,14 @@ func (c Config) Validate() error {
 
 	// Secrets and storage.
 	if c.GossipKeyFile != "" {
-		if _, err := LoadGossipKey(c.GossipKeyFile); err != nil {
+		var err error
+		if r.gossipKey, err = LoadGossipKey(c.GossipKeyFile); err != nil {
 			badCause("--gossip-key-file", "must name a readable file holding a base64 key of 16, 24 or 32 bytes", err)
 		}
 	}
 	if c.AdminTokenFile != "" {
-		if _, err := LoadAdminToken(c.AdminTokenFile); err != nil {
+		var err error
+		if r.adminToken, err = LoadAdminToken(c.AdminTokenFile); err != nil {
 			badCause("--admin-token-file", "must name a readable file holding a token", err)
 		}
 	}
@@ -232,7 +238,10 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return Resolved{}, errors.Join(errs...)
+	}
+	return r, nil
 }
 
 // Fingerprint is a short, stable hex hash of the settings every member of one

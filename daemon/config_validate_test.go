@@ -31,7 +31,23 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
-// fieldErrors splits what Validate returned into its *FieldErrors, failing
+// mustResolve resolves c, failing the test when c is not usable.
+func mustResolve(t testing.TB, c Config) Resolved {
+	t.Helper()
+	r, err := c.Resolve()
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	return r
+}
+
+// check is Resolve for tests of the checks alone: its error.
+func check(c Config) error {
+	_, err := c.Resolve()
+	return err
+}
+
+// fieldErrors splits what Resolve returned into its *FieldErrors, failing
 // the test on anything else.
 func fieldErrors(t *testing.T, err error) []*FieldError {
 	t.Helper()
@@ -48,7 +64,7 @@ func fieldErrors(t *testing.T, err error) []*FieldError {
 	for _, e := range errs {
 		fe, ok := e.(*FieldError)
 		if !ok {
-			t.Fatalf("Validate returned %T (%v), want *FieldError", e, e)
+			t.Fatalf("Resolve returned %T (%v), want *FieldError", e, e)
 		}
 		out = append(out, fe)
 	}
@@ -61,12 +77,12 @@ func isFieldError(err error) bool {
 }
 
 func TestDefaultConfigIsValid(t *testing.T) {
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Fatalf("DefaultConfig().Validate() = %v (hostname %q)", err, DefaultConfig().Name)
+	if err := check(DefaultConfig()); err != nil {
+		t.Fatalf("DefaultConfig().Resolve() = %v (hostname %q)", err, DefaultConfig().Name)
 	}
 }
 
-func TestValidateAcceptsEdgeValues(t *testing.T) {
+func TestResolveAcceptsEdgeValues(t *testing.T) {
 	key := writeFile(t, "key", base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n")
 	tok := writeFile(t, "token", "  s3cret\n")
 	tests := []struct {
@@ -117,14 +133,14 @@ func TestValidateAcceptsEdgeValues(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()
 			tt.mutate(&c)
-			if err := c.Validate(); err != nil {
-				t.Fatalf("Validate() = %v, want nil", err)
+			if err := check(c); err != nil {
+				t.Fatalf("Resolve() = %v, want nil", err)
 			}
 		})
 	}
 }
 
-func TestValidateRejectsEachBadField(t *testing.T) {
+func TestResolveRejectsEachBadField(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing")
 	aFile := writeFile(t, "file", "x")
@@ -204,9 +220,9 @@ func TestValidateRejectsEachBadField(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()
 			tt.mutate(&c)
-			err := c.Validate()
+			err := check(c)
 			if err == nil {
-				t.Fatal("Validate() = nil, want an error")
+				t.Fatal("Resolve() = nil error, want one")
 			}
 			if !errors.Is(err, ErrInvalidConfig) {
 				t.Errorf("error %v does not wrap ErrInvalidConfig", err)
@@ -233,7 +249,7 @@ func TestValidateRejectsEachBadField(t *testing.T) {
 	}
 }
 
-func TestValidateReportsEveryBadField(t *testing.T) {
+func TestResolveReportsEveryBadField(t *testing.T) {
 	c := validConfig()
 	c.Partitions = 0
 	c.Load = 0.5
@@ -241,7 +257,7 @@ func TestValidateReportsEveryBadField(t *testing.T) {
 	c.HeartbeatInterval = 0 // relations with it are then not checked
 	c.Lease = time.Millisecond
 	var flags []string
-	for _, fe := range fieldErrors(t, c.Validate()) {
+	for _, fe := range fieldErrors(t, check(c)) {
 		flags = append(flags, fe.Flag)
 	}
 	want := []string{"--partitions", "--load", "--log-level", "--heartbeat-interval"}

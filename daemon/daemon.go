@@ -79,6 +79,10 @@ type Daemon struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 
+	// gossipKey encrypts gossip and peer messages (nil: none); read by
+	// Config.Resolve, never from the file here.
+	gossipKey []byte
+
 	// Transport, when set, replaces memberlist's UDP/TCP transport (tests).
 	transport memberlist.NodeAwareTransport
 }
@@ -98,26 +102,29 @@ func WithTransport(t memberlist.NodeAwareTransport) Option {
 }
 
 // Run starts a ringd member and blocks until ctx is cancelled, then shuts down
-// gracefully (drain, leave, stop HTTP) bounded by cfg.ShutdownTimeout.
-// cfg must have passed Validate.
-func Run(ctx context.Context, cfg Config, logger hclog.Logger) error {
-	d, err := Start(cfg, logger)
+// gracefully (drain, leave, stop HTTP) bounded by --shutdown-timeout.
+func Run(ctx context.Context, r Resolved, logger hclog.Logger) error {
+	d, err := Start(r, logger)
 	if err != nil {
 		return err
 	}
 	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
 	defer cancel()
 	return d.Shutdown(sctx)
 }
 
-// Start starts a member and returns once it listens; Shutdown stops it.
-func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+// Start starts a member and returns once it listens; Shutdown stops it. It
+// reads no configuration file (Config.Resolve did), only the member's own
+// state in --data-dir.
+func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
+	if !r.resolved {
+		return nil, fmt.Errorf("%w: Start needs the result of Config.Resolve", ErrInvalidConfig)
 	}
+	cfg := r.cfg
 	d := &Daemon{
 		cfg:        cfg,
+		gossipKey:  r.gossipKey,
 		log:        logger,
 		metrics:    newMetrics(),
 		inc:        uint64(time.Now().UnixNano()),
@@ -188,17 +195,9 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	d.ml = ml
 	d.sender = newSender(d)
-	var adminToken string
-	if cfg.AdminTokenFile != "" {
-		if adminToken, err = LoadAdminToken(cfg.AdminTokenFile); err != nil {
-			closeListeners()
-			ml.Shutdown()
-			return nil, fmt.Errorf("--admin-token-file: %w", err)
-		}
-	}
 	d.http = restapi.New(&source{d: d}, restapi.Options{
 		Logger:         logger.Named(LogHTTP),
-		AdminToken:     adminToken,
+		AdminToken:     r.adminToken,
 		Registerer:     d.metrics.reg,
 		MetricsHandler: promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}),
 	})
@@ -216,7 +215,7 @@ func Start(cfg Config, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 			}
 		}()
 	}
-	if adminToken == "" && !isLoopbackAddr(ln.Addr()) {
+	if r.adminToken == "" && !isLoopbackAddr(ln.Addr()) {
 		d.log.Warn("the API listens on a non-loopback address without --admin-token-file: the admin routes refuse every request", "http", ln.Addr().String())
 	}
 	d.log.Info("ringd started", "name", cfg.Name, "gossip", ml.LocalNode().Address(),
@@ -340,10 +339,7 @@ func (d *Daemon) memberlistConfig() *memberlist.Config {
 		c.AdvertiseAddr, c.AdvertisePort = splitHostPort(d.cfg.AdvertiseAddr)
 	}
 	c.Label = d.cfg.ClusterLabel
-	if d.cfg.GossipKeyFile != "" {
-		key, _ := LoadGossipKey(d.cfg.GossipKeyFile) // checked by Validate
-		c.SecretKey = key
-	}
+	c.SecretKey = d.gossipKey
 	c.Delegate = &delegate{d}
 	c.Events = &events{d}
 	gk := &gatekeeper{d}

@@ -55,7 +55,7 @@ func TestIncompatibleMembersCannotJoin(t *testing.T) {
 					t.Fatal(err)
 				}
 				logs := &lockedBuffer{}
-				d, err := Start(cfg, hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: logs}), WithTransport(tr))
+				d, err := Start(mustResolve(t, cfg), hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: logs}), WithTransport(tr))
 				if err != nil {
 					t.Fatal(err)
 				}

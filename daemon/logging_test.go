@@ -79,7 +79,7 @@ func TestNewLoggerLevels(t *testing.T) {
 		{"WARN", all[3:]},
 		{"error", all[4:]},
 		{"", all[2:]},        // unset means info
-		{"bogus", all[2:]},   // Validate refuses it; the logger still works
+		{"bogus", all[2:]},   // Resolve refuses it; the logger still works
 		{"off", all[2:]},     // not a ringd level: info
 		{" Debug ", all[1:]}, // as hclog reads it
 	}

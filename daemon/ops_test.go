@@ -25,7 +25,7 @@ func TestOpsListenerServesOnlyProbesAndMetrics(t *testing.T) {
 	}
 	cfg := fastConfig("m0", "127.0.0.1:7946", 8, nil, 0)
 	cfg.OpsAddr = "127.0.0.1:0"
-	d, err := Start(cfg, hclog.NewNullLogger(), WithTransport(tr))
+	d, err := Start(mustResolve(t, cfg), hclog.NewNullLogger(), WithTransport(tr))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,9 +27,11 @@ const (
 	versionFlag = "version"
 )
 
-// errVersion is what parseConfig returns for --version; --help gives
-// flag.ErrHelp.
-var errVersion = errors.New("version requested")
+// What parseConfig returns for --help and --version.
+var (
+	errHelp    = errors.New("help requested")
+	errVersion = errors.New("version requested")
+)
 
 // setting is one daemon.Config field as a flag, an environment variable and a
 // config file key.
@@ -40,14 +41,17 @@ type setting struct {
 	// defText replaces the printed default when the default is not a fixed
 	// value (the hostname).
 	defText string
-	// bind returns a flag.Value that reads and writes the field in c.
+	// bind returns a value that reads and writes the field in c.
 	bind func(c *daemon.Config) value
 }
 
-// value is a flag.Value that also names its type for --help.
+// value reads and writes one setting as text.
 type value interface {
-	flag.Value
-	typeName() string
+	String() string
+	// Set parses s into the setting. Its error is only the reason ("must be
+	// an integer"); the caller adds the value and where it came from.
+	Set(s string) error
+	typeName() string // for --help
 }
 
 // settings lists every daemon.Config field in the order --help shows them.
@@ -169,151 +173,158 @@ func envName(flagName string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseConfig builds the configuration from the command line args (without
-// the program name), the environment (env returns "" for an unset variable)
-// and the config file named by --config or RINGD_CONFIG. The command line
-// wins over the environment, which wins over the file, which wins over
-// daemon.DefaultConfig. The result has passed Validate.
+// parseConfig resolves the configuration from the command line args
+// (without the program name), the environment (env returns "" for an unset
+// variable) and the config file named by --config or RINGD_CONFIG. The
+// command line wins over the environment, which wins over the file, which
+// wins over daemon.DefaultConfig. The result has passed daemon's checks, and
+// the files it names are read (daemon.Config.Resolve).
 //
-// It returns flag.ErrHelp for --help and errVersion for --version. Any other
-// error is a one-line reason that names the flag, environment variable or
-// config file key at fault.
-func parseConfig(args []string, env func(string) string) (daemon.Config, error) {
-	// First the command line alone: its syntax errors, --help, --version
-	// and --config come before the file and the environment are read.
-	probe := daemon.DefaultConfig()
-	meta, err := parseArgs(args, &probe)
+// It returns errHelp for --help and errVersion for --version. Any other error
+// is a one-line reason that names the flag, environment variable or config
+// file key at fault.
+func parseConfig(args []string, env func(string) string) (daemon.Resolved, error) {
+	cfg := daemon.DefaultConfig()
+	// The command line first: its errors, --help, --version and --config
+	// come before the file and the environment are read.
+	cl, err := parseCommandLine(args, &cfg)
 	if err != nil {
-		return daemon.Config{}, err
+		return daemon.Resolved{}, err
 	}
-	if meta.version {
-		return daemon.Config{}, errVersion
+	if cl.version {
+		return daemon.Resolved{}, errVersion
 	}
 
-	cfg := daemon.DefaultConfig()
-	// source names where a flag's value came from, when not the command
-	// line, so a Validate error can say so.
-	source := map[string]string{}
-	path := meta.configPath
+	lower := lowerLayers{cfg: &cfg, given: cl.given, source: map[string]string{}}
+	path := cl.configPath
 	if path == "" {
 		path = env(envName(configFlag))
 	}
 	if path != "" {
-		if err := applyFile(path, &cfg, source); err != nil {
-			return daemon.Config{}, err
+		if err := lower.applyFile(path); err != nil {
+			return daemon.Resolved{}, err
 		}
 	}
-	if err := applyEnv(env, &cfg, source); err != nil {
-		return daemon.Config{}, err
+	if err := lower.applyEnv(env); err != nil {
+		return daemon.Resolved{}, err
 	}
-	// The command line last, so it wins. It parsed once already, so it
-	// cannot fail now.
-	if _, err := parseArgs(args, &cfg); err != nil {
-		return daemon.Config{}, err
+	r, err := cfg.Resolve()
+	if err != nil {
+		return daemon.Resolved{}, explain(err, lower.source)
 	}
-	for _, name := range meta.set {
-		delete(source, name)
-	}
-	if err := cfg.Validate(); err != nil {
-		return daemon.Config{}, explain(err, source)
-	}
-	return cfg, nil
+	return r, nil
 }
 
-// cliResult is what the command line says besides Config fields.
-type cliResult struct {
+// commandLine is what the command line says besides Config fields.
+type commandLine struct {
 	configPath string
 	version    bool
-	set        []string // names of the Config flags given
+	given      map[string]bool // the Config flags it set
 }
 
-// parseArgs applies the command line to cfg. Errors name the flag with two
-// dashes whichever form was used. It returns flag.ErrHelp for -h, -help and
+// parseCommandLine applies the command line to cfg in one pass: -name,
+// --name, --name=value and, except for a boolean flag, --name value, up to
+// "--" or the first argument that is not a flag. Errors name the flag with two
+// dashes whichever form was used. It returns errHelp for -h, -help and
 // --help.
-func parseArgs(args []string, cfg *daemon.Config) (cliResult, error) {
-	var res cliResult
-	fs := flag.NewFlagSet("ringd", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported by the caller, in one line
-	fs.Usage = func() {}
-	// The flag package words its errors itself; the first failed Set keeps
-	// ours here.
-	var setErr error
+func parseCommandLine(args []string, cfg *daemon.Config) (commandLine, error) {
+	cl := commandLine{given: map[string]bool{}}
+	values := map[string]value{
+		configFlag:  (*stringValue)(&cl.configPath),
+		versionFlag: (*boolValue)(&cl.version),
+	}
 	for _, s := range settings {
-		fs.Var(cliValue{value: s.bind(cfg), name: s.name, failed: &setErr}, s.name, s.usage)
+		values[s.name] = s.bind(cfg) // bound once, so a repeated --join appends
 	}
-	fs.Var(cliValue{value: (*stringValue)(&res.configPath), name: configFlag, failed: &setErr}, configFlag, "")
-	fs.Var(cliValue{value: (*boolValue)(&res.version), name: versionFlag, failed: &setErr}, versionFlag, "")
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			return cl, unexpectedArgument(args[i+1:])
+		}
+		if len(arg) < 2 || arg[0] != '-' {
+			return cl, unexpectedArgument(args[i:])
+		}
+		name, raw, hasValue := strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
+		switch {
+		case name == "" || name[0] == '-':
+			return cl, fmt.Errorf("bad flag syntax %q: give a flag as --name or --name=value", arg)
+		case name == "help" || name == "h":
+			return cl, errHelp
+		}
+		v, ok := values[name]
+		if !ok {
+			return cl, fmt.Errorf("unknown flag --%s (see ringd --help)", name)
+		}
+		if !hasValue {
+			_, isBool := v.(*boolValue)
+			switch {
+			case isBool:
+				raw = "true"
+			case i+1 < len(args):
+				i++
+				raw = args[i]
+			default:
+				return cl, fmt.Errorf("flag --%s needs a value", name)
+			}
+		}
+		if err := v.Set(raw); err != nil {
+			return cl, fmt.Errorf("invalid value %q for --%s: %w", raw, name, err)
+		}
+		if name != configFlag && name != versionFlag {
+			cl.given[name] = true
+		}
+	}
+	return cl, nil
+}
 
-	err := fs.Parse(args)
+// unexpectedArgument is the error for the arguments left after the flags,
+// nil when there are none.
+func unexpectedArgument(rest []string) error {
 	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return res, flag.ErrHelp
-	case setErr != nil:
-		return res, setErr
-	case err != nil:
-		return res, rewordFlagError(err)
+	case len(rest) == 0:
+		return nil
+	case rest[0] == "true" || rest[0] == "false":
+		return fmt.Errorf("unexpected argument %q: give a boolean flag its value as --flag=%s", rest[0], rest[0])
 	}
-	if rest := fs.Args(); len(rest) > 0 {
-		if rest[0] == "true" || rest[0] == "false" {
-			return res, fmt.Errorf("unexpected argument %q: give a boolean flag its value as --flag=%s", rest[0], rest[0])
-		}
-		return res, fmt.Errorf("unexpected argument %q: ringd takes only flags", rest[0])
-	}
-	fs.Visit(func(f *flag.Flag) {
-		if _, ok := lookupSetting(f.Name); ok {
-			res.set = append(res.set, f.Name)
-		}
-	})
-	return res, nil
+	return fmt.Errorf("unexpected argument %q: ringd takes only flags", rest[0])
 }
 
-// rewordFlagError turns the flag package's own errors into ringd's wording,
-// with the flag spelled with two dashes.
-func rewordFlagError(err error) error {
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return fmt.Errorf("unknown flag --%s (see ringd --help)", strings.TrimLeft(name, "-"))
-	}
-	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
-		return fmt.Errorf("flag --%s needs a value", strings.TrimLeft(name, "-"))
-	}
-	return err
+// lowerLayers applies the config file and then the environment to what the
+// command line left alone.
+type lowerLayers struct {
+	cfg   *daemon.Config
+	given map[string]bool // flags the command line set
+	// source names where a flag's value came from, when not the command
+	// line, so a Resolve error can say so.
+	source map[string]string
 }
 
-// cliValue wraps a value for the command line: a failed Set records an error
-// in ringd's wording.
-type cliValue struct {
-	value
-	name   string
-	failed *error
-}
-
-func (v cliValue) Set(s string) error {
-	err := v.value.Set(s)
-	if err != nil && *v.failed == nil {
-		*v.failed = fmt.Errorf("invalid value %q for --%s: %w", s, v.name, err)
+// set applies raw, from the source named from, to the setting s. A flag the
+// command line gave keeps its value, but raw must still parse: a typo in a
+// file is reported even while a flag covers it.
+func (l lowerLayers) set(s setting, raw, from string) error {
+	if l.given[s.name] {
+		var ignored daemon.Config
+		return s.bind(&ignored).Set(raw)
 	}
-	return err
-}
-
-// IsBoolFlag lets the flag package accept --preempt without a value.
-func (v cliValue) IsBoolFlag() bool {
-	_, ok := v.value.(*boolValue)
-	return ok
+	if err := s.bind(l.cfg).Set(raw); err != nil {
+		return err
+	}
+	l.source[s.name] = from
+	return nil
 }
 
 // applyEnv applies every RINGD_<FLAG> variable that is set and not empty.
-func applyEnv(env func(string) string, cfg *daemon.Config, source map[string]string) error {
+func (l lowerLayers) applyEnv(env func(string) string) error {
 	for _, s := range settings {
 		key := envName(s.name)
 		raw := env(key)
 		if raw == "" {
 			continue
 		}
-		if err := s.bind(cfg).Set(raw); err != nil {
+		if err := l.set(s, raw, key); err != nil {
 			return fmt.Errorf("invalid value %q for %s: %w", raw, key, err)
 		}
-		source[s.name] = key
 	}
 	return nil
 }
@@ -322,7 +333,7 @@ func applyEnv(env func(string) string, cfg *daemon.Config, source map[string]str
 // without dashes and whose values are strings, numbers or booleans (for
 // "join" also an array of strings). Keys apply in sorted order, so the first
 // error reported is always the same.
-func applyFile(path string, cfg *daemon.Config, source map[string]string) error {
+func (l lowerLayers) applyFile(path string) error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("config file %s: "+format, append([]any{path}, args...)...)
 	}
@@ -354,10 +365,9 @@ func applyFile(path string, cfg *daemon.Config, source map[string]string) error 
 		if err != nil {
 			return fail("invalid value for key %q: %v", key, err)
 		}
-		if err := s.bind(cfg).Set(raw); err != nil {
+		if err := l.set(s, raw, "config file "+path); err != nil {
 			return fail("invalid value %q for key %q: %w", raw, key, err)
 		}
-		source[key] = fmt.Sprintf("config file %s", path)
 	}
 	return nil
 }
@@ -394,7 +404,7 @@ func fileValue(raw json.RawMessage, s setting) (string, error) {
 	return "", errors.New("must be a string, a number or a boolean")
 }
 
-// explain rewrites Validate's errors as one line, adding where a value came
+// explain rewrites Resolve's errors as one line, adding where a value came
 // from when it was not the command line. The result still wraps err.
 func explain(err error, source map[string]string) error {
 	errs := []error{err}
@@ -462,8 +472,7 @@ Flags:
 	io.WriteString(w, b.String())
 }
 
-// The flag.Value types. Set returns only the reason ("must be an integer");
-// the caller adds the value and where it came from.
+// The value types.
 
 type stringValue string
 
@@ -529,7 +538,7 @@ func (v *durationValue) typeName() string { return "duration" }
 // listValue is a comma-separated list. The first Set on a value replaces the
 // list (a lower layer's value), later ones on the same value append, so
 // "--join a --join b,c" gives [a b c]. Entries are trimmed; empty ones are
-// kept for Validate to report.
+// kept for Resolve to report.
 type listValue struct {
 	p   *[]string
 	set bool

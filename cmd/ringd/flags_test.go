@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -32,11 +31,11 @@ func configFile(t *testing.T, content string) string {
 }
 
 func TestParseConfigNoInputGivesDefaults(t *testing.T) {
-	got, err := parseConfig(nil, envOf(nil))
+	r, err := parseConfig(nil, envOf(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := daemon.DefaultConfig(); !reflect.DeepEqual(got, want) {
+	if got, want := r.Config(), daemon.DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("parseConfig() = %+v, want the defaults %+v", got, want)
 	}
 }
@@ -163,7 +162,7 @@ func TestParseConfig(t *testing.T) {
 			},
 		},
 		{
-			name: "a flag fixes a bad environment value before Validate",
+			name: "a flag fixes a bad environment value before Resolve",
 			args: []string{"--load", "2"},
 			env:  map[string]string{"RINGD_LOAD": "0.5"},
 			check: func(t *testing.T, c daemon.Config) {
@@ -183,6 +182,24 @@ func TestParseConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "-- ends the flags",
+			args: []string{"-partitions=5", "--"},
+			check: func(t *testing.T, c daemon.Config) {
+				if c.Partitions != 5 {
+					t.Errorf("partitions = %d, want 5", c.Partitions)
+				}
+			},
+		},
+		{
+			name: "a flag's value may start with a dash",
+			args: []string{"--priority", "-4"},
+			check: func(t *testing.T, c daemon.Config) {
+				if c.Priority != -4 {
+					t.Errorf("priority = %d, want -4", c.Priority)
+				}
+			},
+		},
+		{
 			name: "--version=false runs normally",
 			args: []string{"--version=false"},
 			check: func(t *testing.T, c daemon.Config) {
@@ -198,20 +215,20 @@ func TestParseConfig(t *testing.T) {
 			if tt.file != "" {
 				args = append([]string{"--config", configFile(t, tt.file)}, args...)
 			}
-			c, err := parseConfig(args, envOf(tt.env))
+			r, err := parseConfig(args, envOf(tt.env))
 			if err != nil {
 				t.Fatalf("parseConfig: %v", err)
 			}
-			tt.check(t, c)
+			tt.check(t, r.Config())
 		})
 	}
 }
 
 func TestParseConfigFromRINGDCONFIG(t *testing.T) {
 	p := configFile(t, `{"partitions": 9}`)
-	c, err := parseConfig(nil, envOf(map[string]string{"RINGD_CONFIG": p}))
-	if err != nil || c.Partitions != 9 {
-		t.Fatalf("got partitions %d, err %v; want 9 from the file in RINGD_CONFIG", c.Partitions, err)
+	r, err := parseConfig(nil, envOf(map[string]string{"RINGD_CONFIG": p}))
+	if err != nil || r.Config().Partitions != 9 {
+		t.Fatalf("got partitions %d, err %v; want 9 from the file in RINGD_CONFIG", r.Config().Partitions, err)
 	}
 }
 
@@ -238,6 +255,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{name: "first bad value wins", args: []string{"--lease", "3", "--partitions", "x"},
 			want: `invalid value "3" for --lease`, part: true},
 		{name: "missing value", args: []string{"--partitions"}, want: "flag --partitions needs a value"},
+		{name: "three dashes", args: []string{"---partitions=5"},
+			want: `bad flag syntax "---partitions=5": give a flag as --name or --name=value`},
+		{name: "no name", args: []string{"--=5"}, want: `bad flag syntax "--=5": give a flag as --name or --name=value`},
+		{name: "a lone dash", args: []string{"-"}, want: `unexpected argument "-": ringd takes only flags`},
+		{name: "argument after --", args: []string{"--", "--partitions=5"},
+			want: `unexpected argument "--partitions=5": ringd takes only flags`},
+		{name: "flags stop at the first argument", args: []string{"extra", "--bogus"},
+			want: `unexpected argument "extra": ringd takes only flags`},
 		{name: "positional argument", args: []string{"--partitions", "5", "extra"},
 			want: `unexpected argument "extra": ringd takes only flags`},
 		{name: "bool with a separate value", args: []string{"--preempt", "false"},
@@ -251,7 +276,7 @@ func TestParseConfigErrors(t *testing.T) {
 			want: `invalid value "abc" for RINGD_PARTITIONS: must be an integer`},
 		{name: "bad environment bool", env: map[string]string{"RINGD_LOG_JSON": "yes please"},
 			want: `invalid value "yes please" for RINGD_LOG_JSON: must be true or false`},
-		{name: "environment fails Validate", env: map[string]string{"RINGD_LOAD": "0.5"},
+		{name: "environment fails Resolve", env: map[string]string{"RINGD_LOAD": "0.5"},
 			want: "--load must be >= 1 (got 0.5) (set by RINGD_LOAD)", is: daemon.ErrInvalidConfig},
 		{name: "relation names the source of the flag it names",
 			env:  map[string]string{"RINGD_HEARTBEAT_INTERVAL": "900ms"},
@@ -283,8 +308,12 @@ func TestParseConfigErrors(t *testing.T) {
 			want: `config file {file}: invalid value "3" for key "lease": must be a duration such as 500ms, 3s or 1m`},
 		{name: "config file fractional int", file: `{"partitions": 2.5}`,
 			want: `config file {file}: invalid value "2.5" for key "partitions": must be an integer`},
-		{name: "config file fails Validate", file: `{"load": 0.5}`,
+		{name: "config file fails Resolve", file: `{"load": 0.5}`,
 			want: "--load must be >= 1 (got 0.5) (set by config file {file})", is: daemon.ErrInvalidConfig},
+		{name: "a file value the command line overrides must still parse", args: []string{"--partitions", "5"},
+			file: `{"partitions": "x"}`, want: `config file {file}: invalid value "x" for key "partitions": must be an integer`},
+		{name: "an environment value the command line overrides must still parse", args: []string{"--partitions", "5"},
+			env: map[string]string{"RINGD_PARTITIONS": "x"}, want: `invalid value "x" for RINGD_PARTITIONS: must be an integer`},
 		{name: "config file errors come before environment errors", file: `{"bad": 1}`,
 			env: map[string]string{"RINGD_PARTITIONS": "abc"}, want: `unknown key "bad"`, part: true},
 		{name: "command line errors come first", args: []string{"--bogus"}, file: `{"bad": 1}`,
@@ -317,7 +346,7 @@ func TestParseConfigErrors(t *testing.T) {
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("error %v does not wrap %v", err, tt.is)
 			}
-			if errors.Is(err, flag.ErrHelp) || errors.Is(err, errVersion) {
+			if errors.Is(err, errHelp) || errors.Is(err, errVersion) {
 				t.Errorf("error %v looks like --help or --version", err)
 			}
 		})
@@ -332,10 +361,10 @@ func TestParseConfigHelpAndVersion(t *testing.T) {
 		args []string
 		want error
 	}{
-		{[]string{"--help"}, flag.ErrHelp},
-		{[]string{"-h"}, flag.ErrHelp},
-		{[]string{"-help"}, flag.ErrHelp},
-		{[]string{"--partitions", "5", "--help"}, flag.ErrHelp},
+		{[]string{"--help"}, errHelp},
+		{[]string{"-h"}, errHelp},
+		{[]string{"-help"}, errHelp},
+		{[]string{"--partitions", "5", "--help"}, errHelp},
 		{[]string{"--version"}, errVersion},
 		{[]string{"--version", "--partitions", "0"}, errVersion},
 	} {
@@ -432,5 +461,33 @@ func TestUsageListsEveryFlag(t *testing.T) {
 	}
 	if !strings.Contains(blocks["partitions"], "default: 271; env: RINGD_PARTITIONS") {
 		t.Errorf("--partitions block = %q", blocks["partitions"])
+	}
+}
+
+// A gossip key file that holds no key fails parseConfig with the field
+// error, saying where the flag came from; realMain exits with the usage
+// status and one line.
+func TestParseConfigBadGossipKey(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "gossip.key")
+	if err := os.WriteFile(key, []byte("not base64 at all\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"RINGD_GOSSIP_KEY_FILE": key})
+	_, err := parseConfig(nil, env)
+	want := "--gossip-key-file must name a readable file holding a base64 key of 16, 24 or 32 bytes: " +
+		key + ": not valid base64: gossip key must be base64 of 16, 24 or 32 bytes (set by RINGD_GOSSIP_KEY_FILE)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error = %v\nwant    %s", err, want)
+	}
+	if !errors.Is(err, daemon.ErrInvalidGossipKey) || !errors.Is(err, daemon.ErrInvalidConfig) {
+		t.Errorf("error %v does not wrap ErrInvalidGossipKey and ErrInvalidConfig", err)
+	}
+
+	var stdout, stderr strings.Builder
+	if code := realMain(nil, env, &stdout, &stderr); code != exitUsage {
+		t.Errorf("exit status %d, want %d", code, exitUsage)
+	}
+	if got := stderr.String(); got != "ringd: "+want+"\n" || stdout.Len() != 0 {
+		t.Errorf("stderr %q, stdout %q; want one line with the error", got, stdout.String())
 	}
 }

@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -45,9 +44,9 @@ func main() {
 // realMain is main with its inputs and outputs passed in. It returns the exit
 // status.
 func realMain(args []string, env func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := parseConfig(args, env)
+	resolved, err := parseConfig(args, env)
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errHelp):
 		printUsage(stdout)
 		return exitOK
 	case errors.Is(err, errVersion):
@@ -59,24 +58,23 @@ func realMain(args []string, env func(string) string, stdout, stderr io.Writer) 
 		return exitUsage
 	}
 
+	cfg := resolved.Config()
 	logger := daemon.NewLogger(cfg.LogLevel, cfg.LogJSON, stderr)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	run := func(ctx context.Context, cfg daemon.Config, logger hclog.Logger) error {
-		return daemon.Run(ctx, cfg, logger)
-	}
-	return serve(cfg, logger, sigs, run, os.Exit, cfg.ShutdownTimeout+shutdownGrace)
+	return serve(resolved, logger, sigs, daemon.Run, os.Exit, cfg.ShutdownTimeout+shutdownGrace)
 }
 
 // runFunc has the signature of daemon.Run; tests pass a stand-in.
-type runFunc func(ctx context.Context, cfg daemon.Config, logger hclog.Logger) error
+type runFunc func(ctx context.Context, r daemon.Resolved, logger hclog.Logger) error
 
 // serve runs run until it returns. The first signal from sigs cancels run's
-// context (a graceful shutdown, which run bounds by cfg.ShutdownTimeout); a
+// context (a graceful shutdown, which run bounds by --shutdown-timeout); a
 // second signal, or run still going backstop after the first, calls exit(1)
 // at once. serve returns the exit status for run's result.
-func serve(cfg daemon.Config, logger hclog.Logger, sigs <-chan os.Signal, run runFunc, exit func(int), backstop time.Duration) int {
+func serve(resolved daemon.Resolved, logger hclog.Logger, sigs <-chan os.Signal, run runFunc, exit func(int), backstop time.Duration) int {
+	cfg := resolved.Config()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
@@ -107,7 +105,7 @@ func serve(cfg daemon.Config, logger hclog.Logger, sigs <-chan os.Signal, run ru
 
 	logger.Info("starting", "version", version, "name", cfg.Name,
 		"gossip_addr", cfg.GossipAddr, "http_addr", cfg.HTTPAddr)
-	err := run(ctx, cfg, logger)
+	err := run(ctx, resolved, logger)
 	close(done)
 	wg.Wait()
 	if err != nil {

@@ -57,6 +57,16 @@ func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
+// resolvedDefaults is daemon.DefaultConfig, resolved.
+func resolvedDefaults(t *testing.T) daemon.Resolved {
+	t.Helper()
+	r, err := daemon.DefaultConfig().Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // noExit fails the test when serve calls exit.
 func noExit(t *testing.T) func(int) {
 	return func(code int) { t.Errorf("exit(%d) called", code) }
@@ -66,14 +76,14 @@ func TestServeFirstSignalCancelsRunGracefully(t *testing.T) {
 	logger, logs := testLogger(t)
 	sigs := make(chan os.Signal, 2)
 	started := make(chan struct{})
-	run := func(ctx context.Context, cfg daemon.Config, _ hclog.Logger) error {
+	run := func(ctx context.Context, _ daemon.Resolved, _ hclog.Logger) error {
 		close(started)
 		<-ctx.Done()
 		return nil
 	}
 	result := make(chan int, 1)
 	go func() {
-		result <- serve(daemon.DefaultConfig(), logger, sigs, run, noExit(t), time.Hour)
+		result <- serve(resolvedDefaults(t), logger, sigs, run, noExit(t), time.Hour)
 	}()
 	waitFor(t, started, "run to start")
 	sigs <- syscall.SIGTERM
@@ -87,8 +97,8 @@ func TestServeFirstSignalCancelsRunGracefully(t *testing.T) {
 
 func TestServeRunErrorExitsOne(t *testing.T) {
 	logger, logs := testLogger(t)
-	run := func(context.Context, daemon.Config, hclog.Logger) error { return errors.New("bind: address in use") }
-	if code := serve(daemon.DefaultConfig(), logger, make(chan os.Signal), run, noExit(t), time.Hour); code != exitError {
+	run := func(context.Context, daemon.Resolved, hclog.Logger) error { return errors.New("bind: address in use") }
+	if code := serve(resolvedDefaults(t), logger, make(chan os.Signal), run, noExit(t), time.Hour); code != exitError {
 		t.Errorf("exit status = %d, want %d", code, exitError)
 	}
 	if !strings.Contains(logs.String(), "bind: address in use") {
@@ -98,8 +108,8 @@ func TestServeRunErrorExitsOne(t *testing.T) {
 
 func TestServeRunReturnsNilWithoutSignal(t *testing.T) {
 	logger, _ := testLogger(t)
-	run := func(context.Context, daemon.Config, hclog.Logger) error { return nil }
-	if code := serve(daemon.DefaultConfig(), logger, make(chan os.Signal), run, noExit(t), time.Hour); code != exitOK {
+	run := func(context.Context, daemon.Resolved, hclog.Logger) error { return nil }
+	if code := serve(resolvedDefaults(t), logger, make(chan os.Signal), run, noExit(t), time.Hour); code != exitOK {
 		t.Errorf("exit status = %d, want %d", code, exitOK)
 	}
 }
@@ -109,7 +119,7 @@ func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	sigs := make(chan os.Signal, 2)
 	cancelled := make(chan struct{})
 	release := make(chan struct{})
-	run := func(ctx context.Context, _ daemon.Config, _ hclog.Logger) error {
+	run := func(ctx context.Context, _ daemon.Resolved, _ hclog.Logger) error {
 		<-ctx.Done()
 		close(cancelled)
 		<-release // a shutdown that hangs
@@ -118,7 +128,7 @@ func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	exits := make(chan int, 1)
 	result := make(chan int, 1)
 	go func() {
-		result <- serve(daemon.DefaultConfig(), logger, sigs, run, func(code int) { exits <- code }, time.Hour)
+		result <- serve(resolvedDefaults(t), logger, sigs, run, func(code int) { exits <- code }, time.Hour)
 	}()
 	sigs <- syscall.SIGINT
 	waitFor(t, cancelled, "the first signal to cancel run")
@@ -137,7 +147,7 @@ func TestServeBackstopWhenShutdownHangs(t *testing.T) {
 	logger, logs := testLogger(t)
 	sigs := make(chan os.Signal, 1)
 	release := make(chan struct{})
-	run := func(ctx context.Context, _ daemon.Config, _ hclog.Logger) error {
+	run := func(ctx context.Context, _ daemon.Resolved, _ hclog.Logger) error {
 		<-ctx.Done()
 		<-release
 		return nil
@@ -145,7 +155,7 @@ func TestServeBackstopWhenShutdownHangs(t *testing.T) {
 	exits := make(chan int, 1)
 	result := make(chan int, 1)
 	go func() {
-		result <- serve(daemon.DefaultConfig(), logger, sigs, run, func(code int) { exits <- code }, time.Millisecond)
+		result <- serve(resolvedDefaults(t), logger, sigs, run, func(code int) { exits <- code }, time.Millisecond)
 	}()
 	sigs <- syscall.SIGTERM
 	if code := waitFor(t, exits, "exit after the backstop"); code != exitError {
