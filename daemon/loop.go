@@ -71,6 +71,7 @@ func (d *Daemon) loop() {
 // advance.
 func (d *Daemon) handleReady(now time.Time) {
 	r := d.core.Ready()
+	stored := true
 	if r.Durable != nil && d.cfg.DataDir != "" {
 		if err := saveState(d.cfg.DataDir, *r.Durable); err != nil {
 			// Sending a vote or an acknowledgement we could not persist
@@ -78,18 +79,20 @@ func (d *Daemon) handleReady(now time.Time) {
 			// drop this round's messages instead. Without Advance the core
 			// offers the state again next round.
 			d.log.Error("cannot persist state to --data-dir; not sending", "error", err)
-			d.recordEvents(r.Events)
-			d.publish(now)
-			return
+			stored = false
 		}
 	}
-	d.send(r.Messages)
+	if stored {
+		d.send(r.Messages)
+	}
 	d.recordEvents(r.Events)
 	if r.HasTable {
 		d.announceTable()
 	}
 	d.publish(now)
-	d.core.Advance(r)
+	if stored {
+		d.core.Advance(r)
+	}
 }
 
 // refreshMembers gives the core the gossip view (our own copies of

@@ -73,7 +73,9 @@ func (a *ackTracker) heardWithin(now time.Time, v string, d time.Duration) bool 
 }
 
 // silentFor is how long election name v has not acknowledged a heartbeat
-// (counted from the election at the most).
+// (counted from the election at the most). The leader sends itself no
+// heartbeats, so for its own name this only grows: callers decide about
+// the leader before they ask (wantVoters does).
 func (a *ackTracker) silentFor(now time.Time, v string) time.Duration {
 	at := a.electedAt
 	if t, ok := a.voterAck[v]; ok && t.After(at) {

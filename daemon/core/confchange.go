@@ -25,8 +25,10 @@ type confChange struct {
 	leaving bool
 	// table is the leader's working table: its Members, Voters, PrevVoters.
 	table partitions.Table
-	// jointVersion is the table version that started the change of voters
-	// in flight (0 when the leader did not start it).
+	// jointVersion is the table version from which the change of voters in
+	// flight counts as started: the version that began it, or this
+	// leader's first version when it inherited the change; 0 after a
+	// revert (no change in flight).
 	jointVersion uint64
 	gossip       memberTable
 	acks         *ackTracker

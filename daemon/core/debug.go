@@ -17,7 +17,7 @@ func (c *Core) LeaderDebug(now time.Time) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "term %d, elected %v ago, safe wait left %v, table %s, members %v voters %v prev %v, assignable %v\n",
-		l.term, now.Sub(l.electedAt).Round(time.Millisecond), max(0, l.safeUntil.Sub(now)).Round(time.Millisecond),
+		l.term, now.Sub(l.electedAt).Round(time.Millisecond), max(0, l.holders.safeUntil.Sub(now)).Round(time.Millisecond),
 		l.table.ID, l.table.Members, l.table.Voters, l.table.PrevVoters, l.assignable(now))
 	for _, k := range l.holders.keys() {
 		h := l.holders.views[k]

@@ -5,8 +5,8 @@
 //
 // Like election, it has no goroutines, sockets or clocks: the daemon feeds it
 // gossip membership (SetMembers), peer messages (Step) and time (Tick), and
-// after each input does what Ready returns (persist, send, record, publish)
-// and calls Advance; the Ready type is the host's contract. The same code
+// after each input does what Ready returns (persist, send, record, announce,
+// publish) and calls Advance; the Ready type is the host's contract. The same code
 // runs in the simulated-network tests and in the real daemon.
 //
 // The files, by job:

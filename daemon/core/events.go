@@ -24,8 +24,8 @@ const (
 	EventHandedOver EventKind = "handed-over"
 	// EventPlanFailed: the leader could not plan the assignment (Err, from
 	// rebalance.Plan, such as two member names that collide on the ring);
-	// nothing is granted or moved until the members change. Reported once
-	// per set of planning inputs.
+	// nothing is granted or moved until the members change. Reported when
+	// the planning inputs change and planning fails again, not every tick.
 	EventPlanFailed EventKind = "plan-failed"
 	// EventTransferFailed: the leader could not hand leadership to To as
 	// member From asked (an operator's request made there); Err says why.

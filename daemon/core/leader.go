@@ -24,15 +24,13 @@ type leaderState struct {
 
 	term      uint64
 	electedAt time.Time
-	// safeUntil ends the safe wait after the election (Options.safeWait):
-	// an older leader's renewals may run until then, so nothing is granted
-	// before.
-	safeUntil time.Time
 	table     partitions.Table
-	holders   holderTracker
-	acks      ackTracker
-	tokens    tokenMinter
-	plans     planCache
+	// holders knows when the safe wait after the election ends
+	// (holderTracker.safeUntil): nothing is granted before.
+	holders holderTracker
+	acks    ackTracker
+	tokens  tokenMinter
+	plans   planCache
 	// published is, per partition, the first table version of this term
 	// that listed the current entry: a report from the owner only proves a
 	// release when it was written after applying that version.
@@ -57,7 +55,7 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 	P := opt.Partitions
 	l := &leaderState{
 		opt: opt, members: members, emit: emit,
-		term: term, electedAt: now, safeUntil: now.Add(opt.safeWait()),
+		term: term, electedAt: now,
 		holders:   newHolderTracker(now.Add(opt.safeWait()), opt.leaseSafe()),
 		acks:      newAckTracker(now, term, opt.Self, members),
 		tokens:    newTokenMinter(term, P),
@@ -170,7 +168,7 @@ func (c *Core) leaderTick(now time.Time) {
 	l.freeReleased(now)
 	l.plan(now)
 	if l.dirty {
-		c.publish(now)
+		c.publishTable(now)
 	}
 	if l.tokens.ranOut {
 		// Some partition has no tokens left in this term: step down so
@@ -186,9 +184,9 @@ func (c *Core) leaderTick(now time.Time) {
 	}
 }
 
-// publish makes the leader's table the next version, applies it here, and
-// sends it to every member and voter.
-func (c *Core) publish(now time.Time) {
+// publishTable makes the leader's table the next version, applies it here,
+// and sends it to every member and voter.
+func (c *Core) publishTable(now time.Time) {
 	t := c.leader.nextTable()
 	if c.own.Apply(now, c.startable(t)) { // our own stale grants too
 		c.saveConfig(t)
@@ -364,7 +362,7 @@ func (l *leaderState) plan(now time.Time) {
 				l.emit(ev)
 			}
 		case e.State == partitions.Owned && target != e.Owner && l.members.current(e.Owner, e.Incarnation) &&
-			!now.Before(l.safeUntil):
+			!now.Before(l.holders.safeUntil):
 			// A planned move: the owner's app finishes and lets go first.
 			// Not during the safe wait after an election: nothing can be
 			// granted then, and the partition would sit released with no
@@ -386,7 +384,7 @@ func (l *leaderState) canGrant(now time.Time, p int, to string) bool {
 	if l.opt.UnsafeGrantWithoutWaiting {
 		return true
 	}
-	if now.Before(l.safeUntil) {
+	if now.Before(l.holders.safeUntil) {
 		return false
 	}
 	m := l.members[to]

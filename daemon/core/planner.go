@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/ringd/ringd/rebalance"
@@ -32,18 +33,19 @@ func (pc *planCache) plan(current, members []string) (res rebalance.Result, comp
 	return pc.res, true, pc.err
 }
 
-// planKey encodes plan's inputs in one string: each name ends in a NUL byte,
-// and a 1 byte separates the lists (the daemon allows neither in a name).
+// planKey encodes plan's inputs in one string that no other inputs give:
+// each list and each name is prefixed with its length, so names from peers
+// may hold any byte.
 func planKey(current, members []string) string {
 	var b strings.Builder
-	for _, m := range members {
-		b.WriteString(m)
-		b.WriteByte(0)
-	}
-	b.WriteByte(1)
-	for _, o := range current {
-		b.WriteString(o)
-		b.WriteByte(0)
+	for _, list := range [][]string{members, current} {
+		b.WriteString(strconv.Itoa(len(list)))
+		b.WriteByte(':')
+		for _, name := range list {
+			b.WriteString(strconv.Itoa(len(name)))
+			b.WriteByte(':')
+			b.WriteString(name)
+		}
 	}
 	return b.String()
 }

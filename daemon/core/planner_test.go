@@ -56,6 +56,9 @@ func TestPlanKeyKeepsNamesApart(t *testing.T) {
 	for _, tc := range [][2][][]string{
 		{{{"ab", ""}, {"c"}}, {{"a", "b"}, {"c"}}},
 		{{{""}, {"a", "b"}}, {{"b"}, {"a"}}},
+		// Names from peers are not checked: any byte may appear in them.
+		{{{"a\x00b"}, {"c"}}, {{"a", "b"}, {"c"}}},
+		{{{"a"}, {"b\x01c\x00"}}, {{"a\x00\x01b"}, {"c"}}},
 	} {
 		a, b := tc[0], tc[1]
 		if planKey(a[0], a[1]) == planKey(b[0], b[1]) {

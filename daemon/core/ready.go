@@ -15,9 +15,10 @@ import (
 //     before anything in Messages leaves the process: a vote, an
 //     acknowledgement or a configuration the member would not remember
 //     after a restart could elect two leaders. If the write fails, drop
-//     Messages (the protocol retries; losing messages is always safe) and do
-//     not call Advance: the next Ready offers the state again. A host
-//     without stable storage skips this step and still calls Advance.
+//     Messages (the protocol retries; losing messages is always safe), go
+//     on with steps 3 to 5, and do not call Advance: the next Ready offers
+//     the state again. A host without stable storage skips this step and
+//     still calls Advance.
 //  2. Send Messages, in order. Reliable ones over the stream channel, the
 //     rest best-effort. Losing, delaying or reordering any of them is safe.
 //  3. Record Events (metrics, logs). They are informational.
@@ -53,6 +54,9 @@ func (c *Core) Ready() Ready {
 	r := Ready{Messages: c.out, Events: c.events, HasTable: c.HasTable()}
 	c.out, c.events = nil, nil
 	if d := c.durable(); !d.equal(c.stored) || !c.storedOnce {
+		// A copy: the host may keep or change it without touching the
+		// configuration the core votes by.
+		d = d.clone()
 		r.Durable = &d
 	}
 	return r
