@@ -1,6 +1,7 @@
 package election
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -127,7 +128,7 @@ type Config struct {
 
 // Contains reports whether name counts for the majority.
 func (c Config) Contains(name string) bool {
-	return contains(c.Voters, name) || contains(c.Prev, name)
+	return slices.Contains(c.Voters, name) || slices.Contains(c.Prev, name)
 }
 
 // All returns the union of both member sets, sorted.
@@ -166,15 +167,6 @@ func majority(set []string, yes func(string) bool) bool {
 		}
 	}
 	return n > len(set)/2
-}
-
-func contains(set []string, name string) bool {
-	for _, n := range set {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }
 
 // HardState is what must survive a restart for votes to stay single: with a
