@@ -6,6 +6,7 @@ import (
 
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/simcluster"
 	"github.com/ringd/ringd/partitions"
 )
 
@@ -13,10 +14,10 @@ import (
 // 4-partition cluster with the simulation's timings, for cores driven by
 // hand.
 func loneOptions() core.Options {
-	return core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
-		HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout, ElectionTimeout: electionTimeout,
-		LeaderLease: leaderLease, Lease: lease, Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
-		ReleaseTimeout: releaseTimeout, DeadVoterTimeout: deadVoterTimeout, DeadMemberTimeout: deadMemberTimeout}
+	return core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: simcluster.Load,
+		HeartbeatInterval: fast.HeartbeatInterval, LeaderTimeout: fast.LeaderTimeout, ElectionTimeout: fast.ElectionTimeout,
+		LeaderLease: fast.LeaderLease, Lease: fast.Lease, Drift: fast.Drift, SafetyMargin: fast.SafetyMargin, Settle: fast.Settle,
+		ReleaseTimeout: fast.ReleaseTimeout, DeadVoterTimeout: simcluster.DeadVoterTimeout, DeadMemberTimeout: simcluster.DeadMemberTimeout}
 }
 
 // elect drives a lone core through a campaign, answering its pre-vote and

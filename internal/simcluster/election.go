@@ -1,13 +1,8 @@
-package election_test
-
-// The harness runs election.Node state machines as simnet nodes, with a
-// "gossip truth" that the test controls, and records what it sees in a
-// history that the checkers judge. Everything is single-goroutine and
-// deterministic for a given seed.
+package simcluster
 
 import (
-	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -19,32 +14,14 @@ import (
 	"github.com/ringd/ringd/partitions"
 )
 
-var seedFlag = flag.Int64("seed", 0,
-	"replay one seeded election run (randomized safety test) with this seed and log its trace")
-
-// Protocol timing used by every test: a virtual tick of 10ms and the
-// election's timeouts. LeaderLease < LeaderTimeout: a follower that acked a
-// heartbeat refuses other candidates for longer than the leader trusts that
-// ack.
-const (
-	tick            = 10 * time.Millisecond
-	heartbeat       = 50 * time.Millisecond
-	leaderTimeout   = 300 * time.Millisecond
-	electionTimeout = 100 * time.Millisecond
-	leaderLease     = 250 * time.Millisecond
-	settle          = 500 * time.Millisecond
-)
-
-type msg = election.Message
-
-// world is a simulated cluster of election nodes plus the test's knowledge of
+// ElectionCluster is a simulated cluster of election nodes plus the test's knowledge of
 // it: priorities, the configuration, the gossip truth, the persisted hard
-// states and the history of everything the nodes did.
-type world struct {
-	t    testing.TB
-	seed int64
-	net  *simnet.Network[msg]
-	c    *simnet.Cluster[msg]
+// states and the History of everything the nodes did.
+type ElectionCluster struct {
+	seed   int64
+	timing Timing
+	Net    *simnet.Network[election.Message]
+	c      *simnet.Cluster[election.Message]
 
 	start   time.Time
 	preempt bool
@@ -52,7 +29,7 @@ type world struct {
 	prio    map[string]int
 	config  election.Config
 
-	nodes map[string]*member
+	nodes map[string]*electionMember
 	// disk holds each member's persisted HardState, written after every
 	// input that changed it (before its messages go out).
 	disk map[string]election.HardState
@@ -69,40 +46,40 @@ type world struct {
 	hidden map[[2]string]bool
 	view   int
 
-	hist *history
+	History *History
 	// checks run after every step (Cluster.Observe) with the global time.
 	checks []func(now time.Time)
 	// onSend and onRecv, if set, see every message a member sends or gets,
 	// with the member's own clock.
-	onSend func(name string, now time.Time, m msg)
-	onRecv func(name string, now time.Time, m msg)
+	onSend func(name string, now time.Time, m election.Message)
+	onRecv func(name string, now time.Time, m election.Message)
 
-	trace []string
-	// verbose logs the trace as it happens (when replaying one seed).
-	verbose bool
+	tracer
 }
 
-// spec describes a member: name and priority.
-type spec struct {
-	name string
-	prio int
+// ElectionSpec describes a member: name and priority.
+type ElectionSpec struct {
+	Name string
+	Prio int
 }
 
-// newWorld builds a cluster where every member is a voter.
-func newWorld(t testing.TB, seed int64, preempt bool, members ...spec) *world {
+// NewElections builds a cluster where every member is a voter, with the
+// FastElection timing.
+func NewElections(t testing.TB, seed int64, preempt bool, members ...ElectionSpec) *ElectionCluster {
 	t.Helper()
-	net := simnet.New[msg](seed)
-	w := &world{
-		t: t, seed: seed, net: net, c: simnet.NewCluster(net),
+	net := simnet.New[election.Message](seed)
+	w := &ElectionCluster{
+		seed: seed, timing: FastElection(), Net: net, c: simnet.NewCluster(net),
 		start: net.Now(), preempt: preempt,
-		prio: map[string]int{}, nodes: map[string]*member{},
+		tracer: tracer{t: t, start: net.Now(), now: net.Now},
+		prio:   map[string]int{}, nodes: map[string]*electionMember{},
 		disk: map[string]election.HardState{}, diskless: map[string]bool{},
 		dead: map[string]bool{}, hidden: map[[2]string]bool{},
-		hist: newHistory(),
+		History: newHistory(),
 	}
 	for _, s := range members {
-		w.prio[s.name] = s.prio
-		w.names = append(w.names, s.name)
+		w.prio[s.Name] = s.Prio
+		w.names = append(w.names, s.Name)
 	}
 	sort.Strings(w.names)
 	w.config = election.Config{Voters: slices.Clone(w.names)}
@@ -119,26 +96,27 @@ func newWorld(t testing.TB, seed int64, preempt bool, members ...spec) *world {
 	return w
 }
 
-// voters returns names with priorities: a, b, c, ... all at priority prio.
-func voters(n, prio int) []spec {
-	var out []spec
+// Voters returns names with priorities: a, b, c, ... all at priority prio.
+func Voters(n, prio int) []ElectionSpec {
+	var out []ElectionSpec
 	for i := range n {
-		out = append(out, spec{string(rune('a' + i)), prio})
+		out = append(out, ElectionSpec{string(rune('a' + i)), prio})
 	}
 	return out
 }
 
-func (w *world) options(name string) election.Options {
+func (w *ElectionCluster) options(name string) election.Options {
+	tm := w.timing
 	return election.Options{
 		Self: name, Priority: w.prio[name],
-		HeartbeatInterval: heartbeat, LeaderTimeout: leaderTimeout,
-		ElectionTimeout: electionTimeout, LeaderLease: leaderLease,
-		Settle: settle, Preempt: w.preempt,
+		HeartbeatInterval: tm.HeartbeatInterval, LeaderTimeout: tm.LeaderTimeout,
+		ElectionTimeout: tm.ElectionTimeout, LeaderLease: tm.LeaderLease,
+		Settle: tm.Settle, Preempt: w.preempt,
 	}
 }
 
-func (w *world) newMember(name string, hs election.HardState) *member {
-	m := &member{w: w, name: name, opt: w.options(name),
+func (w *ElectionCluster) newMember(name string, hs election.HardState) *electionMember {
+	m := &electionMember{w: w, name: name, opt: w.options(name),
 		alive: map[string]bool{}, since: map[string]time.Time{}, view: -1,
 		lastTerm: hs.Term}
 	m.el = election.New(m.opt, hs)
@@ -149,57 +127,37 @@ func (w *world) newMember(name string, hs election.HardState) *member {
 	return m
 }
 
-// logf adds a line to the trace, stamped with the virtual time since start.
-func (w *world) logf(format string, args ...any) {
-	line := fmt.Sprintf("%8v  ", w.elapsed()) + fmt.Sprintf(format, args...)
-	w.trace = append(w.trace, line)
-	if w.verbose {
-		w.t.Log(line)
-	}
-}
-
-func (w *world) elapsed() time.Duration { return w.net.Now().Sub(w.start) }
-
-// dumpTrace returns the last n lines of the trace.
-func (w *world) dumpTrace(n int) string {
-	tr := w.trace
-	if len(tr) > n {
-		tr = tr[len(tr)-n:]
-	}
-	return strings.Join(tr, "\n")
-}
-
 // run runs the cluster for d.
-func (w *world) run(d time.Duration) { w.c.RunFor(d, tick) }
+func (w *ElectionCluster) Run(d time.Duration) { w.c.RunFor(d, w.timing.Tick) }
 
 // runUntil runs until cond holds or limit passes and reports whether it held.
-func (w *world) runUntil(limit time.Duration, cond func() bool) bool {
-	return w.c.RunUntil(limit, tick, cond)
+func (w *ElectionCluster) RunUntil(limit time.Duration, cond func() bool) bool {
+	return w.c.RunUntil(limit, w.timing.Tick, cond)
 }
 
 // up reports whether name's process runs (neither crashed nor paused).
-func (w *world) up(name string) bool {
-	return !w.net.Crashed(name) && !w.net.Paused(name)
+func (w *ElectionCluster) Up(name string) bool {
+	return !w.Net.Crashed(name) && !w.Net.Paused(name)
 }
 
-func (w *world) now(name string) time.Time { return w.net.NodeNow(name) }
+func (w *ElectionCluster) Now(name string) time.Time { return w.Net.NodeNow(name) }
 
-func (w *world) status(name string) election.Status { return w.nodes[name].el.Status() }
+func (w *ElectionCluster) Status(name string) election.Status { return w.nodes[name].el.Status() }
 
-func (w *world) isLeader(name string) bool {
-	return w.up(name) && w.nodes[name].el.IsLeader(w.now(name))
+func (w *ElectionCluster) IsLeader(name string) bool {
+	return w.Up(name) && w.nodes[name].el.IsLeader(w.Now(name))
 }
 
 // stableLeader returns the member that leads with a valid lease while every
 // other running member follows it in the same term, if there is one.
-func (w *world) stableLeader() (string, bool) { return w.stableLeaderAmong(w.names) }
+func (w *ElectionCluster) StableLeader() (string, bool) { return w.StableLeaderAmong(w.names) }
 
 // stableLeaderAmong is stableLeader restricted to a group of members (one
 // side of a partition).
-func (w *world) stableLeaderAmong(group []string) (string, bool) {
+func (w *ElectionCluster) StableLeaderAmong(group []string) (string, bool) {
 	leader := ""
 	for _, name := range group {
-		if w.isLeader(name) {
+		if w.IsLeader(name) {
 			if leader != "" {
 				return "", false
 			}
@@ -209,12 +167,12 @@ func (w *world) stableLeaderAmong(group []string) (string, bool) {
 	if leader == "" {
 		return "", false
 	}
-	term := w.status(leader).Term
+	term := w.Status(leader).Term
 	for _, name := range group {
-		if name == leader || !w.up(name) {
+		if name == leader || !w.Up(name) {
 			continue
 		}
-		st := w.status(name)
+		st := w.Status(name)
 		if st.Role != election.Follower || st.Leader != leader || st.Term != term {
 			return "", false
 		}
@@ -223,19 +181,19 @@ func (w *world) stableLeaderAmong(group []string) (string, bool) {
 }
 
 // leaders returns the running members that hold a valid leader lease now.
-func (w *world) leaders() []string {
+func (w *ElectionCluster) Leaders() []string {
 	var out []string
 	for _, name := range w.names {
-		if w.isLeader(name) {
+		if w.IsLeader(name) {
 			out = append(out, name)
 		}
 	}
 	return out
 }
 
-// rightful is the reference for the bully rule: among the given members,
+// Rightful is the reference for the bully rule: among the given members,
 // the one with the highest priority, ties broken by the smaller name.
-func rightful(prio map[string]int, names []string) string {
+func Rightful(prio map[string]int, names []string) string {
 	best := ""
 	for _, n := range names {
 		if best == "" || prio[n] > prio[best] || (prio[n] == prio[best] && n < best) {
@@ -247,7 +205,7 @@ func rightful(prio map[string]int, names []string) string {
 
 // ---- gossip truth ----
 
-func (w *world) sees(observer, target string) bool {
+func (w *ElectionCluster) sees(observer, target string) bool {
 	if observer == target {
 		return true
 	}
@@ -255,7 +213,7 @@ func (w *world) sees(observer, target string) bool {
 }
 
 // setDead makes everyone see name dead (true) or alive again (false).
-func (w *world) setDead(name string, dead bool) {
+func (w *ElectionCluster) setDead(name string, dead bool) {
 	if w.dead[name] != dead {
 		w.dead[name] = dead
 		w.view++
@@ -263,7 +221,7 @@ func (w *world) setDead(name string, dead bool) {
 }
 
 // hide makes observer see target dead, or alive again.
-func (w *world) hide(observer, target string, hidden bool) {
+func (w *ElectionCluster) Hide(observer, target string, hidden bool) {
 	k := [2]string{observer, target}
 	if w.hidden[k] != hidden {
 		if hidden {
@@ -276,7 +234,7 @@ func (w *world) hide(observer, target string, hidden bool) {
 }
 
 // gossipPartition makes members of different groups see each other dead.
-func (w *world) gossipPartition(groups ...[]string) {
+func (w *ElectionCluster) GossipPartition(groups ...[]string) {
 	group := map[string]int{}
 	for i, g := range groups {
 		for _, n := range g {
@@ -288,14 +246,14 @@ func (w *world) gossipPartition(groups ...[]string) {
 			ga, oka := group[a]
 			gb, okb := group[b]
 			if a != b && (!oka || !okb || ga != gb) {
-				w.hide(a, b, true)
+				w.Hide(a, b, true)
 			}
 		}
 	}
 }
 
 // gossipHeal clears every hidden pair (dead members stay dead).
-func (w *world) gossipHeal() {
+func (w *ElectionCluster) GossipHeal() {
 	if len(w.hidden) > 0 {
 		clear(w.hidden)
 		w.view++
@@ -305,32 +263,32 @@ func (w *world) gossipHeal() {
 // ---- faults on processes ----
 
 // crash kills name's process; gossip notices if noticed is true.
-func (w *world) crash(name string, noticed bool) {
-	w.net.Crash(name)
+func (w *ElectionCluster) Crash(name string, noticed bool) {
+	w.Net.Crash(name)
 	if noticed {
 		w.setDead(name, true)
 	}
-	w.logf("crash %s (gossip notices: %v)", name, noticed)
+	w.Logf("crash %s (gossip notices: %v)", name, noticed)
 }
 
 // restart starts a fresh process for name: with its persisted hard state,
 // or, for a diskless member, with none and a vote floor above every term
 // used so far (termFloor too if withTermFloor, as the daemon does).
-func (w *world) restart(name string, floorExtra uint64, withTermFloor bool) {
-	w.net.Crash(name) // messages in flight to the old process are lost
-	var m *member
+func (w *ElectionCluster) Restart(name string, floorExtra uint64, withTermFloor bool) {
+	w.Net.Crash(name) // messages in flight to the old process are lost
+	var m *electionMember
 	if w.diskless[name] {
 		m = w.newMember(name, election.HardState{})
-		floor := w.hist.maxTerm + floorExtra
+		floor := w.History.MaxTerm + floorExtra
 		m.el.SetVoteFloor(floor)
 		if withTermFloor {
 			m.el.SetTermFloor(floor)
 		}
-		w.logf("restart %s without hard state, vote floor %d (term floor: %v)", name, floor, withTermFloor)
+		w.Logf("restart %s without hard state, vote floor %d (term floor: %v)", name, floor, withTermFloor)
 	} else {
 		hs := w.disk[name]
 		m = w.newMember(name, hs)
-		w.logf("restart %s with hard state %+v", name, hs)
+		w.Logf("restart %s with hard state %+v", name, hs)
 	}
 	w.nodes[name] = m
 	w.c.Replace(name, m)
@@ -339,8 +297,8 @@ func (w *world) restart(name string, floorExtra uint64, withTermFloor bool) {
 
 // ---- member: election.Node as a simnet.Node ----
 
-type member struct {
-	w    *world
+type electionMember struct {
+	w    *ElectionCluster
 	name string
 	inc  int // incarnation: restarts of this name so far
 	opt  election.Options
@@ -353,13 +311,13 @@ type member struct {
 	since map[string]time.Time
 
 	lastTerm uint64
-	out      []simnet.Outgoing[msg]
+	out      []simnet.Outgoing[election.Message]
 }
 
-var _ simnet.Node[msg] = (*member)(nil)
+var _ simnet.Node[election.Message] = (*electionMember)(nil)
 
 // sync hands the node the gossip truth when it changed since the last input.
-func (m *member) sync(now time.Time) {
+func (m *electionMember) sync(now time.Time) {
 	if m.born.IsZero() {
 		m.born = now
 	}
@@ -384,7 +342,7 @@ func (m *member) sync(now time.Time) {
 	m.el.SetMembers(list)
 }
 
-func (m *member) Step(now time.Time, from string, in msg) {
+func (m *electionMember) Step(now time.Time, from string, in election.Message) {
 	m.sync(now)
 	in.From, in.To = from, m.name
 	if m.w.onRecv != nil {
@@ -397,37 +355,37 @@ func (m *member) Step(now time.Time, from string, in msg) {
 	m.after(now)
 }
 
-func (m *member) Tick(now time.Time) {
+func (m *electionMember) Tick(now time.Time) {
 	m.sync(now)
 	m.el.Tick(now)
 	m.after(now)
 }
 
-func (m *member) Outbox() []simnet.Outgoing[msg] {
+func (m *electionMember) Outbox() []simnet.Outgoing[election.Message] {
 	out := m.out
 	m.out = nil
 	return out
 }
 
-// after persists the hard state, records the node's state in the history and
+// after persists the hard state, records the node's state in the History and
 // queues its messages: in that order, as the daemon must.
-func (m *member) after(now time.Time) {
+func (m *electionMember) after(now time.Time) {
 	if hs, changed := m.el.HardState(); changed {
 		m.w.disk[m.name] = hs
 	}
-	m.w.hist.record(m.w, m, m.el.Status())
+	m.w.History.record(m.w, m, m.el.Status())
 	for _, o := range m.el.Outbox() {
 		if m.w.onSend != nil {
 			m.w.onSend(m.name, now, o)
 		}
-		m.out = append(m.out, simnet.Outgoing[msg]{To: o.To, Msg: o})
+		m.out = append(m.out, simnet.Outgoing[election.Message]{To: o.To, Msg: o})
 	}
 }
 
 // forget is the deliberately broken voter: a process restarted without its
 // hard state and without a vote floor, before every (pre-)vote request it
 // gets, so it remembers neither its term nor its vote.
-func (m *member) forget() {
+func (m *electionMember) forget() {
 	m.el = election.New(m.opt, election.HardState{})
 	m.el.SetConfig(m.w.config, partitions.TableID{})
 	m.inc++
@@ -436,53 +394,54 @@ func (m *member) forget() {
 	m.sync(m.born)
 }
 
-// ---- history and checkers ----
+// ---- History and checkers ----
 
-// history records, over the whole run and across restarts, the leader of
+// History records, over the whole run and across restarts, the leader of
 // every term and every vote of every member, and collects violations of:
 //
 //   - at most one leader per term,
 //   - at most one vote per member and term,
 //   - a member's term never decreases (within a process, and across a
 //     restart that kept the hard state).
-type history struct {
+type History struct {
 	leaders map[uint64]string            // term -> leader
 	votes   map[string]map[uint64]string // member -> term -> voted for
-	maxTerm uint64
+	MaxTerm uint64
 	// elections lists (time, term, leader) as leaders appear.
-	elections  []elected
-	violations []string
+	Elections  []Elected
+	Violations []string
 	reported   map[string]bool
 }
 
-type elected struct {
-	at     time.Duration
-	term   uint64
-	leader string
+// Elected is a leader seen for the first time in its term, at At since the start.
+type Elected struct {
+	At     time.Duration
+	Term   uint64
+	Leader string
 }
 
-func newHistory() *history {
-	return &history{leaders: map[uint64]string{}, votes: map[string]map[uint64]string{},
+func newHistory() *History {
+	return &History{leaders: map[uint64]string{}, votes: map[string]map[uint64]string{},
 		reported: map[string]bool{}}
 }
 
-func (h *history) violate(w *world, format string, args ...any) {
+func (h *History) violate(w *ElectionCluster, format string, args ...any) {
 	what := fmt.Sprintf(format, args...)
 	if h.reported[what] {
 		return // the same state seen again
 	}
 	h.reported[what] = true
-	v := fmt.Sprintf("at %v: %s", w.elapsed(), what)
-	h.violations = append(h.violations, v)
-	w.logf("VIOLATION %s", v)
+	v := fmt.Sprintf("at %v: %s", w.Elapsed(), what)
+	h.Violations = append(h.Violations, v)
+	w.Logf("VIOLATION %s", v)
 }
 
-func (h *history) record(w *world, m *member, st election.Status) {
+func (h *History) record(w *ElectionCluster, m *electionMember, st election.Status) {
 	if st.Term < m.lastTerm {
 		h.violate(w, "%s (incarnation %d): term went back from %d to %d", m.name, m.inc, m.lastTerm, st.Term)
 	}
 	m.lastTerm = st.Term
-	h.maxTerm = max(h.maxTerm, st.Term)
+	h.MaxTerm = max(h.MaxTerm, st.Term)
 	if st.VotedFor != "" {
 		byTerm := h.votes[m.name]
 		if byTerm == nil {
@@ -500,54 +459,119 @@ func (h *history) record(w *world, m *member, st election.Status) {
 			h.violate(w, "two leaders in term %d: %s and %s", st.Term, prev, m.name)
 		} else if !ok {
 			h.leaders[st.Term] = m.name
-			h.elections = append(h.elections, elected{w.elapsed(), st.Term, m.name})
-			w.logf("%s leads term %d", m.name, st.Term)
+			h.Elections = append(h.Elections, Elected{At: w.Elapsed(), Term: st.Term, Leader: m.name})
+			w.Logf("%s leads term %d", m.name, st.Term)
 		}
 	}
 }
 
 // doubleLeader reports whether a "two leaders in one term" violation was seen.
-func (h *history) doubleLeader() bool {
-	return slices.ContainsFunc(h.violations, func(v string) bool { return strings.Contains(v, "two leaders") })
+func (h *History) DoubleLeader() bool {
+	return slices.ContainsFunc(h.Violations, func(v string) bool { return strings.Contains(v, "two leaders") })
 }
 
-func (h *history) doubleVote() bool {
-	return slices.ContainsFunc(h.violations, func(v string) bool { return strings.Contains(v, "voted twice") })
+func (h *History) DoubleVote() bool {
+	return slices.ContainsFunc(h.Violations, func(v string) bool { return strings.Contains(v, "voted twice") })
 }
 
 // leaderChanges counts how often the leader's identity changed among the
 // elections after `after`.
-func (h *history) leaderChanges(after time.Duration) (elections, changes int) {
+func (h *History) LeaderChanges(after time.Duration) (elections, changes int) {
 	prev := ""
-	for _, e := range h.elections {
-		if e.at <= after {
-			prev = e.leader
+	for _, e := range h.Elections {
+		if e.At <= after {
+			prev = e.Leader
 			continue
 		}
 		elections++
-		if e.leader != prev {
+		if e.Leader != prev {
 			changes++
 		}
-		prev = e.leader
+		prev = e.Leader
 	}
 	return elections, changes
 }
 
 // requireClean fails the test with the violations and the end of the trace.
-func (w *world) requireClean() {
+func (w *ElectionCluster) RequireClean() {
 	w.t.Helper()
-	if len(w.hist.violations) > 0 {
+	if len(w.History.Violations) > 0 {
 		w.t.Fatalf("seed %d: %d violations, first: %s\ntrace (end):\n%s",
-			w.seed, len(w.hist.violations), w.hist.violations[0], w.dumpTrace(40))
+			w.seed, len(w.History.Violations), w.History.Violations[0], w.Trace(40))
 	}
 }
 
 // setVoters changes the configuration of every member to the given voters
 // (the member set of the table they all know).
-func (w *world) setVoters(names ...string) {
+func (w *ElectionCluster) SetVoters(names ...string) {
 	voters := slices.Sorted(slices.Values(names))
 	w.config = election.Config{Voters: voters}
 	for _, name := range w.names {
 		w.nodes[name].el.SetConfig(w.config, partitions.TableID{})
 	}
+}
+
+// RecordStatus hands the history a status of name as if its node had just
+// reported it (check the checker with hand-made histories).
+func (w *ElectionCluster) RecordStatus(name string, st election.Status) {
+	w.History.record(w, w.nodes[name], st)
+}
+
+// Seed is the seed of the run.
+func (w *ElectionCluster) Seed() int64 { return w.seed }
+
+// Timing is the cluster's timing.
+func (w *ElectionCluster) Timing() Timing { return w.timing }
+
+// Start is the global time the run started at.
+func (w *ElectionCluster) Start() time.Time { return w.start }
+
+// Preempt reports whether preemption is on.
+func (w *ElectionCluster) Preempt() bool { return w.preempt }
+
+// Names returns every member's name, sorted.
+func (w *ElectionCluster) Names() []string { return slices.Clone(w.names) }
+
+// Priority is name's priority.
+func (w *ElectionCluster) Priority(name string) int { return w.prio[name] }
+
+// Priorities maps every member to its priority.
+func (w *ElectionCluster) Priorities() map[string]int { return maps.Clone(w.prio) }
+
+// Node is name's current election state machine.
+func (w *ElectionCluster) Node(name string) *election.Node { return w.nodes[name].el }
+
+// SetDiskless makes name restart without its hard state from now on.
+func (w *ElectionCluster) SetDiskless(name string) { w.diskless[name] = true }
+
+// Diskless lists the members that restart without their hard state.
+func (w *ElectionCluster) Diskless() []string {
+	var out []string
+	for n, on := range w.diskless {
+		if on {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// SetAmnesia breaks the protocol on purpose (check the checker): every
+// member forgets its term and vote before every (pre-)vote request.
+func (w *ElectionCluster) SetAmnesia(on bool) { w.amnesia = on }
+
+// OnStep adds a check that runs after every step with the global time.
+func (w *ElectionCluster) OnStep(check func(now time.Time)) { w.checks = append(w.checks, check) }
+
+// ClearHooks removes every check added with OnStep.
+func (w *ElectionCluster) ClearHooks() { w.checks = nil }
+
+// OnSend makes f see every message a member sends, with its clock.
+func (w *ElectionCluster) OnSend(f func(name string, now time.Time, m election.Message)) {
+	w.onSend = f
+}
+
+// OnRecv makes f see every message a member gets, with its clock.
+func (w *ElectionCluster) OnRecv(f func(name string, now time.Time, m election.Message)) {
+	w.onRecv = f
 }
