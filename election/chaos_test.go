@@ -3,14 +3,14 @@ package election_test
 import (
 	"flag"
 	"fmt"
-	"github.com/ringd/ringd/internal/simcluster"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/faults"
+	"github.com/ringd/ringd/internal/simcluster"
 )
 
 var seedFlag = flag.Int64("seed", 0,
@@ -34,6 +34,7 @@ const convergeBound = 4 * time.Second
 type chaos struct {
 	w   *simcluster.ElectionCluster
 	rng *rand.Rand
+	gen *faults.Generator
 	// keepGoing runs the whole fault schedule despite violations.
 	keepGoing bool
 	converged time.Duration // time from the end of the faults to a stable leader
@@ -67,129 +68,88 @@ func newChaos(t testing.TB, seed int64, amnesia bool) *chaos {
 	hi := []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, 60 * time.Millisecond}[r.IntN(4)]
 	w.Net.SetDefaultDelay(0, hi)
 	w.Logf("seed %d: voters %v, preempt %v, diskless %v, delay [0, %v]", seed, members, preempt, w.Diskless(), hi)
-	return &chaos{w: w, rng: w.Net.Rand()}
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k, v := range m {
-		if v {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
+	rng := w.Net.Rand()
+	gen := faults.NewGenerator(rng, w.Names(), faults.Drop, faults.Drop, faults.Cut, faults.Isolate,
+		faults.Partition, faults.Partition, faults.Heal, faults.Pause, faults.Resume, faults.Crash,
+		faults.Restart, faults.Restart, faults.Delay)
+	return &chaos{w: w, rng: rng, gen: gen}
 }
 
 func (c *chaos) pick(names []string) string { return names[c.rng.IntN(len(names))] }
 
-func (c *chaos) filter(keep func(string) bool) []string {
-	var out []string
-	for _, n := range c.w.Names() {
-		if keep(n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// fault applies one random fault.
+// fault applies one random fault: one of the generator's, a leadership
+// transfer, or a gossip flap.
 func (c *chaos) fault() {
 	w, r := c.w, c.rng
-	up := c.filter(w.Up)
-	crashed := c.filter(w.Net.Crashed)
-	paused := c.filter(w.Net.Paused)
-	switch k := r.IntN(14); {
-	case k == 0: // lossy link
-		a, b := c.pick(w.Names()), c.pick(w.Names())
-		if a != b {
-			f := 0.1 + 0.8*r.Float64()
-			w.Net.SetDrop(a, b, f)
-			w.Logf("drop %s->%s %.2f", a, b, f)
-		}
-	case k == 1: // lossy member, both ways
-		a := c.pick(w.Names())
-		f := 0.2 + 0.6*r.Float64()
-		for _, b := range w.Names() {
-			if a != b {
-				w.Net.SetDrop(a, b, f)
-				w.Net.SetDrop(b, a, f)
-			}
-		}
-		w.Logf("drop all of %s's links %.2f", a, f)
-	case k == 2: // one-way cut
-		a, b := c.pick(w.Names()), c.pick(w.Names())
-		if a != b {
-			w.Net.Cut(a, b)
-			w.Logf("cut %s->%s", a, b)
-		}
-	case k == 3: // isolate
-		a := c.pick(w.Names())
-		w.Net.Isolate(a)
-		if r.IntN(2) == 0 {
-			for _, b := range w.Names() {
-				w.Hide(a, b, true)
-				w.Hide(b, a, true)
-			}
-		}
-		w.Logf("isolate %s", a)
-	case k == 4 || k == 5: // partition into 2 or 3 groups
-		groups := make([][]string, 2+r.IntN(2))
-		for _, n := range w.Names() {
-			i := r.IntN(len(groups))
-			groups[i] = append(groups[i], n)
-		}
-		w.Net.Partition(groups...)
-		gossip := r.IntN(2) == 0
-		if gossip {
-			w.GossipPartition(groups...)
-		}
-		w.Logf("partition %v (gossip follows: %v)", groups, gossip)
-	case k == 6: // heal
-		w.Net.Heal()
-		w.GossipHeal()
-		w.Logf("heal")
-	case k == 7: // pause or resume
-		if len(paused) > 0 && r.IntN(2) == 0 {
-			a := c.pick(paused)
-			w.Net.Resume(a)
-			w.Logf("resume %s", a)
-		} else if len(up) > 0 {
-			a := c.pick(up)
-			w.Net.Pause(a)
-			w.Logf("pause %s", a)
-		}
-	case k == 8: // crash
-		if len(up) > 0 {
-			w.Crash(c.pick(up), r.IntN(4) != 0)
-		}
-	case k == 9 || k == 10: // restart a crashed member, or reboot a running one
-		if len(crashed) > 0 && k == 9 {
-			w.Restart(c.pick(crashed), uint64(r.IntN(3)), r.IntN(2) == 0)
-		} else if len(up) > 0 {
-			w.Restart(c.pick(up), uint64(r.IntN(3)), r.IntN(2) == 0)
-		}
-	case k == 11: // slow, reordering link
-		a, b := c.pick(w.Names()), c.pick(w.Names())
-		if a != b {
-			hi := time.Duration(r.IntN(300)) * time.Millisecond
-			w.Net.SetDelay(a, b, 0, hi)
-			w.Logf("delay %s->%s [0, %v]", a, b, hi)
-		}
-	case k == 12: // leadership transfer
+	switch r.IntN(8) {
+	case 0: // leadership transfer
 		for _, l := range w.Leaders() {
 			to := c.pick(w.Names())
 			err := w.Node(l).Transfer(w.Now(l), to)
 			w.Logf("transfer %s -> %s: %v", l, to, err)
 		}
-	case k == 13: // gossip flap: someone sees someone else dead, or alive again
+	case 1: // gossip flap: someone sees someone else dead, or alive again
 		a, b := c.pick(w.Names()), c.pick(w.Names())
 		if a != b {
 			hidden := r.IntN(2) == 0
 			w.Hide(a, b, hidden)
 			w.Logf("gossip: %s sees %s dead: %v", a, b, hidden)
 		}
+	default:
+		c.apply(c.gen.Next(w))
 	}
+}
+
+// apply injects f into the simulated network and processes; gossip follows
+// an isolation or a partition half of the time, and notices most crashes.
+func (c *chaos) apply(f faults.Fault) {
+	w, r := c.w, c.rng
+	switch f.Kind {
+	case faults.Drop:
+		if f.To != "" {
+			w.Net.SetDrop(f.From, f.To, f.Fraction)
+			break
+		}
+		for _, b := range w.Names() {
+			if b != f.Member {
+				w.Net.SetDrop(f.Member, b, f.Fraction)
+				w.Net.SetDrop(b, f.Member, f.Fraction)
+			}
+		}
+	case faults.Cut:
+		w.Net.Cut(f.From, f.To)
+	case faults.Delay:
+		w.Net.SetDelay(f.From, f.To, 0, f.MaxDelay)
+	case faults.Isolate:
+		w.Net.Isolate(f.Member)
+		if r.IntN(2) == 0 {
+			for _, b := range w.Names() {
+				w.Hide(f.Member, b, true)
+				w.Hide(b, f.Member, true)
+			}
+		}
+	case faults.Partition:
+		w.Net.Partition(f.Groups...)
+		if r.IntN(2) == 0 {
+			w.GossipPartition(f.Groups...)
+		}
+	case faults.Heal:
+		w.Net.Heal()
+		w.GossipHeal()
+	case faults.Pause:
+		w.Net.Pause(f.Member)
+	case faults.Resume:
+		w.Net.Resume(f.Member)
+	case faults.Crash:
+		w.Crash(f.Member, r.IntN(4) != 0)
+		return // Crash logs itself
+	case faults.Restart:
+		w.Restart(f.Member, uint64(r.IntN(3)), r.IntN(2) == 0)
+		return // Restart logs itself
+	default:
+		c.w.T().Fatalf("fault %v not supported by the election cluster", f)
+	}
+	w.Logf("%v", f)
 }
 
 // runFaults runs a random schedule of faults; a violation ends it early.

@@ -1,11 +1,11 @@
 package election_test
 
 import (
-	"github.com/ringd/ringd/internal/simcluster"
 	"strings"
 	"testing"
 
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/simcluster"
 )
 
 // Check the checker (STYLE item 12): the history must report each kind of

@@ -3,13 +3,13 @@ package election_test
 import (
 	"errors"
 	"fmt"
-	"github.com/ringd/ringd/internal/simcluster"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/simcluster"
 )
 
 // The timing of every election test (simcluster.FastElection), under the

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/ringd/ringd/internal/simcluster"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/simcluster"
 )
 
 // TestScenarios runs the scripted scenarios in testdata/*.txt. Each line is

@@ -575,3 +575,9 @@ func (w *ElectionCluster) OnSend(f func(name string, now time.Time, m election.M
 func (w *ElectionCluster) OnRecv(f func(name string, now time.Time, m election.Message)) {
 	w.onRecv = f
 }
+
+// Paused reports whether name's process is paused (faults.State).
+func (w *ElectionCluster) Paused(name string) bool { return w.Net.Paused(name) }
+
+// Crashed reports whether name's process is crashed (faults.State).
+func (w *ElectionCluster) Crashed(name string) bool { return w.Net.Crashed(name) }
