@@ -8,10 +8,11 @@ package core_test
 
 import (
 	"fmt"
-	"github.com/ringd/ringd/internal/simcluster"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ringd/ringd/internal/simcluster"
 )
 
 // churnWatch follows a world through churn: the longest time a partition had

@@ -3,7 +3,6 @@ package core_test
 import (
 	"flag"
 	"fmt"
-	"github.com/ringd/ringd/internal/simcluster"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/ownercheck"
+	"github.com/ringd/ringd/internal/simcluster"
 )
 
 var (

@@ -2,13 +2,13 @@ package core_test
 
 import (
 	"fmt"
-	"github.com/ringd/ringd/internal/simcluster"
 	"math"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/ringd/ringd/daemon/core"
+	"github.com/ringd/ringd/internal/simcluster"
 	"github.com/ringd/ringd/partitions"
 )
 

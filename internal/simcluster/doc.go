@@ -16,14 +16,15 @@
 //     leader per term, one vote per member and term, and terms that never go
 //     back.
 //
-// A five-member cluster with a partition, a pause and a clock drift:
+// A five-member cluster with a partition, a pause and a clock drift
+// (TestFiveMembersPartitionPauseDrift has it in full):
 //
 //	c := simcluster.New(t, simcluster.Seed(7), simcluster.Size(5))
 //	c.RunUntil(10*time.Second, c.Covered)
 //	c.Partition([]string{"m0", "m1"}, []string{"m2", "m3", "m4"})
-//	c.Pause("m2")
+//	c.Pause("m0")
 //	c.SetDrift("m3", 0.01)
-//	c.Run(5 * time.Second)
+//	c.RunUntil(10*time.Second, func() bool { return c.CoveredBy([]string{"m2", "m3", "m4"}) })
 //	c.RequireNoViolations()
 //
 // Everything random comes from the seed: the same seed and the same calls

@@ -35,7 +35,7 @@ func Fast() Timing {
 		LeaderTimeout:     400 * time.Millisecond,
 		ElectionTimeout:   150 * time.Millisecond,
 		LeaderLease:       400 * time.Millisecond,
-		Lease:             1200 * time.Millisecond,
+		Lease:             2 * time.Second,
 		Drift:             0.05,
 		SafetyMargin:      100 * time.Millisecond,
 		Settle:            300 * time.Millisecond,
