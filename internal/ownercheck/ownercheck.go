@@ -25,7 +25,7 @@
 // receipt to the last listing request's sending.
 //
 // The judgement (Violations, CoverageGaps) follows docs/architecture.md
-// ("The promise"):
+// ("Why at most one owner", "Fencing tokens"):
 //
 //   - DoubleOwner: intervals of two different members overlap on a partition.
 //   - TwoTokens: one member holds a partition under two tokens at once.
