@@ -119,7 +119,15 @@ func (c *chaos) apply(f faults.Fault) {
 	case faults.Cut:
 		w.Net.Cut(f.From, f.To)
 	case faults.Delay:
-		w.Net.SetDelay(f.From, f.To, 0, f.MaxDelay)
+		if f.To != "" {
+			w.Net.SetDelay(f.From, f.To, 0, f.MaxDelay)
+			break
+		}
+		for _, b := range w.Names() {
+			if b != f.Member {
+				w.Net.SetDelay(f.Member, b, 0, f.MaxDelay)
+			}
+		}
 	case faults.Isolate:
 		w.Net.Isolate(f.Member)
 		if r.IntN(2) == 0 {

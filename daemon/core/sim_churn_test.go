@@ -15,7 +15,7 @@ import (
 	"github.com/ringd/ringd/internal/simcluster"
 )
 
-// churnWatch follows a world through churn: the longest time a partition had
+// churnWatch follows a cluster through churn: the longest time a partition had
 // no holder, and the longest time the live members had no leader.
 type churnWatch struct {
 	w *simcluster.Cluster

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringd/ringd/internal/faults"
 	"github.com/ringd/ringd/internal/ownercheck"
 	"github.com/ringd/ringd/internal/simcluster"
 )
@@ -137,9 +138,12 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 	faultFor := time.Duration(1500+cfg.IntN(3500)) * time.Millisecond
 	faultStart := w.Elapsed()
 	events := 1 + cfg.IntN(6)
+	gen := faults.NewGenerator(cfg, w.Names(), faults.Drop, faults.Cut, faults.Delay,
+		faults.Partition, faults.Partition, faults.Pause, faults.Pause, faults.Crash, faults.Crash)
+	gen.MinDrop, gen.MaxDrop, gen.MaxDelay = 0.2, 1, 420*time.Millisecond
 	for range events {
 		at := faultStart + time.Duration(cfg.Int64N(int64(faultFor)))
-		scheduleFault(w, cfg, at, faultStart+faultFor)
+		scheduleFault(w, cfg, gen, at, faultStart+faultFor)
 	}
 	w.Run(faultFor)
 
@@ -180,78 +184,38 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 	return finish()
 }
 
-// scheduleFault adds one random fault at virtual time at (since the world's
-// start); faults that end by themselves (pauses, crashes, drains) end before
-// until or with the heal.
-func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, at, until time.Duration) {
-	names := slices.Clone(w.Names())
+// scheduleFault adds one random fault at virtual time at (since the cluster's
+// start): one of the shared vocabulary (gen) or one of the core's own (drains,
+// transfers, joins, leaves, clock steps). Faults that end by themselves
+// (pauses, crashes, drains) end before until or with the heal.
+func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, gen *faults.Generator, at, until time.Duration) {
+	names := w.Names()
 	pick := func() string { return names[cfg.IntN(len(names))] }
-	pickPair := func() (string, string) {
-		a := pick()
-		b := pick()
-		for b == a {
-			b = pick()
-		}
-		return a, b
-	}
 	end := func(lo, hi time.Duration) time.Duration {
 		return at + lo + time.Duration(cfg.Int64N(int64(hi-lo)))
 	}
 	switch cfg.IntN(14) {
-	case 0: // lossy links, one way, maybe all from or to one member
-		a, b := pickPair()
-		f := 0.2 + 0.8*cfg.Float64()
-		all := cfg.IntN(3) == 0
-		w.At(at, fmt.Sprintf("lossy %s->%s %.2f all %t", a, b, f, all), func() {
-			if !all {
-				w.SetDrop(a, b, f)
-				return
+	default: // 0-8: links, partitions, pauses, crashes
+		f := gen.Next(nil)
+		w.At(at, f.String(), func() { w.Apply(f) })
+		switch f.Kind {
+		case faults.Pause: // shorter or longer than the lease
+			d := time.Duration(100+cfg.IntN(900)) * time.Millisecond
+			if cfg.IntN(2) == 0 {
+				d = time.Duration(1300+cfg.IntN(1700)) * time.Millisecond
 			}
-			for _, o := range w.Others(a) {
-				w.SetDrop(a, o, f)
-				w.SetDrop(o, a, f)
+			if at+d < until {
+				resume := faults.Fault{Kind: faults.Resume, Member: f.Member}
+				w.At(at+d, resume.String(), func() { w.Apply(resume) })
 			}
-		})
-	case 1: // one-way cut
-		a, b := pickPair()
-		w.At(at, "cut", func() { w.Cut(a, b) })
-	case 2: // delay and reorder on a link, or from one member to all
-		a, b := pickPair()
-		hi := time.Duration(20+cfg.IntN(400)) * time.Millisecond
-		all := cfg.IntN(3) == 0
-		w.At(at, "delay", func() {
-			if !all {
-				w.SetDelay(a, b, 0, hi)
-				return
+		case faults.Crash: // restart later with or without the hard state
+			restart := faults.Fault{Kind: faults.Restart, Member: f.Member}
+			if cfg.IntN(2) == 0 {
+				restart.Kind = faults.RestartDiskless
 			}
-			for _, o := range w.Others(a) {
-				w.SetDelay(a, o, 0, hi)
+			if r := end(100*time.Millisecond, 2500*time.Millisecond); r < until {
+				w.At(r, restart.String(), func() { w.Apply(restart) })
 			}
-		})
-	case 3, 4: // partition into 2 or 3 groups (maybe a lone member)
-		k := 2 + cfg.IntN(2)
-		groups := make([][]string, k)
-		for _, n := range cfg.Perm(len(names)) {
-			g := cfg.IntN(k)
-			groups[g] = append(groups[g], names[n])
-		}
-		w.At(at, "partition", func() { w.Partition(groups...) })
-	case 5, 6: // pause, shorter or longer than the lease
-		a := pick()
-		d := time.Duration(100+cfg.IntN(900)) * time.Millisecond
-		if cfg.IntN(2) == 0 {
-			d = time.Duration(1300+cfg.IntN(1700)) * time.Millisecond
-		}
-		w.At(at, "pause", func() { w.Pause(a) })
-		if at+d < until {
-			w.At(at+d, "resume", func() { w.Resume(a) })
-		}
-	case 7, 8: // crash, restart later with or without the hard state
-		a := pick()
-		keep := cfg.IntN(2) == 0
-		w.At(at, "crash", func() { w.Crash(a) })
-		if r := end(100*time.Millisecond, 2500*time.Millisecond); r < until {
-			w.At(r, "restart", func() { w.Restart(a, keep) })
 		}
 	case 9: // drain for a while
 		a := pick()

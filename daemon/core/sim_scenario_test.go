@@ -53,7 +53,7 @@ var (
 	handoffBound = 200 * time.Millisecond
 )
 
-// bootstrap starts a world and waits for full coverage within
+// bootstrap starts a cluster and waits for full coverage within
 // bootstrapBound, then lets it settle for a while.
 func bootstrap(t *testing.T, seed int64, ss ...simcluster.MemberSpec) *simcluster.Cluster {
 	t.Helper()
@@ -98,7 +98,7 @@ func TestBootstrapCoverage(t *testing.T) {
 	}
 }
 
-// crashAndRecover crashes victim in a settled world and measures how long
+// crashAndRecover crashes victim in a settled cluster and measures how long
 // until the survivors cover every partition again. It checks that the
 // survivors keep every partition they held, with the same token and without
 // a break: a failover moves only the victim's partitions.

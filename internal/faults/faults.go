@@ -41,8 +41,9 @@ const (
 	// Drop loses a fraction of the messages from one member to another, or
 	// of every message to and from one member when To is empty.
 	Drop
-	// Delay delays each message from one member to another by a random
-	// time up to MaxDelay, so messages overtake each other.
+	// Delay delays each message from one member to another, or from one
+	// member to everyone when To is empty, by a random time up to MaxDelay,
+	// so messages overtake each other.
 	Delay
 	// Drift makes a member's clock run fast or slow.
 	Drift
@@ -68,7 +69,7 @@ func (k Kind) String() string {
 type Fault struct {
 	Kind Kind
 	// Member is the member of Pause, Resume, Crash, Restart,
-	// RestartDiskless, Isolate and Drift (and of Drop without To).
+	// RestartDiskless, Isolate and Drift (and of Drop and Delay without To).
 	Member string
 	// From and To are the one-way link of Cut, Drop and Delay.
 	From, To string
@@ -96,6 +97,9 @@ func (f Fault) String() string {
 		}
 		return fmt.Sprintf("drop %s->%s %.2f", f.From, f.To, f.Fraction)
 	case Delay:
+		if f.To == "" {
+			return fmt.Sprintf("delay %s->all [0, %v]", f.Member, f.MaxDelay)
+		}
 		return fmt.Sprintf("delay %s->%s [0, %v]", f.From, f.To, f.MaxDelay)
 	case Drift:
 		return fmt.Sprintf("drift %s %+.4f", f.Member, f.Rate)
@@ -210,13 +214,15 @@ func (g *Generator) draw(k Kind, st State) (Fault, bool) {
 			i := g.rng.IntN(len(f.Groups))
 			f.Groups[i] = append(f.Groups[i], m)
 		}
-	case Cut, Delay:
+	case Cut:
 		f.From, f.To = g.pair()
-		if k == Delay {
+	case Drop, Delay:
+		if k == Drop {
+			f.Fraction = g.MinDrop + (g.MaxDrop-g.MinDrop)*g.rng.Float64()
+		} else {
 			f.MaxDelay = time.Duration(g.rng.Int64N(int64(g.MaxDelay)))
 		}
-	case Drop:
-		f.Fraction = g.MinDrop + (g.MaxDrop-g.MinDrop)*g.rng.Float64()
+		// A third of them act on every link of one member.
 		if g.rng.IntN(3) == 0 {
 			f.Member = g.pick(g.members)
 		} else {

@@ -85,16 +85,19 @@ func TestFaultsFitTheMembers(t *testing.T) {
 			if len(f.Groups) < 2 || len(f.Groups) > g.MaxGroups || !slices.Equal(all, members) {
 				t.Fatalf("draw %d: %v does not split every member once into 2..%d groups", i, f, g.MaxGroups)
 			}
-		case Cut, Delay:
+		case Cut:
 			if f.From == f.To || f.From == "" {
 				t.Fatalf("draw %d: %v is not a link between two members", i, f)
 			}
+		case Drop, Delay:
+			if (f.To == "") != (f.Member != "") || (f.To != "" && f.From == f.To) {
+				t.Fatalf("draw %d: %v is neither a link nor a member", i, f)
+			}
+			if f.Kind == Drop && (f.Fraction < g.MinDrop || f.Fraction > g.MaxDrop) {
+				t.Fatalf("draw %d: %v outside [%v, %v]", i, f, g.MinDrop, g.MaxDrop)
+			}
 			if f.Kind == Delay && (f.MaxDelay < 0 || f.MaxDelay >= g.MaxDelay) {
 				t.Fatalf("draw %d: %v outside [0, %v)", i, f, g.MaxDelay)
-			}
-		case Drop:
-			if f.Fraction < g.MinDrop || f.Fraction > g.MaxDrop || (f.To == "") != (f.Member != "") {
-				t.Fatalf("draw %d: %v", i, f)
 			}
 		case Drift:
 			if f.Rate < -g.MaxRate || f.Rate > g.MaxRate {

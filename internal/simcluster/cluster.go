@@ -75,6 +75,7 @@ type Cluster struct {
 	// Network faults as the harness set them (simnet keeps its own copy).
 	dropFrac    map[pair]float64
 	cuts        map[pair]bool
+	isolated    map[string]bool
 	partitioned bool
 	group       map[string]int
 	// lastHeard is, per (observer, subject), the last global time the
@@ -170,7 +171,7 @@ func New(t testing.TB, opts ...Option) *Cluster {
 		appOutlivesCrash: o.settings.AppOutlivesCrash,
 		floorUnit:        cmp.Or(o.settings.FloorUnit, time.Millisecond),
 		members:          map[string]*Member{},
-		dropFrac:         map[pair]float64{}, cuts: map[pair]bool{},
+		dropFrac:         map[pair]float64{}, cuts: map[pair]bool{}, isolated: map[string]bool{},
 		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardID: map[pair]uint64{},
 		heardDraining: map[pair]bool{}, heardLeaving: map[pair]bool{}, heardHasTable: map[pair]bool{},
 		check: ownercheck.New(Partitions),

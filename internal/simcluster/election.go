@@ -14,9 +14,10 @@ import (
 	"github.com/ringd/ringd/partitions"
 )
 
-// ElectionCluster is a simulated cluster of election nodes plus the test's knowledge of
-// it: priorities, the configuration, the gossip truth, the persisted hard
-// states and the History of everything the nodes did.
+// ElectionCluster is a simulated cluster of election nodes plus the test's
+// knowledge of it: priorities, the configuration, the gossip truth, the
+// persisted hard states and the History of everything the nodes did. Build
+// it with NewElections; Net is its network, for faults.
 type ElectionCluster struct {
 	seed   int64
 	timing Timing
@@ -47,7 +48,7 @@ type ElectionCluster struct {
 	view   int
 
 	History *History
-	// checks run after every step (Cluster.Observe) with the global time.
+	// checks run after every step (simnet.Cluster.Observe) with the global time.
 	checks []func(now time.Time)
 	// onSend and onRecv, if set, see every message a member sends or gets,
 	// with the member's own clock.
@@ -127,32 +128,35 @@ func (w *ElectionCluster) newMember(name string, hs election.HardState) *electio
 	return m
 }
 
-// run runs the cluster for d.
+// Run runs the cluster for d.
 func (w *ElectionCluster) Run(d time.Duration) { w.c.RunFor(d, w.timing.Tick) }
 
-// runUntil runs until cond holds or limit passes and reports whether it held.
+// RunUntil runs until cond holds or limit passes and reports whether it held.
 func (w *ElectionCluster) RunUntil(limit time.Duration, cond func() bool) bool {
 	return w.c.RunUntil(limit, w.timing.Tick, cond)
 }
 
-// up reports whether name's process runs (neither crashed nor paused).
+// Up reports whether name's process runs (neither crashed nor paused).
 func (w *ElectionCluster) Up(name string) bool {
 	return !w.Net.Crashed(name) && !w.Net.Paused(name)
 }
 
+// Now is name's clock reading.
 func (w *ElectionCluster) Now(name string) time.Time { return w.Net.NodeNow(name) }
 
+// Status is name's election status.
 func (w *ElectionCluster) Status(name string) election.Status { return w.nodes[name].el.Status() }
 
+// IsLeader reports whether name runs and leads with a valid lease.
 func (w *ElectionCluster) IsLeader(name string) bool {
 	return w.Up(name) && w.nodes[name].el.IsLeader(w.Now(name))
 }
 
-// stableLeader returns the member that leads with a valid lease while every
+// StableLeader returns the member that leads with a valid lease while every
 // other running member follows it in the same term, if there is one.
 func (w *ElectionCluster) StableLeader() (string, bool) { return w.StableLeaderAmong(w.names) }
 
-// stableLeaderAmong is stableLeader restricted to a group of members (one
+// StableLeaderAmong is stableLeader restricted to a group of members (one
 // side of a partition).
 func (w *ElectionCluster) StableLeaderAmong(group []string) (string, bool) {
 	leader := ""
@@ -180,7 +184,7 @@ func (w *ElectionCluster) StableLeaderAmong(group []string) (string, bool) {
 	return leader, true
 }
 
-// leaders returns the running members that hold a valid leader lease now.
+// Leaders returns the running members that hold a valid leader lease now.
 func (w *ElectionCluster) Leaders() []string {
 	var out []string
 	for _, name := range w.names {
@@ -220,7 +224,7 @@ func (w *ElectionCluster) setDead(name string, dead bool) {
 	}
 }
 
-// hide makes observer see target dead, or alive again.
+// Hide makes observer see target dead, or alive again.
 func (w *ElectionCluster) Hide(observer, target string, hidden bool) {
 	k := [2]string{observer, target}
 	if w.hidden[k] != hidden {
@@ -233,7 +237,7 @@ func (w *ElectionCluster) Hide(observer, target string, hidden bool) {
 	}
 }
 
-// gossipPartition makes members of different groups see each other dead.
+// GossipPartition makes members of different groups see each other dead.
 func (w *ElectionCluster) GossipPartition(groups ...[]string) {
 	group := map[string]int{}
 	for i, g := range groups {
@@ -252,7 +256,7 @@ func (w *ElectionCluster) GossipPartition(groups ...[]string) {
 	}
 }
 
-// gossipHeal clears every hidden pair (dead members stay dead).
+// GossipHeal clears every hidden pair (dead members stay dead).
 func (w *ElectionCluster) GossipHeal() {
 	if len(w.hidden) > 0 {
 		clear(w.hidden)
@@ -262,7 +266,7 @@ func (w *ElectionCluster) GossipHeal() {
 
 // ---- faults on processes ----
 
-// crash kills name's process; gossip notices if noticed is true.
+// Crash kills name's process; gossip notices if noticed is true.
 func (w *ElectionCluster) Crash(name string, noticed bool) {
 	w.Net.Crash(name)
 	if noticed {
@@ -271,7 +275,7 @@ func (w *ElectionCluster) Crash(name string, noticed bool) {
 	w.Logf("crash %s (gossip notices: %v)", name, noticed)
 }
 
-// restart starts a fresh process for name: with its persisted hard state,
+// Restart starts a fresh process for name: with its persisted hard state,
 // or, for a diskless member, with none and a vote floor above every term
 // used so far (termFloor too if withTermFloor, as the daemon does).
 func (w *ElectionCluster) Restart(name string, floorExtra uint64, withTermFloor bool) {
@@ -465,7 +469,7 @@ func (h *History) record(w *ElectionCluster, m *electionMember, st election.Stat
 	}
 }
 
-// doubleLeader reports whether a "two leaders in one term" violation was seen.
+// DoubleLeader reports whether a "two leaders in one term" violation was seen.
 func (h *History) DoubleLeader() bool {
 	return slices.ContainsFunc(h.Violations, func(v string) bool { return strings.Contains(v, "two leaders") })
 }
@@ -474,7 +478,7 @@ func (h *History) DoubleVote() bool {
 	return slices.ContainsFunc(h.Violations, func(v string) bool { return strings.Contains(v, "voted twice") })
 }
 
-// leaderChanges counts how often the leader's identity changed among the
+// LeaderChanges counts how often the leader's identity changed among the
 // elections after `after`.
 func (h *History) LeaderChanges(after time.Duration) (elections, changes int) {
 	prev := ""
@@ -492,7 +496,7 @@ func (h *History) LeaderChanges(after time.Duration) (elections, changes int) {
 	return elections, changes
 }
 
-// requireClean fails the test with the violations and the end of the trace.
+// RequireClean fails the test with the violations and the end of the trace.
 func (w *ElectionCluster) RequireClean() {
 	w.t.Helper()
 	if len(w.History.Violations) > 0 {
@@ -501,7 +505,7 @@ func (w *ElectionCluster) RequireClean() {
 	}
 }
 
-// setVoters changes the configuration of every member to the given voters
+// SetVoters changes the configuration of every member to the given voters
 // (the member set of the table they all know).
 func (w *ElectionCluster) SetVoters(names ...string) {
 	voters := slices.Sorted(slices.Values(names))

@@ -1,6 +1,11 @@
 package simcluster
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/ringd/ringd/internal/faults"
+)
 
 // Faults of a Cluster. Each updates simnet and the cluster's own record of
 // the network, from which the simulated gossip decides who hears whom.
@@ -39,11 +44,20 @@ func (c *Cluster) Partition(groups ...[]string) {
 	c.Logf("partition %v", groups)
 }
 
-// Heal removes every network fault (drops, cuts, delays, partitions).
+// Isolate cuts name off from every other member (and gossip), both ways.
+func (c *Cluster) Isolate(name string) {
+	c.isolated[name] = true
+	c.net.Isolate(name)
+	c.Logf("isolate %s", name)
+}
+
+// Heal removes every network fault (drops, cuts, delays, isolations,
+// partitions).
 func (c *Cluster) Heal() {
 	c.net.Heal()
 	clear(c.dropFrac)
 	clear(c.cuts)
+	clear(c.isolated)
 	c.partitioned, c.group = false, nil
 	c.Logf("heal network")
 }
@@ -162,3 +176,52 @@ func (c *Cluster) HealAll(keepHard bool) {
 		}
 	}
 }
+
+// Apply injects a fault of the shared vocabulary. A Drop or Delay without To
+// acts on every link of Member (a Drop both ways, a Delay from it); Restart
+// keeps the member's persisted state, RestartDiskless does not.
+func (c *Cluster) Apply(f faults.Fault) {
+	switch f.Kind {
+	case faults.Pause:
+		c.Pause(f.Member)
+	case faults.Resume:
+		c.Resume(f.Member)
+	case faults.Crash:
+		c.Crash(f.Member)
+	case faults.Restart, faults.RestartDiskless:
+		c.Restart(f.Member, f.Kind == faults.Restart)
+	case faults.Partition:
+		c.Partition(f.Groups...)
+	case faults.Isolate:
+		c.Isolate(f.Member)
+	case faults.Cut:
+		c.Cut(f.From, f.To)
+	case faults.Drop:
+		if f.To != "" {
+			c.SetDrop(f.From, f.To, f.Fraction)
+			return
+		}
+		for _, o := range c.Others(f.Member) {
+			c.SetDrop(f.Member, o, f.Fraction)
+			c.SetDrop(o, f.Member, f.Fraction)
+		}
+	case faults.Delay:
+		if f.To != "" {
+			c.SetDelay(f.From, f.To, 0, f.MaxDelay)
+			return
+		}
+		for _, o := range c.Others(f.Member) {
+			c.SetDelay(f.Member, o, 0, f.MaxDelay)
+		}
+	case faults.Drift:
+		c.SetDrift(f.Member, f.Rate)
+	case faults.Heal:
+		c.Heal()
+	default:
+		panic(fmt.Sprintf("simcluster: unknown fault %v", f))
+	}
+}
+
+// Paused and Crashed tell a fault generator what the members' processes do
+// (faults.State).
+func (c *Cluster) Crashed(name string) bool { return c.members[name].crashed }

@@ -238,7 +238,7 @@ func (c *Cluster) hear(p pair, now time.Time) {
 // canHear reports whether observer could hear subject right now: the
 // subject's process runs and the network carries its packets to observer.
 func (c *Cluster) canHear(observer, subject string) bool {
-	if !c.Up(subject) || c.cuts[pair{subject, observer}] {
+	if !c.Up(subject) || c.cuts[pair{subject, observer}] || c.isolated[subject] || c.isolated[observer] {
 		return false
 	}
 	if c.partitioned {

@@ -133,17 +133,15 @@ func (c *Cluster) Describe() string {
 	return b.String()
 }
 
-// VotersLost reports whether the newest configuration any running member
-// holds has lost a majority of its voters (or, during a change, of either
-// voter set) for good: a voter is gone for good once its member runs under
-// another identity (it restarted without its state). No leader is promised
-// then (docs/architecture.md).
+// VotersLost reports whether the newest configuration any member holds (also
+// the last view of a crashed or departed process: a configuration does not
+// go away when the members that know it are down) has lost a majority of its
+// voters (or, during a change, of either voter set) for good: a voter is gone
+// for good once its member runs under another identity (it restarted without
+// its state) or left. No leader is promised then (docs/architecture.md).
 func (c *Cluster) VotersLost() bool {
 	var newest partitions.Table
 	for _, n := range c.names {
-		if !c.Up(n) {
-			continue
-		}
 		if t := c.members[n].core.View(c.Now(n)).Table; newest.ID.Less(t.ID) {
 			newest = t
 		}
