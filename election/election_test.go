@@ -12,17 +12,8 @@ import (
 	"github.com/ringd/ringd/internal/simcluster"
 )
 
-// The timing of every election test (simcluster.FastElection), under the
-// short names the tests use.
-var (
-	fast            = simcluster.FastElection()
-	tick            = fast.Tick
-	heartbeat       = fast.HeartbeatInterval
-	leaderTimeout   = fast.LeaderTimeout
-	electionTimeout = fast.ElectionTimeout
-	leaderLease     = fast.LeaderLease
-	settle          = fast.Settle
-)
+// The timing of every election test.
+var fast = simcluster.FastElection()
 
 // firstElectionBound is how long a fresh cluster may take to elect its first
 // leader: every member waits LeaderTimeout from its first tick, then the top
@@ -30,7 +21,7 @@ var (
 // and step back; a pre-vote and a vote round trip take a few ticks more
 // (the first leader shows up at 330-450ms). 60 ticks leave room for
 // delays of up to 20ms per message.
-var firstElectionBound = 60 * tick
+var firstElectionBound = 60 * fast.Tick
 
 func TestBasicElection(t *testing.T) {
 	cases := []struct {
@@ -158,10 +149,10 @@ func TestMajorityPartition(t *testing.T) {
 				w.OnStep(func(time.Time) {
 					since := w.Elapsed() - cutAt
 					for _, n := range minority {
-						if since >= leaderLease && w.IsLeader(n) {
+						if since >= fast.LeaderLease && w.IsLeader(n) {
 							t.Fatalf("%s on the minority side holds a leader lease %v after the cut", n, since)
 						}
-						if since >= leaderLease+tick && w.Status(n).Role == election.Leader {
+						if since >= fast.LeaderLease+fast.Tick && w.Status(n).Role == election.Leader {
 							t.Fatalf("%s on the minority side still has role leader %v after the cut", n, since)
 						}
 					}
@@ -236,7 +227,7 @@ func TestSmallSideNeverLeads(t *testing.T) {
 			cutAt := w.Elapsed()
 			w.OnStep(func(time.Time) {
 				for _, n := range tc.minority {
-					if w.Elapsed()-cutAt >= leaderLease+tick && w.Status(n).Role == election.Leader {
+					if w.Elapsed()-cutAt >= fast.LeaderLease+fast.Tick && w.Status(n).Role == election.Leader {
 						t.Fatalf("%s leads on a side of %d of %d voters, %v after the cut",
 							n, len(tc.minority), tc.voters, w.Elapsed()-cutAt)
 					}
@@ -313,7 +304,7 @@ func TestLeaseFromSendTime(t *testing.T) {
 				if st.Role != election.Leader {
 					return
 				}
-				if w.IsLeader("a") != now.Before(st.LeaseStart.Add(leaderLease)) {
+				if w.IsLeader("a") != now.Before(st.LeaseStart.Add(fast.LeaderLease)) {
 					t.Fatalf("IsLeader(%v) = %v with LeaseStart %v", now, w.IsLeader("a"), st.LeaseStart)
 				}
 				if st.LeaseStart.IsZero() {
@@ -368,7 +359,7 @@ func TestLeaseFromSendTime(t *testing.T) {
 			w.Net.SetDelay("c", "a", 300*time.Millisecond, 320*time.Millisecond)
 			slowAt := w.Elapsed()
 			w.OnStep(func(time.Time) {
-				if w.Elapsed()-slowAt >= leaderLease+tick && w.IsLeader("a") {
+				if w.Elapsed()-slowAt >= fast.LeaderLease+fast.Tick && w.IsLeader("a") {
 					t.Fatalf("a holds a leader lease %v after its acks became slower than the lease", w.Elapsed()-slowAt)
 				}
 			})
@@ -411,7 +402,7 @@ func TestPreemption(t *testing.T) {
 					w.RequireClean()
 					return
 				}
-				if !w.RunUntil(settle+time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
+				if !w.RunUntil(fast.Settle+time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
 					t.Fatalf("a did not take over within Settle+1s of joining\n%s", w.Trace(30))
 				}
 				var aElected time.Duration
@@ -421,8 +412,8 @@ func TestPreemption(t *testing.T) {
 						break
 					}
 				}
-				if wait := aElected - joined; wait < settle {
-					t.Fatalf("a took over %v after joining, before Settle (%v)", wait, settle)
+				if wait := aElected - joined; wait < fast.Settle {
+					t.Fatalf("a took over %v after joining, before Settle (%v)", wait, fast.Settle)
 				}
 				w.RequireClean()
 			})
@@ -457,8 +448,8 @@ func TestTransfer(t *testing.T) {
 					t.Fatalf("a is %v right after Transfer, want follower", w.Status("a").Role)
 				}
 				// TimeoutNow, the vote round trip and a heartbeat: a few ticks.
-				if !w.RunUntil(15*tick, func() bool { l, ok := w.StableLeader(); return ok && l == target }) {
-					t.Fatalf("%s not the stable leader within %v of the transfer\n%s", target, 15*tick, w.Trace(30))
+				if !w.RunUntil(15*fast.Tick, func() bool { l, ok := w.StableLeader(); return ok && l == target }) {
+					t.Fatalf("%s not the stable leader within %v of the transfer\n%s", target, 15*fast.Tick, w.Trace(30))
 				}
 				if !preempt {
 					w.Run(5 * time.Second)
@@ -476,7 +467,7 @@ func TestTransfer(t *testing.T) {
 			t.Fatal("no stable leader a")
 		}
 		w.Crash("c", true)
-		w.Run(tick)
+		w.Run(fast.Tick)
 		if err := w.Node("a").Transfer(w.Now("a"), "c"); !errors.Is(err, election.ErrUnknownMember) {
 			t.Fatalf("Transfer to a dead member: %v, want ErrUnknownMember", err)
 		}
@@ -504,10 +495,10 @@ func TestOneWayLoss(t *testing.T) {
 			cutAt := w.Elapsed()
 			w.OnStep(func(time.Time) {
 				since := w.Elapsed() - cutAt
-				if since >= leaderLease && w.IsLeader("a") {
+				if since >= fast.LeaderLease && w.IsLeader("a") {
 					t.Fatalf("a holds its lease %v after losing every ack", since)
 				}
-				if since >= leaderLease+tick && w.Status("a").Role == election.Leader {
+				if since >= fast.LeaderLease+fast.Tick && w.Status("a").Role == election.Leader {
 					t.Fatalf("a still has role leader %v after losing every ack", since)
 				}
 			})

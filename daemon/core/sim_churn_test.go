@@ -109,7 +109,7 @@ func rollout(w *simcluster.Cluster, old []string, prefix string, surge, unavaila
 	next := 0
 	for len(old) > 0 {
 		for i := 0; i < unavailable && len(old) > 0; i++ {
-			leaveGracefully(w, old[0], 2*lease)
+			leaveGracefully(w, old[0], 2*fast.Lease)
 			old = old[1:]
 		}
 		var started []string
@@ -126,7 +126,7 @@ func rollout(w *simcluster.Cluster, old []string, prefix string, surge, unavaila
 		}
 		fresh = append(fresh, started...)
 		for i := 0; i < surge && len(old) > 0; i++ {
-			leaveGracefully(w, old[0], 2*lease)
+			leaveGracefully(w, old[0], 2*fast.Lease)
 			old = old[1:]
 		}
 	}
@@ -214,7 +214,7 @@ func TestScaling(t *testing.T) {
 		}
 		// Scale down to m8, m9: the others leave one by one, voters first.
 		for _, n := range w.Names()[:8] {
-			leaveGracefully(w, n, 2*lease)
+			leaveGracefully(w, n, 2*fast.Lease)
 		}
 		if !w.RunUntil(leaderFailoverBound, func() bool { return w.CoveredBy([]string{"m8", "m9"}) }) {
 			t.Fatalf("seed %d: m8, m9 do not cover everything\n%s", seed, w.Describe())
@@ -247,7 +247,7 @@ func TestRecreatedMember(t *testing.T) {
 				if kill {
 					w.Crash(name)
 				} else {
-					leaveGracefully(w, name, 2*lease)
+					leaveGracefully(w, name, 2*fast.Lease)
 				}
 				if len(w.Leaders(stable)) != 1 {
 					t.Fatalf("round %d: leaders among %v: %v\n%s", i, stable, w.Leaders(stable), w.Describe())
@@ -369,7 +369,7 @@ func TestLeaveWhileAVoterIsDead(t *testing.T) {
 			}
 			w.Crash(dead)
 			w.Run(2 * simcluster.DetectDelay)
-			leaveGracefully(w, leaving, 2*lease)
+			leaveGracefully(w, leaving, 2*fast.Lease)
 			rest := w.Others(dead, leaving)
 			if !w.RunUntil(leaderFailoverBound, func() bool { return len(w.Leaders(rest)) == 1 && w.CoveredBy(rest) }) {
 				t.Fatalf("after %s died and %s left, %v have no leader or do not cover everything\n%s\n%s",
@@ -402,7 +402,7 @@ func TestRollingUpdateStatefulSet(t *testing.T) {
 				cw.start()
 				for round := 0; round < 2; round++ {
 					for _, name := range w.Names() {
-						leaveGracefully(w, name, 2*lease)
+						leaveGracefully(w, name, 2*fast.Lease)
 						w.Restart(name, true)
 						if !w.RunUntil(leaderFailoverBound+bootstrapBound, func() bool { return ready(w, name) && w.Covered() }) {
 							t.Fatalf("round %d: %s not back\n%s\n%s", round, name, w.Describe(), w.Trace(60))
@@ -437,8 +437,8 @@ func TestLeaveJustAfterUndetectedCrash(t *testing.T) {
 			o := w.Others(l)
 			w.Crash(o[0])
 			w.Run(gap)
-			w.Leave(o[1], 2*lease)
-			if !w.RunUntil(leaderFailoverBound+2*lease, func() bool { return w.Member(o[1]).Gone() && w.Leader() == l && w.CoveredBy([]string{l}) }) {
+			w.Leave(o[1], 2*fast.Lease)
+			if !w.RunUntil(leaderFailoverBound+2*fast.Lease, func() bool { return w.Member(o[1]).Gone() && w.Leader() == l && w.CoveredBy([]string{l}) }) {
 				t.Fatalf("after %s crashed and %s left, %s does not lead and cover everything\n%s\n%s", o[0], o[1], l, w.Describe(), w.Trace(40))
 			}
 			w.Run(2 * time.Second)

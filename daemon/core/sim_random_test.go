@@ -33,7 +33,7 @@ var (
 // LeaderTimeout + Settle + 2 × (ElectionTimeout + safeWait) + 2 heartbeats,
 // plus a third of a second for the round trips. TestRandomSchedules logs the
 // recovery times it sees.
-var recoveryBound = fast.LeaderTimeout + fast.Settle + 2*(electionTimeout+safeWait) + 2*heartbeatInterval + 340*time.Millisecond
+var recoveryBound = fast.LeaderTimeout + fast.Settle + 2*(fast.ElectionTimeout+safeWait) + 2*fast.HeartbeatInterval + 340*time.Millisecond
 
 // recoveryLimit is how long a schedule may take to reach full coverage after
 // the heal before it counts as a liveness failure.
@@ -88,12 +88,12 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 			factor = 1
 		}
 		if o.driftAtBound {
-			s.Drift = drift / 2 * factor
+			s.Drift = fast.Drift / 2 * factor
 			if i%2 == 1 {
 				s.Drift = -s.Drift
 			}
 		} else {
-			s.Drift = (cfg.Float64() - 0.5) * drift * factor
+			s.Drift = (cfg.Float64() - 0.5) * fast.Drift * factor
 		}
 		switch r := cfg.IntN(10); {
 		case r < 6:
@@ -241,7 +241,7 @@ func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, gen *faults.Generator,
 				}
 			}
 			if left > 2 {
-				w.Leave(a, 2*lease)
+				w.Leave(a, 2*fast.Lease)
 			}
 		})
 	case 13: // a wall clock is stepped by hours, forwards or (with a data
@@ -383,9 +383,9 @@ func TestDriftAtBound(t *testing.T) {
 			}
 		}
 		if found == 0 {
-			t.Fatalf("clocks at ±%.2f: no violation in %d schedules", 3*drift, len(results))
+			t.Fatalf("clocks at ±%.2f: no violation in %d schedules", 3*fast.Drift, len(results))
 		}
-		t.Logf("clocks at ±%.2f: violations in %d of %d schedules", 3*drift, found, len(results))
+		t.Logf("clocks at ±%.2f: violations in %d of %d schedules", 3*fast.Drift, found, len(results))
 	})
 }
 

@@ -12,18 +12,8 @@ import (
 	"github.com/ringd/ringd/partitions"
 )
 
-// The timing of every simulated cluster (simcluster.Fast), under the short
-// names the tests use.
-var (
-	fast              = simcluster.Fast()
-	tick              = fast.Tick
-	heartbeatInterval = fast.HeartbeatInterval
-	electionTimeout   = fast.ElectionTimeout
-	leaderLease       = fast.LeaderLease
-	lease             = fast.Lease
-	drift             = fast.Drift
-	releaseTimeout    = fast.ReleaseTimeout
-)
+// The timing of every simulated cluster.
+var fast = simcluster.Fast()
 
 // Bounds the scenarios assert, derived from the timing with room for a few
 // ticks and message delays.
@@ -38,16 +28,16 @@ var (
 	// bootstrapBound: the first campaign starts after LeaderTimeout, a
 	// campaign takes ElectionTimeout (probe) plus a few round trips, maybe
 	// a split vote with back-off, then the safe wait; with 0.9s to spare.
-	bootstrapBound = fast.LeaderTimeout + electionTimeout + 300*time.Millisecond + safeWait + 900*time.Millisecond
+	bootstrapBound = fast.LeaderTimeout + fast.ElectionTimeout + 300*time.Millisecond + safeWait + 900*time.Millisecond
 	// followerFailoverBound: the leader regrants a silent member's
 	// partitions leaseSafe after its last renewal, which is at most a
 	// heartbeat before the crash.
-	followerFailoverBound = leaseSafe + heartbeatInterval + 10*tick
+	followerFailoverBound = leaseSafe + fast.HeartbeatInterval + 10*fast.Tick
 	// leaderFailoverBound: gossip notices the crash (DetectDelay), the
 	// followers campaign ElectionTimeout after their last heartbeat (or
 	// after LeaderTimeout without gossip), win within a few round trips,
 	// then wait safeWait.
-	leaderFailoverBound = simcluster.DetectDelay + electionTimeout + 300*time.Millisecond + safeWait + 10*tick
+	leaderFailoverBound = simcluster.DetectDelay + fast.ElectionTimeout + 300*time.Millisecond + safeWait + 10*fast.Tick
 	// handoffBound: a planned move is a few round trips (table, app ack,
 	// release report, table), far below a lease.
 	handoffBound = 200 * time.Millisecond
@@ -208,7 +198,7 @@ func TestMinorityPartition(t *testing.T) {
 			w.Partition(major, minor)
 			w.OnStep(func(now time.Time) {
 				since := now.Sub(cutAt)
-				if ls := w.Leaders(minor); len(ls) > 0 && since > leaderLease+2*tick {
+				if ls := w.Leaders(minor); len(ls) > 0 && since > fast.LeaderLease+2*fast.Tick {
 					t.Errorf("%v after the cut: minority %v has leader %v", since, minor, ls)
 				}
 				if ls := w.Leaders(major); len(ls) > 1 {
@@ -216,7 +206,7 @@ func TestMinorityPartition(t *testing.T) {
 				}
 				// The old leader renews the minority until its leader
 				// lease ends; their leases end a lease later.
-				if since > leaderLease+lease+2*tick {
+				if since > fast.LeaderLease+fast.Lease+2*fast.Tick {
 					for _, n := range minor {
 						if hs := w.AppHoldings(n); len(hs) > 0 {
 							t.Errorf("%v after the cut: minority member %s still holds %v", since, n, hs)
@@ -267,7 +257,7 @@ func TestPauseLeader(t *testing.T) {
 		oldTokens := w.Tokens(old)
 		pausedAt := w.GlobalNow()
 		w.Pause(old)
-		w.Run(3 * lease)
+		w.Run(3 * fast.Lease)
 		if !w.CoveredBy(w.Others(old)) {
 			t.Fatalf("seed %d: others did not cover while %s was paused\n%s", seed, old, w.Trace(40))
 		}
@@ -283,7 +273,7 @@ func TestPauseLeader(t *testing.T) {
 				}
 			}
 		})
-		w.Run(tick)
+		w.Run(fast.Tick)
 		if got := w.Tokens(old); len(got) != 0 {
 			t.Errorf("seed %d: right after resuming, %s holds %v", seed, old, got)
 		}
@@ -325,7 +315,7 @@ func TestDrain(t *testing.T) {
 		// An app that never answers loses the partition at the release
 		// timeout, but never before the lease's end it may have been
 		// shown while the partition was owned.
-		{"follower, app never answers", false, -1, max(releaseTimeout, lease) + handoffBound},
+		{"follower, app never answers", false, -1, max(fast.ReleaseTimeout, fast.Lease) + handoffBound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -371,8 +361,8 @@ func TestDrain(t *testing.T) {
 			start := w.GlobalNow()
 			w.SetDraining(x, true)
 			done := func() bool { return len(w.Tokens(x)) == 0 && w.CoveredBy(w.Others(x)) }
-			if !w.RunUntil(lease, done) {
-				t.Fatalf("drain of %s not done within a lease (%v)\n%s", x, lease, w.Trace(40))
+			if !w.RunUntil(fast.Lease, done) {
+				t.Fatalf("drain of %s not done within a lease (%v)\n%s", x, fast.Lease, w.Trace(40))
 			}
 			total := w.GlobalNow().Sub(start)
 			var worst time.Duration
@@ -395,11 +385,11 @@ func TestDrain(t *testing.T) {
 			if worst < tc.ackDelay {
 				t.Errorf("slowest handoff took %v, less than the app's %v to acknowledge", worst, tc.ackDelay)
 			}
-			if tc.ackDelay < 0 && worst < releaseTimeout {
-				t.Errorf("slowest handoff took %v, less than the release timeout %v of an app that never answers", worst, releaseTimeout)
+			if tc.ackDelay < 0 && worst < fast.ReleaseTimeout {
+				t.Errorf("slowest handoff took %v, less than the release timeout %v of an app that never answers", worst, fast.ReleaseTimeout)
 			}
 			t.Logf("drained %d partitions of %s in %v; slowest handoff %v (bound %v, lease %v)",
-				len(moves), x, total, worst, tc.bound, lease)
+				len(moves), x, total, worst, tc.bound, fast.Lease)
 			w.Run(time.Second)
 			w.RequireNoViolations()
 			if len(w.Tokens(x)) != 0 {

@@ -156,20 +156,13 @@ func cloneEnvelope(e core.Envelope) core.Envelope {
 }
 
 func (c *Cluster) options(m *Member) core.Options {
-	tm := c.timing
-	return core.Options{
-		Self: m.name, Incarnation: m.inc, Identity: m.identity, Priority: m.spec.Prio,
-		Partitions: Partitions, Load: Load,
-		HeartbeatInterval: tm.HeartbeatInterval, LeaderTimeout: tm.LeaderTimeout,
-		ElectionTimeout: tm.ElectionTimeout, LeaderLease: tm.LeaderLease, Lease: tm.Lease,
-		Drift: tm.Drift, SafetyMargin: tm.SafetyMargin, Settle: tm.Settle,
-		ReleaseTimeout: tm.ReleaseTimeout, Preempt: c.preempt,
-		Voters:                    c.voters,
-		DeadVoterTimeout:          DeadVoterTimeout,
-		DeadMemberTimeout:         DeadMemberTimeout,
-		BootstrapExpect:           cmp.Or(m.spec.Expect, c.expect),
-		UnsafeGrantWithoutWaiting: m.spec.Unsafe,
-	}
+	o := c.timing.Options
+	o.Self, o.Incarnation, o.Identity, o.Priority = m.name, m.inc, m.identity, m.spec.Prio
+	o.Partitions, o.Load, o.Preempt, o.Voters = Partitions, Load, c.preempt, c.voters
+	o.DeadVoterTimeout, o.DeadMemberTimeout = DeadVoterTimeout, DeadMemberTimeout
+	o.BootstrapExpect = cmp.Or(m.spec.Expect, c.expect)
+	o.UnsafeGrantWithoutWaiting = m.spec.Unsafe
+	return o
 }
 
 // termFloor is the member's simulated wall clock in floor units: its own

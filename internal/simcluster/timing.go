@@ -1,6 +1,10 @@
 package simcluster
 
-import "time"
+import (
+	"time"
+
+	"github.com/ringd/ringd/daemon/core"
+)
 
 // Timing is the protocol timing of a test cluster: the one place the
 // simulated clusters here and the in-memory daemon tests (daemon's
@@ -9,16 +13,11 @@ import "time"
 type Timing struct {
 	// Tick is how often the simulation ticks every member (virtual time).
 	Tick time.Duration
-
-	HeartbeatInterval time.Duration
-	LeaderTimeout     time.Duration
-	ElectionTimeout   time.Duration
-	LeaderLease       time.Duration
-	Lease             time.Duration
-	Drift             float64
-	SafetyMargin      time.Duration
-	Settle            time.Duration
-	ReleaseTimeout    time.Duration
+	// Options carries the protocol timeouts (HeartbeatInterval,
+	// LeaderTimeout, ElectionTimeout, LeaderLease, Lease, Drift,
+	// SafetyMargin, Settle, ReleaseTimeout) under the names the core and
+	// the daemon's Config give them; its other fields are unset.
+	core.Options
 }
 
 // Fast is the timing of every cluster test: about ten times faster than the
@@ -29,8 +28,7 @@ type Timing struct {
 // a renewal by hundreds of milliseconds. The simulation uses the same lease,
 // so the bounds it asserts hold for the daemon tests too.
 func Fast() Timing {
-	return Timing{
-		Tick:              10 * time.Millisecond,
+	return Timing{Tick: 10 * time.Millisecond, Options: core.Options{
 		HeartbeatInterval: 50 * time.Millisecond,
 		LeaderTimeout:     400 * time.Millisecond,
 		ElectionTimeout:   150 * time.Millisecond,
@@ -40,7 +38,7 @@ func Fast() Timing {
 		SafetyMargin:      100 * time.Millisecond,
 		Settle:            300 * time.Millisecond,
 		ReleaseTimeout:    500 * time.Millisecond,
-	}
+	}}
 }
 
 // FastElection is the timing of the bare-election tests (package election):
@@ -49,14 +47,13 @@ func Fast() Timing {
 // for longer than the leader trusts that ack. Fields the election does not
 // use are zero.
 func FastElection() Timing {
-	return Timing{
-		Tick:              10 * time.Millisecond,
+	return Timing{Tick: 10 * time.Millisecond, Options: core.Options{
 		HeartbeatInterval: 50 * time.Millisecond,
 		LeaderTimeout:     300 * time.Millisecond,
 		ElectionTimeout:   100 * time.Millisecond,
 		LeaderLease:       250 * time.Millisecond,
 		Settle:            500 * time.Millisecond,
-	}
+	}}
 }
 
 // ScaleDrift is d as a clock running Drift fast measures it.
