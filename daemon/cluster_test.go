@@ -15,6 +15,10 @@ import (
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/internal/memnet"
+	"github.com/ringd/ringd/internal/ownercheck"
+	"github.com/ringd/ringd/internal/simcluster"
+	"github.com/ringd/ringd/internal/testlog"
+	"github.com/ringd/ringd/partitions"
 )
 
 // testCluster runs real daemons (real memberlist, real loop, real HTTP) in
@@ -24,7 +28,16 @@ type testCluster struct {
 	net        *memnet.Network
 	partitions int
 	members    []*testMember
-	logs       testWriter
+	logs       *testlog.Writer
+	// paused lists the members whose traffic is paused (apply).
+	paused map[string]bool
+
+	// check judges every answer of a member's view (observe). checkMu
+	// serialises polling and recording, so that one member's answers are
+	// recorded in the order they were read, and guards members' d and
+	// killed against an observer goroutine.
+	checkMu sync.Mutex
+	check   *ownercheck.Checker
 }
 
 type testMember struct {
@@ -35,8 +48,9 @@ type testMember struct {
 	killed bool
 }
 
-// fastConfig has the short timings tests use.
+// fastConfig has the short timings of every cluster test (simcluster.Fast).
 func fastConfig(name, addr string, partitions int, join []string, expect int) Config {
+	tm := simcluster.Fast()
 	c := DefaultConfig()
 	c.Name = name
 	c.GossipAddr = addr
@@ -45,14 +59,15 @@ func fastConfig(name, addr string, partitions int, join []string, expect int) Co
 	c.Join = join
 	c.BootstrapExpect = expect
 	c.GossipProfile = "local"
-	c.HeartbeatInterval = 50 * time.Millisecond
-	c.LeaderTimeout = 400 * time.Millisecond
-	c.ElectionTimeout = 150 * time.Millisecond
-	c.LeaderLease = 400 * time.Millisecond
-	c.Lease = 2 * time.Second // well above the failover bound (800ms), for loaded CI machines
-	c.SafetyMargin = 100 * time.Millisecond
-	c.Settle = 300 * time.Millisecond
-	c.ReleaseTimeout = 500 * time.Millisecond
+	c.HeartbeatInterval = tm.HeartbeatInterval
+	c.LeaderTimeout = tm.LeaderTimeout
+	c.ElectionTimeout = tm.ElectionTimeout
+	c.LeaderLease = tm.LeaderLease
+	c.Lease = tm.Lease
+	c.Drift = tm.Drift
+	c.SafetyMargin = tm.SafetyMargin
+	c.Settle = tm.Settle
+	c.ReleaseTimeout = tm.ReleaseTimeout
 	c.ShutdownTimeout = 5 * time.Second
 	c.RejoinInterval = 500 * time.Millisecond
 	return c
@@ -67,7 +82,7 @@ func newTestCluster(t *testing.T, n, partitions int) *testCluster {
 // withData.
 func newTestClusterOpts(t *testing.T, n, partitions int, withData bool) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, net: memnet.New(1), partitions: partitions, logs: newTestWriter(t)}
+	c := &testCluster{t: t, net: memnet.New(1), partitions: partitions, logs: testlog.New(t), paused: map[string]bool{}, check: ownercheck.New(partitions)}
 	var addrs []string
 	for i := 0; i < n; i++ {
 		addrs = append(addrs, fmt.Sprintf("127.0.0.%d:7946", i+1))
@@ -98,14 +113,21 @@ func (c *testCluster) start(m *testMember) {
 	if err != nil {
 		c.t.Fatalf("start %s: %v", m.name, err)
 	}
+	c.checkMu.Lock()
 	m.d, m.killed = d, false
+	c.checkMu.Unlock()
 }
 
-// kill stops a member abruptly, like SIGKILL: no drain, no leave.
+// kill stops a member abruptly, like SIGKILL: no drain, no leave. The
+// checker learns that the dead process holds nothing.
 func (c *testCluster) kill(m *testMember) {
+	c.checkMu.Lock()
+	defer c.checkMu.Unlock()
+	sent := time.Now()
 	c.net.Crash(m.addr)
 	m.d.crash()
 	m.killed = true
+	c.check.ObserveAnswer(m.name, sent, time.Now(), nil)
 }
 
 func (c *testCluster) close() {
@@ -144,13 +166,41 @@ func (c *testCluster) owners(members []*testMember) map[int][]string {
 	return out
 }
 
-// checkNoDouble fails the test when two members list the same partition.
-func (c *testCluster) checkNoDouble(members []*testMember) {
-	c.t.Helper()
-	for p, o := range c.owners(members) {
-		if len(o) > 1 {
-			c.t.Fatalf("partition %d listed by %v at once", p, o)
+// observe reads the views of the given members that run and hands each, as
+// an answer bounded by the time of the read, to the ownership checker.
+func (c *testCluster) observe(members []*testMember) {
+	c.checkMu.Lock()
+	defer c.checkMu.Unlock()
+	for _, m := range members {
+		if m.killed {
+			continue
 		}
+		sent := time.Now()
+		v := c.mine(m)
+		recv := time.Now()
+		holdings := make([]partitions.Holding, 0, len(v.Partitions))
+		for _, p := range v.Partitions {
+			holdings = append(holdings, partitions.Holding{ID: p.ID, Token: p.Token})
+		}
+		c.check.ObserveAnswer(m.name, sent, recv, holdings)
+	}
+}
+
+// violations judges every answer observed so far.
+func (c *testCluster) violations() []ownercheck.Violation {
+	c.checkMu.Lock()
+	defer c.checkMu.Unlock()
+	return c.check.Violations()
+}
+
+// requireOneOwner observes the given members and fails the test when the
+// answers so far prove two owners of a partition at once (or a grant taken
+// again, or tokens out of order).
+func (c *testCluster) requireOneOwner(members []*testMember) {
+	c.t.Helper()
+	c.observe(members)
+	if vs := c.violations(); len(vs) > 0 {
+		c.t.Fatalf("%s", ownercheck.Summary(vs, 5))
 	}
 }
 
@@ -160,7 +210,7 @@ func (c *testCluster) waitCoverage(members []*testMember, within time.Duration) 
 	c.t.Helper()
 	start := time.Now()
 	for {
-		c.checkNoDouble(c.live())
+		c.requireOneOwner(c.live())
 		if len(c.owners(members)) == c.partitions {
 			return time.Since(start)
 		}
@@ -199,7 +249,7 @@ func (c *testCluster) eventually(within time.Duration, what string, cond func() 
 		if time.Now().After(deadline) {
 			c.t.Fatalf("timed out after %v waiting for %s", within, what)
 		}
-		c.checkNoDouble(c.live())
+		c.requireOneOwner(c.live())
 		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
 	}
 }
@@ -210,33 +260,6 @@ func names(ms []*testMember) []string {
 		out = append(out, m.name)
 	}
 	return out
-}
-
-// testWriter sends logs to t.Log until the test ends; memberlist may still
-// log from goroutines that outlive its Shutdown, and t.Log would panic then.
-type testWriter struct {
-	t    *testing.T
-	mu   *sync.Mutex
-	done *bool
-}
-
-func newTestWriter(t *testing.T) testWriter {
-	w := testWriter{t: t, mu: &sync.Mutex{}, done: new(bool)}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		*w.done = true
-		w.mu.Unlock()
-	})
-	return w
-}
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !*w.done {
-		w.t.Log(string(p))
-	}
-	return len(p), nil
 }
 
 // holdings returns partition -> token for one member.
@@ -331,7 +354,7 @@ func TestClusterSplitMajorityOnly(t *testing.T) {
 		if l := c.leaders(minority); len(l) != 0 {
 			t.Fatalf("minority member %v leads without a majority", l)
 		}
-		c.checkNoDouble(c.members)
+		c.requireOneOwner(c.members)
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
 	c.net.Heal()

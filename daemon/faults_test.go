@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringd/ringd/internal/procluster"
+	"github.com/ringd/ringd/internal/faults"
+	"github.com/ringd/ringd/internal/ownercheck"
 )
 
 var (
@@ -19,8 +20,8 @@ var (
 // TestFaultSchedules runs real daemons (real memberlist, loop, leases and
 // handoffs) under seeded random faults on the in-memory transport: drops,
 // one-way cuts, delays, partitions, paused traffic, crashes and restarts.
-// An observer reads every member's view continuously and a Proof reports any
-// partition proven held by two members at once. After the faults stop,
+// An observer reads every member's view continuously and the ownership
+// checker reports any partition proven held by two members at once. After the faults stop,
 // coverage must come back. The simulated-network suite in daemon/core runs
 // hundreds of schedules of the same code on virtual time; this smaller set
 // checks it over the real stack.
@@ -51,10 +52,9 @@ func runFaultSchedule(t *testing.T, seed uint64) {
 	c := newTestClusterOpts(t, n, 32, withData)
 	c.waitCoverage(c.members, 30*time.Second)
 
-	proof := procluster.NewProof()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var mu sync.Mutex // guards which members are running
+	observations := 0
 	wg.Go(func() {
 		for {
 			select {
@@ -62,86 +62,114 @@ func runFaultSchedule(t *testing.T, seed uint64) {
 				return
 			default:
 			}
-			mu.Lock()
-			live := c.live()
-			mu.Unlock()
-			for _, m := range live {
-				sent := time.Now()
-				v := c.mine(m)
-				proof.Record(m.name, v.Partitions, sent, time.Now())
-			}
+			c.observe(c.members) // skips the killed ones
+			observations++
 			time.Sleep(5 * time.Millisecond) // sampling interval
 		}
 	})
 	defer func() {
 		close(stop)
 		wg.Wait()
-		if v := proof.Violations(); len(v) > 0 {
-			t.Errorf("seed %d: %d violations, first: %s (replay: go test ./daemon -run TestFaultSchedules -fault-seed %d)", seed, len(v), v[0], seed)
+		if vs := c.violations(); len(vs) > 0 {
+			t.Errorf("seed %d: %s (replay: go test ./daemon -run TestFaultSchedules -fault-seed %d)", seed, ownercheck.Summary(vs, 5), seed)
 		}
-		t.Logf("seed %d: %d members (data dirs: %t), %d observations", seed, n, withData, proof.Polls())
+		t.Logf("seed %d: %d members (data dirs: %t), %d rounds of observations", seed, n, withData, observations)
 	}()
 
-	addr := func() string { return c.members[rng.IntN(n)].addr }
+	gen := faults.NewGenerator(rng, names(c.members), faults.Drop, faults.Cut, faults.Delay,
+		faults.Partition, faults.Pause, faults.Heal, faults.Crash, faults.Crash)
+	gen.MinDrop, gen.MaxDrop, gen.MaxDelay, gen.MaxGroups = 0, 1, 200*time.Millisecond, 2
 	var crashed []*testMember
 	steps := 6 + rng.IntN(5)
 	for i := 0; i < steps; i++ {
-		switch k := rng.IntN(8); k {
-		case 0:
-			a, b := addr(), addr()
-			f := rng.Float64()
-			c.net.SetDrop(a, b, f)
-			t.Logf("drop %s->%s %.2f", a, b, f)
-		case 1:
-			a, b := addr(), addr()
-			c.net.Cut(a, b)
-			t.Logf("cut %s->%s", a, b)
-		case 2:
-			a, b := addr(), addr()
-			c.net.SetDelay(a, b, 0, time.Duration(rng.IntN(200))*time.Millisecond)
-			t.Logf("delay %s->%s", a, b)
-		case 3:
-			perm := rng.Perm(n)
-			cut := 1 + rng.IntN(n-1)
-			var g1, g2 []string
-			for j, p := range perm {
-				if j < cut {
-					g1 = append(g1, c.members[p].addr)
-				} else {
-					g2 = append(g2, c.members[p].addr)
-				}
-			}
-			c.net.Partition(g1, g2)
-			t.Logf("partition %v | %v", g1, g2)
-		case 4:
-			a := addr()
-			c.net.Pause(a)
-			t.Logf("pause traffic of %s", a)
-		case 5:
-			c.net.Heal()
-			t.Logf("heal")
-		case 6, 7:
-			mu.Lock()
-			if live := c.live(); len(live) > 1 && len(crashed) < maxCrashed {
-				m := live[rng.IntN(len(live))]
-				c.kill(m)
-				crashed = append(crashed, m)
-				t.Logf("crash %s", m.name)
-			}
-			mu.Unlock()
+		f := gen.Next(c)
+		if f.Kind == faults.Crash && (len(c.live()) <= 1 || len(crashed) >= maxCrashed) {
+			continue // keep a member running, and the voters' majority
 		}
+		if m := c.apply(f); m != nil {
+			crashed = append(crashed, m)
+		}
+		t.Logf("%v", f)
 		time.Sleep(time.Duration(300+rng.IntN(900)) * time.Millisecond) // let the fault act
 	}
-	c.net.Heal()
+	c.apply(faults.Fault{Kind: faults.Heal})
 	for _, m := range c.members {
-		c.net.Resume(m.addr)
+		c.apply(faults.Fault{Kind: faults.Resume, Member: m.name})
 	}
-	mu.Lock()
 	for _, m := range crashed {
 		c.start(m)
 		t.Logf("restart %s", m.name)
 	}
-	mu.Unlock()
 	took := c.waitCoverage(c.members, 60*time.Second)
 	t.Logf("seed %d: coverage back %v after the faults stopped", seed, took.Round(time.Millisecond))
+}
+
+// apply injects f into the in-memory network: Pause and Resume stop and
+// continue a member's traffic (its process runs on); Crash kills it and
+// returns it.
+func (c *testCluster) apply(f faults.Fault) (killed *testMember) {
+	addr := func(name string) string { return c.member(name).addr }
+	switch f.Kind {
+	case faults.Drop:
+		if f.To != "" {
+			c.net.SetDrop(addr(f.From), addr(f.To), f.Fraction)
+			break
+		}
+		for _, o := range c.members {
+			if o.name != f.Member {
+				c.net.SetDrop(addr(f.Member), o.addr, f.Fraction)
+				c.net.SetDrop(o.addr, addr(f.Member), f.Fraction)
+			}
+		}
+	case faults.Cut:
+		c.net.Cut(addr(f.From), addr(f.To))
+	case faults.Delay:
+		if f.To != "" {
+			c.net.SetDelay(addr(f.From), addr(f.To), 0, f.MaxDelay)
+			break
+		}
+		for _, o := range c.members {
+			if o.name != f.Member {
+				c.net.SetDelay(addr(f.Member), o.addr, 0, f.MaxDelay)
+			}
+		}
+	case faults.Partition:
+		groups := make([][]string, len(f.Groups))
+		for i, g := range f.Groups {
+			for _, name := range g {
+				groups[i] = append(groups[i], addr(name))
+			}
+		}
+		c.net.Partition(groups...)
+	case faults.Pause:
+		c.net.Pause(addr(f.Member))
+		c.paused[f.Member] = true
+	case faults.Resume:
+		c.net.Resume(addr(f.Member))
+		delete(c.paused, f.Member)
+	case faults.Heal:
+		c.net.Heal()
+	case faults.Crash:
+		m := c.member(f.Member)
+		c.kill(m)
+		return m
+	default:
+		c.t.Fatalf("fault %v not supported by the in-memory cluster", f)
+	}
+	return nil
+}
+
+// Paused and Crashed tell a fault generator what the members' traffic and
+// processes do (faults.State).
+func (c *testCluster) Paused(name string) bool  { return c.paused[name] }
+func (c *testCluster) Crashed(name string) bool { return c.member(name).killed }
+
+func (c *testCluster) member(name string) *testMember {
+	for _, m := range c.members {
+		if m.name == name {
+			return m
+		}
+	}
+	c.t.Fatalf("no member %q", name)
+	return nil
 }

@@ -1,34 +1,15 @@
 package daemon
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ringd/ringd/internal/memnet"
+	"github.com/ringd/ringd/internal/testlog"
 )
-
-// lockedBuffer collects log output from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A member whose cluster-wide settings differ is refused at join, with a log
 // line on both sides; one with another cluster label never even talks to us.
@@ -44,7 +25,7 @@ func TestIncompatibleMembersCannotJoin(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			net := memnet.New(7)
-			start := func(name, addr string, join []string, expect int, mutate func(*Config)) (*Daemon, *lockedBuffer) {
+			start := func(name, addr string, join []string, expect int, mutate func(*Config)) (*Daemon, *testlog.Writer) {
 				t.Helper()
 				cfg := fastConfig(name, addr, 32, join, expect)
 				if mutate != nil {
@@ -54,7 +35,7 @@ func TestIncompatibleMembersCannotJoin(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				logs := &lockedBuffer{}
+				logs := testlog.New(t).Keep()
 				d, err := Start(mustResolve(t, cfg), hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: logs}), WithTransport(tr))
 				if err != nil {
 					t.Fatal(err)
@@ -82,7 +63,7 @@ func TestIncompatibleMembersCannotJoin(t *testing.T) {
 				time.Sleep(20 * time.Millisecond) // polling interval
 			}
 			if tc.wantLogs {
-				for side, logs := range map[string]*lockedBuffer{"a": aLogs, "b": bLogs} {
+				for side, logs := range map[string]*testlog.Writer{"a": aLogs, "b": bLogs} {
 					if !strings.Contains(logs.String(), "refusing member with incompatible settings") {
 						t.Errorf("no refusal logged on %s's side:\n%s", side, logs.String())
 					}

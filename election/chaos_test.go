@@ -1,15 +1,20 @@
 package election_test
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/faults"
+	"github.com/ringd/ringd/internal/simcluster"
 )
+
+var seedFlag = flag.Int64("seed", 0,
+	"replay one seeded election run (randomized safety test) with this seed and log its trace")
 
 // safetyRuns is how many seeded randomized runs TestSafetyRandomized makes
 // (about 10s with -race).
@@ -27,8 +32,9 @@ const convergeBound = 4 * time.Second
 // chaos is one randomized run: a cluster of 3-7 voters with random
 // priorities, and a random schedule of faults.
 type chaos struct {
-	w   *world
+	w   *simcluster.ElectionCluster
 	rng *rand.Rand
+	gen *faults.Generator
 	// keepGoing runs the whole fault schedule despite violations.
 	keepGoing bool
 	converged time.Duration // time from the end of the faults to a stable leader
@@ -43,158 +49,125 @@ type chaos struct {
 func newChaos(t testing.TB, seed int64, amnesia bool) *chaos {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 	n := 3 + r.IntN(5)
-	var members []spec
+	var members []simcluster.ElectionSpec
 	for i := range n {
-		members = append(members, spec{string(rune('a' + i)), r.IntN(3)})
+		members = append(members, simcluster.ElectionSpec{Name: string(rune('a' + i)), Prio: r.IntN(3)})
 	}
 	preempt := r.IntN(3) != 0
-	w := newWorld(t, seed, preempt, members...)
-	w.amnesia = amnesia
-	w.verbose = !amnesia && *seedFlag == seed // replaying this seed: log as it goes
-	for _, name := range w.names {
+	w := simcluster.NewElections(t, seed, preempt, members...)
+	w.SetAmnesia(amnesia)
+	w.SetVerbose(!amnesia && *seedFlag == seed) // replaying this seed: log as it goes
+	for _, name := range w.Names() {
 		if r.IntN(3) == 0 {
-			w.diskless[name] = true
+			w.SetDiskless(name)
 		}
 		if r.IntN(2) == 0 {
-			w.net.SetDrift(name, r.Float64()*0.04-0.02)
+			w.Net.SetDrift(name, r.Float64()*0.04-0.02)
 		}
 	}
 	hi := []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, 60 * time.Millisecond}[r.IntN(4)]
-	w.net.SetDefaultDelay(0, hi)
-	w.logf("seed %d: voters %v, preempt %v, diskless %v, delay [0, %v]", seed, members, preempt, keys(w.diskless), hi)
-	return &chaos{w: w, rng: w.net.Rand()}
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k, v := range m {
-		if v {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
+	w.Net.SetDefaultDelay(0, hi)
+	w.Logf("seed %d: voters %v, preempt %v, diskless %v, delay [0, %v]", seed, members, preempt, w.Diskless(), hi)
+	rng := w.Net.Rand()
+	gen := faults.NewGenerator(rng, w.Names(), faults.Drop, faults.Drop, faults.Cut, faults.Isolate,
+		faults.Partition, faults.Partition, faults.Heal, faults.Pause, faults.Resume, faults.Crash,
+		faults.Restart, faults.Restart, faults.Delay)
+	return &chaos{w: w, rng: rng, gen: gen}
 }
 
 func (c *chaos) pick(names []string) string { return names[c.rng.IntN(len(names))] }
 
-func (c *chaos) filter(keep func(string) bool) []string {
-	var out []string
-	for _, n := range c.w.names {
-		if keep(n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// fault applies one random fault.
+// fault applies one random fault: one of the generator's, a leadership
+// transfer, or a gossip flap.
 func (c *chaos) fault() {
 	w, r := c.w, c.rng
-	up := c.filter(w.up)
-	crashed := c.filter(w.net.Crashed)
-	paused := c.filter(w.net.Paused)
-	switch k := r.IntN(14); {
-	case k == 0: // lossy link
-		a, b := c.pick(w.names), c.pick(w.names)
-		if a != b {
-			f := 0.1 + 0.8*r.Float64()
-			w.net.SetDrop(a, b, f)
-			w.logf("drop %s->%s %.2f", a, b, f)
+	switch r.IntN(8) {
+	case 0: // leadership transfer
+		for _, l := range w.Leaders() {
+			to := c.pick(w.Names())
+			err := w.Node(l).Transfer(w.Now(l), to)
+			w.Logf("transfer %s -> %s: %v", l, to, err)
 		}
-	case k == 1: // lossy member, both ways
-		a := c.pick(w.names)
-		f := 0.2 + 0.6*r.Float64()
-		for _, b := range w.names {
-			if a != b {
-				w.net.SetDrop(a, b, f)
-				w.net.SetDrop(b, a, f)
-			}
-		}
-		w.logf("drop all of %s's links %.2f", a, f)
-	case k == 2: // one-way cut
-		a, b := c.pick(w.names), c.pick(w.names)
-		if a != b {
-			w.net.Cut(a, b)
-			w.logf("cut %s->%s", a, b)
-		}
-	case k == 3: // isolate
-		a := c.pick(w.names)
-		w.net.Isolate(a)
-		if r.IntN(2) == 0 {
-			for _, b := range w.names {
-				w.hide(a, b, true)
-				w.hide(b, a, true)
-			}
-		}
-		w.logf("isolate %s", a)
-	case k == 4 || k == 5: // partition into 2 or 3 groups
-		groups := make([][]string, 2+r.IntN(2))
-		for _, n := range w.names {
-			i := r.IntN(len(groups))
-			groups[i] = append(groups[i], n)
-		}
-		w.net.Partition(groups...)
-		gossip := r.IntN(2) == 0
-		if gossip {
-			w.gossipPartition(groups...)
-		}
-		w.logf("partition %v (gossip follows: %v)", groups, gossip)
-	case k == 6: // heal
-		w.net.Heal()
-		w.gossipHeal()
-		w.logf("heal")
-	case k == 7: // pause or resume
-		if len(paused) > 0 && r.IntN(2) == 0 {
-			a := c.pick(paused)
-			w.net.Resume(a)
-			w.logf("resume %s", a)
-		} else if len(up) > 0 {
-			a := c.pick(up)
-			w.net.Pause(a)
-			w.logf("pause %s", a)
-		}
-	case k == 8: // crash
-		if len(up) > 0 {
-			w.crash(c.pick(up), r.IntN(4) != 0)
-		}
-	case k == 9 || k == 10: // restart a crashed member, or reboot a running one
-		if len(crashed) > 0 && k == 9 {
-			w.restart(c.pick(crashed), uint64(r.IntN(3)), r.IntN(2) == 0)
-		} else if len(up) > 0 {
-			w.restart(c.pick(up), uint64(r.IntN(3)), r.IntN(2) == 0)
-		}
-	case k == 11: // slow, reordering link
-		a, b := c.pick(w.names), c.pick(w.names)
-		if a != b {
-			hi := time.Duration(r.IntN(300)) * time.Millisecond
-			w.net.SetDelay(a, b, 0, hi)
-			w.logf("delay %s->%s [0, %v]", a, b, hi)
-		}
-	case k == 12: // leadership transfer
-		for _, l := range w.leaders() {
-			to := c.pick(w.names)
-			err := w.nodes[l].el.Transfer(w.now(l), to)
-			w.logf("transfer %s -> %s: %v", l, to, err)
-		}
-	case k == 13: // gossip flap: someone sees someone else dead, or alive again
-		a, b := c.pick(w.names), c.pick(w.names)
+	case 1: // gossip flap: someone sees someone else dead, or alive again
+		a, b := c.pick(w.Names()), c.pick(w.Names())
 		if a != b {
 			hidden := r.IntN(2) == 0
-			w.hide(a, b, hidden)
-			w.logf("gossip: %s sees %s dead: %v", a, b, hidden)
+			w.Hide(a, b, hidden)
+			w.Logf("gossip: %s sees %s dead: %v", a, b, hidden)
 		}
+	default:
+		c.apply(c.gen.Next(w))
 	}
+}
+
+// apply injects f into the simulated network and processes; gossip follows
+// an isolation or a partition half of the time, and notices most crashes.
+func (c *chaos) apply(f faults.Fault) {
+	w, r := c.w, c.rng
+	switch f.Kind {
+	case faults.Drop:
+		if f.To != "" {
+			w.Net.SetDrop(f.From, f.To, f.Fraction)
+			break
+		}
+		for _, b := range w.Names() {
+			if b != f.Member {
+				w.Net.SetDrop(f.Member, b, f.Fraction)
+				w.Net.SetDrop(b, f.Member, f.Fraction)
+			}
+		}
+	case faults.Cut:
+		w.Net.Cut(f.From, f.To)
+	case faults.Delay:
+		if f.To != "" {
+			w.Net.SetDelay(f.From, f.To, 0, f.MaxDelay)
+			break
+		}
+		for _, b := range w.Names() {
+			if b != f.Member {
+				w.Net.SetDelay(f.Member, b, 0, f.MaxDelay)
+			}
+		}
+	case faults.Isolate:
+		w.Net.Isolate(f.Member)
+		if r.IntN(2) == 0 {
+			for _, b := range w.Names() {
+				w.Hide(f.Member, b, true)
+				w.Hide(b, f.Member, true)
+			}
+		}
+	case faults.Partition:
+		w.Net.Partition(f.Groups...)
+		if r.IntN(2) == 0 {
+			w.GossipPartition(f.Groups...)
+		}
+	case faults.Heal:
+		w.Net.Heal()
+		w.GossipHeal()
+	case faults.Pause:
+		w.Net.Pause(f.Member)
+	case faults.Resume:
+		w.Net.Resume(f.Member)
+	case faults.Crash:
+		w.Crash(f.Member, r.IntN(4) != 0)
+		return // Crash logs itself
+	case faults.Restart:
+		w.Restart(f.Member, uint64(r.IntN(3)), r.IntN(2) == 0)
+		return // Restart logs itself
+	default:
+		c.w.T().Fatalf("fault %v not supported by the election cluster", f)
+	}
+	w.Logf("%v", f)
 }
 
 // runFaults runs a random schedule of faults; a violation ends it early.
 func (c *chaos) runFaults() {
 	w, r := c.w, c.rng
-	w.run(time.Duration(r.IntN(1500)) * time.Millisecond)
+	w.Run(time.Duration(r.IntN(1500)) * time.Millisecond)
 	for range 10 + r.IntN(25) {
 		c.fault()
-		w.run(time.Duration(10+r.IntN(600)) * time.Millisecond)
-		if len(w.hist.violations) > 0 && !c.keepGoing {
+		w.Run(time.Duration(10+r.IntN(600)) * time.Millisecond)
+		if len(w.History.Violations) > 0 && !c.keepGoing {
 			return
 		}
 	}
@@ -204,36 +177,36 @@ func (c *chaos) runFaults() {
 // restarts crashed ones.
 func (c *chaos) stopFaults() {
 	w := c.w
-	w.net.Heal()
-	w.gossipHeal()
-	for _, n := range w.names {
-		if w.net.Paused(n) {
-			w.net.Resume(n)
+	w.Net.Heal()
+	w.GossipHeal()
+	for _, n := range w.Names() {
+		if w.Net.Paused(n) {
+			w.Net.Resume(n)
 		}
-		if w.net.Crashed(n) {
-			w.restart(n, uint64(c.rng.IntN(3)), c.rng.IntN(2) == 0)
+		if w.Net.Crashed(n) {
+			w.Restart(n, uint64(c.rng.IntN(3)), c.rng.IntN(2) == 0)
 		}
 	}
-	w.logf("faults stop: heal, resume, restart")
+	w.Logf("faults stop: heal, resume, restart")
 }
 
 // converge runs until one stable leader (the rightful one when preemption is
 // on) or convergeBound, and reports whether it got there.
 func (c *chaos) converge() bool {
 	w := c.w
-	want := rightful(w.prio, w.names)
-	start := w.elapsed()
-	ok := w.runUntil(convergeBound, func() bool {
-		l, ok := w.stableLeader()
+	want := simcluster.Rightful(w.Priorities(), w.Names())
+	start := w.Elapsed()
+	ok := w.RunUntil(convergeBound, func() bool {
+		l, ok := w.StableLeader()
 		// The rightful member may be held back from preempting (damping
 		// after it lost leases, or after it handed leadership over); then
 		// any stable leader will do.
-		held := w.up(want) && w.now(want).Before(w.status(want).PreemptAfter)
-		c.acceptedHeld = ok && w.preempt && l != want && held
-		return ok && (!w.preempt || l == want || held)
+		held := w.Up(want) && w.Now(want).Before(w.Status(want).PreemptAfter)
+		c.acceptedHeld = ok && w.Preempt() && l != want && held
+		return ok && (!w.Preempt() || l == want || held)
 	})
-	c.converged = w.elapsed() - start
-	c.leader, _ = w.stableLeader()
+	c.converged = w.Elapsed() - start
+	c.leader, _ = w.StableLeader()
 	return ok
 }
 
@@ -261,8 +234,8 @@ func TestSafetyRandomized(t *testing.T) {
 			// The first failing seed is enough to read.
 			return
 		}
-		elections += len(c.w.hist.elections)
-		terms += int(c.w.hist.maxTerm)
+		elections += len(c.w.History.Elections)
+		terms += int(c.w.History.MaxTerm)
 		if c.converged > slowest {
 			slowest, slowSeed = c.converged, seed
 		}
@@ -278,45 +251,45 @@ func safetyRun(t *testing.T, seed int64) *chaos {
 	w := c.w
 	replay := fmt.Sprintf("replay with: go test ./election/ -run TestSafetyRandomized -v -seed %d", seed)
 	defer func() {
-		if len(w.hist.violations) > 0 {
+		if len(w.History.Violations) > 0 {
 			t.Errorf("seed %d: %d safety violations, first: %s\n%s\ntrace (end):\n%s",
-				seed, len(w.hist.violations), w.hist.violations[0], replay, w.dumpTrace(60))
+				seed, len(w.History.Violations), w.History.Violations[0], replay, w.Trace(60))
 		}
 	}()
 	c.runFaults()
-	if len(w.hist.violations) > 0 {
+	if len(w.History.Violations) > 0 {
 		return c
 	}
 	c.stopFaults()
 	if !c.converge() {
-		l, ok := w.stableLeader()
+		l, ok := w.StableLeader()
 		var states []string
-		for _, n := range w.names {
-			st := w.status(n)
-			states = append(states, fmt.Sprintf("%s: up=%v %v term %d leader %q", n, w.up(n), st.Role, st.Term, st.Leader))
+		for _, n := range w.Names() {
+			st := w.Status(n)
+			states = append(states, fmt.Sprintf("%s: up=%v %v term %d leader %q", n, w.Up(n), st.Role, st.Term, st.Leader))
 		}
 		t.Errorf("seed %d: no stable leader %v after the faults stopped (have %q, %v; want %q with preempt %v)\nmembers: %s\n%s\ntrace (end):\n%s",
-			seed, convergeBound, l, ok, rightful(w.prio, w.names), w.preempt, strings.Join(states, "; "), replay, w.dumpTrace(60))
+			seed, convergeBound, l, ok, simcluster.Rightful(w.Priorities(), w.Names()), w.Preempt(), strings.Join(states, "; "), replay, w.Trace(60))
 		return c
 	}
 	// And it stays: no election in the next 2s.
-	term := w.status(c.leader).Term
-	w.run(2 * time.Second)
-	l, ok := w.stableLeader()
+	term := w.Status(c.leader).Term
+	w.Run(2 * time.Second)
+	l, ok := w.StableLeader()
 	if c.acceptedHeld && (!ok || l != c.leader) {
 		// A leader accepted while the rightful member was held back may
 		// lose to a higher-ranked member once its hold ends (preemption
 		// moving up the ring): let that takeover finish, then check it went
 		// up; anything else is churn.
-		w.runUntil(convergeBound, func() bool { _, ok := w.stableLeader(); return ok })
-		l, ok = w.stableLeader()
-		if ok && election.Outranks(l, w.prio[l], c.leader, w.prio[c.leader]) {
+		w.RunUntil(convergeBound, func() bool { _, ok := w.StableLeader(); return ok })
+		l, ok = w.StableLeader()
+		if ok && election.Outranks(l, w.Priority(l), c.leader, w.Priority(c.leader)) {
 			return c
 		}
 	}
-	if !ok || l != c.leader || w.status(l).Term != term {
+	if !ok || l != c.leader || w.Status(l).Term != term {
 		t.Errorf("seed %d: stable leader %s (term %d) did not stay: now %q (%v)\n%s\ntrace (end):\n%s",
-			seed, c.leader, term, l, ok, replay, w.dumpTrace(40))
+			seed, c.leader, term, l, ok, replay, w.Trace(40))
 	}
 	return c
 }

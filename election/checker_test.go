@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/simcluster"
 )
 
 // Check the checker (STYLE item 12): the history must report each kind of
@@ -35,17 +36,17 @@ func TestCheckerOnHandMadeHistories(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, 1, true, voters(4, 0)...)
+			w := simcluster.NewElections(t, 1, true, simcluster.Voters(4, 0)...)
 			for _, o := range tc.hist {
-				w.hist.record(w, w.nodes[o.node], o.st)
+				w.RecordStatus(o.node, o.st)
 			}
 			switch {
-			case tc.want == "" && len(w.hist.violations) > 0:
-				t.Fatalf("violations on a clean history: %v", w.hist.violations)
-			case tc.want != "" && len(w.hist.violations) == 0:
+			case tc.want == "" && len(w.History.Violations) > 0:
+				t.Fatalf("violations on a clean history: %v", w.History.Violations)
+			case tc.want != "" && len(w.History.Violations) == 0:
 				t.Fatalf("no violation reported, want %q", tc.want)
-			case tc.want != "" && !strings.Contains(w.hist.violations[0], tc.want):
-				t.Fatalf("violation %q, want one about %q", w.hist.violations[0], tc.want)
+			case tc.want != "" && !strings.Contains(w.History.Violations[0], tc.want):
+				t.Fatalf("violation %q, want one about %q", w.History.Violations[0], tc.want)
 			}
 		})
 	}
@@ -64,12 +65,12 @@ func TestCheckerCatchesBrokenVoters(t *testing.T) {
 		c := newChaos(t, seed, true)
 		c.keepGoing = true
 		c.runFaults()
-		if doubleVoteSeed == 0 && c.w.hist.doubleVote() {
+		if doubleVoteSeed == 0 && c.w.History.DoubleVote() {
 			doubleVoteSeed = seed
 		}
-		if c.w.hist.doubleLeader() {
+		if c.w.History.DoubleLeader() {
 			doubleLeaderSeed = seed
-			t.Logf("seed %d: %s", seed, c.w.hist.violations[slicesIndex(c.w.hist.violations, "two leaders")])
+			t.Logf("seed %d: %s", seed, c.w.History.Violations[slicesIndex(c.w.History.Violations, "two leaders")])
 		}
 	}
 	if doubleVoteSeed == 0 {

@@ -9,7 +9,11 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/simcluster"
 )
+
+// The timing of every election test.
+var fast = simcluster.FastElection()
 
 // firstElectionBound is how long a fresh cluster may take to elect its first
 // leader: every member waits LeaderTimeout from its first tick, then the top
@@ -17,19 +21,19 @@ import (
 // and step back; a pre-vote and a vote round trip take a few ticks more
 // (the first leader shows up at 330-450ms). 60 ticks leave room for
 // delays of up to 20ms per message.
-const firstElectionBound = 60 * tick
+var firstElectionBound = 60 * fast.Tick
 
 func TestBasicElection(t *testing.T) {
 	cases := []struct {
 		name    string
-		members []spec
+		members []simcluster.ElectionSpec
 	}{
-		{"one voter", []spec{{"solo", 0}}},
-		{"three equal priorities", voters(3, 0)},
-		{"three, lowest name loses to priority", []spec{{"a", 0}, {"b", 0}, {"c", 5}}},
-		{"five with tied top priority", []spec{{"a", 1}, {"b", 3}, {"c", 3}, {"d", 0}, {"e", 3}}},
-		{"seven mixed, negative priorities", []spec{
-			{"zeta", 2}, {"alpha", 1}, {"mu", 2}, {"omega", -1}, {"beta", 0}, {"kappa", 2}, {"nu", -3}}},
+		{"one voter", []simcluster.ElectionSpec{{Name: "solo", Prio: 0}}},
+		{"three equal priorities", simcluster.Voters(3, 0)},
+		{"three, lowest name loses to priority", []simcluster.ElectionSpec{{Name: "a", Prio: 0}, {Name: "b", Prio: 0}, {Name: "c", Prio: 5}}},
+		{"five with tied top priority", []simcluster.ElectionSpec{{Name: "a", Prio: 1}, {Name: "b", Prio: 3}, {Name: "c", Prio: 3}, {Name: "d", Prio: 0}, {Name: "e", Prio: 3}}},
+		{"seven mixed, negative priorities", []simcluster.ElectionSpec{
+			{Name: "zeta", Prio: 2}, {Name: "alpha", Prio: 1}, {Name: "mu", Prio: 2}, {Name: "omega", Prio: -1}, {Name: "beta", Prio: 0}, {Name: "kappa", Prio: 2}, {Name: "nu", Prio: -3}}},
 	}
 	for _, tc := range cases {
 		for _, preempt := range []bool{true, false} {
@@ -37,26 +41,26 @@ func TestBasicElection(t *testing.T) {
 				names := make([]string, len(tc.members))
 				prio := map[string]int{}
 				for i, s := range tc.members {
-					names[i], prio[s.name] = s.name, s.prio
+					names[i], prio[s.Name] = s.Name, s.Prio
 				}
-				want := rightful(prio, names)
+				want := simcluster.Rightful(prio, names)
 				for seed := int64(1); seed <= 5; seed++ {
-					w := newWorld(t, seed, preempt, tc.members...)
-					w.net.SetDefaultDelay(0, 20*time.Millisecond)
-					if !w.runUntil(firstElectionBound, func() bool { return len(w.leaders()) > 0 }) {
-						t.Fatalf("seed %d: no leader after %v\n%s", seed, firstElectionBound, w.dumpTrace(30))
+					w := simcluster.NewElections(t, seed, preempt, tc.members...)
+					w.Net.SetDefaultDelay(0, 20*time.Millisecond)
+					if !w.RunUntil(firstElectionBound, func() bool { return len(w.Leaders()) > 0 }) {
+						t.Fatalf("seed %d: no leader after %v\n%s", seed, firstElectionBound, w.Trace(30))
 					}
 					// After stabilization: one leader, the top of the ring,
 					// followed by everyone, and no election since the first.
-					w.run(2 * time.Second)
-					got, ok := w.stableLeader()
+					w.Run(2 * time.Second)
+					got, ok := w.StableLeader()
 					if !ok || got != want {
-						t.Fatalf("seed %d: stable leader %q (stable %v), want %q\n%s", seed, got, ok, want, w.dumpTrace(30))
+						t.Fatalf("seed %d: stable leader %q (stable %v), want %q\n%s", seed, got, ok, want, w.Trace(30))
 					}
-					if n := len(w.hist.elections); n != 1 {
-						t.Errorf("seed %d: %d elections in a healthy cluster, want 1: %v", seed, n, w.hist.elections)
+					if n := len(w.History.Elections); n != 1 {
+						t.Errorf("seed %d: %d elections in a healthy cluster, want 1: %v", seed, n, w.History.Elections)
 					}
-					w.requireClean()
+					w.RequireClean()
 				}
 			})
 		}
@@ -82,7 +86,7 @@ func TestRingOrder(t *testing.T) {
 		ring := election.Ring(ms)
 		left := slices.Clone(names)
 		for i, m := range ring {
-			want := rightful(prio, left)
+			want := simcluster.Rightful(prio, left)
 			if m.Name != want {
 				t.Fatalf("Ring(%v)[%d] = %s, want %s", ms, i, m.Name, want)
 			}
@@ -100,55 +104,55 @@ func TestRingOrder(t *testing.T) {
 // TestNonVoterNeverLeads: a member outside the configuration follows but
 // never campaigns, however highly it ranks.
 func TestNonVoterNeverLeads(t *testing.T) {
-	w := newWorld(t, 3, true, spec{"a", 9}, spec{"b", 1}, spec{"c", 0}, spec{"d", 0})
-	w.setVoters("b", "c", "d")
-	w.checks = append(w.checks, func(time.Time) {
-		if w.status("a").Role != election.Follower {
-			t.Fatalf("non-voter a became %v", w.status("a").Role)
+	w := simcluster.NewElections(t, 3, true, simcluster.ElectionSpec{Name: "a", Prio: 9}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0}, simcluster.ElectionSpec{Name: "d", Prio: 0})
+	w.SetVoters("b", "c", "d")
+	w.OnStep(func(time.Time) {
+		if w.Status("a").Role != election.Follower {
+			t.Fatalf("non-voter a became %v", w.Status("a").Role)
 		}
 	})
-	w.run(3 * time.Second)
-	if got, ok := w.stableLeader(); !ok || got != "b" {
+	w.Run(3 * time.Second)
+	if got, ok := w.StableLeader(); !ok || got != "b" {
 		t.Fatalf("stable leader %q (%v), want b", got, ok)
 	}
-	if st := w.status("a"); st.Leader != "b" {
+	if st := w.Status("a"); st.Leader != "b" {
 		t.Fatalf("non-voter a follows %q, want b (heartbeats reach non-voters too)", st.Leader)
 	}
-	w.requireClean()
+	w.RequireClean()
 }
 
 // TestMajorityPartition: with 5 voters split 3|2 only the 3 side has a
 // leader, a leader cut off on the 2 side gives up within its lease, and
 // healing leaves exactly one leader.
 func TestMajorityPartition(t *testing.T) {
-	members := []spec{{"a", 4}, {"b", 3}, {"c", 2}, {"d", 1}, {"e", 0}}
+	members := []simcluster.ElectionSpec{{Name: "a", Prio: 4}, {Name: "b", Prio: 3}, {Name: "c", Prio: 2}, {Name: "d", Prio: 1}, {Name: "e", Prio: 0}}
 	for _, gossipFollows := range []bool{false, true} {
 		for seed := int64(1); seed <= 4; seed++ {
 			t.Run(fmt.Sprintf("gossip follows partition=%v/seed=%d", gossipFollows, seed), func(t *testing.T) {
-				w := newWorld(t, seed, true, members...)
-				w.net.SetDefaultDelay(0, 15*time.Millisecond)
-				if !w.runUntil(2*time.Second, func() bool { l, ok := w.stableLeader(); return ok && l == "a" }) {
-					t.Fatalf("no stable leader a before the partition\n%s", w.dumpTrace(30))
+				w := simcluster.NewElections(t, seed, true, members...)
+				w.Net.SetDefaultDelay(0, 15*time.Millisecond)
+				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
+					t.Fatalf("no stable leader a before the partition\n%s", w.Trace(30))
 				}
 				minority, majority := []string{"a", "e"}, []string{"b", "c", "d"}
-				w.net.Partition(minority, majority)
+				w.Net.Partition(minority, majority)
 				if gossipFollows {
-					w.gossipPartition(minority, majority)
+					w.GossipPartition(minority, majority)
 				}
-				cutAt := w.elapsed()
-				w.logf("partition %v | %v", minority, majority)
+				cutAt := w.Elapsed()
+				w.Logf("partition %v | %v", minority, majority)
 
 				// a's last acked heartbeat was sent before the cut, so its lease
 				// ends by cutAt+LeaderLease; Tick turns it into a follower
 				// within one more tick.
 				var both []string
-				w.checks = append(w.checks, func(time.Time) {
-					since := w.elapsed() - cutAt
+				w.OnStep(func(time.Time) {
+					since := w.Elapsed() - cutAt
 					for _, n := range minority {
-						if since >= leaderLease && w.isLeader(n) {
+						if since >= fast.LeaderLease && w.IsLeader(n) {
 							t.Fatalf("%s on the minority side holds a leader lease %v after the cut", n, since)
 						}
-						if since >= leaderLease+tick && w.status(n).Role == election.Leader {
+						if since >= fast.LeaderLease+fast.Tick && w.Status(n).Role == election.Leader {
 							t.Fatalf("%s on the minority side still has role leader %v after the cut", n, since)
 						}
 					}
@@ -158,35 +162,35 @@ func TestMajorityPartition(t *testing.T) {
 					// a's last heartbeat. (When gossip declares a dead they
 					// vote after ElectionTimeout; then the new leader's
 					// grants wait out the old lease instead, see DESIGN.)
-					if l := w.leaders(); len(l) > 1 && !gossipFollows {
+					if l := w.Leaders(); len(l) > 1 && !gossipFollows {
 						both = l
 					}
 				})
-				if !w.runUntil(2*time.Second, func() bool { l, ok := w.stableLeaderAmong(majority); return ok && l == "b" }) {
-					t.Fatalf("majority side elected no stable leader b within 2s\n%s", w.dumpTrace(40))
+				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeaderAmong(majority); return ok && l == "b" }) {
+					t.Fatalf("majority side elected no stable leader b within 2s\n%s", w.Trace(40))
 				}
-				w.logf("majority has leader b after %v", w.elapsed()-cutAt)
-				electionsBefore := len(w.hist.elections)
-				w.run(20 * time.Second)
-				if l, ok := w.stableLeaderAmong(majority); !ok || l != "b" {
+				w.Logf("majority has leader b after %v", w.Elapsed()-cutAt)
+				electionsBefore := len(w.History.Elections)
+				w.Run(20 * time.Second)
+				if l, ok := w.StableLeaderAmong(majority); !ok || l != "b" {
 					t.Fatalf("after 20s of partition the majority's leader is %q (%v), want b still", l, ok)
 				}
-				if n := len(w.hist.elections) - electionsBefore; n != 0 {
-					t.Errorf("%d more elections during a stable partition: %v", n, w.hist.elections[electionsBefore:])
+				if n := len(w.History.Elections) - electionsBefore; n != 0 {
+					t.Errorf("%d more elections during a stable partition: %v", n, w.History.Elections[electionsBefore:])
 				}
 				if both != nil {
 					t.Errorf("two members held a leader lease at the same instant: %v", both)
 				}
-				w.checks = nil
+				w.ClearHooks()
 
-				w.net.Heal()
-				w.gossipHeal()
-				w.logf("heal")
-				if !w.runUntil(5*time.Second, func() bool { l, ok := w.stableLeader(); return ok && l == "a" }) {
-					l, ok := w.stableLeader()
-					t.Fatalf("after heal: stable leader %q (%v), want exactly one, a (preemption on)\n%s", l, ok, w.dumpTrace(40))
+				w.Net.Heal()
+				w.GossipHeal()
+				w.Logf("heal")
+				if !w.RunUntil(5*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
+					l, ok := w.StableLeader()
+					t.Fatalf("after heal: stable leader %q (%v), want exactly one, a (preemption on)\n%s", l, ok, w.Trace(40))
 				}
-				w.requireClean()
+				w.RequireClean()
 			})
 		}
 	}
@@ -208,33 +212,33 @@ func TestSmallSideNeverLeads(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%d voters, %v cut off", tc.voters, tc.minority), func(t *testing.T) {
-			w := newWorld(t, int64(tc.voters), true, voters(tc.voters, 0)...)
-			w.net.SetDefaultDelay(0, 10*time.Millisecond)
-			if !w.runUntil(2*time.Second, func() bool { _, ok := w.stableLeader(); return ok }) {
+			w := simcluster.NewElections(t, int64(tc.voters), true, simcluster.Voters(tc.voters, 0)...)
+			w.Net.SetDefaultDelay(0, 10*time.Millisecond)
+			if !w.RunUntil(2*time.Second, func() bool { _, ok := w.StableLeader(); return ok }) {
 				t.Fatal("no stable leader")
 			}
 			var rest []string
-			for _, n := range w.names {
+			for _, n := range w.Names() {
 				if !slices.Contains(tc.minority, n) {
 					rest = append(rest, n)
 				}
 			}
-			w.net.Partition(tc.minority, rest)
-			cutAt := w.elapsed()
-			w.checks = append(w.checks, func(time.Time) {
+			w.Net.Partition(tc.minority, rest)
+			cutAt := w.Elapsed()
+			w.OnStep(func(time.Time) {
 				for _, n := range tc.minority {
-					if w.elapsed()-cutAt >= leaderLease+tick && w.status(n).Role == election.Leader {
+					if w.Elapsed()-cutAt >= fast.LeaderLease+fast.Tick && w.Status(n).Role == election.Leader {
 						t.Fatalf("%s leads on a side of %d of %d voters, %v after the cut",
-							n, len(tc.minority), tc.voters, w.elapsed()-cutAt)
+							n, len(tc.minority), tc.voters, w.Elapsed()-cutAt)
 					}
 				}
 			})
-			w.run(10 * time.Second)
-			want := rightful(map[string]int{}, rest)
-			if l, ok := w.stableLeaderAmong(rest); !ok || l != want {
+			w.Run(10 * time.Second)
+			want := simcluster.Rightful(map[string]int{}, rest)
+			if l, ok := w.StableLeaderAmong(rest); !ok || l != want {
 				t.Fatalf("majority side leader %q (%v), want %s", l, ok, want)
 			}
-			w.requireClean()
+			w.RequireClean()
 		})
 	}
 }
@@ -249,7 +253,7 @@ func TestSmallSideNeverLeads(t *testing.T) {
 func TestLeaseFromSendTime(t *testing.T) {
 	for seed := int64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			w := newWorld(t, seed, false, spec{"a", 2}, spec{"b", 1}, spec{"c", 0})
+			w := simcluster.NewElections(t, seed, false, simcluster.ElectionSpec{Name: "a", Prio: 2}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0})
 			type key struct {
 				term, seq uint64
 			}
@@ -257,7 +261,7 @@ func TestLeaseFromSendTime(t *testing.T) {
 			ackers := map[key]map[string]bool{} // who acked them, as received by a
 			voteSent := map[uint64]time.Time{}  // a's vote requests by term
 			voteGrant := map[uint64]map[string]bool{}
-			w.onSend = func(name string, now time.Time, m msg) {
+			w.OnSend(func(name string, now time.Time, m election.Message) {
 				if name != "a" {
 					return
 				}
@@ -270,8 +274,8 @@ func TestLeaseFromSendTime(t *testing.T) {
 				case election.MsgVoteRequest:
 					voteSent[m.Term] = now
 				}
-			}
-			w.onRecv = func(name string, now time.Time, m msg) {
+			})
+			w.OnRecv(func(name string, now time.Time, m election.Message) {
 				if name != "a" {
 					return
 				}
@@ -288,20 +292,20 @@ func TestLeaseFromSendTime(t *testing.T) {
 					}
 					voteGrant[m.Term][m.From] = true
 				}
-			}
+			})
 			minAge := time.Duration(0) // how old LeaseStart must be, by a's clock
 			var lost time.Duration     // when a lost its lease, since start
 			checked := 0
-			w.checks = append(w.checks, func(time.Time) {
-				if !w.up("a") {
+			w.OnStep(func(time.Time) {
+				if !w.Up("a") {
 					return
 				}
-				st, now := w.status("a"), w.now("a")
+				st, now := w.Status("a"), w.Now("a")
 				if st.Role != election.Leader {
 					return
 				}
-				if w.isLeader("a") != now.Before(st.LeaseStart.Add(leaderLease)) {
-					t.Fatalf("IsLeader(%v) = %v with LeaseStart %v", now, w.isLeader("a"), st.LeaseStart)
+				if w.IsLeader("a") != now.Before(st.LeaseStart.Add(fast.LeaderLease)) {
+					t.Fatalf("IsLeader(%v) = %v with LeaseStart %v", now, w.IsLeader("a"), st.LeaseStart)
 				}
 				if st.LeaseStart.IsZero() {
 					return
@@ -321,53 +325,53 @@ func TestLeaseFromSendTime(t *testing.T) {
 				}
 				if !ok {
 					t.Fatalf("at %v: LeaseStart %v is not the send time of a heartbeat or vote request a majority answered",
-						w.elapsed(), st.LeaseStart.Sub(w.start))
+						w.Elapsed(), st.LeaseStart.Sub(w.Start()))
 				}
 				if age := now.Sub(st.LeaseStart); age < minAge {
-					t.Fatalf("at %v: LeaseStart is only %v old with acks delayed by at least %v", w.elapsed(), age, minAge)
+					t.Fatalf("at %v: LeaseStart is only %v old with acks delayed by at least %v", w.Elapsed(), age, minAge)
 				}
 			})
-			if !w.runUntil(2*time.Second, func() bool { l, ok := w.stableLeader(); return ok && l == "a" }) {
+			if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
 				t.Fatal("no stable leader a")
 			}
-			w.net.SetDelay("b", "a", 100*time.Millisecond, 150*time.Millisecond)
-			w.net.SetDelay("c", "a", 100*time.Millisecond, 150*time.Millisecond)
-			changed := w.elapsed()
-			w.checks = append(w.checks, func(time.Time) {
+			w.Net.SetDelay("b", "a", 100*time.Millisecond, 150*time.Millisecond)
+			w.Net.SetDelay("c", "a", 100*time.Millisecond, 150*time.Millisecond)
+			changed := w.Elapsed()
+			w.OnStep(func(time.Time) {
 				// Once every ack in flight at the change is in, the newest
 				// acked heartbeat is at least 100ms old (plus the tick the
 				// heartbeat took to reach the follower).
-				if w.elapsed()-changed > 200*time.Millisecond {
+				if w.Elapsed()-changed > 200*time.Millisecond {
 					minAge = 100 * time.Millisecond
 				}
-				if !w.isLeader("a") && lost == 0 {
-					lost = w.elapsed()
+				if !w.IsLeader("a") && lost == 0 {
+					lost = w.Elapsed()
 				}
 			})
-			w.run(5 * time.Second)
+			w.Run(5 * time.Second)
 			if lost != 0 {
 				t.Fatalf("a lost its lease at %v although every ack arrived within 160ms of its heartbeat", lost)
 			}
 
 			// Acks slower than the lease: every heartbeat a majority acks is
 			// already older than LeaderLease when the ack arrives.
-			w.net.SetDelay("b", "a", 300*time.Millisecond, 320*time.Millisecond)
-			w.net.SetDelay("c", "a", 300*time.Millisecond, 320*time.Millisecond)
-			slowAt := w.elapsed()
-			w.checks = append(w.checks, func(time.Time) {
-				if w.elapsed()-slowAt >= leaderLease+tick && w.isLeader("a") {
-					t.Fatalf("a holds a leader lease %v after its acks became slower than the lease", w.elapsed()-slowAt)
+			w.Net.SetDelay("b", "a", 300*time.Millisecond, 320*time.Millisecond)
+			w.Net.SetDelay("c", "a", 300*time.Millisecond, 320*time.Millisecond)
+			slowAt := w.Elapsed()
+			w.OnStep(func(time.Time) {
+				if w.Elapsed()-slowAt >= fast.LeaderLease+fast.Tick && w.IsLeader("a") {
+					t.Fatalf("a holds a leader lease %v after its acks became slower than the lease", w.Elapsed()-slowAt)
 				}
 			})
 			// The others, whose links are fast, elect one of themselves.
-			if !w.runUntil(3*time.Second, func() bool { return w.isLeader("b") || w.isLeader("c") }) {
-				t.Fatalf("neither b nor c took over from a leader whose acks are too slow\n%s", w.dumpTrace(30))
+			if !w.RunUntil(3*time.Second, func() bool { return w.IsLeader("b") || w.IsLeader("c") }) {
+				t.Fatalf("neither b nor c took over from a leader whose acks are too slow\n%s", w.Trace(30))
 			}
-			w.run(3 * time.Second)
+			w.Run(3 * time.Second)
 			if checked == 0 {
 				t.Fatal("the lease check never ran")
 			}
-			w.requireClean()
+			w.RequireClean()
 		})
 	}
 }
@@ -379,39 +383,39 @@ func TestPreemption(t *testing.T) {
 	for _, preempt := range []bool{true, false} {
 		for seed := int64(1); seed <= 3; seed++ {
 			t.Run(fmt.Sprintf("preempt=%v/seed=%d", preempt, seed), func(t *testing.T) {
-				w := newWorld(t, seed, preempt, spec{"a", 2}, spec{"b", 1}, spec{"c", 0})
-				w.net.SetDefaultDelay(0, 10*time.Millisecond)
-				w.crash("a", true)
-				if !w.runUntil(2*time.Second, func() bool { l, ok := w.stableLeader(); return ok && l == "b" }) {
-					t.Fatalf("b did not lead while a was down\n%s", w.dumpTrace(30))
+				w := simcluster.NewElections(t, seed, preempt, simcluster.ElectionSpec{Name: "a", Prio: 2}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0})
+				w.Net.SetDefaultDelay(0, 10*time.Millisecond)
+				w.Crash("a", true)
+				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "b" }) {
+					t.Fatalf("b did not lead while a was down\n%s", w.Trace(30))
 				}
-				bTerm := w.status("b").Term
-				w.run(time.Second)
-				w.restart("a", 0, false)
-				joined := w.elapsed()
+				bTerm := w.Status("b").Term
+				w.Run(time.Second)
+				w.Restart("a", 0, false)
+				joined := w.Elapsed()
 				if !preempt {
-					w.run(10 * time.Second)
-					if l, ok := w.stableLeader(); !ok || l != "b" || w.status("b").Term != bTerm {
+					w.Run(10 * time.Second)
+					if l, ok := w.StableLeader(); !ok || l != "b" || w.Status("b").Term != bTerm {
 						t.Fatalf("without preemption: leader %q (stable %v; b in term %d), want b in term %d still",
-							l, ok, w.status("b").Term, bTerm)
+							l, ok, w.Status("b").Term, bTerm)
 					}
-					w.requireClean()
+					w.RequireClean()
 					return
 				}
-				if !w.runUntil(settle+time.Second, func() bool { l, ok := w.stableLeader(); return ok && l == "a" }) {
-					t.Fatalf("a did not take over within Settle+1s of joining\n%s", w.dumpTrace(30))
+				if !w.RunUntil(fast.Settle+time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
+					t.Fatalf("a did not take over within Settle+1s of joining\n%s", w.Trace(30))
 				}
 				var aElected time.Duration
-				for _, e := range w.hist.elections {
-					if e.leader == "a" && e.at > joined {
-						aElected = e.at
+				for _, e := range w.History.Elections {
+					if e.Leader == "a" && e.At > joined {
+						aElected = e.At
 						break
 					}
 				}
-				if wait := aElected - joined; wait < settle {
-					t.Fatalf("a took over %v after joining, before Settle (%v)", wait, settle)
+				if wait := aElected - joined; wait < fast.Settle {
+					t.Fatalf("a took over %v after joining, before Settle (%v)", wait, fast.Settle)
 				}
-				w.requireClean()
+				w.RequireClean()
 			})
 		}
 	}
@@ -423,52 +427,52 @@ func TestTransfer(t *testing.T) {
 	for _, preempt := range []bool{false, true} {
 		for _, target := range []string{"b", "c"} {
 			t.Run(fmt.Sprintf("preempt=%v/to=%s", preempt, target), func(t *testing.T) {
-				w := newWorld(t, 7, preempt, spec{"a", 2}, spec{"b", 1}, spec{"c", 0})
-				w.net.SetDefaultDelay(0, 10*time.Millisecond)
-				if !w.runUntil(2*time.Second, func() bool { l, ok := w.stableLeader(); return ok && l == "a" }) {
+				w := simcluster.NewElections(t, 7, preempt, simcluster.ElectionSpec{Name: "a", Prio: 2}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0})
+				w.Net.SetDefaultDelay(0, 10*time.Millisecond)
+				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
 					t.Fatal("no stable leader a")
 				}
-				if err := w.nodes["b"].el.Transfer(w.now("b"), "c"); !errors.Is(err, election.ErrNotLeader) {
+				if err := w.Node("b").Transfer(w.Now("b"), "c"); !errors.Is(err, election.ErrNotLeader) {
 					t.Fatalf("Transfer on a follower: %v, want ErrNotLeader", err)
 				}
-				if err := w.nodes["a"].el.Transfer(w.now("a"), "nobody"); !errors.Is(err, election.ErrUnknownMember) {
+				if err := w.Node("a").Transfer(w.Now("a"), "nobody"); !errors.Is(err, election.ErrUnknownMember) {
 					t.Fatalf("Transfer to a non-member: %v, want ErrUnknownMember", err)
 				}
-				if !w.isLeader("a") {
+				if !w.IsLeader("a") {
 					t.Fatal("a failed Transfer made a give up")
 				}
-				if err := w.nodes["a"].el.Transfer(w.now("a"), target); err != nil {
+				if err := w.Node("a").Transfer(w.Now("a"), target); err != nil {
 					t.Fatalf("Transfer(%s): %v", target, err)
 				}
-				if w.status("a").Role != election.Follower {
-					t.Fatalf("a is %v right after Transfer, want follower", w.status("a").Role)
+				if w.Status("a").Role != election.Follower {
+					t.Fatalf("a is %v right after Transfer, want follower", w.Status("a").Role)
 				}
 				// TimeoutNow, the vote round trip and a heartbeat: a few ticks.
-				if !w.runUntil(15*tick, func() bool { l, ok := w.stableLeader(); return ok && l == target }) {
-					t.Fatalf("%s not the stable leader within %v of the transfer\n%s", target, 15*tick, w.dumpTrace(30))
+				if !w.RunUntil(15*fast.Tick, func() bool { l, ok := w.StableLeader(); return ok && l == target }) {
+					t.Fatalf("%s not the stable leader within %v of the transfer\n%s", target, 15*fast.Tick, w.Trace(30))
 				}
 				if !preempt {
-					w.run(5 * time.Second)
-					if l, ok := w.stableLeader(); !ok || l != target {
+					w.Run(5 * time.Second)
+					if l, ok := w.StableLeader(); !ok || l != target {
 						t.Fatalf("without preemption leadership moved from %s to %q", target, l)
 					}
 				}
-				w.requireClean()
+				w.RequireClean()
 			})
 		}
 	}
 	t.Run("target down", func(t *testing.T) {
-		w := newWorld(t, 8, false, spec{"a", 2}, spec{"b", 1}, spec{"c", 0})
-		if !w.runUntil(2*time.Second, func() bool { l, ok := w.stableLeader(); return ok && l == "a" }) {
+		w := simcluster.NewElections(t, 8, false, simcluster.ElectionSpec{Name: "a", Prio: 2}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0})
+		if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
 			t.Fatal("no stable leader a")
 		}
-		w.crash("c", true)
-		w.run(tick)
-		if err := w.nodes["a"].el.Transfer(w.now("a"), "c"); !errors.Is(err, election.ErrUnknownMember) {
+		w.Crash("c", true)
+		w.Run(fast.Tick)
+		if err := w.Node("a").Transfer(w.Now("a"), "c"); !errors.Is(err, election.ErrUnknownMember) {
 			t.Fatalf("Transfer to a dead member: %v, want ErrUnknownMember", err)
 		}
-		if err := w.nodes["a"].el.Transfer(w.now("a"), "a"); err != nil || !w.isLeader("a") {
-			t.Fatalf("Transfer to self: %v, leader %v; want a no-op", err, w.isLeader("a"))
+		if err := w.Node("a").Transfer(w.Now("a"), "a"); err != nil || !w.IsLeader("a") {
+			t.Fatalf("Transfer to self: %v, leader %v; want a no-op", err, w.IsLeader("a"))
 		}
 	})
 }
@@ -480,37 +484,37 @@ func TestTransfer(t *testing.T) {
 func TestOneWayLoss(t *testing.T) {
 	for seed := int64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			w := newWorld(t, seed, true, voters(5, 0)...)
-			w.net.SetDefaultDelay(0, 15*time.Millisecond)
-			if !w.runUntil(2*time.Second, func() bool { l, ok := w.stableLeader(); return ok && l == "a" }) {
+			w := simcluster.NewElections(t, seed, true, simcluster.Voters(5, 0)...)
+			w.Net.SetDefaultDelay(0, 15*time.Millisecond)
+			if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
 				t.Fatal("no stable leader a")
 			}
-			for _, f := range w.names[1:] {
-				w.net.Cut(f, "a")
+			for _, f := range w.Names()[1:] {
+				w.Net.Cut(f, "a")
 			}
-			cutAt := w.elapsed()
-			w.checks = append(w.checks, func(time.Time) {
-				since := w.elapsed() - cutAt
-				if since >= leaderLease && w.isLeader("a") {
+			cutAt := w.Elapsed()
+			w.OnStep(func(time.Time) {
+				since := w.Elapsed() - cutAt
+				if since >= fast.LeaderLease && w.IsLeader("a") {
 					t.Fatalf("a holds its lease %v after losing every ack", since)
 				}
-				if since >= leaderLease+tick && w.status("a").Role == election.Leader {
+				if since >= fast.LeaderLease+fast.Tick && w.Status("a").Role == election.Leader {
 					t.Fatalf("a still has role leader %v after losing every ack", since)
 				}
 			})
-			others := w.names[1:]
-			if !w.runUntil(2*time.Second, func() bool { l, ok := w.stableLeaderAmong(others); return ok && l == "b" }) {
-				t.Fatalf("the others did not elect b within 2s\n%s", w.dumpTrace(40))
+			others := w.Names()[1:]
+			if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeaderAmong(others); return ok && l == "b" }) {
+				t.Fatalf("the others did not elect b within 2s\n%s", w.Trace(40))
 			}
-			n := len(w.hist.elections)
-			w.run(10 * time.Second)
-			if l, ok := w.stableLeaderAmong(others); !ok || l != "b" {
+			n := len(w.History.Elections)
+			w.Run(10 * time.Second)
+			if l, ok := w.StableLeaderAmong(others); !ok || l != "b" {
 				t.Fatalf("after 10s the others' leader is %q (%v), want b", l, ok)
 			}
-			if extra := len(w.hist.elections) - n; extra != 0 {
-				t.Errorf("the cut-off old leader caused %d more elections: %v", extra, w.hist.elections[n:])
+			if extra := len(w.History.Elections) - n; extra != 0 {
+				t.Errorf("the cut-off old leader caused %d more elections: %v", extra, w.History.Elections[n:])
 			}
-			w.requireClean()
+			w.RequireClean()
 		})
 	}
 }
@@ -563,38 +567,38 @@ func TestFlakyMemberDoesNotDepose(t *testing.T) {
 		t.Run(fmt.Sprintf("flaky=%s/preempt=%v", tc.flaky, tc.preempt), func(t *testing.T) {
 			total := 0
 			for seed := int64(1); seed <= seeds; seed++ {
-				w := newWorld(t, seed, tc.preempt, voters(5, 0)...)
-				w.net.SetDefaultDelay(time.Millisecond, 10*time.Millisecond)
-				if !w.runUntil(2*time.Second, func() bool { l, ok := w.stableLeader(); return ok && l == "a" }) {
+				w := simcluster.NewElections(t, seed, tc.preempt, simcluster.Voters(5, 0)...)
+				w.Net.SetDefaultDelay(time.Millisecond, 10*time.Millisecond)
+				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
 					t.Fatalf("seed %d: no stable leader a", seed)
 				}
-				warm := w.elapsed()
-				for _, o := range w.names {
+				warm := w.Elapsed()
+				for _, o := range w.Names() {
 					if o != tc.flaky {
-						w.net.SetDrop(tc.flaky, o, 0.5)
-						w.net.SetDrop(o, tc.flaky, 0.5)
+						w.Net.SetDrop(tc.flaky, o, 0.5)
+						w.Net.SetDrop(o, tc.flaky, 0.5)
 					}
 				}
-				w.run(60 * time.Second)
-				elections, changes := w.hist.leaderChanges(warm)
+				w.Run(60 * time.Second)
+				elections, changes := w.History.LeaderChanges(warm)
 				total += elections
 				if elections > tc.perRun || changes > tc.changes {
 					t.Errorf("seed %d: %d elections and %d leader changes in 60s with flaky %s; want at most %d and %d: %v",
-						seed, elections, changes, tc.flaky, tc.perRun, tc.changes, w.hist.elections)
+						seed, elections, changes, tc.flaky, tc.perRun, tc.changes, w.History.Elections)
 				}
 				var healthy []string
-				for _, n := range w.names {
+				for _, n := range w.Names() {
 					if n != tc.flaky {
 						healthy = append(healthy, n)
 					}
 				}
-				if l := w.leaders(); len(l) != 1 || l[0] == tc.flaky {
+				if l := w.Leaders(); len(l) != 1 || l[0] == tc.flaky {
 					t.Errorf("seed %d: leaders at the end %v; want one healthy leader", seed, l)
 				}
-				if _, ok := w.stableLeaderAmong(healthy); !ok {
+				if _, ok := w.StableLeaderAmong(healthy); !ok {
 					t.Errorf("seed %d: the healthy members do not follow one leader at the end", seed)
 				}
-				w.requireClean()
+				w.RequireClean()
 			}
 			if total > tc.total {
 				t.Errorf("%d elections over %d runs of 60s, want at most %d", total, seeds, tc.total)

@@ -18,9 +18,9 @@ var t0 = time.Unix(1_700_000_000, 0)
 func lone(self string, prio int, preempt bool, hs election.HardState) *election.Node {
 	n := election.New(election.Options{
 		Self: self, Priority: prio,
-		HeartbeatInterval: heartbeat, LeaderTimeout: leaderTimeout,
-		ElectionTimeout: electionTimeout, LeaderLease: leaderLease,
-		Settle: settle, Preempt: preempt,
+		HeartbeatInterval: fast.HeartbeatInterval, LeaderTimeout: fast.LeaderTimeout,
+		ElectionTimeout: fast.ElectionTimeout, LeaderLease: fast.LeaderLease,
+		Settle: fast.Settle, Preempt: preempt,
 	}, hs)
 	var ms []election.Member
 	for _, name := range []string{"a", "b", "c"} {
@@ -39,7 +39,7 @@ func lone(self string, prio int, preempt bool, hs election.HardState) *election.
 // want (returned with the time), or fails after limit.
 func tickUntil(t *testing.T, n *election.Node, from time.Time, limit time.Duration, want election.MsgType) ([]election.Message, time.Time) {
 	t.Helper()
-	for now := from; now.Sub(from) <= limit; now = now.Add(tick) {
+	for now := from; now.Sub(from) <= limit; now = now.Add(fast.Tick) {
 		n.Tick(now)
 		var got []election.Message
 		for _, m := range n.Outbox() {
@@ -63,12 +63,12 @@ func TestVoteFloorCoversOwnVote(t *testing.T) {
 		n := lone("a", 5, true, election.HardState{})
 		n.SetVoteFloor(10)
 		n.SetTermFloor(termFloor)
-		pre, now := tickUntil(t, n, t0, 2*leaderTimeout, election.MsgPreVoteRequest)
+		pre, now := tickUntil(t, n, t0, 2*fast.LeaderTimeout, election.MsgPreVoteRequest)
 		if pre[0].Term <= 10 {
 			t.Fatalf("term floor %d: pre-vote for term %d, at or below the vote floor 10", termFloor, pre[0].Term)
 		}
 		for _, from := range []string{"b", "c"} {
-			n.Step(now.Add(tick), election.Message{Type: election.MsgPreVoteResponse, From: from, To: "a",
+			n.Step(now.Add(fast.Tick), election.Message{Type: election.MsgPreVoteResponse, From: from, To: "a",
 				Term: pre[0].Term, Granted: true})
 		}
 		st := n.Status()
@@ -101,7 +101,7 @@ func TestPreVoteRefusalTeachesTerm(t *testing.T) {
 			voter.SetVoteFloor(tc.voteFloor)
 			voter.Tick(t0)
 
-			pre, now := tickUntil(t, cand, t0, 2*leaderTimeout, election.MsgPreVoteRequest)
+			pre, now := tickUntil(t, cand, t0, 2*fast.LeaderTimeout, election.MsgPreVoteRequest)
 			if pre[0].Term != 5 {
 				t.Fatalf("first pre-vote for term %d, want 5", pre[0].Term)
 			}
@@ -120,8 +120,8 @@ func TestPreVoteRefusalTeachesTerm(t *testing.T) {
 			if st := voter.Status(); st.Term != tc.voterHard.Term {
 				t.Fatalf("a pre-vote changed the voter's term to %d", st.Term)
 			}
-			cand.Step(now.Add(tick), *resp)
-			next, _ := tickUntil(t, cand, now.Add(2*tick), 4*time.Second, election.MsgPreVoteRequest)
+			cand.Step(now.Add(fast.Tick), *resp)
+			next, _ := tickUntil(t, cand, now.Add(2*fast.Tick), 4*time.Second, election.MsgPreVoteRequest)
 			if next[0].Term <= tc.wantAbove {
 				t.Fatalf("next pre-vote for term %d, want above %d", next[0].Term, tc.wantAbove)
 			}
@@ -135,12 +135,12 @@ func TestPreVoteRefusalTeachesTerm(t *testing.T) {
 func TestPreemptingPreVoteCarriesFlag(t *testing.T) {
 	n := lone("a", 5, true, election.HardState{})
 	n.Tick(t0)
-	n.Step(t0.Add(tick), election.Message{Type: election.MsgHeartbeat, From: "b", To: "a", Term: 1, Seq: 1})
+	n.Step(t0.Add(fast.Tick), election.Message{Type: election.MsgHeartbeat, From: "b", To: "a", Term: 1, Seq: 1})
 	if st := n.Status(); st.Leader != "b" || st.Term != 1 {
 		t.Fatalf("after b's heartbeat: %+v", st)
 	}
 	n.Outbox()
-	pre, _ := tickUntil(t, n, t0.Add(2*tick), heartbeat, election.MsgPreVoteRequest)
+	pre, _ := tickUntil(t, n, t0.Add(2*fast.Tick), fast.HeartbeatInterval, election.MsgPreVoteRequest)
 	for _, m := range pre {
 		if !m.Preempt || m.Term != 2 {
 			t.Fatalf("preempting pre-vote %+v: want Preempt set and term 2", m)
@@ -162,7 +162,7 @@ func TestPreVoteAnswersMatchTheProposedTerm(t *testing.T) {
 	}
 	// The wall clock moved on before the answer came back.
 	n.SetTermFloor(1005)
-	at = at.Add(tick)
+	at = at.Add(fast.Tick)
 	n.Step(at, election.Message{Type: election.MsgPreVoteResponse, From: "b", To: "a", Term: proposed, Granted: true})
 	var votes []election.Message
 	for _, m := range n.Outbox() {

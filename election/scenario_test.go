@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/simcluster"
 )
 
 // TestScenarios runs the scripted scenarios in testdata/*.txt. Each line is
@@ -55,7 +56,7 @@ func TestScenarios(t *testing.T) {
 
 type scenario struct {
 	t       *testing.T
-	w       *world
+	w       *simcluster.ElectionCluster
 	seed    int64
 	preempt bool
 	where   string // file:line of the current command
@@ -79,7 +80,7 @@ func runScenario(t *testing.T, file string) {
 		if err := s.exec(fields); err != nil {
 			trace := ""
 			if s.w != nil {
-				trace = s.w.dumpTrace(40)
+				trace = s.w.Trace(40)
 			}
 			t.Fatalf("%s: %s: %v\ntrace (end):\n%s", s.where, strings.Join(fields, " "), err, trace)
 		}
@@ -90,7 +91,7 @@ func runScenario(t *testing.T, file string) {
 	if s.w == nil {
 		t.Fatal("scenario has no voters line")
 	}
-	s.w.requireClean()
+	s.w.RequireClean()
 }
 
 func (s *scenario) exec(f []string) error {
@@ -105,7 +106,7 @@ func (s *scenario) exec(f []string) error {
 			s.preempt = arg(args, 0) == "on"
 			return nil
 		case "voters":
-			var members []spec
+			var members []simcluster.ElectionSpec
 			for _, a := range args {
 				name, p, _ := strings.Cut(a, ":")
 				prio := 0
@@ -115,21 +116,21 @@ func (s *scenario) exec(f []string) error {
 						return err
 					}
 				}
-				members = append(members, spec{name, prio})
+				members = append(members, simcluster.ElectionSpec{Name: name, Prio: prio})
 			}
-			s.w = newWorld(s.t, s.seed, s.preempt, members...)
+			s.w = simcluster.NewElections(s.t, s.seed, s.preempt, members...)
 			return nil
 		}
 		return errors.New("voters must come first (after seed and preempt)")
 	}
 	w := s.w
-	w.logf("%s: %s", s.where, strings.Join(f, " "))
+	w.Logf("%s: %s", s.where, strings.Join(f, " "))
 	switch cmd {
 	case "delay":
 		if len(args) == 2 {
 			lo, hi, err := durations(args[0], args[1])
 			if err == nil {
-				w.net.SetDefaultDelay(lo, hi)
+				w.Net.SetDefaultDelay(lo, hi)
 			}
 			return err
 		}
@@ -139,13 +140,13 @@ func (s *scenario) exec(f []string) error {
 		}
 		lo, hi, err := durations(args[1], args[2])
 		if err == nil {
-			w.net.SetDelay(from, to, lo, hi)
+			w.Net.SetDelay(from, to, lo, hi)
 		}
 		return err
 	case "run":
 		d, err := time.ParseDuration(arg(args, 0))
 		if err == nil {
-			w.run(d)
+			w.Run(d)
 		}
 		return err
 	case "wait":
@@ -157,12 +158,12 @@ func (s *scenario) exec(f []string) error {
 		if err != nil {
 			return err
 		}
-		want, group := args[1], w.names
+		want, group := args[1], w.Names()
 		if args[2] == "among" {
 			group = strings.Split(args[3], ",")
 		}
-		if !w.runUntil(d, func() bool { l, ok := w.stableLeaderAmong(group); return ok && l == want }) {
-			l, ok := w.stableLeaderAmong(group)
+		if !w.RunUntil(d, func() bool { l, ok := w.StableLeaderAmong(group); return ok && l == want }) {
+			l, ok := w.StableLeaderAmong(group)
 			return fmt.Errorf("stable leader %q (%v) after %v, want %s", l, ok, d, want)
 		}
 		return nil
@@ -174,20 +175,20 @@ func (s *scenario) exec(f []string) error {
 			groups = append(groups, strings.Split(strings.ReplaceAll(g, " ", ""), ","))
 		}
 		if cmd == "partition" {
-			w.net.Partition(groups...)
+			w.Net.Partition(groups...)
 		} else {
-			w.gossipPartition(groups...)
+			w.GossipPartition(groups...)
 		}
 		return nil
 	case "isolate":
-		w.net.Isolate(arg(args, 0))
+		w.Net.Isolate(arg(args, 0))
 		return nil
 	case "cut":
 		from, to, ok := strings.Cut(arg(args, 0), "->")
 		if !ok {
 			return errors.New("want cut X->Y")
 		}
-		w.net.Cut(from, to)
+		w.Net.Cut(from, to)
 		return nil
 	case "drop":
 		frac, err := strconv.ParseFloat(arg(args, 1), 64)
@@ -195,10 +196,10 @@ func (s *scenario) exec(f []string) error {
 			return err
 		}
 		if x, ok := strings.CutSuffix(arg(args, 0), "<->*"); ok {
-			for _, o := range w.names {
+			for _, o := range w.Names() {
 				if o != x {
-					w.net.SetDrop(x, o, frac)
-					w.net.SetDrop(o, x, frac)
+					w.Net.SetDrop(x, o, frac)
+					w.Net.SetDrop(o, x, frac)
 				}
 			}
 			return nil
@@ -207,14 +208,14 @@ func (s *scenario) exec(f []string) error {
 		if !ok {
 			return errors.New("want drop X->Y F or drop X<->* F")
 		}
-		w.net.SetDrop(from, to, frac)
+		w.Net.SetDrop(from, to, frac)
 		return nil
 	case "heal":
-		w.net.Heal()
-		w.gossipHeal()
+		w.Net.Heal()
+		w.GossipHeal()
 		return nil
 	case "crash":
-		w.crash(arg(args, 0), arg(args, 1) != "silent")
+		w.Crash(arg(args, 0), arg(args, 1) != "silent")
 		return nil
 	case "restart":
 		name := arg(args, 0)
@@ -223,17 +224,17 @@ func (s *scenario) exec(f []string) error {
 			if err != nil {
 				return err
 			}
-			w.diskless[name] = true
-			w.restart(name, extra, true)
+			w.SetDiskless(name)
+			w.Restart(name, extra, true)
 			return nil
 		}
-		w.restart(name, 0, false)
+		w.Restart(name, 0, false)
 		return nil
 	case "pause":
-		w.net.Pause(arg(args, 0))
+		w.Net.Pause(arg(args, 0))
 		return nil
 	case "resume":
-		w.net.Resume(arg(args, 0))
+		w.Net.Resume(arg(args, 0))
 		return nil
 	case "transfer":
 		// transfer X -> Y [ok|not-leader|unknown-member]
@@ -241,7 +242,7 @@ func (s *scenario) exec(f []string) error {
 			return errors.New("want transfer X -> Y [outcome]")
 		}
 		from, to := args[0], args[2]
-		err := w.nodes[from].el.Transfer(w.now(from), to)
+		err := w.Node(from).Transfer(w.Now(from), to)
 		want := map[string]error{"": nil, "ok": nil,
 			"not-leader": election.ErrNotLeader, "unknown-member": election.ErrUnknownMember}[arg(args, 3)]
 		if (want == nil && err != nil) || (want != nil && !errors.Is(err, want)) {
@@ -256,21 +257,21 @@ func (s *scenario) expect(args []string) error {
 	w := s.w
 	switch arg(args, 0) {
 	case "leader":
-		want, group := arg(args, 1), w.names
+		want, group := arg(args, 1), w.Names()
 		if arg(args, 2) == "among" {
 			group = strings.Split(arg(args, 3), ",")
 		}
-		if l, ok := w.stableLeaderAmong(group); !ok || l != want {
+		if l, ok := w.StableLeaderAmong(group); !ok || l != want {
 			return fmt.Errorf("stable leader %q (%v), want %s", l, ok, want)
 		}
 	case "no-leader":
 		for _, n := range strings.Split(arg(args, 1), ",") {
-			if w.isLeader(n) {
+			if w.IsLeader(n) {
 				return fmt.Errorf("%s holds a leader lease", n)
 			}
 		}
 	case "role":
-		if got := w.status(arg(args, 1)).Role.String(); got != arg(args, 2) {
+		if got := w.Status(arg(args, 1)).Role.String(); got != arg(args, 2) {
 			return fmt.Errorf("%s is %s, want %s", arg(args, 1), got, arg(args, 2))
 		}
 	case "elections":
@@ -278,8 +279,8 @@ func (s *scenario) expect(args []string) error {
 		if err != nil {
 			return err
 		}
-		if got := len(w.hist.elections); got != n {
-			return fmt.Errorf("%d elections so far, want %d: %v", got, n, w.hist.elections)
+		if got := len(w.History.Elections); got != n {
+			return fmt.Errorf("%d elections so far, want %d: %v", got, n, w.History.Elections)
 		}
 	default:
 		return fmt.Errorf("unknown expectation %q", arg(args, 0))

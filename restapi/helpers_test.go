@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ringd/ringd/clientlib/api"
+	"github.com/ringd/ringd/internal/testlog"
 )
 
 func TestMain(m *testing.M) {
@@ -111,39 +112,17 @@ func sampleMine() api.Mine {
 	}
 }
 
-// testWriter sends log output to t.Log and, if buf is set, to buf as well.
-type testWriter struct {
-	t   testing.TB
-	mu  sync.Mutex
-	buf *bytes.Buffer
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	if w.buf != nil {
-		w.mu.Lock()
-		w.buf.Write(p)
-		w.mu.Unlock()
-	}
-	return len(p), nil
-}
-
-func (w *testWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-func testLogger(t testing.TB) (hclog.Logger, *testWriter) {
-	w := &testWriter{t: t, buf: new(bytes.Buffer)}
+// testLogger returns a logger into t.Log that also keeps what it logged.
+func testLogger(t testing.TB) (hclog.Logger, *testlog.Writer) {
+	w := testlog.New(t).Keep()
 	return hclog.New(&hclog.LoggerOptions{Name: "restapi", Level: hclog.Trace, Output: w}), w
 }
 
 // newHTTPTest serves s.Handler() on an httptest server, closed at cleanup (which
 // waits for every handler to return).
-func newHTTPTest(t *testing.T, src Source, opts Options) (*Server, *httptest.Server, *testWriter) {
+func newHTTPTest(t *testing.T, src Source, opts Options) (*Server, *httptest.Server, *testlog.Writer) {
 	t.Helper()
-	var logs *testWriter
+	var logs *testlog.Writer
 	if opts.Logger == nil {
 		opts.Logger, logs = testLogger(t)
 	}

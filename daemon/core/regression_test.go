@@ -6,6 +6,7 @@ import (
 
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/simcluster"
 	"github.com/ringd/ringd/partitions"
 )
 
@@ -13,10 +14,10 @@ import (
 // 4-partition cluster with the simulation's timings, for cores driven by
 // hand.
 func loneOptions() core.Options {
-	return core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
-		HeartbeatInterval: heartbeatInterval, LeaderTimeout: leaderTimeout, ElectionTimeout: electionTimeout,
-		LeaderLease: leaderLease, Lease: lease, Drift: drift, SafetyMargin: safetyMargin, Settle: settle,
-		ReleaseTimeout: releaseTimeout, DeadVoterTimeout: deadVoterTimeout, DeadMemberTimeout: deadMemberTimeout}
+	o := fast.Options
+	o.Self, o.Incarnation, o.Identity, o.Partitions, o.Load = "a", 1, 1, 4, simcluster.Load
+	o.DeadVoterTimeout, o.DeadMemberTimeout = simcluster.DeadVoterTimeout, simcluster.DeadMemberTimeout
+	return o
 }
 
 // elect drives a lone core through a campaign, answering its pre-vote and
@@ -24,7 +25,7 @@ func loneOptions() core.Options {
 func elect(t *testing.T, c *core.Core, now time.Time, voters ...string) time.Time {
 	t.Helper()
 	for i := 0; i < 200 && !c.IsLeader(now); i++ {
-		now = now.Add(tick)
+		now = now.Add(fast.Tick)
 		c.Tick(now)
 		for _, out := range c.Ready().Messages {
 			m := out.Env.Election
@@ -120,7 +121,7 @@ func TestRestartedMemberWithoutStateIsNotTheVoterItWas(t *testing.T) {
 		c := coreWithVoters(t, now, tc.bID, 3)
 		at := now
 		for i := 0; i < 200 && !c.IsLeader(at); i++ {
-			at = at.Add(tick)
+			at = at.Add(fast.Tick)
 			c.Tick(at)
 			for _, out := range c.Ready().Messages {
 				m := out.Env.Election
@@ -159,7 +160,7 @@ func TestTablelessMemberDoesNotBootstrapBesideACluster(t *testing.T) {
 		campaigned := false
 		at := now
 		for i := 0; i < 100; i++ {
-			at = at.Add(tick)
+			at = at.Add(fast.Tick)
 			c.Tick(at)
 			for _, out := range c.Ready().Messages {
 				if m := out.Env.Election; m != nil && (m.Type == election.MsgPreVoteRequest || m.Type == election.MsgProbe) {

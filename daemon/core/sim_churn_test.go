@@ -11,12 +11,14 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ringd/ringd/internal/simcluster"
 )
 
-// churnWatch follows a world through churn: the longest time a partition had
+// churnWatch follows a cluster through churn: the longest time a partition had
 // no holder, and the longest time the live members had no leader.
 type churnWatch struct {
-	w *world
+	w *simcluster.Cluster
 	// emptySince is, per partition, since when no app holds it (zero: held).
 	emptySince []time.Time
 	longestGap time.Duration
@@ -27,9 +29,9 @@ type churnWatch struct {
 	quiet bool
 }
 
-func watchChurn(w *world) *churnWatch {
-	cw := &churnWatch{w: w, emptySince: make([]time.Time, numPartitions), quiet: true}
-	w.hooks = append(w.hooks, cw.observe)
+func watchChurn(w *simcluster.Cluster) *churnWatch {
+	cw := &churnWatch{w: w, emptySince: make([]time.Time, simcluster.Partitions), quiet: true}
+	w.OnStep(cw.observe)
 	return cw
 }
 
@@ -37,28 +39,28 @@ func (cw *churnWatch) observe(now time.Time) {
 	if cw.quiet {
 		return
 	}
-	for p, hs := range cw.w.holders() {
+	for p, hs := range cw.w.Holders() {
 		switch {
 		case len(hs) == 0 && cw.emptySince[p].IsZero():
 			cw.emptySince[p] = now
 		case len(hs) > 0 && !cw.emptySince[p].IsZero():
 			if gap := now.Sub(cw.emptySince[p]); gap > cw.longestGap {
 				cw.longestGap = gap
-				cw.w.logf("longest gap so far: p%d without a holder for %v, now held by %v", p, gap, hs)
+				cw.w.Logf("longest gap so far: p%d without a holder for %v, now held by %v", p, gap, hs)
 			}
 			cw.emptySince[p] = time.Time{}
 		}
 	}
 	var live []string
-	for _, n := range cw.w.names {
-		if cw.w.up(n) {
+	for _, n := range cw.w.Names() {
+		if cw.w.Up(n) {
 			live = append(live, n)
 		}
 	}
 	switch {
-	case len(cw.w.leaders(live)) == 0 && cw.leaderless.IsZero():
+	case len(cw.w.Leaders(live)) == 0 && cw.leaderless.IsZero():
 		cw.leaderless = now
-	case len(cw.w.leaders(live)) > 0 && !cw.leaderless.IsZero():
+	case len(cw.w.Leaders(live)) > 0 && !cw.leaderless.IsZero():
 		cw.longestNoLeader = max(cw.longestNoLeader, now.Sub(cw.leaderless))
 		cw.leaderless = time.Time{}
 	}
@@ -69,13 +71,13 @@ func (cw *churnWatch) start() { cw.quiet = false }
 
 // ready reports whether name's app works on at least one partition: what
 // /readyz waits for before a rollout goes on.
-func (w *world) ready(name string) bool { return w.up(name) && len(w.tokens(name)) > 0 }
+func ready(w *simcluster.Cluster, name string) bool { return w.Up(name) && len(w.Tokens(name)) > 0 }
 
 // live lists the members whose process runs.
-func (w *world) live() []string {
+func live(w *simcluster.Cluster) []string {
 	var out []string
-	for _, n := range w.names {
-		if w.up(n) && !w.members[n].crashed {
+	for _, n := range w.Names() {
+		if w.Up(n) && !w.Member(n).Crashed() {
 			out = append(out, n)
 		}
 	}
@@ -85,46 +87,46 @@ func (w *world) live() []string {
 // leaveGracefully is SIGTERM: the member drains (its partitions move away,
 // it leaves the voters, a leader hands over), then its process ends. It
 // fails the test when the drain does not finish within limit.
-func (w *world) leaveGracefully(name string, limit time.Duration) {
-	w.t.Helper()
-	w.setLeaving(name)
+func leaveGracefully(w *simcluster.Cluster, name string, limit time.Duration) {
+	w.T().Helper()
+	w.SetLeaving(name)
 	drained := func() bool {
-		return !w.up(name) || w.view(name).LeavePending() == ""
+		return !w.Up(name) || w.View(name).LeavePending() == ""
 	}
-	if !w.runUntil(limit, drained) {
-		w.t.Fatalf("seed %d: %s did not finish draining within %v\n%s\n%s", w.seed, name, limit, w.describe(), w.dumpTrace(60))
+	if !w.RunUntil(limit, drained) {
+		w.T().Fatalf("seed %d: %s did not finish draining within %v\n%s\n%s", w.Seed(), name, limit, w.Describe(), w.Trace(60))
 	}
-	w.crash(name)
+	w.Crash(name)
 }
 
 // rollout replaces every member of old by a new one, as a Deployment's
 // rolling update does: start surge new members (new names), wait until
 // they are ready, then let as many old ones leave gracefully, and so on.
 // With unavailable > 0, that many old members leave before new ones start.
-func (w *world) rollout(old []string, prefix string, surge, unavailable int) []string {
-	w.t.Helper()
+func rollout(w *simcluster.Cluster, old []string, prefix string, surge, unavailable int) []string {
+	w.T().Helper()
 	var fresh []string
 	next := 0
 	for len(old) > 0 {
 		for i := 0; i < unavailable && len(old) > 0; i++ {
-			w.leaveGracefully(old[0], 2*lease)
+			leaveGracefully(w, old[0], 2*fast.Lease)
 			old = old[1:]
 		}
 		var started []string
 		for i := 0; i < max(surge, unavailable) && i < len(old)+unavailable; i++ {
 			name := fmt.Sprintf("%s%d", prefix, next)
 			next++
-			w.add(memberSpec{name: name})
+			w.Add(simcluster.MemberSpec{Name: name})
 			started = append(started, name)
 		}
 		for _, n := range started {
-			if !w.runUntil(leaderFailoverBound+bootstrapBound, func() bool { return w.ready(n) }) {
-				w.t.Fatalf("seed %d: new member %s not ready\n%s\n%s", w.seed, n, w.describe(), w.dumpTrace(60))
+			if !w.RunUntil(leaderFailoverBound+bootstrapBound, func() bool { return ready(w, n) }) {
+				w.T().Fatalf("seed %d: new member %s not ready\n%s\n%s", w.Seed(), n, w.Describe(), w.Trace(60))
 			}
 		}
 		fresh = append(fresh, started...)
 		for i := 0; i < surge && len(old) > 0; i++ {
-			w.leaveGracefully(old[0], 2*lease)
+			leaveGracefully(w, old[0], 2*fast.Lease)
 			old = old[1:]
 		}
 	}
@@ -147,26 +149,26 @@ func TestRollingUpdateDeployment(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := int64(1); seed <= 3; seed++ {
-				w := bootstrap(t, seed, specs(tc.n)...)
+				w := bootstrap(t, seed, simcluster.Specs(tc.n)...)
 				cw := watchChurn(w)
 				cw.start()
-				members := w.names
+				members := w.Names()
 				for round := 0; round < 2; round++ {
-					members = w.rollout(slices.Clone(members), fmt.Sprintf("r%d-", round), tc.surge, tc.unavail)
-					if !w.runUntil(leaderFailoverBound, func() bool { return w.coveredBy(members) }) {
-						t.Fatalf("seed %d round %d: new members %v do not cover everything\n%s\n%s", seed, round, members, w.describe(), w.dumpTrace(60))
+					members = rollout(w, slices.Clone(members), fmt.Sprintf("r%d-", round), tc.surge, tc.unavail)
+					if !w.RunUntil(leaderFailoverBound, func() bool { return w.CoveredBy(members) }) {
+						t.Fatalf("seed %d round %d: new members %v do not cover everything\n%s\n%s", seed, round, members, w.Describe(), w.Trace(60))
 					}
 				}
-				w.run(time.Second)
-				w.requireNoViolations()
-				if got := w.leaders(members); len(got) != 1 {
+				w.Run(time.Second)
+				w.RequireNoViolations()
+				if got := w.Leaders(members); len(got) != 1 {
 					t.Errorf("seed %d: leaders among %v: %v", seed, members, got)
 				}
 				if cw.longestNoLeader > leaderFailoverBound {
 					t.Errorf("seed %d: no leader for %v (bound %v)", seed, cw.longestNoLeader, leaderFailoverBound)
 				}
 				if cw.longestGap > time.Second {
-					t.Errorf("seed %d: a partition had no holder for %v\n%s", seed, cw.longestGap, w.dumpTrace(300))
+					t.Errorf("seed %d: a partition had no holder for %v\n%s", seed, cw.longestGap, w.Trace(300))
 				}
 				t.Logf("seed %d: longest time without a holder %v, without a leader %v", seed, cw.longestGap, cw.longestNoLeader)
 			}
@@ -176,13 +178,13 @@ func TestRollingUpdateDeployment(t *testing.T) {
 
 // voterCheck is a hook that fails the test when a leader's table lists more
 // voters than allowed: churn must never grow the configuration.
-func (w *world) checkVoterBound(limit int) {
-	w.hooks = append(w.hooks, func(now time.Time) {
-		for _, n := range w.live() {
-			v := w.view(n)
+func checkVoterBound(w *simcluster.Cluster, limit int) {
+	w.OnStep(func(now time.Time) {
+		for _, n := range live(w) {
+			v := w.View(n)
 			if len(v.Table.Voters) > limit || len(v.Table.PrevVoters) > limit {
-				w.t.Fatalf("seed %d: %s's table %v has voters %v (previous %v), more than %d",
-					w.seed, n, v.Table.ID, v.Table.Voters, v.Table.PrevVoters, limit)
+				w.T().Fatalf("seed %d: %s's table %v has voters %v (previous %v), more than %d",
+					w.Seed(), n, v.Table.ID, v.Table.Voters, v.Table.PrevVoters, limit)
 			}
 		}
 	})
@@ -193,32 +195,32 @@ func (w *world) checkVoterBound(limit int) {
 // cover everything.
 func TestScaling(t *testing.T) {
 	for seed := int64(1); seed <= 3; seed++ {
-		w := bootstrap(t, seed, specs(3)...)
-		w.checkVoterBound(5)
+		w := bootstrap(t, seed, simcluster.Specs(3)...)
+		checkVoterBound(w, 5)
 		cw := watchChurn(w)
 		cw.start()
 		for i := 3; i < 10; i++ {
-			w.add(memberSpec{name: fmt.Sprintf("m%d", i)})
+			w.Add(simcluster.MemberSpec{Name: fmt.Sprintf("m%d", i)})
 		}
-		if !w.runUntil(3*bootstrapBound, func() bool {
-			l := w.leader()
-			return l != "" && len(w.view(l).Table.Members) == 10 && w.covered()
+		if !w.RunUntil(3*bootstrapBound, func() bool {
+			l := w.Leader()
+			return l != "" && len(w.View(l).Table.Members) == 10 && w.Covered()
 		}) {
-			t.Fatalf("seed %d: 10 members not all working\n%s", seed, w.describe())
+			t.Fatalf("seed %d: 10 members not all working\n%s", seed, w.Describe())
 		}
-		w.run(2 * time.Second)
-		if got := w.view(w.leader()).Table.Voters; len(got) != 5 {
+		w.Run(2 * time.Second)
+		if got := w.View(w.Leader()).Table.Voters; len(got) != 5 {
 			t.Errorf("seed %d: 10 members, voters %v, want 5", seed, got)
 		}
 		// Scale down to m8, m9: the others leave one by one, voters first.
-		for _, n := range w.names[:8] {
-			w.leaveGracefully(n, 2*lease)
+		for _, n := range w.Names()[:8] {
+			leaveGracefully(w, n, 2*fast.Lease)
 		}
-		if !w.runUntil(leaderFailoverBound, func() bool { return w.coveredBy([]string{"m8", "m9"}) }) {
-			t.Fatalf("seed %d: m8, m9 do not cover everything\n%s", seed, w.describe())
+		if !w.RunUntil(leaderFailoverBound, func() bool { return w.CoveredBy([]string{"m8", "m9"}) }) {
+			t.Fatalf("seed %d: m8, m9 do not cover everything\n%s", seed, w.Describe())
 		}
-		w.run(time.Second)
-		w.requireNoViolations()
+		w.Run(time.Second)
+		w.RequireNoViolations()
 		if cw.longestNoLeader > leaderFailoverBound || cw.longestGap > time.Second {
 			t.Errorf("seed %d: no leader for %v, a partition without a holder for %v", seed, cw.longestNoLeader, cw.longestGap)
 		}
@@ -233,40 +235,40 @@ func TestScaling(t *testing.T) {
 func TestRecreatedMember(t *testing.T) {
 	for _, kill := range []bool{true, false} {
 		t.Run(fmt.Sprintf("kill %t", kill), func(t *testing.T) {
-			w := bootstrap(t, 7, specs(3)...)
-			w.checkVoterBound(3)
-			stable := slices.Clone(w.names)
+			w := bootstrap(t, 7, simcluster.Specs(3)...)
+			checkVoterBound(w, 3)
+			stable := slices.Clone(w.Names())
 			cw := watchChurn(w)
 			cw.start()
 			for i := 0; i < 30; i++ {
 				name := fmt.Sprintf("pod%d", i)
-				w.add(memberSpec{name: name})
-				w.run(4 * time.Second)
+				w.Add(simcluster.MemberSpec{Name: name})
+				w.Run(4 * time.Second)
 				if kill {
-					w.crash(name)
+					w.Crash(name)
 				} else {
-					w.leaveGracefully(name, 2*lease)
+					leaveGracefully(w, name, 2*fast.Lease)
 				}
-				if len(w.leaders(stable)) != 1 {
-					t.Fatalf("round %d: leaders among %v: %v\n%s", i, stable, w.leaders(stable), w.describe())
+				if len(w.Leaders(stable)) != 1 {
+					t.Fatalf("round %d: leaders among %v: %v\n%s", i, stable, w.Leaders(stable), w.Describe())
 				}
 			}
-			if !w.runUntil(leaderFailoverBound, func() bool { return w.coveredBy(stable) }) {
-				t.Fatalf("stable members do not cover everything\n%s", w.describe())
+			if !w.RunUntil(leaderFailoverBound, func() bool { return w.CoveredBy(stable) }) {
+				t.Fatalf("stable members do not cover everything\n%s", w.Describe())
 			}
-			w.run(deadMemberTimeout + 2*time.Second)
-			w.requireNoViolations()
+			w.Run(simcluster.DeadMemberTimeout + 2*time.Second)
+			w.RequireNoViolations()
 			if cw.longestNoLeader > 0 {
 				t.Errorf("no leader for %v", cw.longestNoLeader)
 			}
 			for _, n := range stable {
-				if v := w.view(n); len(v.Members) > 4 || len(v.Table.Members) > 4 {
-					t.Errorf("%s still lists %d members (table %v) after %v", n, len(v.Members), v.Table.Members, deadMemberTimeout)
+				if v := w.View(n); len(v.Members) > 4 || len(v.Table.Members) > 4 {
+					t.Errorf("%s still lists %d members (table %v) after %v", n, len(v.Members), v.Table.Members, simcluster.DeadMemberTimeout)
 				}
 			}
 			t.Logf("longest time without a holder %v", cw.longestGap)
 			if !kill && cw.longestGap > time.Second {
-				t.Errorf("a partition had no holder for %v\n%s", cw.longestGap, w.dumpTrace(400))
+				t.Errorf("a partition had no holder for %v\n%s", cw.longestGap, w.Trace(400))
 			}
 		})
 	}
@@ -278,26 +280,26 @@ func TestRecreatedMember(t *testing.T) {
 // two dead voters of three would cost the majority.
 func TestVoterReplacedAfterCrash(t *testing.T) {
 	for seed := int64(1); seed <= 3; seed++ {
-		w := bootstrap(t, seed, specs(3)...)
+		w := bootstrap(t, seed, simcluster.Specs(3)...)
 		cw := watchChurn(w)
-		first := w.others(w.leader())[0]
-		w.crash(first)
-		w.add(memberSpec{name: "n0"})
+		first := w.Others(w.Leader())[0]
+		w.Crash(first)
+		w.Add(simcluster.MemberSpec{Name: "n0"})
 		replaced := func() bool {
-			l := w.leader()
-			return l != "" && w.isVoter(l, "n0") && len(w.view(l).Table.PrevVoters) == 0
+			l := w.Leader()
+			return l != "" && isVoter(w, l, "n0") && len(w.View(l).Table.PrevVoters) == 0
 		}
-		if !w.runUntil(deadVoterTimeout+bootstrapBound, replaced) {
-			t.Fatalf("seed %d: dead voter %s not replaced by n0\n%s", seed, first, w.describe())
+		if !w.RunUntil(simcluster.DeadVoterTimeout+bootstrapBound, replaced) {
+			t.Fatalf("seed %d: dead voter %s not replaced by n0\n%s", seed, first, w.Describe())
 		}
 		cw.start()
-		second := w.leader() // the worst case: the leader dies
-		w.crash(second)
-		rest := w.others(first, second)
-		if !w.runUntil(leaderFailoverBound, func() bool { return w.coveredBy(rest) }) {
-			t.Fatalf("seed %d: %v do not cover everything after %s and %s died\n%s", seed, rest, first, second, w.describe())
+		second := w.Leader() // the worst case: the leader dies
+		w.Crash(second)
+		rest := w.Others(first, second)
+		if !w.RunUntil(leaderFailoverBound, func() bool { return w.CoveredBy(rest) }) {
+			t.Fatalf("seed %d: %v do not cover everything after %s and %s died\n%s", seed, rest, first, second, w.Describe())
 		}
-		w.requireNoViolations()
+		w.RequireNoViolations()
 		if cw.longestNoLeader > leaderFailoverBound {
 			t.Errorf("seed %d: no leader for %v (bound %v)", seed, cw.longestNoLeader, leaderFailoverBound)
 		}
@@ -308,29 +310,29 @@ func TestVoterReplacedAfterCrash(t *testing.T) {
 // again (a crash-looping pod, no data dir) while the others keep their
 // leader and partitions.
 func TestCrashLoop(t *testing.T) {
-	w := bootstrap(t, 5, specs(3)...)
-	looper := w.others(w.leader())[0]
-	stable := w.others(looper)
+	w := bootstrap(t, 5, simcluster.Specs(3)...)
+	looper := w.Others(w.Leader())[0]
+	stable := w.Others(looper)
 	cw := watchChurn(w)
 	cw.start()
 	for i := 0; i < 20; i++ {
-		w.crash(looper)
-		w.run(time.Duration(200+100*(i%7)) * time.Millisecond)
-		w.restart(looper, false)
-		w.run(time.Duration(300+200*(i%5)) * time.Millisecond)
-		if len(w.leaders(stable)) != 1 {
-			t.Fatalf("round %d: leaders among %v: %v\n%s", i, stable, w.leaders(stable), w.describe())
+		w.Crash(looper)
+		w.Run(time.Duration(200+100*(i%7)) * time.Millisecond)
+		w.Restart(looper, false)
+		w.Run(time.Duration(300+200*(i%5)) * time.Millisecond)
+		if len(w.Leaders(stable)) != 1 {
+			t.Fatalf("round %d: leaders among %v: %v\n%s", i, stable, w.Leaders(stable), w.Describe())
 		}
 	}
-	if !w.runUntil(bootstrapBound+leaderFailoverBound, w.covered) {
-		t.Fatalf("not covered after the crash loop\n%s", w.describe())
+	if !w.RunUntil(bootstrapBound+leaderFailoverBound, w.Covered) {
+		t.Fatalf("not covered after the crash loop\n%s", w.Describe())
 	}
-	w.requireNoViolations()
+	w.RequireNoViolations()
 }
 
 // isVoter reports whether observer's view counts name as a voter.
-func (w *world) isVoter(observer, name string) bool {
-	for _, m := range w.view(observer).Members {
+func isVoter(w *simcluster.Cluster, observer, name string) bool {
+	for _, m := range w.View(observer).Members {
 		if m.Name == name {
 			return m.Voter
 		}
@@ -347,13 +349,13 @@ func (w *world) isVoter(observer, name string) bool {
 func TestLeaveWhileAVoterIsDead(t *testing.T) {
 	for _, leaderLeaves := range []bool{false, true} {
 		t.Run(fmt.Sprintf("leader leaves %t", leaderLeaves), func(t *testing.T) {
-			w := bootstrap(t, 3, specs(3)...)
-			w.add(memberSpec{name: "m3"})
-			if !w.runUntil(bootstrapBound, func() bool { return w.ready("m3") }) {
-				t.Fatalf("m3 not ready\n%s", w.describe())
+			w := bootstrap(t, 3, simcluster.Specs(3)...)
+			w.Add(simcluster.MemberSpec{Name: "m3"})
+			if !w.RunUntil(bootstrapBound, func() bool { return ready(w, "m3") }) {
+				t.Fatalf("m3 not ready\n%s", w.Describe())
 			}
-			w.run(time.Second)
-			l := w.leader()
+			w.Run(time.Second)
+			l := w.Leader()
 			var dead, leaving string
 			for _, n := range []string{"m0", "m1", "m2"} {
 				switch {
@@ -365,19 +367,19 @@ func TestLeaveWhileAVoterIsDead(t *testing.T) {
 					leaving = n
 				}
 			}
-			w.crash(dead)
-			w.run(2 * detectDelay)
-			w.leaveGracefully(leaving, 2*lease)
-			rest := w.others(dead, leaving)
-			if !w.runUntil(leaderFailoverBound, func() bool { return len(w.leaders(rest)) == 1 && w.coveredBy(rest) }) {
+			w.Crash(dead)
+			w.Run(2 * simcluster.DetectDelay)
+			leaveGracefully(w, leaving, 2*fast.Lease)
+			rest := w.Others(dead, leaving)
+			if !w.RunUntil(leaderFailoverBound, func() bool { return len(w.Leaders(rest)) == 1 && w.CoveredBy(rest) }) {
 				t.Fatalf("after %s died and %s left, %v have no leader or do not cover everything\n%s\n%s",
-					dead, leaving, rest, w.describe(), w.dumpTrace(40))
+					dead, leaving, rest, w.Describe(), w.Trace(40))
 			}
-			w.run(2 * deadVoterTimeout)
-			if len(w.leaders(rest)) != 1 {
-				t.Fatalf("%v lost their leader later\n%s", rest, w.describe())
+			w.Run(2 * simcluster.DeadVoterTimeout)
+			if len(w.Leaders(rest)) != 1 {
+				t.Fatalf("%v lost their leader later\n%s", rest, w.Describe())
 			}
-			w.requireNoViolations()
+			w.RequireNoViolations()
 		})
 	}
 }
@@ -391,26 +393,26 @@ func TestRollingUpdateStatefulSet(t *testing.T) {
 	for _, n := range []int{3, 5} {
 		for _, disk := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%d members data dir %t", n, disk), func(t *testing.T) {
-				ss := specs(n)
+				ss := simcluster.Specs(n)
 				for i := range ss {
-					ss[i].disk = disk
+					ss[i].Disk = disk
 				}
 				w := bootstrap(t, 5, ss...)
 				cw := watchChurn(w)
 				cw.start()
 				for round := 0; round < 2; round++ {
-					for _, name := range w.names {
-						w.leaveGracefully(name, 2*lease)
-						w.restart(name, true)
-						if !w.runUntil(leaderFailoverBound+bootstrapBound, func() bool { return w.ready(name) && w.covered() }) {
-							t.Fatalf("round %d: %s not back\n%s\n%s", round, name, w.describe(), w.dumpTrace(60))
+					for _, name := range w.Names() {
+						leaveGracefully(w, name, 2*fast.Lease)
+						w.Restart(name, true)
+						if !w.RunUntil(leaderFailoverBound+bootstrapBound, func() bool { return ready(w, name) && w.Covered() }) {
+							t.Fatalf("round %d: %s not back\n%s\n%s", round, name, w.Describe(), w.Trace(60))
 						}
 						// The next pod goes once this one is ready; a voter again
 						// is not waited for (Kubernetes does not know).
 					}
 				}
-				w.run(time.Second)
-				w.requireNoViolations()
+				w.Run(time.Second)
+				w.RequireNoViolations()
 				if cw.longestNoLeader > leaderFailoverBound || cw.longestGap > time.Second {
 					t.Errorf("no leader for %v, a partition without a holder for %v", cw.longestNoLeader, cw.longestGap)
 				}
@@ -430,20 +432,20 @@ func TestRollingUpdateStatefulSet(t *testing.T) {
 func TestLeaveJustAfterUndetectedCrash(t *testing.T) {
 	for _, gap := range []time.Duration{0, 20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond} {
 		t.Run(fmt.Sprint(gap), func(t *testing.T) {
-			w := bootstrap(t, 1, specs(3)...)
-			l := w.leader()
-			o := w.others(l)
-			w.crash(o[0])
-			w.run(gap)
-			w.leave(o[1], 2*lease)
-			if !w.runUntil(leaderFailoverBound+2*lease, func() bool { return w.members[o[1]].gone && w.leader() == l && w.coveredBy([]string{l}) }) {
-				t.Fatalf("after %s crashed and %s left, %s does not lead and cover everything\n%s\n%s", o[0], o[1], l, w.describe(), w.dumpTrace(40))
+			w := bootstrap(t, 1, simcluster.Specs(3)...)
+			l := w.Leader()
+			o := w.Others(l)
+			w.Crash(o[0])
+			w.Run(gap)
+			w.Leave(o[1], 2*fast.Lease)
+			if !w.RunUntil(leaderFailoverBound+2*fast.Lease, func() bool { return w.Member(o[1]).Gone() && w.Leader() == l && w.CoveredBy([]string{l}) }) {
+				t.Fatalf("after %s crashed and %s left, %s does not lead and cover everything\n%s\n%s", o[0], o[1], l, w.Describe(), w.Trace(40))
 			}
-			w.run(2 * time.Second)
-			if w.leader() != l {
-				t.Fatalf("%s lost its leadership later\n%s", l, w.describe())
+			w.Run(2 * time.Second)
+			if w.Leader() != l {
+				t.Fatalf("%s lost its leadership later\n%s", l, w.Describe())
 			}
-			w.requireNoViolations()
+			w.RequireNoViolations()
 		})
 	}
 }
@@ -454,32 +456,32 @@ func TestLeaveJustAfterUndetectedCrash(t *testing.T) {
 // more failure does not cost the leader (found by review: it stayed a voter
 // for ever).
 func TestUnresponsiveVoterReplaced(t *testing.T) {
-	w := newWorldOpts(t, 2, worldOpts{voters: 3}, specs(4)...)
-	if !w.runUntil(bootstrapBound+2*time.Second, func() bool {
-		l := w.leader()
-		return l != "" && w.covered() && len(w.view(l).Table.Voters) == 3 && len(w.view(l).Table.PrevVoters) == 0
+	w := simcluster.New(t, simcluster.Seed(2), simcluster.With(simcluster.Settings{Voters: 3}), simcluster.Members(simcluster.Specs(4)...))
+	if !w.RunUntil(bootstrapBound+2*time.Second, func() bool {
+		l := w.Leader()
+		return l != "" && w.Covered() && len(w.View(l).Table.Voters) == 3 && len(w.View(l).Table.PrevVoters) == 0
 	}) {
-		t.Fatalf("no 3 voters\n%s", w.describe())
+		t.Fatalf("no 3 voters\n%s", w.Describe())
 	}
-	l := w.leader()
+	l := w.Leader()
 	var mute, spare string
-	for _, n := range w.others(l) {
+	for _, n := range w.Others(l) {
 		switch {
-		case w.isVoter(l, n) && mute == "":
+		case isVoter(w, l, n) && mute == "":
 			mute = n
-		case !w.isVoter(l, n):
+		case !isVoter(w, l, n):
 			spare = n
 		}
 	}
-	w.setDrop(mute, l, 1) // its acks (best effort) never arrive; gossip still hears it
-	if !w.runUntil(deadVoterTimeout+2*time.Second, func() bool { return !w.isVoter(l, mute) && w.isVoter(l, spare) }) {
-		t.Fatalf("%s, silent to the leader, still a voter (or %s not one)\n%s", mute, spare, w.describe())
+	w.SetDrop(mute, l, 1) // its acks (best effort) never arrive; gossip still hears it
+	if !w.RunUntil(simcluster.DeadVoterTimeout+2*time.Second, func() bool { return !isVoter(w, l, mute) && isVoter(w, l, spare) }) {
+		t.Fatalf("%s, silent to the leader, still a voter (or %s not one)\n%s", mute, spare, w.Describe())
 	}
-	third := w.others(l, mute, spare)[0]
-	w.crash(third)
-	w.run(leaderFailoverBound)
-	if w.leader() == "" {
-		t.Fatalf("after %s crashed, no leader\n%s", third, w.describe())
+	third := w.Others(l, mute, spare)[0]
+	w.Crash(third)
+	w.Run(leaderFailoverBound)
+	if w.Leader() == "" {
+		t.Fatalf("after %s crashed, no leader\n%s", third, w.Describe())
 	}
-	w.requireNoViolations()
+	w.RequireNoViolations()
 }

@@ -8,53 +8,54 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/daemon/core"
+	"github.com/ringd/ringd/internal/simcluster"
 	"github.com/ringd/ringd/partitions"
 )
 
-// Bounds the scenarios assert, derived from the timing constants (see
-// sim_harness_test.go) with room for a few ticks and message delays.
+// The timing of every simulated cluster.
+var fast = simcluster.Fast()
+
+// Bounds the scenarios assert, derived from the timing with room for a few
+// ticks and message delays.
 var (
 	// safeWait is how long a new leader grants nothing it cannot vouch for:
-	// LeaderLease*(1+Drift) + Lease*(1+Drift) + SafetyMargin = 1.78s.
-	safeWait = scaleDrift(leaderLease) + scaleDrift(lease) + safetyMargin
+	// LeaderLease*(1+Drift) + Lease*(1+Drift) + SafetyMargin.
+	safeWait = fast.SafeWait()
 	// leaseSafe is how long after a member's last renewal its lease surely
-	// ended: Lease*(1+Drift) + SafetyMargin = 1.36s.
-	leaseSafe = scaleDrift(lease) + safetyMargin
+	// ended: Lease*(1+Drift) + SafetyMargin.
+	leaseSafe = fast.LeaseSafe()
 
 	// bootstrapBound: the first campaign starts after LeaderTimeout, a
 	// campaign takes ElectionTimeout (probe) plus a few round trips, maybe
-	// a split vote with back-off, then the safe wait: 0.4 + 0.15 + 0.3 +
-	// 1.78 s, rounded up.
-	bootstrapBound = 3500 * time.Millisecond
+	// a split vote with back-off, then the safe wait; with 0.9s to spare.
+	bootstrapBound = fast.LeaderTimeout + fast.ElectionTimeout + 300*time.Millisecond + safeWait + 900*time.Millisecond
 	// followerFailoverBound: the leader regrants a silent member's
 	// partitions leaseSafe after its last renewal, which is at most a
 	// heartbeat before the crash.
-	followerFailoverBound = leaseSafe + heartbeatInterval + 10*tick
-	// leaderFailoverBound: gossip notices the crash (detectDelay), the
+	followerFailoverBound = leaseSafe + fast.HeartbeatInterval + 10*fast.Tick
+	// leaderFailoverBound: gossip notices the crash (DetectDelay), the
 	// followers campaign ElectionTimeout after their last heartbeat (or
 	// after LeaderTimeout without gossip), win within a few round trips,
 	// then wait safeWait.
-	leaderFailoverBound = detectDelay + electionTimeout + 300*time.Millisecond + safeWait + 10*tick
+	leaderFailoverBound = simcluster.DetectDelay + fast.ElectionTimeout + 300*time.Millisecond + safeWait + 10*fast.Tick
 	// handoffBound: a planned move is a few round trips (table, app ack,
 	// release report, table), far below a lease.
 	handoffBound = 200 * time.Millisecond
 )
 
-func scaleDrift(d time.Duration) time.Duration { return time.Duration(float64(d) * (1 + drift)) }
-
-// bootstrap starts a world and waits for full coverage within
+// bootstrap starts a cluster and waits for full coverage within
 // bootstrapBound, then lets it settle for a while.
-func bootstrap(t *testing.T, seed int64, ss ...memberSpec) *world {
+func bootstrap(t *testing.T, seed int64, ss ...simcluster.MemberSpec) *simcluster.Cluster {
 	t.Helper()
-	w := newWorld(t, seed, ss...)
-	if !w.runUntil(bootstrapBound, w.covered) {
-		t.Fatalf("seed %d: %d members not covered within %v\n%s", seed, len(ss), bootstrapBound, w.dumpTrace(40))
+	w := simcluster.New(t, simcluster.Seed(seed), simcluster.Members(ss...))
+	if !w.RunUntil(bootstrapBound, w.Covered) {
+		t.Fatalf("seed %d: %d members not covered within %v\n%s", seed, len(ss), bootstrapBound, w.Trace(40))
 	}
-	w.run(time.Second)
-	if !w.covered() {
-		t.Fatalf("seed %d: coverage lost while settling\n%s", seed, w.dumpTrace(40))
+	w.Run(time.Second)
+	if !w.Covered() {
+		t.Fatalf("seed %d: coverage lost while settling\n%s", seed, w.Trace(40))
 	}
-	w.requireNoViolations()
+	w.RequireNoViolations()
 	return w
 }
 
@@ -65,20 +66,20 @@ func TestBootstrapCoverage(t *testing.T) {
 		t.Run(fmt.Sprintf("%d members", n), func(t *testing.T) {
 			var worst time.Duration
 			for seed := int64(1); seed <= 5; seed++ {
-				w := newWorld(t, seed, specs(n)...)
-				if !w.runUntil(bootstrapBound, w.covered) {
-					t.Fatalf("seed %d: not covered within %v\n%s", seed, bootstrapBound, w.dumpTrace(40))
+				w := simcluster.New(t, simcluster.Seed(seed), simcluster.Members(simcluster.Specs(n)...))
+				if !w.RunUntil(bootstrapBound, w.Covered) {
+					t.Fatalf("seed %d: not covered within %v\n%s", seed, bootstrapBound, w.Trace(40))
 				}
-				worst = max(worst, w.elapsed())
-				w.run(2 * time.Second)
-				w.requireNoViolations()
-				capacity := int(math.Ceil(load * numPartitions / float64(n)))
-				for _, name := range w.names {
-					if got := len(w.tokens(name)); got > capacity || got == 0 {
+				worst = max(worst, w.Elapsed())
+				w.Run(2 * time.Second)
+				w.RequireNoViolations()
+				capacity := int(math.Ceil(simcluster.Load * simcluster.Partitions / float64(n)))
+				for _, name := range w.Names() {
+					if got := len(w.Tokens(name)); got > capacity || got == 0 {
 						t.Errorf("seed %d: %s holds %d partitions, want 1..%d", seed, name, got, capacity)
 					}
 				}
-				if w.leader() == "" {
+				if w.Leader() == "" {
 					t.Errorf("seed %d: no single leader", seed)
 				}
 			}
@@ -87,47 +88,47 @@ func TestBootstrapCoverage(t *testing.T) {
 	}
 }
 
-// crashAndRecover crashes victim in a settled world and measures how long
+// crashAndRecover crashes victim in a settled cluster and measures how long
 // until the survivors cover every partition again. It checks that the
 // survivors keep every partition they held, with the same token and without
 // a break: a failover moves only the victim's partitions.
-func crashAndRecover(t *testing.T, w *world, victim string, bound time.Duration) time.Duration {
+func crashAndRecover(t *testing.T, w *simcluster.Cluster, victim string, bound time.Duration) time.Duration {
 	t.Helper()
-	survivors := w.others(victim)
+	survivors := w.Others(victim)
 	before := map[string]map[int]uint64{}
 	for _, n := range survivors {
-		before[n] = w.tokens(n)
+		before[n] = w.Tokens(n)
 	}
-	crashAt := w.net.Now()
-	w.crash(victim)
-	if !w.runUntil(bound+time.Second, func() bool { return w.coveredBy(survivors) }) {
-		t.Fatalf("seed %d: survivors did not cover within %v\n%s", w.seed, bound+time.Second, w.dumpTrace(40))
+	crashAt := w.GlobalNow()
+	w.Crash(victim)
+	if !w.RunUntil(bound+time.Second, func() bool { return w.CoveredBy(survivors) }) {
+		t.Fatalf("seed %d: survivors did not cover within %v\n%s", w.Seed(), bound+time.Second, w.Trace(40))
 	}
-	took := w.net.Now().Sub(crashAt)
+	took := w.GlobalNow().Sub(crashAt)
 	if took > bound {
-		t.Errorf("seed %d: coverage after crashing %s took %v, bound %v", w.seed, victim, took, bound)
+		t.Errorf("seed %d: coverage after crashing %s took %v, bound %v", w.Seed(), victim, took, bound)
 	}
-	w.run(time.Second)
-	w.requireNoViolations()
-	if w.leader() == "" {
-		t.Errorf("seed %d: no single leader after the crash", w.seed)
+	w.Run(time.Second)
+	w.RequireNoViolations()
+	if w.Leader() == "" {
+		t.Errorf("seed %d: no single leader after the crash", w.Seed())
 	}
 	for _, n := range survivors {
-		now := w.tokens(n)
+		now := w.Tokens(n)
 		for p, tok := range before[n] {
 			if now[p] != tok {
-				t.Errorf("seed %d: %s held p%d with token %d before the crash, now %d", w.seed, n, p, tok, now[p])
+				t.Errorf("seed %d: %s held p%d with token %d before the crash, now %d", w.Seed(), n, p, tok, now[p])
 				continue
 			}
 			// One interval, from before the crash until now.
 			var ivs []string
-			for _, iv := range w.check.Intervals(p) {
+			for _, iv := range w.Checker().Intervals(p) {
 				if iv.Member == n && iv.Token == tok {
 					ivs = append(ivs, iv.String())
 				}
 			}
 			if len(ivs) != 1 {
-				t.Errorf("seed %d: %s's grant of p%d was interrupted: %v", w.seed, n, p, ivs)
+				t.Errorf("seed %d: %s's grant of p%d was interrupted: %v", w.Seed(), n, p, ivs)
 			}
 		}
 	}
@@ -141,11 +142,11 @@ func TestCrashFollower(t *testing.T) {
 		t.Run(fmt.Sprintf("%d members", n), func(t *testing.T) {
 			var worst time.Duration
 			for seed := int64(1); seed <= 4; seed++ {
-				w := bootstrap(t, seed, specs(n)...)
-				leader := w.leader()
-				victim := w.others(leader)[int(seed)%(n-1)]
+				w := bootstrap(t, seed, simcluster.Specs(n)...)
+				leader := w.Leader()
+				victim := w.Others(leader)[int(seed)%(n-1)]
 				worst = max(worst, crashAndRecover(t, w, victim, followerFailoverBound))
-				if got := w.leader(); got != leader {
+				if got := w.Leader(); got != leader {
 					t.Errorf("seed %d: leader changed from %s to %s on a follower crash", seed, leader, got)
 				}
 			}
@@ -162,14 +163,14 @@ func TestCrashLeader(t *testing.T) {
 		t.Run(fmt.Sprintf("%d members", n), func(t *testing.T) {
 			var worst time.Duration
 			for seed := int64(1); seed <= 4; seed++ {
-				w := bootstrap(t, seed, specs(n)...)
-				leader := w.leader()
+				w := bootstrap(t, seed, simcluster.Specs(n)...)
+				leader := w.Leader()
 				if leader == "" {
 					t.Fatalf("seed %d: no leader", seed)
 				}
-				oldTerm := w.view(leader).Term
+				oldTerm := w.View(leader).Term
 				worst = max(worst, crashAndRecover(t, w, leader, leaderFailoverBound))
-				if nl := w.leader(); nl == "" || w.view(nl).Term <= oldTerm {
+				if nl := w.Leader(); nl == "" || w.View(nl).Term <= oldTerm {
 					t.Errorf("seed %d: new leader %q, term not above %d", seed, nl, oldTerm)
 				}
 			}
@@ -184,64 +185,64 @@ func TestCrashLeader(t *testing.T) {
 func TestMinorityPartition(t *testing.T) {
 	for _, leaderInMinority := range []bool{false, true} {
 		t.Run(fmt.Sprintf("leader in minority %t", leaderInMinority), func(t *testing.T) {
-			w := bootstrap(t, 7, specs(5)...)
-			leader := w.leader()
-			rest := w.others(leader)
+			w := bootstrap(t, 7, simcluster.Specs(5)...)
+			leader := w.Leader()
+			rest := w.Others(leader)
 			var major, minor []string
 			if leaderInMinority {
 				minor, major = []string{leader, rest[0]}, rest[1:]
 			} else {
 				major, minor = append([]string{leader}, rest[:2]...), rest[2:]
 			}
-			cutAt := w.net.Now()
-			w.partition(major, minor)
-			w.hooks = append(w.hooks, func(now time.Time) {
+			cutAt := w.GlobalNow()
+			w.Partition(major, minor)
+			w.OnStep(func(now time.Time) {
 				since := now.Sub(cutAt)
-				if ls := w.leaders(minor); len(ls) > 0 && since > leaderLease+2*tick {
+				if ls := w.Leaders(minor); len(ls) > 0 && since > fast.LeaderLease+2*fast.Tick {
 					t.Errorf("%v after the cut: minority %v has leader %v", since, minor, ls)
 				}
-				if ls := w.leaders(major); len(ls) > 1 {
+				if ls := w.Leaders(major); len(ls) > 1 {
 					t.Errorf("%v after the cut: majority %v has leaders %v", since, major, ls)
 				}
 				// The old leader renews the minority until its leader
 				// lease ends; their leases end a lease later.
-				if since > leaderLease+lease+2*tick {
+				if since > fast.LeaderLease+fast.Lease+2*fast.Tick {
 					for _, n := range minor {
-						if hs := w.appHoldings(w.members[n]); len(hs) > 0 {
+						if hs := w.AppHoldings(n); len(hs) > 0 {
 							t.Errorf("%v after the cut: minority member %s still holds %v", since, n, hs)
 						}
 					}
 				}
 			})
-			if !w.runUntil(leaderFailoverBound+time.Second, func() bool { return w.coveredBy(major) }) {
-				t.Fatalf("majority %v did not cover\n%s", major, w.dumpTrace(40))
+			if !w.RunUntil(leaderFailoverBound+time.Second, func() bool { return w.CoveredBy(major) }) {
+				t.Fatalf("majority %v did not cover\n%s", major, w.Trace(40))
 			}
-			t.Logf("majority covers everything %v after the cut", w.net.Now().Sub(cutAt))
-			w.run(2 * time.Second)
-			if !w.t.Failed() && len(w.leaders(major)) != 1 {
-				t.Errorf("majority has leaders %v", w.leaders(major))
+			t.Logf("majority covers everything %v after the cut", w.GlobalNow().Sub(cutAt))
+			w.Run(2 * time.Second)
+			if !w.T().Failed() && len(w.Leaders(major)) != 1 {
+				t.Errorf("majority has leaders %v", w.Leaders(major))
 			}
-			w.hooks = nil
-			healAt := w.net.Now()
-			w.heal()
+			w.ClearHooks()
+			healAt := w.GlobalNow()
+			w.Heal()
 			oneTable := func() bool {
-				if w.leader() == "" || !w.covered() {
+				if w.Leader() == "" || !w.Covered() {
 					return false
 				}
-				first := w.view(w.names[0]).Table
-				for _, n := range w.names[1:] {
-					t := w.view(n).Table
+				first := w.View(w.Names()[0]).Table
+				for _, n := range w.Names()[1:] {
+					t := w.View(n).Table
 					if t.ID != first.ID || !slices.Equal(t.Partitions, first.Partitions) {
 						return false
 					}
 				}
 				return true
 			}
-			if !w.runUntil(5*time.Second, func() bool { return oneTable() && len(w.tokens(minor[0])) > 0 }) {
-				t.Fatalf("no single leader and table after the heal\n%s", w.dumpTrace(40))
+			if !w.RunUntil(5*time.Second, func() bool { return oneTable() && len(w.Tokens(minor[0])) > 0 }) {
+				t.Fatalf("no single leader and table after the heal\n%s", w.Trace(40))
 			}
-			t.Logf("one leader, one table, minority back to work %v after the heal", w.net.Now().Sub(healAt))
-			w.requireNoViolations()
+			t.Logf("one leader, one table, minority back to work %v after the heal", w.GlobalNow().Sub(healAt))
+			w.RequireNoViolations()
 		})
 	}
 }
@@ -251,39 +252,39 @@ func TestMinorityPartition(t *testing.T) {
 // resumed member holds nothing that another member owns.
 func TestPauseLeader(t *testing.T) {
 	for seed := int64(1); seed <= 3; seed++ {
-		w := bootstrap(t, seed, specs(5)...)
-		old := w.leader()
-		oldTokens := w.tokens(old)
-		pausedAt := w.net.Now()
-		w.pause(old)
-		w.run(3 * lease)
-		if !w.coveredBy(w.others(old)) {
-			t.Fatalf("seed %d: others did not cover while %s was paused\n%s", seed, old, w.dumpTrace(40))
+		w := bootstrap(t, seed, simcluster.Specs(5)...)
+		old := w.Leader()
+		oldTokens := w.Tokens(old)
+		pausedAt := w.GlobalNow()
+		w.Pause(old)
+		w.Run(3 * fast.Lease)
+		if !w.CoveredBy(w.Others(old)) {
+			t.Fatalf("seed %d: others did not cover while %s was paused\n%s", seed, old, w.Trace(40))
 		}
-		if got := w.appHoldings(w.members[old]); len(got) != 0 {
-			t.Errorf("seed %d: paused app still holds %v after %v", seed, got, w.net.Now().Sub(pausedAt))
+		if got := w.AppHoldings(old); len(got) != 0 {
+			t.Errorf("seed %d: paused app still holds %v after %v", seed, got, w.GlobalNow().Sub(pausedAt))
 		}
-		w.resume(old)
-		w.hooks = append(w.hooks, func(now time.Time) {
-			mine := w.tokens(old)
+		w.Resume(old)
+		w.OnStep(func(now time.Time) {
+			mine := w.Tokens(old)
 			for p, tok := range mine {
 				if oldTokens[p] == tok {
 					t.Errorf("seed %d: resumed %s took back p%d with its old token %d", seed, old, p, tok)
 				}
 			}
 		})
-		w.run(tick)
-		if got := w.tokens(old); len(got) != 0 {
+		w.Run(fast.Tick)
+		if got := w.Tokens(old); len(got) != 0 {
 			t.Errorf("seed %d: right after resuming, %s holds %v", seed, old, got)
 		}
-		if !w.runUntil(5*time.Second, func() bool { return w.covered() && len(w.tokens(old)) > 0 }) {
-			t.Fatalf("seed %d: resumed member never got partitions back\n%s", seed, w.dumpTrace(40))
+		if !w.RunUntil(5*time.Second, func() bool { return w.Covered() && len(w.Tokens(old)) > 0 }) {
+			t.Fatalf("seed %d: resumed member never got partitions back\n%s", seed, w.Trace(40))
 		}
-		if l := w.leader(); l == old && !w.preempt {
+		if l := w.Leader(); l == old && !w.Preempt() {
 			t.Errorf("seed %d: resumed %s leads again without preemption", seed, old)
 		}
-		w.run(time.Second)
-		w.requireNoViolations()
+		w.Run(time.Second)
+		w.RequireNoViolations()
 	}
 }
 
@@ -314,35 +315,35 @@ func TestDrain(t *testing.T) {
 		// An app that never answers loses the partition at the release
 		// timeout, but never before the lease's end it may have been
 		// shown while the partition was owned.
-		{"follower, app never answers", false, -1, max(releaseTimeout, lease) + handoffBound},
+		{"follower, app never answers", false, -1, max(fast.ReleaseTimeout, fast.Lease) + handoffBound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ss := specs(5)
+			ss := simcluster.Specs(5)
 			for i := range ss {
-				ss[i].ackDelay = tc.ackDelay
+				ss[i].AckDelay = tc.ackDelay
 			}
 			w := bootstrap(t, 3, ss...)
-			x := w.others(w.leader())[1]
+			x := w.Others(w.Leader())[1]
 			if tc.leader {
-				x = w.leader()
+				x = w.Leader()
 			}
 			moves := map[int]*handoff{}
-			for p, tok := range w.tokens(x) {
+			for p, tok := range w.Tokens(x) {
 				moves[p] = &handoff{oldToken: tok}
 			}
-			w.onView = func(m *member, v core.View) {
-				if m.name != x {
+			w.OnView(func(m *simcluster.Member, v core.View) {
+				if m.Name() != x {
 					return
 				}
 				for _, h := range v.Holdings {
 					if mv := moves[h.ID]; mv != nil && h.State == partitions.Releasing && mv.releasingAt.IsZero() {
-						mv.releasingAt = w.net.Now()
+						mv.releasingAt = w.GlobalNow()
 					}
 				}
-			}
-			w.hooks = append(w.hooks, func(now time.Time) {
-				held := w.tokens(x)
+			})
+			w.OnStep(func(now time.Time) {
+				held := w.Tokens(x)
 				for p, mv := range moves {
 					if _, ok := held[p]; !ok && mv.releasedAt.IsZero() {
 						mv.releasedAt = now
@@ -350,20 +351,20 @@ func TestDrain(t *testing.T) {
 					if !mv.grantedAt.IsZero() {
 						continue
 					}
-					for _, n := range w.others(x) {
-						if tok, ok := w.tokens(n)[p]; ok {
+					for _, n := range w.Others(x) {
+						if tok, ok := w.Tokens(n)[p]; ok {
 							mv.grantedAt, mv.newToken, mv.to = now, tok, n
 						}
 					}
 				}
 			})
-			start := w.net.Now()
-			w.setDraining(x, true)
-			done := func() bool { return len(w.tokens(x)) == 0 && w.coveredBy(w.others(x)) }
-			if !w.runUntil(lease, done) {
-				t.Fatalf("drain of %s not done within a lease (%v)\n%s", x, lease, w.dumpTrace(40))
+			start := w.GlobalNow()
+			w.SetDraining(x, true)
+			done := func() bool { return len(w.Tokens(x)) == 0 && w.CoveredBy(w.Others(x)) }
+			if !w.RunUntil(fast.Lease, done) {
+				t.Fatalf("drain of %s not done within a lease (%v)\n%s", x, fast.Lease, w.Trace(40))
 			}
-			total := w.net.Now().Sub(start)
+			total := w.GlobalNow().Sub(start)
 			var worst time.Duration
 			for p, mv := range moves {
 				if mv.releasingAt.IsZero() {
@@ -384,15 +385,15 @@ func TestDrain(t *testing.T) {
 			if worst < tc.ackDelay {
 				t.Errorf("slowest handoff took %v, less than the app's %v to acknowledge", worst, tc.ackDelay)
 			}
-			if tc.ackDelay < 0 && worst < releaseTimeout {
-				t.Errorf("slowest handoff took %v, less than the release timeout %v of an app that never answers", worst, releaseTimeout)
+			if tc.ackDelay < 0 && worst < fast.ReleaseTimeout {
+				t.Errorf("slowest handoff took %v, less than the release timeout %v of an app that never answers", worst, fast.ReleaseTimeout)
 			}
 			t.Logf("drained %d partitions of %s in %v; slowest handoff %v (bound %v, lease %v)",
-				len(moves), x, total, worst, tc.bound, lease)
-			w.run(time.Second)
-			w.requireNoViolations()
-			if len(w.tokens(x)) != 0 {
-				t.Errorf("draining %s got partitions again: %v", x, w.tokens(x))
+				len(moves), x, total, worst, tc.bound, fast.Lease)
+			w.Run(time.Second)
+			w.RequireNoViolations()
+			if len(w.Tokens(x)) != 0 {
+				t.Errorf("draining %s got partitions again: %v", x, w.Tokens(x))
 			}
 		})
 	}
@@ -402,10 +403,10 @@ func TestDrain(t *testing.T) {
 // the others, and nothing else moves: P/(n+1) partitions move.
 func TestJoin(t *testing.T) {
 	for seed := int64(1); seed <= 3; seed++ {
-		w := bootstrap(t, seed, specs(4)...)
+		w := bootstrap(t, seed, simcluster.Specs(4)...)
 		owner := func() []string {
-			out := make([]string, numPartitions)
-			for p, hs := range w.holders() {
+			out := make([]string, simcluster.Partitions)
+			for p, hs := range w.Holders() {
 				if len(hs) == 1 {
 					out[p] = hs[0]
 				}
@@ -414,14 +415,14 @@ func TestJoin(t *testing.T) {
 		}
 		before := owner()
 		joiner := "m4"
-		joinAt := w.net.Now()
-		w.add(memberSpec{name: joiner})
+		joinAt := w.GlobalNow()
+		w.Add(simcluster.MemberSpec{Name: joiner})
 		settled := func() bool {
-			if !w.covered() || len(w.tokens(joiner)) == 0 {
+			if !w.Covered() || len(w.Tokens(joiner)) == 0 {
 				return false
 			}
-			for _, n := range w.names {
-				for _, h := range w.appHoldings(w.members[n]) {
+			for _, n := range w.Names() {
+				for _, h := range w.AppHoldings(n) {
 					if h.State != partitions.Owned {
 						return false
 					}
@@ -429,11 +430,11 @@ func TestJoin(t *testing.T) {
 			}
 			return true
 		}
-		if !w.runUntil(5*time.Second, settled) {
-			t.Fatalf("seed %d: join not settled\n%s", seed, w.dumpTrace(40))
+		if !w.RunUntil(5*time.Second, settled) {
+			t.Fatalf("seed %d: join not settled\n%s", seed, w.Trace(40))
 		}
-		took := w.net.Now().Sub(joinAt)
-		w.run(2 * time.Second)
+		took := w.GlobalNow().Sub(joinAt)
+		w.Run(2 * time.Second)
 		after := owner()
 		moved := 0
 		for p := range before {
@@ -444,12 +445,12 @@ func TestJoin(t *testing.T) {
 				}
 			}
 		}
-		lo, hi := numPartitions/5, (numPartitions+4)/5
+		lo, hi := simcluster.Partitions/5, (simcluster.Partitions+4)/5
 		if moved < lo || moved > hi {
 			t.Errorf("seed %d: join moved %d partitions, want P/(n+1) = %d..%d", seed, moved, lo, hi)
 		}
-		t.Logf("seed %d: join moved %d partitions (P/(n+1) = %.1f) in %v", seed, moved, numPartitions/5.0, took)
-		w.requireNoViolations()
+		t.Logf("seed %d: join moved %d partitions (P/(n+1) = %.1f) in %v", seed, moved, simcluster.Partitions/5.0, took)
+		w.RequireNoViolations()
 	}
 }
 
@@ -469,48 +470,48 @@ func TestWholeClusterRestart(t *testing.T) {
 	} {
 		disk, outlive := tc.disk, tc.outlive
 		t.Run(fmt.Sprintf("disk %t app outlives crash %t clock set back %v", disk, outlive, tc.stepBack), func(t *testing.T) {
-			ss := specs(3)
+			ss := simcluster.Specs(3)
 			for i := range ss {
-				ss[i].disk = disk
+				ss[i].Disk = disk
 			}
 			w := bootstrap(t, 11, ss...)
-			w.appOutlivesCrash = outlive
-			w.run(time.Duration(w.rng.IntN(1000)) * time.Millisecond)
-			before := w.maxToken()
-			for _, n := range w.names {
-				w.crash(n)
+			w.SetAppOutlivesCrash(outlive)
+			w.Run(time.Duration(w.Rand().IntN(1000)) * time.Millisecond)
+			before := w.MaxToken()
+			for _, n := range w.Names() {
+				w.Crash(n)
 			}
-			w.run(500 * time.Millisecond)
-			for _, n := range w.names {
+			w.Run(500 * time.Millisecond)
+			for _, n := range w.Names() {
 				if tc.stepBack > 0 {
-					w.stepClock(n, -tc.stepBack)
+					w.StepClock(n, -tc.stepBack)
 				}
 			}
-			restartAt := w.net.Now()
-			for _, n := range w.names {
-				w.restart(n, true)
+			restartAt := w.GlobalNow()
+			for _, n := range w.Names() {
+				w.Restart(n, true)
 			}
 			// Covered by the new processes' grants: the apps that
 			// outlived their sidecars stopped when their leases ended.
-			if !w.runUntil(bootstrapBound+time.Second, func() bool { return w.ghostsGone() && w.covered() }) {
-				t.Fatalf("not covered after the restart\n%s", w.dumpTrace(40))
+			if !w.RunUntil(bootstrapBound+time.Second, func() bool { return w.GhostsGone() && w.Covered() }) {
+				t.Fatalf("not covered after the restart\n%s", w.Trace(40))
 			}
-			t.Logf("covered %v after the restart; tokens before up to %d", w.net.Now().Sub(restartAt), before)
-			for _, n := range w.names {
-				for p, tok := range w.tokens(n) {
+			t.Logf("covered %v after the restart; tokens before up to %d", w.GlobalNow().Sub(restartAt), before)
+			for _, n := range w.Names() {
+				for p, tok := range w.Tokens(n) {
 					if tok <= before {
 						t.Errorf("%s holds p%d with token %d, not above %d from before the restart", n, p, tok, before)
 					}
 				}
 			}
-			for p := 0; p < numPartitions; p++ {
-				for _, iv := range w.check.Intervals(p) {
+			for p := 0; p < simcluster.Partitions; p++ {
+				for _, iv := range w.Checker().Intervals(p) {
 					if !iv.From.Before(restartAt) && iv.Token <= before {
 						t.Errorf("%v started after the restart with a token not above %d", iv, before)
 					}
 				}
 			}
-			w.requireNoViolations()
+			w.RequireNoViolations()
 		})
 	}
 }
@@ -532,50 +533,50 @@ func TestWholeClusterRestart(t *testing.T) {
 // response arrives after a tick that moved a millisecond floor on, so nobody
 // is ever elected (election/node.go, onPreVoteResponse).
 func TestTokensGrowAfterElectionBurst(t *testing.T) {
-	w := newWorldOpts(t, 5, worldOpts{floorUnit: 100 * time.Millisecond}, specs(3)...)
-	if !w.runUntil(bootstrapBound, w.covered) {
-		t.Fatalf("not covered\n%s", w.dumpTrace(40))
+	w := simcluster.New(t, simcluster.Seed(5), simcluster.With(simcluster.Settings{FloorUnit: 100 * time.Millisecond}), simcluster.Members(simcluster.Specs(3)...))
+	if !w.RunUntil(bootstrapBound, w.Covered) {
+		t.Fatalf("not covered\n%s", w.Trace(40))
 	}
-	w.run(time.Second)
-	first := w.view(w.leader()).Term
+	w.Run(time.Second)
+	first := w.View(w.Leader()).Term
 	for i := range 8 {
-		l := w.leader()
-		to := w.others(l)[i%2]
-		if err := w.members[l].core.Transfer(w.now(l), to); err != nil {
+		l := w.Leader()
+		to := w.Others(l)[i%2]
+		if err := w.Member(l).Core().Transfer(w.Now(l), to); err != nil {
 			t.Fatalf("transfer %s -> %s: %v", l, to, err)
 		}
-		if !w.runUntil(time.Second, func() bool { return w.leader() == to }) {
-			t.Fatalf("transfer %d to %s did not happen\n%s", i, to, w.dumpTrace(40))
+		if !w.RunUntil(time.Second, func() bool { return w.Leader() == to }) {
+			t.Fatalf("transfer %d to %s did not happen\n%s", i, to, w.Trace(40))
 		}
 	}
-	if term := w.view(w.leader()).Term; term < first+8 {
+	if term := w.View(w.Leader()).Term; term < first+8 {
 		t.Fatalf("term %d after 8 transfers from %d", term, first)
 	}
 	// A grant in the newest term: crash a follower, let its partitions move.
-	victim := w.others(w.leader())[0]
-	w.crash(victim)
-	if !w.runUntil(3*time.Second, func() bool { return w.coveredBy(w.others(victim)) }) {
-		t.Fatalf("no failover\n%s", w.dumpTrace(40))
+	victim := w.Others(w.Leader())[0]
+	w.Crash(victim)
+	if !w.RunUntil(3*time.Second, func() bool { return w.CoveredBy(w.Others(victim)) }) {
+		t.Fatalf("no failover\n%s", w.Trace(40))
 	}
-	w.restart(victim, false)
-	w.run(500 * time.Millisecond)
-	before := w.maxToken()
-	for _, n := range w.names {
-		w.crash(n)
+	w.Restart(victim, false)
+	w.Run(500 * time.Millisecond)
+	before := w.MaxToken()
+	for _, n := range w.Names() {
+		w.Crash(n)
 	}
-	w.run(100 * time.Millisecond)
-	for _, n := range w.names {
-		w.restart(n, false)
+	w.Run(100 * time.Millisecond)
+	for _, n := range w.Names() {
+		w.Restart(n, false)
 	}
-	if !w.runUntil(bootstrapBound+time.Second, w.covered) {
-		t.Fatalf("not covered after the restart\n%s", w.dumpTrace(40))
+	if !w.RunUntil(bootstrapBound+time.Second, w.Covered) {
+		t.Fatalf("not covered after the restart\n%s", w.Trace(40))
 	}
-	for _, n := range w.names {
-		for p, tok := range w.tokens(n) {
+	for _, n := range w.Names() {
+		for p, tok := range w.Tokens(n) {
 			if tok <= before {
 				t.Errorf("%s holds p%d with token %d, not above %d from before the restart", n, p, tok, before)
 			}
 		}
 	}
-	w.requireNoViolations()
+	w.RequireNoViolations()
 }

@@ -1,7 +1,6 @@
 package memnet
 
 import (
-	"bytes"
 	"log"
 	"slices"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"go.uber.org/goleak"
+
+	"github.com/ringd/ringd/internal/testlog"
 )
 
 func TestMain(m *testing.M) {
@@ -41,36 +42,11 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-// testLogWriter sends memberlist's log lines (without DEBUG) to t.Log until
-// the test's cleanup ends, and discards them after that.
-type testLogWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testLogWriter) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("[DEBUG]")) {
-		return len(p), nil
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-// testLogger returns a logger into t.Log. Call it before registering the
-// cleanup that shuts memberlist down, so that this cleanup runs after it.
+// testLogger returns a logger into t.Log, without memberlist's DEBUG lines.
+// Call it before registering the cleanup that shuts memberlist down, so that
+// this cleanup runs after it.
 func testLogger(t testing.TB, prefix string) *log.Logger {
-	w := &testLogWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return log.New(w, prefix+" ", log.Lmicroseconds)
+	return log.New(testlog.New(t).Skip("[DEBUG]"), prefix+" ", log.Lmicroseconds)
 }
 
 // recorder is a memberlist.Delegate that keeps the user messages it gets,

@@ -1,32 +1,53 @@
 // Package ownercheck judges an ownership history against ringd's promise.
 //
-// A test observes, on one global test clock, what every member's application
-// may work on (the partitions it owns or is releasing, with their fencing
-// tokens). The Checker merges consecutive observations into intervals, one per
-// (member, partition, token): the interval starts at the first observation
-// that lists the holding and ends at the first later observation that does not
-// list it. Intervals are half-open, [From, Until): a handoff where A's
-// interval ends at t and B's starts at t is not an overlap.
+// A test records what every member's application may work on (the
+// partitions it owns or is releasing, with their fencing tokens), in one of
+// two ways:
 //
-// The judgement (Violations, CoverageGaps) follows DESIGN.md "The promise":
+//   - Observe(at, ...): an exact observation of a model on one global test
+//     clock, such as a simulated cluster, whose state only changes between
+//     observations. A holding listed at t1 and no longer at t2 was held for
+//     all of [t1, t2).
+//   - ObserveAnswer(member, sent, recv, ...): an answer to a request (GET
+//     /partitions/mine, a read of an in-process daemon) sent at sent and
+//     received at recv. The holding was true at some instant in [sent,
+//     recv], nothing more. A member never takes a grant (member, partition,
+//     token) again once it let go of it, so two answers listing the same
+//     grant prove it was held for the whole time between the first answer's
+//     receipt and the second request's sending; one answer alone proves
+//     holding at no particular instant.
+//
+// The Checker merges consecutive observations of a grant into intervals, one
+// per (member, partition, token), ending at the first observation of the
+// member that does not list it. Intervals are half-open, [From, Until): a
+// handoff where A's interval ends at t and B's starts at t is not an overlap.
+// For answers, [From, Until) is the proven part: from the first answer's
+// receipt to the last listing request's sending.
+//
+// The judgement (Violations, CoverageGaps) follows docs/architecture.md
+// ("Why at most one owner", "Fencing tokens"):
 //
 //   - DoubleOwner: intervals of two different members overlap on a partition.
 //   - TwoTokens: one member holds a partition under two tokens at once.
-//   - TokenOrder: a grant's token is not strictly greater than the token of an
-//     interval of the same partition that started earlier and belongs to a
-//     different grant (member and token). The same member resuming the same
-//     grant after a gap is the same grant, not a violation.
+//   - TokenOrder: a grant's token is not strictly greater than the token of
+//     a different grant of the same partition held before it was first seen.
+//     The same member resuming the same grant after a gap is the same grant,
+//     not a violation.
+//   - Relisted: a member held a grant again after it had stopped holding it.
 //   - BadPartition: a holding names a partition outside 0..P-1.
 //   - CoverageGaps: stretches of time in which nobody held a partition.
 //
-// Observations are samples: a holding observed at t1 and gone at t2 counts as
-// held for all of [t1, t2). The sampling therefore errs towards ownership
-// lasting longer, which can only produce more overlaps, never hide one that
-// the samples show.
+// Which way it errs: a violation is reported only when the observations
+// prove it. Exact observations are the truth of the model, so nothing is
+// missed between them. Answers prove less: an overlap shorter than the
+// polling interval, or one seen in a single answer, goes unreported (it errs
+// towards silence, never a false alarm over a clean handoff seen through
+// racing polls). For the same reason CoverageGaps over answers errs towards
+// longer gaps: it counts only the proven holdings.
 //
 // The Checker is pure and single-goroutine; it knows nothing about ringd's
-// protocol and can be fed by any test (simulated cores, in-process daemons,
-// real processes polled over HTTP).
+// protocol and is fed by the simulated clusters (internal/simcluster), the
+// in-memory daemon tests and the real-process tests (internal/procluster).
 package ownercheck
 
 import (
@@ -47,11 +68,31 @@ type Interval struct {
 	From      time.Time
 	// Until is the first observation that no longer listed the holding;
 	// zero while the interval is open (still held at the last observation).
+	// For answers it is the sending of the last request that listed it.
 	Until time.Time
+
+	// seen is, for answers, the first listing request's sending: the
+	// earliest the grant may have been seen (see firstSeen).
+	seen time.Time
+	// proven: the interval comes from answers (ObserveAnswer).
+	proven bool
 }
 
 // Open reports whether the holding was still listed at the last observation.
+// Intervals from answers are never open: they are proven only up to Until.
 func (iv Interval) Open() bool { return iv.Until.IsZero() }
+
+// firstSeen is the earliest the grant may have been seen: From for exact
+// observations.
+func (iv Interval) firstSeen() time.Time {
+	if iv.proven {
+		return iv.seen
+	}
+	return iv.From
+}
+
+// empty reports whether the interval proves holding at no instant.
+func (iv Interval) empty() bool { return !iv.Open() && !iv.From.Before(iv.Until) }
 
 // overlaps reports whether two intervals share an instant. Open intervals
 // reach to infinity.
@@ -176,69 +217,105 @@ func New(partitions int) *Checker {
 	}
 }
 
-// Observe records what member's application may work on at global time at:
-// its holdings in state owned or releasing (both count). An empty list ends
-// all of the member's intervals. Observations must not go back in time (a
-// test bug: Observe panics). Several members may be observed at one instant,
-// and each member should be observed at every step of the test, or its
-// holdings count as held until its next observation.
+// Observe records an exact observation: what member's application may work
+// on at global time at, until the member's next observation: its holdings in
+// state owned or releasing (both count). An empty list ends all of the
+// member's intervals. Observations must not go back in time (a test bug:
+// Observe panics). Several members may be observed at one instant, and each
+// member should be observed at every step of the test, or its holdings count
+// as held until its next observation.
 func (c *Checker) Observe(at time.Time, member string, holdings []partitions.Holding) {
 	if c.observed && at.Before(c.last) {
 		panic(fmt.Sprintf("ownercheck: observation at %v before the last one at %v", at, c.last))
 	}
-	if !c.observed {
-		c.observed, c.first = true, at
+	c.record(member, at, at, false, holdings)
+}
+
+// ObserveAnswer records member's answer to a request sent at sent and
+// received at recv, listing its holdings in state owned or releasing. One
+// member's answers must be recorded in the order their requests were sent;
+// answers of different members may come in any order.
+func (c *Checker) ObserveAnswer(member string, sent, recv time.Time, holdings []partitions.Holding) {
+	if recv.Before(sent) {
+		panic(fmt.Sprintf("ownercheck: answer received at %v before its request was sent at %v", recv, sent))
 	}
-	c.last = at
+	c.record(member, sent, recv, true, holdings)
+}
+
+func (c *Checker) record(member string, sent, recv time.Time, proven bool, holdings []partitions.Holding) {
+	if !c.observed || sent.Before(c.first) {
+		c.first = sent
+	}
+	if !c.observed || recv.After(c.last) {
+		c.last = recv
+	}
+	c.observed = true
 
 	now := make(map[grantKey]bool, len(holdings))
 	for _, h := range holdings {
 		if h.ID < 0 || h.ID >= c.partitions {
 			c.bad = append(c.bad, Violation{Kind: BadPartition, Partition: h.ID,
-				First: Interval{Member: member, Partition: h.ID, Token: h.Token, From: at, Until: at}})
+				First: Interval{Member: member, Partition: h.ID, Token: h.Token, From: recv, Until: recv}})
 			continue
 		}
 		k := grantKey{member, h.ID, h.Token}
 		now[k] = true
-		if _, ok := c.open[k]; ok {
+		if i, ok := c.open[k]; ok {
+			if iv := &c.intervals[h.ID][i]; proven && sent.After(iv.Until) {
+				iv.Until = sent // held since the first answer, until at least now
+			}
 			continue
 		}
+		iv := Interval{Member: member, Partition: h.ID, Token: h.Token, From: recv}
+		if proven {
+			// A single answer proves no instant yet.
+			iv.Until, iv.seen, iv.proven = sent, sent, true
+		}
 		c.open[k] = len(c.intervals[h.ID])
-		c.intervals[h.ID] = append(c.intervals[h.ID], Interval{Member: member, Partition: h.ID, Token: h.Token, From: at})
+		c.intervals[h.ID] = append(c.intervals[h.ID], iv)
 	}
 	for k, i := range c.open {
 		if k.member != member || now[k] {
 			continue
 		}
-		c.intervals[k.partition][i].Until = at
+		if iv := &c.intervals[k.partition][i]; !iv.proven {
+			iv.Until = recv
+		}
 		delete(c.open, k)
 	}
 }
 
 // Intervals returns partition p's intervals, in the order they started (then
-// by member and token). Empty intervals (held for no time) are left out.
+// by member and token). Empty intervals (held for no time, or proven at no
+// instant) are left out.
 func (c *Checker) Intervals(p int) []Interval {
 	if p < 0 || p >= c.partitions {
 		return nil
 	}
 	out := make([]Interval, 0, len(c.intervals[p]))
 	for _, iv := range c.intervals[p] {
-		if !iv.Open() && !iv.From.Before(iv.Until) {
-			continue
+		if !iv.empty() {
+			out = append(out, iv)
 		}
-		out = append(out, iv)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if !a.From.Equal(b.From) {
-			return a.From.Before(b.From)
+	sortIntervals(out, Interval.start)
+	return out
+}
+
+func (iv Interval) start() time.Time { return iv.From }
+
+// sortIntervals sorts by the time key picks, then by member and token.
+func sortIntervals(ivs []Interval, key func(Interval) time.Time) {
+	sort.SliceStable(ivs, func(i, j int) bool {
+		a, b := ivs[i], ivs[j]
+		if ka, kb := key(a), key(b); !ka.Equal(kb) {
+			return ka.Before(kb)
 		}
 		if a.Member != b.Member {
 			return a.Member < b.Member
 		}
 		return a.Token < b.Token
 	})
-	return out
 }
 
 // Violations judges the whole history so far (open intervals count as held
@@ -278,9 +355,11 @@ func (c *Checker) violations(p int) []Violation {
 		active = append(active, iv)
 	}
 	// A grant let go of is never held again: one interval per member and
-	// token.
+	// token. A proven interval seen in one answer only counts too: the
+	// answers in between showed it let go.
+	judged := c.judged(p)
 	ended := map[grantKey]Interval{}
-	for _, iv := range ivs {
+	for _, iv := range judged {
 		k := grantKey{iv.Member, p, iv.Token}
 		if prev, ok := ended[k]; ok {
 			out = append(out, Violation{Kind: Relisted, Partition: p, First: prev, Second: iv})
@@ -288,17 +367,27 @@ func (c *Checker) violations(p int) []Violation {
 		}
 		ended[k] = iv
 	}
-	// Token order: every interval's token must be above the tokens of the
-	// intervals of other grants that started strictly earlier.
-	var best *Interval                   // the highest token among earlier starts
-	sameToken := map[uint64][]Interval{} // earlier starts by token
-	for i := 0; i < len(ivs); {
+	// Token order: every grant's token must be above the tokens of the
+	// other grants held before it was first seen. An interval held at its
+	// From counts from then on; a later grant can have been granted no
+	// earlier than it was seen (or it overlapped).
+	sortIntervals(judged, Interval.firstSeen)
+	var best *Interval                   // the highest token among those held earlier
+	sameToken := map[uint64][]Interval{} // those held earlier, by token
+	next := 0                            // ivs[:next] were held before the current group
+	for i := 0; i < len(judged); {
 		j := i
-		for j < len(ivs) && ivs[j].From.Equal(ivs[i].From) {
+		for j < len(judged) && judged[j].firstSeen().Equal(judged[i].firstSeen()) {
 			j++
 		}
-		for k := i; k < j; k++ {
-			iv := ivs[k]
+		for ; next < len(ivs) && ivs[next].From.Before(judged[i].firstSeen()); next++ {
+			iv := ivs[next]
+			if best == nil || iv.Token > best.Token {
+				best = &ivs[next]
+			}
+			sameToken[iv.Token] = append(sameToken[iv.Token], iv)
+		}
+		for _, iv := range judged[i:j] {
 			if best != nil && best.Token > iv.Token {
 				out = append(out, Violation{Kind: TokenOrder, Partition: p, First: *best, Second: iv})
 				continue
@@ -310,15 +399,22 @@ func (c *Checker) violations(p int) []Violation {
 				}
 			}
 		}
-		for k := i; k < j; k++ {
-			iv := ivs[k]
-			if best == nil || iv.Token > best.Token {
-				best = &ivs[k]
-			}
-			sameToken[iv.Token] = append(sameToken[iv.Token], iv)
-		}
 		i = j
 	}
+	return out
+}
+
+// judged returns partition p's intervals that count for relisting and token
+// order: the non-empty ones, and the proven ones seen in one answer only,
+// in the order they started.
+func (c *Checker) judged(p int) []Interval {
+	var out []Interval
+	for _, iv := range c.intervals[p] {
+		if !iv.empty() || iv.proven {
+			out = append(out, iv)
+		}
+	}
+	sortIntervals(out, Interval.start)
 	return out
 }
 

@@ -2,6 +2,7 @@ package ownercheck
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -438,4 +439,75 @@ func TestAgainstBruteForce(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAnswersProveOnlyWhatTheyBound feeds answers bounded by the send and
+// receive times of their requests: an overlap is reported only when the
+// answers prove it, never over a clean handoff seen through racing polls
+// (check the checker both ways).
+func TestAnswersProveOnlyWhatTheyBound(t *testing.T) {
+	type answer struct {
+		member     string
+		token      uint64 // 0: the answer lists nothing
+		sent, recv int
+	}
+	for _, tc := range []struct {
+		name    string
+		answers []answer
+		want    []Kind
+	}{
+		{"proven double owner", []answer{
+			{"a", 5, 0, 1}, {"b", 6, 2, 3}, {"a", 5, 10, 11}, {"b", 6, 12, 13},
+		}, []Kind{DoubleOwner}},
+		{"handoff seen through racing polls", []answer{
+			// a is polled just before it lets go, b just after it got p:
+			// one round lists p twice, but nothing proves an overlap.
+			{"a", 5, 0, 1}, {"a", 5, 10, 11}, {"b", 6, 12, 13}, {"b", 6, 20, 21},
+		}, nil},
+		{"one answer each proves no instant", []answer{
+			{"a", 5, 0, 10}, {"b", 6, 0, 10},
+		}, nil},
+		{"exact answers at one instant overlap", []answer{
+			{"a", 5, 0, 0}, {"b", 6, 0, 0}, {"a", 5, 10, 10}, {"b", 6, 10, 10},
+		}, []Kind{DoubleOwner}},
+		{"token went down", []answer{
+			{"a", 9, 0, 1}, {"a", 9, 10, 11}, {"b", 3, 20, 21}, {"b", 3, 30, 31},
+		}, []Kind{TokenOrder}},
+		{"token went down, the lower one seen once", []answer{
+			{"a", 9, 0, 1}, {"a", 9, 10, 11}, {"b", 3, 20, 21},
+		}, []Kind{TokenOrder}},
+		{"token order unproven when the earlier grant was seen once", []answer{
+			{"a", 9, 0, 30}, {"b", 3, 20, 21}, {"b", 3, 40, 41},
+		}, nil},
+		{"a dropped grant listed again", []answer{
+			{"a", 5, 0, 1}, {"a", 0, 10, 11}, {"a", 5, 20, 21},
+		}, []Kind{Relisted}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(8)
+			for _, a := range tc.answers {
+				var hold []partitions.Holding
+				if a.token != 0 {
+					hold = []partitions.Holding{h(3, a.token)}
+				}
+				c.ObserveAnswer(a.member, at(a.sent), at(a.recv), hold)
+			}
+			var got []Kind
+			for _, v := range c.Violations() {
+				got = append(got, v.Kind)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("violations %s, want kinds %v", Summary(c.Violations(), 5), tc.want)
+			}
+		})
+	}
+}
+
+func TestAnswerReceivedBeforeSentPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for an answer received before its request was sent")
+		}
+	}()
+	New(1).ObserveAnswer("a", at(10), at(5), nil)
 }

@@ -2,12 +2,12 @@ package procluster
 
 import (
 	"context"
-	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/ringd/ringd/clientlib/api"
+	"github.com/ringd/ringd/internal/ownercheck"
+	"github.com/ringd/ringd/partitions"
 )
 
 // Watcher polls every member's GET /partitions/mine in the background and
@@ -16,14 +16,10 @@ import (
 //
 // Polling several processes is never atomic, so two members listing the same
 // partition in one round of polls proves nothing: one may have let go between
-// the two answers. The watcher only counts what it can prove. A member answers
-// with a (partition, token) in a response that was sent at s and received at
-// r, so it held that grant at some instant in [s, r]. A member never takes a
-// grant again once it let go of it, so two answers listing the same grant
-// prove it held it during the whole time between the first answer's receipt
-// and the second request's sending. Two members whose proven intervals for one
-// partition overlap held it at the same time: a double owner. The watcher also
-// checks that a partition's grants appear in increasing token order.
+// the two answers. The watcher therefore feeds every answer, bounded by the
+// time its request was sent and its answer received, to an ownership checker
+// (internal/ownercheck) that reports only what the answers prove: double
+// owners, grants held again after they were let go, and tokens out of order.
 type Watcher struct {
 	c      *Cluster
 	cancel context.CancelFunc
@@ -35,30 +31,18 @@ type Watcher struct {
 // request was sent and the answer received, and reports what they prove (see
 // Watcher). It is safe for concurrent use.
 type Proof struct {
-	mu sync.Mutex
-	// spans holds, per partition, the grants seen.
-	spans map[int][]*span
+	mu    sync.Mutex
+	check *ownercheck.Checker
 	polls int
 }
 
-// NewProof returns an empty Proof.
-func NewProof() *Proof { return &Proof{spans: map[int][]*span{}} }
-
-// span is what one member's answers prove about one grant.
-type span struct {
-	member string
-	token  uint64
-	// firstRecv and lastSent bound the proven holding; proven only when
-	// lastSent > firstRecv (two answers).
-	firstRecv, lastSent time.Time
-	// firstSent is the earliest the grant was seen (for token order).
-	firstSent time.Time
-}
+// NewProof returns an empty Proof for partitions 0..partitions-1.
+func NewProof(partitions int) *Proof { return &Proof{check: ownercheck.New(partitions)} }
 
 // Watch starts a watcher polling every `every` until Stop.
 func (c *Cluster) Watch(ctx context.Context, every time.Duration) *Watcher {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Watcher{c: c, cancel: cancel, done: make(chan struct{}), Proof: NewProof()}
+	w := &Watcher{c: c, cancel: cancel, done: make(chan struct{}), Proof: NewProof(c.Partitions())}
 	go w.run(ctx, every)
 	return w
 }
@@ -92,28 +76,17 @@ func (w *Watcher) run(ctx context.Context, every time.Duration) {
 }
 
 // Record adds one answer: member listed parts in an answer to a request sent
-// at sent and received at recv.
+// at sent and received at recv. One member's answers must be recorded in the
+// order they were sent.
 func (w *Proof) Record(member string, parts []api.Partition, sent, recv time.Time) {
+	holdings := make([]partitions.Holding, 0, len(parts))
+	for _, p := range parts {
+		holdings = append(holdings, partitions.Holding{ID: p.ID, Token: p.Token})
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.polls++
-	for _, p := range parts {
-		var sp *span
-		for _, s := range w.spans[p.ID] {
-			if s.member == member && s.token == p.Token {
-				sp = s
-				break
-			}
-		}
-		if sp == nil {
-			w.spans[p.ID] = append(w.spans[p.ID], &span{member: member, token: p.Token,
-				firstRecv: recv, lastSent: sent, firstSent: sent})
-			continue
-		}
-		if sent.After(sp.lastSent) {
-			sp.lastSent = sent
-		}
-	}
+	w.check.ObserveAnswer(member, sent, recv, holdings)
 }
 
 // Stop ends the polling and returns every violation found, or nil.
@@ -130,65 +103,14 @@ func (w *Proof) Polls() int {
 	return w.polls
 }
 
-// Violations lists proven double owners and tokens seen out of order.
+// Violations lists what the answers prove: double owners, grants held again
+// and tokens out of order, one line each.
 func (w *Proof) Violations() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []string
-	ids := make([]int, 0, len(w.spans))
-	for id := range w.spans {
-		ids = append(ids, id)
-	}
-	sort.Ints(ids)
-	for _, id := range ids {
-		spans := w.spans[id]
-		for i, a := range spans {
-			for _, b := range spans[i+1:] {
-				if a.member == b.member {
-					continue
-				}
-				if overlap(a, b) {
-					out = append(out, fmt.Sprintf("partition %d held by %s (token %d) and %s (token %d) at the same time, between %s and %s",
-						id, a.member, a.token, b.member, b.token,
-						later(a.firstRecv, b.firstRecv).Format("15:04:05.000"), earlier(a.lastSent, b.lastSent).Format("15:04:05.000")))
-				}
-				// A grant proven to end before another was first seen must
-				// have the smaller token.
-				if a.token != b.token {
-					first, second := a, b
-					if second.lastSent.Before(first.firstSent) {
-						first, second = second, first
-					}
-					if proven(first) && first.lastSent.Before(second.firstSent) && first.token > second.token {
-						out = append(out, fmt.Sprintf("partition %d: token %d (%s) came after token %d (%s)",
-							id, second.token, second.member, first.token, first.member))
-					}
-				}
-			}
-		}
+	for _, v := range w.check.Violations() {
+		out = append(out, v.String())
 	}
 	return out
-}
-
-func proven(s *span) bool { return s.lastSent.After(s.firstRecv) }
-
-func overlap(a, b *span) bool {
-	if !proven(a) || !proven(b) {
-		return false
-	}
-	return a.firstRecv.Before(b.lastSent) && b.firstRecv.Before(a.lastSent)
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

@@ -38,7 +38,7 @@ func TestWatcherFindsOnlyProvenDoubles(t *testing.T) {
 		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := NewProof()
+			w := NewProof(8)
 			for _, o := range tc.obs {
 				w.Record(o.member, mine(7, o.token).Partitions, at(o.sent), at(o.recv))
 			}
