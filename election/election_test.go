@@ -161,7 +161,8 @@ func TestMajorityPartition(t *testing.T) {
 					// time: b's voters wait LeaderTimeout > LeaderLease after
 					// a's last heartbeat. (When gossip declares a dead they
 					// vote after ElectionTimeout; then the new leader's
-					// grants wait out the old lease instead, see DESIGN.)
+					// grants wait out the old lease instead, see "Why at most one
+					// owner" in docs/architecture.md.)
 					if l := w.Leaders(); len(l) > 1 && !gossipFollows {
 						both = l
 					}

@@ -55,8 +55,8 @@ func elect(t *testing.T, c *core.Core, now time.Time, voters ...string) time.Tim
 // from an older term (its lease had lapsed when the table arrived, so it never
 // started it). When it is elected, it renews its own lease: that must not
 // start the old grant, which a later leader may have given to someone else
-// with a higher token. Found by reading the code (issue 7: Ownership.Renew ->
-// reconcile started it before startable could refuse it).
+// with a higher token. (Ownership.Renew reconciles its grants, which would
+// start the pending one unless startable refuses it first.)
 func TestNewLeaderDoesNotStartOldPendingGrant(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	c := core.New(loneOptions(),

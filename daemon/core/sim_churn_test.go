@@ -343,8 +343,8 @@ func isVoter(w *simcluster.Cluster, observer, name string) bool {
 // TestLeaveWhileAVoterIsDead: voters {m0, m1, m2} and a caught-up non-voter
 // m3; m2 dies (no data dir, so it never comes back as that voter), then
 // another voter leaves gracefully, the leader or not. The leader must not
-// move to a voter set whose majority is dead (found by review: {m0, m2} with
-// m2 dead cost the lease and, m2's identity being lost, the cluster for
+// move to a voter set whose majority is dead ({m0, m2} with m2 dead would
+// cost the lease and, m2's identity being lost, the cluster for
 // good); {m0 or m1, m2, m3} or the like keeps a live majority.
 func TestLeaveWhileAVoterIsDead(t *testing.T) {
 	for _, leaderLeaves := range []bool{false, true} {
@@ -427,8 +427,8 @@ func TestRollingUpdateStatefulSet(t *testing.T) {
 // notices, another one leaves gracefully. The leader must keep a leader: it
 // may start a change towards {leader, crashed one}, but then goes back to
 // the previous voters, whose majority (itself and the leaving member) still
-// answers, and moves to {leader} once the crash is noticed (found by review:
-// the change never completed and nobody could be elected again).
+// answers, and moves to {leader} once the crash is noticed (otherwise the
+// change never completes and nobody can be elected again).
 func TestLeaveJustAfterUndetectedCrash(t *testing.T) {
 	for _, gap := range []time.Duration{0, 20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond} {
 		t.Run(fmt.Sprint(gap), func(t *testing.T) {
@@ -453,8 +453,8 @@ func TestLeaveJustAfterUndetectedCrash(t *testing.T) {
 // TestUnresponsiveVoterReplaced: a voter that gossip still calls alive but
 // whose acknowledgements never reach the leader (a stuck loop, a one-way
 // loss) is replaced like a dead one after --dead-voter-timeout, so that one
-// more failure does not cost the leader (found by review: it stayed a voter
-// for ever).
+// more failure does not cost the leader (it must not stay a voter for
+// ever).
 func TestUnresponsiveVoterReplaced(t *testing.T) {
 	w := simcluster.New(t, simcluster.Seed(2), simcluster.With(simcluster.Settings{Voters: 3}), simcluster.Members(simcluster.Specs(4)...))
 	if !w.RunUntil(bootstrapBound+2*time.Second, func() bool {

@@ -77,6 +77,9 @@ type Member struct {
 	lastTable             partitions.TableID
 	// viewTable is the table of the app's last view.
 	viewTable partitions.TableID
+	// hasTable is what the member announces in gossip: Ready.HasTable,
+	// as the daemon announces it.
+	hasTable bool
 }
 
 // Name is the member's name.
@@ -114,12 +117,13 @@ func (m *Member) Tick(now time.Time) {
 
 func (m *Member) Outbox() []simnet.Outgoing[Wire] {
 	// The host contract of core.Ready: persist the durable state before
-	// sending anything, then Advance. Events are for metrics: not needed
-	// here.
+	// sending anything, announce HasTable in gossip, then Advance. Events
+	// are for metrics: not needed here.
 	r := m.core.Ready()
 	if r.Durable != nil && m.spec.Disk {
 		m.kept = *r.Durable
 	}
+	m.hasTable = m.hasTable || r.HasTable
 	m.core.Advance(r)
 	outs := r.Messages
 	if len(outs) == 0 {
@@ -210,6 +214,7 @@ func (c *Cluster) boot(m *Member, keepHard bool) {
 	m.core.SetTermFloor(m.termFloor(now))
 	m.crashed = false
 	m.gossipSet = false
+	m.hasTable = false // announced after the first Ready, as the daemon does
 	m.app.hold, m.app.leaseUntil = nil, time.Time{}
 	m.app.seen, m.app.acked, m.app.pending = 0, 0, 0
 	m.lastRole, m.lastTerm, m.lastTable = election.Follower, 0, partitions.TableID{}
@@ -224,7 +229,7 @@ func (c *Cluster) hear(p pair, now time.Time) {
 		c.heardID[pair{p.to, p.from}] = s.identity
 		c.heardDraining[pair{p.to, p.from}] = s.core.Draining()
 		c.heardLeaving[pair{p.to, p.from}] = s.core.Leaving()
-		c.heardHasTable[pair{p.to, p.from}] = s.core.HasTable()
+		c.heardHasTable[pair{p.to, p.from}] = s.hasTable
 	}
 }
 
