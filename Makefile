@@ -73,9 +73,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s; e.g. make fuzz FU
 # after a change of behaviour, regenerate them and read the diff before
 # committing it (daemon/core/testdata/README.md).
 .PHONY: golden
-golden: ## rewrite the core's scenario files (daemon/core/testdata) with what the code does now
-	$(GO) test -count=1 -run '^TestScenarios$$' ./daemon/core/ -rewrite
-	@git diff --stat -- daemon/core/testdata/
+golden: ## rewrite the scenario files (daemon/core/testdata, election/testdata) with what the code does now
+	$(GO) test -count=1 -run '^TestScenarios$$' ./daemon/core/ ./election/ -rewrite
+	@git diff --stat -- daemon/core/testdata/ election/testdata/
 
 # The browser test drives the dashboard in Debian's Chromium; install it when
 # it is missing (root on Debian, as on CI).

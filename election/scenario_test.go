@@ -1,23 +1,32 @@
 package election_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
+
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/internal/simcluster"
 )
 
-// TestScenarios runs the scripted scenarios in testdata/*.txt. Each line is
-// one command; '#' starts a comment. The safety checkers (one leader per
-// term, one vote per term, terms never go back) watch every scenario.
+// TestScenarios runs the scripted scenarios in testdata/scenarios, in the
+// datadriven format: each command is followed by "----" and what it did,
+// so a change of behaviour shows in the diff of these files.
+// `go test ./election/ -run TestScenarios -rewrite` writes the output anew;
+// the expect commands fail the test either way. The safety checkers (one
+// leader per term, one vote per term, terms never go back) watch every
+// scenario.
+//
+// A command's output lists, stamped with the virtual time since the start,
+// every election message sent (heartbeats and their acks, sent every
+// interval, are left out) and every change of a running member's role,
+// term, leader or vote; "ok" when there was none.
 //
 //	seed N                          network seed (default 1)
 //	voters a:2 b:1 c                members and priorities (default 0); all vote
@@ -40,18 +49,32 @@ import (
 //	pause X / resume X
 //	transfer X -> Y [ok|not-leader|unknown-member]
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no scenarios in testdata")
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			runScenario(t, file)
+	datadriven.Walk(t, filepath.Join("testdata", "scenarios"), func(t *testing.T, path string) {
+		s := &scenario{t: t, seed: 1, preempt: true}
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			s.t, s.where = t, d.Pos
+			fields := []string{d.Cmd}
+			for _, a := range d.CmdArgs {
+				fields = append(fields, a.String())
+			}
+			s.log = s.log[:0]
+			if err := s.exec(fields); err != nil {
+				trace := ""
+				if s.w != nil {
+					trace = s.w.Trace(40)
+				}
+				t.Fatalf("%s: %s: %v\ntrace (end):\n%s", d.Pos, d.FullCmd(), err, trace)
+			}
+			if len(s.log) == 0 {
+				return "ok\n"
+			}
+			return strings.Join(s.log, "\n") + "\n"
 		})
-	}
+		if s.w == nil {
+			t.Fatal("scenario has no voters line")
+		}
+		s.w.RequireClean()
+	})
 }
 
 type scenario struct {
@@ -60,38 +83,58 @@ type scenario struct {
 	seed    int64
 	preempt bool
 	where   string // file:line of the current command
+	// log is what the current command did (see TestScenarios).
+	log []string
+	// last is each member's last recorded state.
+	last map[string]memberState
 }
 
-func runScenario(t *testing.T, file string) {
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
+// memberState is what a scenario records of a member when it changes.
+type memberState struct {
+	role             election.Role
+	term             uint64
+	leader, votedFor string
+}
+
+func (m memberState) String() string {
+	s := fmt.Sprintf("%s term=%d", m.role, m.term)
+	if m.leader != "" {
+		s += " leader=" + m.leader
 	}
-	defer f.Close()
-	s := &scenario{t: t, seed: 1, preempt: true}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text, _, _ := strings.Cut(sc.Text(), "#")
-		fields := strings.Fields(text)
-		if len(fields) == 0 {
-			continue
+	if m.votedFor != "" {
+		s += " voted=" + m.votedFor
+	}
+	return s
+}
+
+// record starts recording w's messages and state changes into s.log.
+func (s *scenario) record(w *simcluster.ElectionCluster) {
+	s.last = map[string]memberState{}
+	stamp := func() string { return w.Elapsed().Round(time.Millisecond).String() }
+	w.OnSend(func(name string, _ time.Time, m election.Message) {
+		if m.Type == election.MsgHeartbeat || m.Type == election.MsgHeartbeatAck {
+			return
 		}
-		s.where = fmt.Sprintf("%s:%d", file, line)
-		if err := s.exec(fields); err != nil {
-			trace := ""
-			if s.w != nil {
-				trace = s.w.Trace(40)
+		line := fmt.Sprintf("%s %s->%s %s term=%d", stamp(), name, m.To, m.Type, m.Term)
+		if m.Type == election.MsgVoteResponse || m.Type == election.MsgPreVoteResponse {
+			line += map[bool]string{true: " granted", false: " refused"}[m.Granted]
+		}
+		s.log = append(s.log, line)
+	})
+	w.OnStep(func(time.Time) {
+		for _, name := range w.Names() {
+			if !w.Up(name) {
+				delete(s.last, name)
+				continue
 			}
-			t.Fatalf("%s: %s: %v\ntrace (end):\n%s", s.where, strings.Join(fields, " "), err, trace)
+			st := w.Status(name)
+			now := memberState{role: st.Role, term: st.Term, leader: st.Leader, votedFor: st.VotedFor}
+			if prev, ok := s.last[name]; !ok || prev != now {
+				s.last[name] = now
+				s.log = append(s.log, fmt.Sprintf("%s %s: %s", stamp(), name, now))
+			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if s.w == nil {
-		t.Fatal("scenario has no voters line")
-	}
-	s.w.RequireClean()
+	})
 }
 
 func (s *scenario) exec(f []string) error {
@@ -119,6 +162,7 @@ func (s *scenario) exec(f []string) error {
 				members = append(members, simcluster.ElectionSpec{Name: name, Prio: prio})
 			}
 			s.w = simcluster.NewElections(s.t, s.seed, s.preempt, members...)
+			s.record(s.w)
 			return nil
 		}
 		return errors.New("voters must come first (after seed and preempt)")
