@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,32 +15,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ringd/ringd/daemon"
+	"github.com/ringd/ringd/internal/testlog"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// testLogger logs into a buffer the test can read and shows it with t.Log
-// at the end.
-func testLogger(t *testing.T) (hclog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
-	t.Cleanup(func() { t.Log("log:\n" + buf.String()) })
-	return daemon.NewLogger("debug", false, buf), buf
+// testLogger logs into the test's log and keeps a copy the test can read.
+func testLogger(t *testing.T) (hclog.Logger, *testlog.Writer) {
+	logs := testlog.New(t).Keep()
+	return daemon.NewLogger("debug", false, logs), logs
 }
 
 // waitFor fails the test if ch does not deliver within a generous deadline.

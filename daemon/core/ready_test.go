@@ -7,14 +7,12 @@ import (
 	"github.com/ringd/ringd/daemon/core"
 )
 
-// aloneOptions are the options of a member that may bootstrap a one-member
+// aloneOptions are loneOptions for a member that may bootstrap a one-member
 // cluster by itself.
 func aloneOptions() core.Options {
-	return core.Options{Self: "a", Incarnation: 1, Identity: 1, Partitions: 4, Load: 1.25,
-		HeartbeatInterval: 100 * time.Millisecond, LeaderTimeout: 600 * time.Millisecond,
-		ElectionTimeout: 250 * time.Millisecond, LeaderLease: 600 * time.Millisecond,
-		Lease: 2 * time.Second, Drift: 0.01, SafetyMargin: 50 * time.Millisecond,
-		Settle: 200 * time.Millisecond, ReleaseTimeout: 5 * time.Second, BootstrapAlone: true}
+	o := loneOptions()
+	o.BootstrapAlone = true
+	return o
 }
 
 // TestReadyContract checks what core.Ready promises its host: the first

@@ -114,7 +114,13 @@ type PodSpec struct {
 }
 
 // FastArgs are the timing flags that Options.Fast adds: failure detection,
-// elections, leases and handoffs within a few seconds on loopback.
+// elections, leases and handoffs within a few seconds on loopback. They are
+// slower than the simulation's (simcluster.Fast: 50 ms heartbeats, 400 ms
+// leader lease) because real processes share two cores with the test, the
+// race detector and memberlist, and a heartbeat late by a scheduler hiccup
+// must not cost the leader; the lease is the same 2 s. procluster is also
+// linked into the demo binary, which must not import a test harness, so the
+// values are written here.
 func FastArgs() []string {
 	return []string{
 		"--gossip-profile", "local",

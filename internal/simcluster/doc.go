@@ -20,11 +20,11 @@
 // (TestFiveMembersPartitionPauseDrift has it in full):
 //
 //	c := simcluster.New(t, simcluster.Seed(7), simcluster.Size(5))
-//	c.RunUntil(10*time.Second, c.Covered)
+//	c.Require(10*time.Second, "coverage", c.Covered)
 //	c.Partition([]string{"m0", "m1"}, []string{"m2", "m3", "m4"})
 //	c.Pause("m0")
 //	c.SetDrift("m3", 0.01)
-//	c.RunUntil(10*time.Second, func() bool { return c.CoveredBy([]string{"m2", "m3", "m4"}) })
+//	c.Require(10*time.Second, "majority covers", func() bool { return c.CoveredBy([]string{"m2", "m3", "m4"}) })
 //	c.RequireNoViolations()
 //
 // Everything random comes from the seed: the same seed and the same calls

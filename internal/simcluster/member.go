@@ -80,6 +80,11 @@ type Member struct {
 	// hasTable is what the member announces in gossip: Ready.HasTable,
 	// as the daemon announces it.
 	hasTable bool
+	// out is what the current process handed out to send, waiting for the
+	// network (Outbox).
+	out []simnet.Outgoing[Wire]
+	// diskFails: persisting the durable state fails (FailDisk).
+	diskFails bool
 }
 
 // Name is the member's name.
@@ -108,32 +113,58 @@ var _ simnet.Node[Wire] = (*Member)(nil)
 // Step, Tick and Outbox make a member a simnet.Node.
 func (m *Member) Step(now time.Time, from string, msg Wire) {
 	m.core.Step(now, msg.env)
+	m.handleReady()
 }
 
 func (m *Member) Tick(now time.Time) {
 	m.core.SetTermFloor(m.termFloor(now))
 	m.core.Tick(now)
+	m.handleReady()
 }
 
 func (m *Member) Outbox() []simnet.Outgoing[Wire] {
-	// The host contract of core.Ready: persist the durable state before
-	// sending anything, announce HasTable in gossip, then Advance. Events
-	// are for metrics: not needed here.
+	m.handleReady() // inputs given outside Step and Tick (Leave, Drain)
+	out := m.out
+	m.out = nil
+	return out
+}
+
+// handleReady does what core.Ready asks after an input, as the daemon's
+// loop does (daemon/loop.go): persist the durable state (a member without
+// a disk has nothing to persist), and only then queue the messages for the
+// network; announce HasTable in gossip; Advance. When the disk fails, the
+// messages are dropped and Advance is not called, so the core offers the
+// state again. Publishing is the app reading the View, after this. Events
+// are for metrics: not needed here.
+func (m *Member) handleReady() {
 	r := m.core.Ready()
+	stored := true
 	if r.Durable != nil && m.spec.Disk {
-		m.kept = *r.Durable
+		if m.diskFails {
+			stored = false
+		} else {
+			m.kept = *r.Durable
+		}
 	}
 	m.hasTable = m.hasTable || r.HasTable
+	if !stored {
+		return
+	}
 	m.core.Advance(r)
-	outs := r.Messages
-	if len(outs) == 0 {
-		return nil
+	for _, o := range r.Messages {
+		m.out = append(m.out, simnet.Outgoing[Wire]{To: o.To, Msg: Wire{env: cloneEnvelope(o.Env), reliable: o.Reliable}})
 	}
-	res := make([]simnet.Outgoing[Wire], 0, len(outs))
-	for _, o := range outs {
-		res = append(res, simnet.Outgoing[Wire]{To: o.To, Msg: Wire{env: cloneEnvelope(o.Env), reliable: o.Reliable}})
+}
+
+// FailDisk makes persisting name's durable state fail (failing) or work
+// again. Only a member with a disk (MemberSpec.Disk) persists anything.
+func (c *Cluster) FailDisk(name string, failing bool) {
+	m := c.members[name]
+	if !m.spec.Disk {
+		c.t.Fatalf("FailDisk(%s): the member has no disk", name)
 	}
-	return res
+	m.diskFails = failing
+	c.Logf("disk of %s failing: %t", name, failing)
 }
 
 // cloneEnvelope deep-copies what an envelope points to, as the wire
@@ -215,6 +246,7 @@ func (c *Cluster) boot(m *Member, keepHard bool) {
 	m.crashed = false
 	m.gossipSet = false
 	m.hasTable = false // announced after the first Ready, as the daemon does
+	m.out = nil        // a new process has sent nothing yet
 	m.app.hold, m.app.leaseUntil = nil, time.Time{}
 	m.app.seen, m.app.acked, m.app.pending = 0, 0, 0
 	m.lastRole, m.lastTerm, m.lastTable = election.Follower, 0, partitions.TableID{}
@@ -286,6 +318,7 @@ func (c *Cluster) gossip(now time.Time) {
 			m.gossipSet = true
 			m.gossipLast = slices.Clone(infos)
 			m.core.SetMembers(c.Now(obs), slices.Clone(infos))
+			m.handleReady()
 		}
 	}
 }
@@ -309,6 +342,7 @@ func (c *Cluster) runApp(m *Member, now time.Time) {
 		}
 		if a.pending != 0 && !now.Before(a.pendingAt) {
 			m.core.AppAck(c.Now(m.name), a.pending)
+			m.handleReady()
 			a.acked, a.pending = a.pending, 0
 			v = m.core.View(c.Now(m.name))
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/partitions"
@@ -47,6 +48,16 @@ func (c *Cluster) GhostsGone() bool {
 		}
 	}
 	return true
+}
+
+// Require runs the cluster until cond holds and fails the test, with the
+// members' state and the end of the trace, when it does not within limit.
+// what names the condition in that message.
+func (c *Cluster) Require(limit time.Duration, what string, cond func() bool) {
+	c.t.Helper()
+	if !c.RunUntil(limit, cond) {
+		c.t.Fatalf("seed %d: %s: not within %v\n%s\ntrace:\n%s", c.seed, what, limit, c.Describe(), c.Trace(60))
+	}
 }
 
 // Leaders lists the running members among the given ones that lead with a
