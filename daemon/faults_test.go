@@ -76,87 +76,129 @@ func runFaultSchedule(t *testing.T, seed uint64) {
 		t.Logf("seed %d: %d members (data dirs: %t), %d rounds of observations", seed, n, withData, observations)
 	}()
 
-	gen := faults.NewGenerator(rng, names(c.members), faults.Drop, faults.Cut, faults.Delay,
+	target, all := faultTarget{c}, names(c.members)
+	gen := faults.NewGenerator(rng, all, faults.Drop, faults.Cut, faults.Delay,
 		faults.Partition, faults.Pause, faults.Heal, faults.Crash, faults.Crash)
 	gen.MinDrop, gen.MaxDrop, gen.MaxDelay, gen.MaxGroups = 0, 1, 200*time.Millisecond, 2
-	var crashed []*testMember
 	steps := 6 + rng.IntN(5)
 	for i := 0; i < steps; i++ {
 		f := gen.Next(c)
-		if f.Kind == faults.Crash && (len(c.live()) <= 1 || len(crashed) >= maxCrashed) {
+		live := len(c.live())
+		if f.Kind == faults.Crash && (live <= 1 || n-live >= maxCrashed) {
 			continue // keep a member running, and the voters' majority
 		}
-		if m := c.apply(f); m != nil {
-			crashed = append(crashed, m)
-		}
+		faults.Apply(target, f, all)
 		t.Logf("%v", f)
 		time.Sleep(time.Duration(300+rng.IntN(900)) * time.Millisecond) // let the fault act
 	}
-	c.apply(faults.Fault{Kind: faults.Heal})
+	faults.Apply(target, faults.Fault{Kind: faults.Heal}, all)
 	for _, m := range c.members {
-		c.apply(faults.Fault{Kind: faults.Resume, Member: m.name})
+		faults.Apply(target, faults.Fault{Kind: faults.Resume, Member: m.name}, all)
 	}
-	for _, m := range crashed {
-		c.start(m)
-		t.Logf("restart %s", m.name)
+	for _, m := range c.members {
+		if m.killed {
+			faults.Apply(target, faults.Fault{Kind: faults.Restart, Member: m.name}, all)
+			t.Logf("restart %s", m.name)
+		}
 	}
 	took := c.waitCoverage(c.members, 60*time.Second)
 	t.Logf("seed %d: coverage back %v after the faults stopped", seed, took.Round(time.Millisecond))
 }
 
-// apply injects f into the in-memory network: Pause and Resume stop and
-// continue a member's traffic (its process runs on); Crash kills it and
-// returns it.
-func (c *testCluster) apply(f faults.Fault) (killed *testMember) {
-	addr := func(name string) string { return c.member(name).addr }
-	switch f.Kind {
-	case faults.Drop:
-		if f.To != "" {
-			c.net.SetDrop(addr(f.From), addr(f.To), f.Fraction)
-			break
-		}
-		for _, o := range c.members {
-			if o.name != f.Member {
-				c.net.SetDrop(addr(f.Member), o.addr, f.Fraction)
-				c.net.SetDrop(o.addr, addr(f.Member), f.Fraction)
-			}
-		}
-	case faults.Cut:
-		c.net.Cut(addr(f.From), addr(f.To))
-	case faults.Delay:
-		if f.To != "" {
-			c.net.SetDelay(addr(f.From), addr(f.To), 0, f.MaxDelay)
-			break
-		}
-		for _, o := range c.members {
-			if o.name != f.Member {
-				c.net.SetDelay(addr(f.Member), o.addr, 0, f.MaxDelay)
-			}
-		}
-	case faults.Partition:
-		groups := make([][]string, len(f.Groups))
-		for i, g := range f.Groups {
-			for _, name := range g {
-				groups[i] = append(groups[i], addr(name))
-			}
-		}
-		c.net.Partition(groups...)
-	case faults.Pause:
-		c.net.Pause(addr(f.Member))
-		c.paused[f.Member] = true
-	case faults.Resume:
-		c.net.Resume(addr(f.Member))
-		delete(c.paused, f.Member)
-	case faults.Heal:
-		c.net.Heal()
-	case faults.Crash:
-		m := c.member(f.Member)
-		c.kill(m)
-		return m
-	default:
-		c.t.Fatalf("fault %v not supported by the in-memory cluster", f)
+// The in-memory cluster takes the faults the schedules do not draw too: a
+// reboot starts a new daemon at once, and an isolated member's partitions
+// move to the others, never held twice.
+func TestFaultTargetRebootAndIsolate(t *testing.T) {
+	c := newTestClusterOpts(t, 3, 16, true)
+	c.waitCoverage(c.members, 30*time.Second)
+	target, all := faultTarget{c}, names(c.members)
+
+	m0, before := c.members[0], c.members[0].d
+	faults.Apply(target, faults.Fault{Kind: faults.Reboot, Member: m0.name}, all)
+	if m0.killed || m0.d == before {
+		t.Fatalf("after a reboot %s is killed (%t) or runs the old daemon (%t)", m0.name, m0.killed, m0.d == before)
 	}
-	return nil
+	c.waitCoverage(c.members, 30*time.Second)
+
+	faults.Apply(target, faults.Fault{Kind: faults.Isolate, Member: c.members[2].name}, all)
+	c.waitCoverage(c.members[:2], 30*time.Second)
+	faults.Apply(target, faults.Fault{Kind: faults.Heal}, all)
+	c.requireOneOwner(c.members)
+}
+
+// faultTarget is the in-memory cluster as a faults.Target. Link faults go
+// to memnet by address; Pause and Resume stop and continue a member's
+// traffic (its process runs on); Crash kills a daemon (kill) and Restart
+// starts it again, with its data dir or, without keepState, a new empty one.
+// Real clocks cannot be made to drift.
+type faultTarget struct{ c *testCluster }
+
+var _ faults.Target = faultTarget{}
+
+func (ft faultTarget) addr(name string) string { return ft.c.member(name).addr }
+
+func (ft faultTarget) SetDrop(from, to string, fraction float64) {
+	ft.c.net.SetDrop(ft.addr(from), ft.addr(to), fraction)
+}
+
+func (ft faultTarget) Cut(from, to string) { ft.c.net.Cut(ft.addr(from), ft.addr(to)) }
+
+func (ft faultTarget) SetDelay(from, to string, lo, hi time.Duration) {
+	ft.c.net.SetDelay(ft.addr(from), ft.addr(to), lo, hi)
+}
+
+func (ft faultTarget) Partition(groups ...[]string) {
+	addrs := make([][]string, len(groups))
+	for i, g := range groups {
+		for _, name := range g {
+			addrs[i] = append(addrs[i], ft.addr(name))
+		}
+	}
+	ft.c.net.Partition(addrs...)
+}
+
+// Isolate cuts every link of name, both ways: memnet's Partition would
+// replace the partition in place, and Heal ends cuts too.
+func (ft faultTarget) Isolate(name string) {
+	for _, o := range ft.c.members {
+		if o.name != name {
+			ft.Cut(name, o.name)
+			ft.Cut(o.name, name)
+		}
+	}
+}
+
+func (ft faultTarget) Heal() { ft.c.net.Heal() }
+
+func (ft faultTarget) Pause(name string) {
+	ft.c.net.Pause(ft.addr(name))
+	ft.c.paused[name] = true
+}
+
+func (ft faultTarget) Resume(name string) {
+	ft.c.net.Resume(ft.addr(name))
+	delete(ft.c.paused, name)
+}
+
+func (ft faultTarget) Crash(name string) {
+	if m := ft.c.member(name); !m.killed {
+		ft.c.kill(m)
+	}
+}
+
+func (ft faultTarget) Restart(name string, keepState bool) {
+	m := ft.c.member(name)
+	if !m.killed {
+		return
+	}
+	if !keepState && m.cfg.DataDir != "" {
+		m.cfg.DataDir = ft.c.t.TempDir()
+	}
+	ft.c.start(m)
+}
+
+func (ft faultTarget) SetDrift(name string, _ float64) {
+	ft.c.t.Fatalf("drift %s: the in-memory cluster runs on the real clock", name)
 }
 
 // Paused and Crashed tell a fault generator what the members' traffic and

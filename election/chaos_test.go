@@ -11,6 +11,7 @@ import (
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/internal/faults"
 	"github.com/ringd/ringd/internal/simcluster"
+	"github.com/ringd/ringd/internal/simnet"
 )
 
 var seedFlag = flag.Int64("seed", 0,
@@ -32,7 +33,7 @@ const convergeBound = 4 * time.Second
 // chaos is one randomized run: a cluster of 3-7 voters with random
 // priorities, and a random schedule of faults.
 type chaos struct {
-	w   *simcluster.ElectionCluster
+	c   *simcluster.ElectionCluster
 	rng *rand.Rand
 	gen *faults.Generator
 	// keepGoing runs the whole fault schedule despite violations.
@@ -54,120 +55,117 @@ func newChaos(t testing.TB, seed int64, amnesia bool) *chaos {
 		members = append(members, simcluster.ElectionSpec{Name: string(rune('a' + i)), Prio: r.IntN(3)})
 	}
 	preempt := r.IntN(3) != 0
-	w := simcluster.NewElections(t, seed, preempt, members...)
-	w.SetAmnesia(amnesia)
-	w.SetVerbose(!amnesia && *seedFlag == seed) // replaying this seed: log as it goes
-	for _, name := range w.Names() {
+	c := simcluster.NewElections(t, simcluster.ElectionSeed(seed), simcluster.ElectionPreempt(preempt),
+		simcluster.ElectionMembers(members...))
+	c.SetAmnesia(amnesia)
+	c.SetVerbose(!amnesia && *seedFlag == seed) // replaying this seed: log as it goes
+	for _, name := range c.Names() {
 		if r.IntN(3) == 0 {
-			w.SetDiskless(name)
+			c.SetDiskless(name)
 		}
 		if r.IntN(2) == 0 {
-			w.Net.SetDrift(name, r.Float64()*0.04-0.02)
+			c.Net.SetDrift(name, r.Float64()*0.04-0.02)
 		}
 	}
 	hi := []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, 60 * time.Millisecond}[r.IntN(4)]
-	w.Net.SetDefaultDelay(0, hi)
-	w.Logf("seed %d: voters %v, preempt %v, diskless %v, delay [0, %v]", seed, members, preempt, w.Diskless(), hi)
-	rng := w.Net.Rand()
-	gen := faults.NewGenerator(rng, w.Names(), faults.Drop, faults.Drop, faults.Cut, faults.Isolate,
+	c.Net.SetDefaultDelay(0, hi)
+	c.Logf("seed %d: voters %v, preempt %v, diskless %v, delay [0, %v]", seed, members, preempt, c.Diskless(), hi)
+	rng := c.Net.Rand()
+	gen := faults.NewGenerator(rng, c.Names(), faults.Drop, faults.Drop, faults.Cut, faults.Isolate,
 		faults.Partition, faults.Partition, faults.Heal, faults.Pause, faults.Resume, faults.Crash,
-		faults.Restart, faults.Restart, faults.Delay)
-	return &chaos{w: w, rng: rng, gen: gen}
+		faults.Restart, faults.Reboot, faults.Delay)
+	return &chaos{c: c, rng: rng, gen: gen}
 }
 
-func (c *chaos) pick(names []string) string { return names[c.rng.IntN(len(names))] }
+func (ch *chaos) pick(names []string) string { return names[ch.rng.IntN(len(names))] }
 
 // fault applies one random fault: one of the generator's, a leadership
 // transfer, or a gossip flap.
-func (c *chaos) fault() {
-	w, r := c.w, c.rng
+func (ch *chaos) fault() {
+	c, r := ch.c, ch.rng
 	switch r.IntN(8) {
 	case 0: // leadership transfer
-		for _, l := range w.Leaders() {
-			to := c.pick(w.Names())
-			err := w.Node(l).Transfer(w.Now(l), to)
-			w.Logf("transfer %s -> %s: %v", l, to, err)
+		for _, l := range c.Leaders() {
+			to := ch.pick(c.Names())
+			err := c.Node(l).Transfer(c.Now(l), to)
+			c.Logf("transfer %s -> %s: %v", l, to, err)
 		}
 	case 1: // gossip flap: someone sees someone else dead, or alive again
-		a, b := c.pick(w.Names()), c.pick(w.Names())
+		a, b := ch.pick(c.Names()), ch.pick(c.Names())
 		if a != b {
 			hidden := r.IntN(2) == 0
-			w.Hide(a, b, hidden)
-			w.Logf("gossip: %s sees %s dead: %v", a, b, hidden)
+			c.Hide(a, b, hidden)
+			c.Logf("gossip: %s sees %s dead: %v", a, b, hidden)
 		}
 	default:
-		c.apply(c.gen.Next(w))
+		ch.apply(ch.gen.Next(c))
 	}
 }
 
-// apply injects f into the simulated network and processes; gossip follows
-// an isolation or a partition half of the time, and notices most crashes.
-func (c *chaos) apply(f faults.Fault) {
-	w, r := c.w, c.rng
-	switch f.Kind {
-	case faults.Drop:
-		if f.To != "" {
-			w.Net.SetDrop(f.From, f.To, f.Fraction)
-			break
+// apply injects f into the simulated network and processes, and logs it.
+func (ch *chaos) apply(f faults.Fault) {
+	ch.c.Logf("%v", f)
+	faults.Apply(ch.target(), f, ch.c.Names())
+}
+
+func (ch *chaos) target() chaosTarget { return chaosTarget{ch.c.Net, ch.c, ch.rng} }
+
+// chaosTarget is the election cluster as a faults.Target: the simulated
+// network takes the link faults, pauses and drift as they are; gossip
+// follows an isolation or a partition half of the time and notices most
+// crashes; a restart draws how far above every term used so far a diskless
+// member's vote floor goes, and whether its term floor follows.
+type chaosTarget struct {
+	*simnet.Network[election.Message]
+	c   *simcluster.ElectionCluster
+	rng *rand.Rand
+}
+
+var _ faults.Target = chaosTarget{}
+
+func (t chaosTarget) Isolate(name string) {
+	t.Network.Isolate(name)
+	if t.rng.IntN(2) == 0 {
+		for _, b := range t.c.Names() {
+			t.c.Hide(name, b, true)
+			t.c.Hide(b, name, true)
 		}
-		for _, b := range w.Names() {
-			if b != f.Member {
-				w.Net.SetDrop(f.Member, b, f.Fraction)
-				w.Net.SetDrop(b, f.Member, f.Fraction)
-			}
-		}
-	case faults.Cut:
-		w.Net.Cut(f.From, f.To)
-	case faults.Delay:
-		if f.To != "" {
-			w.Net.SetDelay(f.From, f.To, 0, f.MaxDelay)
-			break
-		}
-		for _, b := range w.Names() {
-			if b != f.Member {
-				w.Net.SetDelay(f.Member, b, 0, f.MaxDelay)
-			}
-		}
-	case faults.Isolate:
-		w.Net.Isolate(f.Member)
-		if r.IntN(2) == 0 {
-			for _, b := range w.Names() {
-				w.Hide(f.Member, b, true)
-				w.Hide(b, f.Member, true)
-			}
-		}
-	case faults.Partition:
-		w.Net.Partition(f.Groups...)
-		if r.IntN(2) == 0 {
-			w.GossipPartition(f.Groups...)
-		}
-	case faults.Heal:
-		w.Net.Heal()
-		w.GossipHeal()
-	case faults.Pause:
-		w.Net.Pause(f.Member)
-	case faults.Resume:
-		w.Net.Resume(f.Member)
-	case faults.Crash:
-		w.Crash(f.Member, r.IntN(4) != 0)
-		return // Crash logs itself
-	case faults.Restart:
-		w.Restart(f.Member, uint64(r.IntN(3)), r.IntN(2) == 0)
-		return // Restart logs itself
-	default:
-		c.w.T().Fatalf("fault %v not supported by the election cluster", f)
+		t.c.Logf("gossip follows: %s sees no one and no one sees it", name)
 	}
-	w.Logf("%v", f)
+}
+
+func (t chaosTarget) Partition(groups ...[]string) {
+	t.Network.Partition(groups...)
+	if t.rng.IntN(2) == 0 {
+		t.c.GossipPartition(groups...)
+		t.c.Logf("gossip follows the partition")
+	}
+}
+
+func (t chaosTarget) Heal() {
+	t.Network.Heal()
+	t.c.GossipHeal()
+}
+
+func (t chaosTarget) Crash(name string) { t.c.Crash(name, t.rng.IntN(4) != 0) }
+
+// Restart keeps what name persisted unless it is diskless (SetDiskless):
+// here a lost disk is a member's setting, not a fault.
+func (t chaosTarget) Restart(name string, keepState bool) {
+	if !keepState {
+		t.c.T().Fatalf("restart %s without its state: not a fault of the election cluster (use SetDiskless)", name)
+	}
+	t.c.Restart(name, uint64(t.rng.IntN(3)), t.rng.IntN(2) == 0)
 }
 
 // runFaults runs a random schedule of faults; a violation ends it early.
-func (c *chaos) runFaults() {
-	w, r := c.w, c.rng
-	w.Run(time.Duration(r.IntN(1500)) * time.Millisecond)
+func (ch *chaos) runFaults() {
+	c, r := ch.c, ch.rng
+	c.Run(time.Duration(r.IntN(1500)) * time.Millisecond)
 	for range 10 + r.IntN(25) {
-		c.fault()
-		w.Run(time.Duration(10+r.IntN(600)) * time.Millisecond)
-		if len(w.History.Violations) > 0 && !c.keepGoing {
+		ch.fault()
+		c.Run(time.Duration(10+r.IntN(600)) * time.Millisecond)
+		if len(c.History.Violations) > 0 && !ch.keepGoing {
 			return
 		}
 	}
@@ -175,38 +173,37 @@ func (c *chaos) runFaults() {
 
 // stopFaults heals the network and gossip, resumes paused members and
 // restarts crashed ones.
-func (c *chaos) stopFaults() {
-	w := c.w
-	w.Net.Heal()
-	w.GossipHeal()
-	for _, n := range w.Names() {
-		if w.Net.Paused(n) {
-			w.Net.Resume(n)
+func (ch *chaos) stopFaults() {
+	c, t := ch.c, ch.target()
+	t.Heal()
+	for _, n := range c.Names() {
+		if c.Paused(n) {
+			t.Resume(n)
 		}
-		if w.Net.Crashed(n) {
-			w.Restart(n, uint64(c.rng.IntN(3)), c.rng.IntN(2) == 0)
+		if c.Crashed(n) {
+			t.Restart(n, true)
 		}
 	}
-	w.Logf("faults stop: heal, resume, restart")
+	c.Logf("faults stop: heal, resume, restart")
 }
 
 // converge runs until one stable leader (the rightful one when preemption is
 // on) or convergeBound, and reports whether it got there.
-func (c *chaos) converge() bool {
-	w := c.w
-	want := simcluster.Rightful(w.Priorities(), w.Names())
-	start := w.Elapsed()
-	ok := w.RunUntil(convergeBound, func() bool {
-		l, ok := w.StableLeader()
+func (ch *chaos) converge() bool {
+	c := ch.c
+	want := simcluster.Rightful(c.Priorities(), c.Names())
+	start := c.Elapsed()
+	ok := c.RunUntil(convergeBound, func() bool {
+		l, ok := c.StableLeader()
 		// The rightful member may be held back from preempting (damping
 		// after it lost leases, or after it handed leadership over); then
 		// any stable leader will do.
-		held := w.Up(want) && w.Now(want).Before(w.Status(want).PreemptAfter)
-		c.acceptedHeld = ok && w.Preempt() && l != want && held
-		return ok && (!w.Preempt() || l == want || held)
+		held := c.Up(want) && c.Now(want).Before(c.Status(want).PreemptAfter)
+		ch.acceptedHeld = ok && c.Preempt() && l != want && held
+		return ok && (!c.Preempt() || l == want || held)
 	})
-	c.converged = w.Elapsed() - start
-	c.leader, _ = w.StableLeader()
+	ch.converged = c.Elapsed() - start
+	ch.leader, _ = c.StableLeader()
 	return ok
 }
 
@@ -229,15 +226,15 @@ func TestSafetyRandomized(t *testing.T) {
 	var slowSeed int64
 	var elections, terms int
 	for _, seed := range seeds {
-		c := safetyRun(t, seed)
+		ch := safetyRun(t, seed)
 		if t.Failed() {
 			// The first failing seed is enough to read.
 			return
 		}
-		elections += len(c.w.History.Elections)
-		terms += int(c.w.History.MaxTerm)
-		if c.converged > slowest {
-			slowest, slowSeed = c.converged, seed
+		elections += len(ch.c.History.Elections)
+		terms += int(ch.c.History.MaxTerm)
+		if ch.converged > slowest {
+			slowest, slowSeed = ch.converged, seed
 		}
 	}
 	t.Logf("%d randomized runs: %d elections, %d terms in all; slowest convergence %v (seed %d)",
@@ -247,49 +244,49 @@ func TestSafetyRandomized(t *testing.T) {
 // safetyRun makes one randomized run and reports what went wrong.
 func safetyRun(t *testing.T, seed int64) *chaos {
 	t.Helper()
-	c := newChaos(t, seed, false)
-	w := c.w
+	ch := newChaos(t, seed, false)
+	c := ch.c
 	replay := fmt.Sprintf("replay with: go test ./election/ -run TestSafetyRandomized -v -seed %d", seed)
 	defer func() {
-		if len(w.History.Violations) > 0 {
+		if len(c.History.Violations) > 0 {
 			t.Errorf("seed %d: %d safety violations, first: %s\n%s\ntrace (end):\n%s",
-				seed, len(w.History.Violations), w.History.Violations[0], replay, w.Trace(60))
+				seed, len(c.History.Violations), c.History.Violations[0], replay, c.Trace(60))
 		}
 	}()
-	c.runFaults()
-	if len(w.History.Violations) > 0 {
-		return c
+	ch.runFaults()
+	if len(c.History.Violations) > 0 {
+		return ch
 	}
-	c.stopFaults()
-	if !c.converge() {
-		l, ok := w.StableLeader()
+	ch.stopFaults()
+	if !ch.converge() {
+		l, ok := c.StableLeader()
 		var states []string
-		for _, n := range w.Names() {
-			st := w.Status(n)
-			states = append(states, fmt.Sprintf("%s: up=%v %v term %d leader %q", n, w.Up(n), st.Role, st.Term, st.Leader))
+		for _, n := range c.Names() {
+			st := c.Status(n)
+			states = append(states, fmt.Sprintf("%s: up=%v %v term %d leader %q", n, c.Up(n), st.Role, st.Term, st.Leader))
 		}
 		t.Errorf("seed %d: no stable leader %v after the faults stopped (have %q, %v; want %q with preempt %v)\nmembers: %s\n%s\ntrace (end):\n%s",
-			seed, convergeBound, l, ok, simcluster.Rightful(w.Priorities(), w.Names()), w.Preempt(), strings.Join(states, "; "), replay, w.Trace(60))
-		return c
+			seed, convergeBound, l, ok, simcluster.Rightful(c.Priorities(), c.Names()), c.Preempt(), strings.Join(states, "; "), replay, c.Trace(60))
+		return ch
 	}
 	// And it stays: no election in the next 2s.
-	term := w.Status(c.leader).Term
-	w.Run(2 * time.Second)
-	l, ok := w.StableLeader()
-	if c.acceptedHeld && (!ok || l != c.leader) {
+	term := c.Status(ch.leader).Term
+	c.Run(2 * time.Second)
+	l, ok := c.StableLeader()
+	if ch.acceptedHeld && (!ok || l != ch.leader) {
 		// A leader accepted while the rightful member was held back may
 		// lose to a higher-ranked member once its hold ends (preemption
 		// moving up the ring): let that takeover finish, then check it went
 		// up; anything else is churn.
-		w.RunUntil(convergeBound, func() bool { _, ok := w.StableLeader(); return ok })
-		l, ok = w.StableLeader()
-		if ok && election.Outranks(l, w.Priority(l), c.leader, w.Priority(c.leader)) {
-			return c
+		c.RunUntil(convergeBound, func() bool { _, ok := c.StableLeader(); return ok })
+		l, ok = c.StableLeader()
+		if ok && election.Outranks(l, c.Priority(l), ch.leader, c.Priority(ch.leader)) {
+			return ch
 		}
 	}
-	if !ok || l != c.leader || w.Status(l).Term != term {
+	if !ok || l != ch.leader || c.Status(l).Term != term {
 		t.Errorf("seed %d: stable leader %s (term %d) did not stay: now %q (%v)\n%s\ntrace (end):\n%s",
-			seed, c.leader, term, l, ok, replay, w.Trace(40))
+			seed, ch.leader, term, l, ok, replay, c.Trace(40))
 	}
-	return c
+	return ch
 }

@@ -23,6 +23,9 @@ var fast = simcluster.FastElection()
 // delays of up to 20ms per message.
 var firstElectionBound = 60 * fast.Tick
 
+// ranked is three voters ranked a > b > c by priority.
+var ranked = []simcluster.ElectionSpec{{Name: "a", Prio: 2}, {Name: "b", Prio: 1}, {Name: "c", Prio: 0}}
+
 func TestBasicElection(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -45,22 +48,23 @@ func TestBasicElection(t *testing.T) {
 				}
 				want := simcluster.Rightful(prio, names)
 				for seed := int64(1); seed <= 5; seed++ {
-					w := simcluster.NewElections(t, seed, preempt, tc.members...)
-					w.Net.SetDefaultDelay(0, 20*time.Millisecond)
-					if !w.RunUntil(firstElectionBound, func() bool { return len(w.Leaders()) > 0 }) {
-						t.Fatalf("seed %d: no leader after %v\n%s", seed, firstElectionBound, w.Trace(30))
+					c := simcluster.NewElections(t, simcluster.ElectionSeed(seed), simcluster.ElectionPreempt(preempt),
+						simcluster.ElectionMembers(tc.members...))
+					c.Net.SetDefaultDelay(0, 20*time.Millisecond)
+					if !c.RunUntil(firstElectionBound, func() bool { return len(c.Leaders()) > 0 }) {
+						t.Fatalf("seed %d: no leader after %v\n%s", seed, firstElectionBound, c.Trace(30))
 					}
 					// After stabilization: one leader, the top of the ring,
 					// followed by everyone, and no election since the first.
-					w.Run(2 * time.Second)
-					got, ok := w.StableLeader()
+					c.Run(2 * time.Second)
+					got, ok := c.StableLeader()
 					if !ok || got != want {
-						t.Fatalf("seed %d: stable leader %q (stable %v), want %q\n%s", seed, got, ok, want, w.Trace(30))
+						t.Fatalf("seed %d: stable leader %q (stable %v), want %q\n%s", seed, got, ok, want, c.Trace(30))
 					}
-					if n := len(w.History.Elections); n != 1 {
-						t.Errorf("seed %d: %d elections in a healthy cluster, want 1: %v", seed, n, w.History.Elections)
+					if n := len(c.History.Elections); n != 1 {
+						t.Errorf("seed %d: %d elections in a healthy cluster, want 1: %v", seed, n, c.History.Elections)
 					}
-					w.RequireClean()
+					c.RequireClean()
 				}
 			})
 		}
@@ -104,21 +108,22 @@ func TestRingOrder(t *testing.T) {
 // TestNonVoterNeverLeads: a member outside the configuration follows but
 // never campaigns, however highly it ranks.
 func TestNonVoterNeverLeads(t *testing.T) {
-	w := simcluster.NewElections(t, 3, true, simcluster.ElectionSpec{Name: "a", Prio: 9}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0}, simcluster.ElectionSpec{Name: "d", Prio: 0})
-	w.SetVoters("b", "c", "d")
-	w.OnStep(func(time.Time) {
-		if w.Status("a").Role != election.Follower {
-			t.Fatalf("non-voter a became %v", w.Status("a").Role)
+	c := simcluster.NewElections(t, simcluster.ElectionSeed(3),
+		simcluster.ElectionMembers(simcluster.ElectionSpec{Name: "a", Prio: 9}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0}, simcluster.ElectionSpec{Name: "d", Prio: 0}))
+	c.SetVoters("b", "c", "d")
+	c.OnStep(func(time.Time) {
+		if c.Status("a").Role != election.Follower {
+			t.Fatalf("non-voter a became %v", c.Status("a").Role)
 		}
 	})
-	w.Run(3 * time.Second)
-	if got, ok := w.StableLeader(); !ok || got != "b" {
+	c.Run(3 * time.Second)
+	if got, ok := c.StableLeader(); !ok || got != "b" {
 		t.Fatalf("stable leader %q (%v), want b", got, ok)
 	}
-	if st := w.Status("a"); st.Leader != "b" {
+	if st := c.Status("a"); st.Leader != "b" {
 		t.Fatalf("non-voter a follows %q, want b (heartbeats reach non-voters too)", st.Leader)
 	}
-	w.RequireClean()
+	c.RequireClean()
 }
 
 // TestMajorityPartition: with 5 voters split 3|2 only the 3 side has a
@@ -129,30 +134,30 @@ func TestMajorityPartition(t *testing.T) {
 	for _, gossipFollows := range []bool{false, true} {
 		for seed := int64(1); seed <= 4; seed++ {
 			t.Run(fmt.Sprintf("gossip follows partition=%v/seed=%d", gossipFollows, seed), func(t *testing.T) {
-				w := simcluster.NewElections(t, seed, true, members...)
-				w.Net.SetDefaultDelay(0, 15*time.Millisecond)
-				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
-					t.Fatalf("no stable leader a before the partition\n%s", w.Trace(30))
+				c := simcluster.NewElections(t, simcluster.ElectionSeed(seed), simcluster.ElectionMembers(members...))
+				c.Net.SetDefaultDelay(0, 15*time.Millisecond)
+				if !c.RunUntil(2*time.Second, func() bool { l, ok := c.StableLeader(); return ok && l == "a" }) {
+					t.Fatalf("no stable leader a before the partition\n%s", c.Trace(30))
 				}
 				minority, majority := []string{"a", "e"}, []string{"b", "c", "d"}
-				w.Net.Partition(minority, majority)
+				c.Net.Partition(minority, majority)
 				if gossipFollows {
-					w.GossipPartition(minority, majority)
+					c.GossipPartition(minority, majority)
 				}
-				cutAt := w.Elapsed()
-				w.Logf("partition %v | %v", minority, majority)
+				cutAt := c.Elapsed()
+				c.Logf("partition %v | %v", minority, majority)
 
 				// a's last acked heartbeat was sent before the cut, so its lease
 				// ends by cutAt+LeaderLease; Tick turns it into a follower
 				// within one more tick.
 				var both []string
-				w.OnStep(func(time.Time) {
-					since := w.Elapsed() - cutAt
+				c.OnStep(func(time.Time) {
+					since := c.Elapsed() - cutAt
 					for _, n := range minority {
-						if since >= fast.LeaderLease && w.IsLeader(n) {
+						if since >= fast.LeaderLease && c.IsLeader(n) {
 							t.Fatalf("%s on the minority side holds a leader lease %v after the cut", n, since)
 						}
-						if since >= fast.LeaderLease+fast.Tick && w.Status(n).Role == election.Leader {
+						if since >= fast.LeaderLease+fast.Tick && c.Status(n).Role == election.Leader {
 							t.Fatalf("%s on the minority side still has role leader %v after the cut", n, since)
 						}
 					}
@@ -163,35 +168,35 @@ func TestMajorityPartition(t *testing.T) {
 					// vote after ElectionTimeout; then the new leader's
 					// grants wait out the old lease instead, see "Why at most one
 					// owner" in docs/architecture.md.)
-					if l := w.Leaders(); len(l) > 1 && !gossipFollows {
+					if l := c.Leaders(); len(l) > 1 && !gossipFollows {
 						both = l
 					}
 				})
-				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeaderAmong(majority); return ok && l == "b" }) {
-					t.Fatalf("majority side elected no stable leader b within 2s\n%s", w.Trace(40))
+				if !c.RunUntil(2*time.Second, func() bool { l, ok := c.StableLeaderAmong(majority); return ok && l == "b" }) {
+					t.Fatalf("majority side elected no stable leader b within 2s\n%s", c.Trace(40))
 				}
-				w.Logf("majority has leader b after %v", w.Elapsed()-cutAt)
-				electionsBefore := len(w.History.Elections)
-				w.Run(20 * time.Second)
-				if l, ok := w.StableLeaderAmong(majority); !ok || l != "b" {
+				c.Logf("majority has leader b after %v", c.Elapsed()-cutAt)
+				electionsBefore := len(c.History.Elections)
+				c.Run(20 * time.Second)
+				if l, ok := c.StableLeaderAmong(majority); !ok || l != "b" {
 					t.Fatalf("after 20s of partition the majority's leader is %q (%v), want b still", l, ok)
 				}
-				if n := len(w.History.Elections) - electionsBefore; n != 0 {
-					t.Errorf("%d more elections during a stable partition: %v", n, w.History.Elections[electionsBefore:])
+				if n := len(c.History.Elections) - electionsBefore; n != 0 {
+					t.Errorf("%d more elections during a stable partition: %v", n, c.History.Elections[electionsBefore:])
 				}
 				if both != nil {
 					t.Errorf("two members held a leader lease at the same instant: %v", both)
 				}
-				w.ClearHooks()
+				c.ClearHooks()
 
-				w.Net.Heal()
-				w.GossipHeal()
-				w.Logf("heal")
-				if !w.RunUntil(5*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
-					l, ok := w.StableLeader()
-					t.Fatalf("after heal: stable leader %q (%v), want exactly one, a (preemption on)\n%s", l, ok, w.Trace(40))
+				c.Net.Heal()
+				c.GossipHeal()
+				c.Logf("heal")
+				if !c.RunUntil(5*time.Second, func() bool { l, ok := c.StableLeader(); return ok && l == "a" }) {
+					l, ok := c.StableLeader()
+					t.Fatalf("after heal: stable leader %q (%v), want exactly one, a (preemption on)\n%s", l, ok, c.Trace(40))
 				}
-				w.RequireClean()
+				c.RequireClean()
 			})
 		}
 	}
@@ -213,33 +218,34 @@ func TestSmallSideNeverLeads(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%d voters, %v cut off", tc.voters, tc.minority), func(t *testing.T) {
-			w := simcluster.NewElections(t, int64(tc.voters), true, simcluster.Voters(tc.voters, 0)...)
-			w.Net.SetDefaultDelay(0, 10*time.Millisecond)
-			if !w.RunUntil(2*time.Second, func() bool { _, ok := w.StableLeader(); return ok }) {
+			c := simcluster.NewElections(t, simcluster.ElectionSeed(int64(tc.voters)),
+				simcluster.ElectionMembers(simcluster.Voters(tc.voters, 0)...))
+			c.Net.SetDefaultDelay(0, 10*time.Millisecond)
+			if !c.RunUntil(2*time.Second, func() bool { _, ok := c.StableLeader(); return ok }) {
 				t.Fatal("no stable leader")
 			}
 			var rest []string
-			for _, n := range w.Names() {
+			for _, n := range c.Names() {
 				if !slices.Contains(tc.minority, n) {
 					rest = append(rest, n)
 				}
 			}
-			w.Net.Partition(tc.minority, rest)
-			cutAt := w.Elapsed()
-			w.OnStep(func(time.Time) {
+			c.Net.Partition(tc.minority, rest)
+			cutAt := c.Elapsed()
+			c.OnStep(func(time.Time) {
 				for _, n := range tc.minority {
-					if w.Elapsed()-cutAt >= fast.LeaderLease+fast.Tick && w.Status(n).Role == election.Leader {
+					if c.Elapsed()-cutAt >= fast.LeaderLease+fast.Tick && c.Status(n).Role == election.Leader {
 						t.Fatalf("%s leads on a side of %d of %d voters, %v after the cut",
-							n, len(tc.minority), tc.voters, w.Elapsed()-cutAt)
+							n, len(tc.minority), tc.voters, c.Elapsed()-cutAt)
 					}
 				}
 			})
-			w.Run(10 * time.Second)
+			c.Run(10 * time.Second)
 			want := simcluster.Rightful(map[string]int{}, rest)
-			if l, ok := w.StableLeaderAmong(rest); !ok || l != want {
+			if l, ok := c.StableLeaderAmong(rest); !ok || l != want {
 				t.Fatalf("majority side leader %q (%v), want %s", l, ok, want)
 			}
-			w.RequireClean()
+			c.RequireClean()
 		})
 	}
 }
@@ -254,7 +260,8 @@ func TestSmallSideNeverLeads(t *testing.T) {
 func TestLeaseFromSendTime(t *testing.T) {
 	for seed := int64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			w := simcluster.NewElections(t, seed, false, simcluster.ElectionSpec{Name: "a", Prio: 2}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0})
+			c := simcluster.NewElections(t, simcluster.ElectionSeed(seed), simcluster.ElectionPreempt(false),
+				simcluster.ElectionMembers(ranked...))
 			type key struct {
 				term, seq uint64
 			}
@@ -262,7 +269,7 @@ func TestLeaseFromSendTime(t *testing.T) {
 			ackers := map[key]map[string]bool{} // who acked them, as received by a
 			voteSent := map[uint64]time.Time{}  // a's vote requests by term
 			voteGrant := map[uint64]map[string]bool{}
-			w.OnSend(func(name string, now time.Time, m election.Message) {
+			c.OnSend(func(name string, now time.Time, m election.Message) {
 				if name != "a" {
 					return
 				}
@@ -276,7 +283,7 @@ func TestLeaseFromSendTime(t *testing.T) {
 					voteSent[m.Term] = now
 				}
 			})
-			w.OnRecv(func(name string, now time.Time, m election.Message) {
+			c.OnRecv(func(name string, now time.Time, m election.Message) {
 				if name != "a" {
 					return
 				}
@@ -297,16 +304,16 @@ func TestLeaseFromSendTime(t *testing.T) {
 			minAge := time.Duration(0) // how old LeaseStart must be, by a's clock
 			var lost time.Duration     // when a lost its lease, since start
 			checked := 0
-			w.OnStep(func(time.Time) {
-				if !w.Up("a") {
+			c.OnStep(func(time.Time) {
+				if !c.Up("a") {
 					return
 				}
-				st, now := w.Status("a"), w.Now("a")
+				st, now := c.Status("a"), c.Now("a")
 				if st.Role != election.Leader {
 					return
 				}
-				if w.IsLeader("a") != now.Before(st.LeaseStart.Add(fast.LeaderLease)) {
-					t.Fatalf("IsLeader(%v) = %v with LeaseStart %v", now, w.IsLeader("a"), st.LeaseStart)
+				if c.IsLeader("a") != now.Before(st.LeaseStart.Add(fast.LeaderLease)) {
+					t.Fatalf("IsLeader(%v) = %v with LeaseStart %v", now, c.IsLeader("a"), st.LeaseStart)
 				}
 				if st.LeaseStart.IsZero() {
 					return
@@ -326,53 +333,53 @@ func TestLeaseFromSendTime(t *testing.T) {
 				}
 				if !ok {
 					t.Fatalf("at %v: LeaseStart %v is not the send time of a heartbeat or vote request a majority answered",
-						w.Elapsed(), st.LeaseStart.Sub(w.Start()))
+						c.Elapsed(), st.LeaseStart.Sub(c.Start()))
 				}
 				if age := now.Sub(st.LeaseStart); age < minAge {
-					t.Fatalf("at %v: LeaseStart is only %v old with acks delayed by at least %v", w.Elapsed(), age, minAge)
+					t.Fatalf("at %v: LeaseStart is only %v old with acks delayed by at least %v", c.Elapsed(), age, minAge)
 				}
 			})
-			if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
+			if !c.RunUntil(2*time.Second, func() bool { l, ok := c.StableLeader(); return ok && l == "a" }) {
 				t.Fatal("no stable leader a")
 			}
-			w.Net.SetDelay("b", "a", 100*time.Millisecond, 150*time.Millisecond)
-			w.Net.SetDelay("c", "a", 100*time.Millisecond, 150*time.Millisecond)
-			changed := w.Elapsed()
-			w.OnStep(func(time.Time) {
+			c.Net.SetDelay("b", "a", 100*time.Millisecond, 150*time.Millisecond)
+			c.Net.SetDelay("c", "a", 100*time.Millisecond, 150*time.Millisecond)
+			changed := c.Elapsed()
+			c.OnStep(func(time.Time) {
 				// Once every ack in flight at the change is in, the newest
 				// acked heartbeat is at least 100ms old (plus the tick the
 				// heartbeat took to reach the follower).
-				if w.Elapsed()-changed > 200*time.Millisecond {
+				if c.Elapsed()-changed > 200*time.Millisecond {
 					minAge = 100 * time.Millisecond
 				}
-				if !w.IsLeader("a") && lost == 0 {
-					lost = w.Elapsed()
+				if !c.IsLeader("a") && lost == 0 {
+					lost = c.Elapsed()
 				}
 			})
-			w.Run(5 * time.Second)
+			c.Run(5 * time.Second)
 			if lost != 0 {
 				t.Fatalf("a lost its lease at %v although every ack arrived within 160ms of its heartbeat", lost)
 			}
 
 			// Acks slower than the lease: every heartbeat a majority acks is
 			// already older than LeaderLease when the ack arrives.
-			w.Net.SetDelay("b", "a", 300*time.Millisecond, 320*time.Millisecond)
-			w.Net.SetDelay("c", "a", 300*time.Millisecond, 320*time.Millisecond)
-			slowAt := w.Elapsed()
-			w.OnStep(func(time.Time) {
-				if w.Elapsed()-slowAt >= fast.LeaderLease+fast.Tick && w.IsLeader("a") {
-					t.Fatalf("a holds a leader lease %v after its acks became slower than the lease", w.Elapsed()-slowAt)
+			c.Net.SetDelay("b", "a", 300*time.Millisecond, 320*time.Millisecond)
+			c.Net.SetDelay("c", "a", 300*time.Millisecond, 320*time.Millisecond)
+			slowAt := c.Elapsed()
+			c.OnStep(func(time.Time) {
+				if c.Elapsed()-slowAt >= fast.LeaderLease+fast.Tick && c.IsLeader("a") {
+					t.Fatalf("a holds a leader lease %v after its acks became slower than the lease", c.Elapsed()-slowAt)
 				}
 			})
 			// The others, whose links are fast, elect one of themselves.
-			if !w.RunUntil(3*time.Second, func() bool { return w.IsLeader("b") || w.IsLeader("c") }) {
-				t.Fatalf("neither b nor c took over from a leader whose acks are too slow\n%s", w.Trace(30))
+			if !c.RunUntil(3*time.Second, func() bool { return c.IsLeader("b") || c.IsLeader("c") }) {
+				t.Fatalf("neither b nor c took over from a leader whose acks are too slow\n%s", c.Trace(30))
 			}
-			w.Run(3 * time.Second)
+			c.Run(3 * time.Second)
 			if checked == 0 {
 				t.Fatal("the lease check never ran")
 			}
-			w.RequireClean()
+			c.RequireClean()
 		})
 	}
 }
@@ -384,30 +391,31 @@ func TestPreemption(t *testing.T) {
 	for _, preempt := range []bool{true, false} {
 		for seed := int64(1); seed <= 3; seed++ {
 			t.Run(fmt.Sprintf("preempt=%v/seed=%d", preempt, seed), func(t *testing.T) {
-				w := simcluster.NewElections(t, seed, preempt, simcluster.ElectionSpec{Name: "a", Prio: 2}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0})
-				w.Net.SetDefaultDelay(0, 10*time.Millisecond)
-				w.Crash("a", true)
-				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "b" }) {
-					t.Fatalf("b did not lead while a was down\n%s", w.Trace(30))
+				c := simcluster.NewElections(t, simcluster.ElectionSeed(seed), simcluster.ElectionPreempt(preempt),
+					simcluster.ElectionMembers(ranked...))
+				c.Net.SetDefaultDelay(0, 10*time.Millisecond)
+				c.Crash("a", true)
+				if !c.RunUntil(2*time.Second, func() bool { l, ok := c.StableLeader(); return ok && l == "b" }) {
+					t.Fatalf("b did not lead while a was down\n%s", c.Trace(30))
 				}
-				bTerm := w.Status("b").Term
-				w.Run(time.Second)
-				w.Restart("a", 0, false)
-				joined := w.Elapsed()
+				bTerm := c.Status("b").Term
+				c.Run(time.Second)
+				c.Restart("a", 0, false)
+				joined := c.Elapsed()
 				if !preempt {
-					w.Run(10 * time.Second)
-					if l, ok := w.StableLeader(); !ok || l != "b" || w.Status("b").Term != bTerm {
+					c.Run(10 * time.Second)
+					if l, ok := c.StableLeader(); !ok || l != "b" || c.Status("b").Term != bTerm {
 						t.Fatalf("without preemption: leader %q (stable %v; b in term %d), want b in term %d still",
-							l, ok, w.Status("b").Term, bTerm)
+							l, ok, c.Status("b").Term, bTerm)
 					}
-					w.RequireClean()
+					c.RequireClean()
 					return
 				}
-				if !w.RunUntil(fast.Settle+time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
-					t.Fatalf("a did not take over within Settle+1s of joining\n%s", w.Trace(30))
+				if !c.RunUntil(fast.Settle+time.Second, func() bool { l, ok := c.StableLeader(); return ok && l == "a" }) {
+					t.Fatalf("a did not take over within Settle+1s of joining\n%s", c.Trace(30))
 				}
 				var aElected time.Duration
-				for _, e := range w.History.Elections {
+				for _, e := range c.History.Elections {
 					if e.Leader == "a" && e.At > joined {
 						aElected = e.At
 						break
@@ -416,7 +424,7 @@ func TestPreemption(t *testing.T) {
 				if wait := aElected - joined; wait < fast.Settle {
 					t.Fatalf("a took over %v after joining, before Settle (%v)", wait, fast.Settle)
 				}
-				w.RequireClean()
+				c.RequireClean()
 			})
 		}
 	}
@@ -428,52 +436,54 @@ func TestTransfer(t *testing.T) {
 	for _, preempt := range []bool{false, true} {
 		for _, target := range []string{"b", "c"} {
 			t.Run(fmt.Sprintf("preempt=%v/to=%s", preempt, target), func(t *testing.T) {
-				w := simcluster.NewElections(t, 7, preempt, simcluster.ElectionSpec{Name: "a", Prio: 2}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0})
-				w.Net.SetDefaultDelay(0, 10*time.Millisecond)
-				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
+				c := simcluster.NewElections(t, simcluster.ElectionSeed(7), simcluster.ElectionPreempt(preempt),
+					simcluster.ElectionMembers(ranked...))
+				c.Net.SetDefaultDelay(0, 10*time.Millisecond)
+				if !c.RunUntil(2*time.Second, func() bool { l, ok := c.StableLeader(); return ok && l == "a" }) {
 					t.Fatal("no stable leader a")
 				}
-				if err := w.Node("b").Transfer(w.Now("b"), "c"); !errors.Is(err, election.ErrNotLeader) {
+				if err := c.Node("b").Transfer(c.Now("b"), "c"); !errors.Is(err, election.ErrNotLeader) {
 					t.Fatalf("Transfer on a follower: %v, want ErrNotLeader", err)
 				}
-				if err := w.Node("a").Transfer(w.Now("a"), "nobody"); !errors.Is(err, election.ErrUnknownMember) {
+				if err := c.Node("a").Transfer(c.Now("a"), "nobody"); !errors.Is(err, election.ErrUnknownMember) {
 					t.Fatalf("Transfer to a non-member: %v, want ErrUnknownMember", err)
 				}
-				if !w.IsLeader("a") {
+				if !c.IsLeader("a") {
 					t.Fatal("a failed Transfer made a give up")
 				}
-				if err := w.Node("a").Transfer(w.Now("a"), target); err != nil {
+				if err := c.Node("a").Transfer(c.Now("a"), target); err != nil {
 					t.Fatalf("Transfer(%s): %v", target, err)
 				}
-				if w.Status("a").Role != election.Follower {
-					t.Fatalf("a is %v right after Transfer, want follower", w.Status("a").Role)
+				if c.Status("a").Role != election.Follower {
+					t.Fatalf("a is %v right after Transfer, want follower", c.Status("a").Role)
 				}
 				// TimeoutNow, the vote round trip and a heartbeat: a few ticks.
-				if !w.RunUntil(15*fast.Tick, func() bool { l, ok := w.StableLeader(); return ok && l == target }) {
-					t.Fatalf("%s not the stable leader within %v of the transfer\n%s", target, 15*fast.Tick, w.Trace(30))
+				if !c.RunUntil(15*fast.Tick, func() bool { l, ok := c.StableLeader(); return ok && l == target }) {
+					t.Fatalf("%s not the stable leader within %v of the transfer\n%s", target, 15*fast.Tick, c.Trace(30))
 				}
 				if !preempt {
-					w.Run(5 * time.Second)
-					if l, ok := w.StableLeader(); !ok || l != target {
+					c.Run(5 * time.Second)
+					if l, ok := c.StableLeader(); !ok || l != target {
 						t.Fatalf("without preemption leadership moved from %s to %q", target, l)
 					}
 				}
-				w.RequireClean()
+				c.RequireClean()
 			})
 		}
 	}
 	t.Run("target down", func(t *testing.T) {
-		w := simcluster.NewElections(t, 8, false, simcluster.ElectionSpec{Name: "a", Prio: 2}, simcluster.ElectionSpec{Name: "b", Prio: 1}, simcluster.ElectionSpec{Name: "c", Prio: 0})
-		if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
+		c := simcluster.NewElections(t, simcluster.ElectionSeed(8), simcluster.ElectionPreempt(false),
+			simcluster.ElectionMembers(ranked...))
+		if !c.RunUntil(2*time.Second, func() bool { l, ok := c.StableLeader(); return ok && l == "a" }) {
 			t.Fatal("no stable leader a")
 		}
-		w.Crash("c", true)
-		w.Run(fast.Tick)
-		if err := w.Node("a").Transfer(w.Now("a"), "c"); !errors.Is(err, election.ErrUnknownMember) {
+		c.Crash("c", true)
+		c.Run(fast.Tick)
+		if err := c.Node("a").Transfer(c.Now("a"), "c"); !errors.Is(err, election.ErrUnknownMember) {
 			t.Fatalf("Transfer to a dead member: %v, want ErrUnknownMember", err)
 		}
-		if err := w.Node("a").Transfer(w.Now("a"), "a"); err != nil || !w.IsLeader("a") {
-			t.Fatalf("Transfer to self: %v, leader %v; want a no-op", err, w.IsLeader("a"))
+		if err := c.Node("a").Transfer(c.Now("a"), "a"); err != nil || !c.IsLeader("a") {
+			t.Fatalf("Transfer to self: %v, leader %v; want a no-op", err, c.IsLeader("a"))
 		}
 	})
 }
@@ -485,37 +495,38 @@ func TestTransfer(t *testing.T) {
 func TestOneWayLoss(t *testing.T) {
 	for seed := int64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			w := simcluster.NewElections(t, seed, true, simcluster.Voters(5, 0)...)
-			w.Net.SetDefaultDelay(0, 15*time.Millisecond)
-			if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
+			c := simcluster.NewElections(t, simcluster.ElectionSeed(seed),
+				simcluster.ElectionMembers(simcluster.Voters(5, 0)...))
+			c.Net.SetDefaultDelay(0, 15*time.Millisecond)
+			if !c.RunUntil(2*time.Second, func() bool { l, ok := c.StableLeader(); return ok && l == "a" }) {
 				t.Fatal("no stable leader a")
 			}
-			for _, f := range w.Names()[1:] {
-				w.Net.Cut(f, "a")
+			for _, f := range c.Names()[1:] {
+				c.Net.Cut(f, "a")
 			}
-			cutAt := w.Elapsed()
-			w.OnStep(func(time.Time) {
-				since := w.Elapsed() - cutAt
-				if since >= fast.LeaderLease && w.IsLeader("a") {
+			cutAt := c.Elapsed()
+			c.OnStep(func(time.Time) {
+				since := c.Elapsed() - cutAt
+				if since >= fast.LeaderLease && c.IsLeader("a") {
 					t.Fatalf("a holds its lease %v after losing every ack", since)
 				}
-				if since >= fast.LeaderLease+fast.Tick && w.Status("a").Role == election.Leader {
+				if since >= fast.LeaderLease+fast.Tick && c.Status("a").Role == election.Leader {
 					t.Fatalf("a still has role leader %v after losing every ack", since)
 				}
 			})
-			others := w.Names()[1:]
-			if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeaderAmong(others); return ok && l == "b" }) {
-				t.Fatalf("the others did not elect b within 2s\n%s", w.Trace(40))
+			others := c.Names()[1:]
+			if !c.RunUntil(2*time.Second, func() bool { l, ok := c.StableLeaderAmong(others); return ok && l == "b" }) {
+				t.Fatalf("the others did not elect b within 2s\n%s", c.Trace(40))
 			}
-			n := len(w.History.Elections)
-			w.Run(10 * time.Second)
-			if l, ok := w.StableLeaderAmong(others); !ok || l != "b" {
+			n := len(c.History.Elections)
+			c.Run(10 * time.Second)
+			if l, ok := c.StableLeaderAmong(others); !ok || l != "b" {
 				t.Fatalf("after 10s the others' leader is %q (%v), want b", l, ok)
 			}
-			if extra := len(w.History.Elections) - n; extra != 0 {
-				t.Errorf("the cut-off old leader caused %d more elections: %v", extra, w.History.Elections[n:])
+			if extra := len(c.History.Elections) - n; extra != 0 {
+				t.Errorf("the cut-off old leader caused %d more elections: %v", extra, c.History.Elections[n:])
 			}
-			w.RequireClean()
+			c.RequireClean()
 		})
 	}
 }
@@ -568,38 +579,39 @@ func TestFlakyMemberDoesNotDepose(t *testing.T) {
 		t.Run(fmt.Sprintf("flaky=%s/preempt=%v", tc.flaky, tc.preempt), func(t *testing.T) {
 			total := 0
 			for seed := int64(1); seed <= seeds; seed++ {
-				w := simcluster.NewElections(t, seed, tc.preempt, simcluster.Voters(5, 0)...)
-				w.Net.SetDefaultDelay(time.Millisecond, 10*time.Millisecond)
-				if !w.RunUntil(2*time.Second, func() bool { l, ok := w.StableLeader(); return ok && l == "a" }) {
+				c := simcluster.NewElections(t, simcluster.ElectionSeed(seed), simcluster.ElectionPreempt(tc.preempt),
+					simcluster.ElectionMembers(simcluster.Voters(5, 0)...))
+				c.Net.SetDefaultDelay(time.Millisecond, 10*time.Millisecond)
+				if !c.RunUntil(2*time.Second, func() bool { l, ok := c.StableLeader(); return ok && l == "a" }) {
 					t.Fatalf("seed %d: no stable leader a", seed)
 				}
-				warm := w.Elapsed()
-				for _, o := range w.Names() {
+				warm := c.Elapsed()
+				for _, o := range c.Names() {
 					if o != tc.flaky {
-						w.Net.SetDrop(tc.flaky, o, 0.5)
-						w.Net.SetDrop(o, tc.flaky, 0.5)
+						c.Net.SetDrop(tc.flaky, o, 0.5)
+						c.Net.SetDrop(o, tc.flaky, 0.5)
 					}
 				}
-				w.Run(60 * time.Second)
-				elections, changes := w.History.LeaderChanges(warm)
+				c.Run(60 * time.Second)
+				elections, changes := c.History.LeaderChanges(warm)
 				total += elections
 				if elections > tc.perRun || changes > tc.changes {
 					t.Errorf("seed %d: %d elections and %d leader changes in 60s with flaky %s; want at most %d and %d: %v",
-						seed, elections, changes, tc.flaky, tc.perRun, tc.changes, w.History.Elections)
+						seed, elections, changes, tc.flaky, tc.perRun, tc.changes, c.History.Elections)
 				}
 				var healthy []string
-				for _, n := range w.Names() {
+				for _, n := range c.Names() {
 					if n != tc.flaky {
 						healthy = append(healthy, n)
 					}
 				}
-				if l := w.Leaders(); len(l) != 1 || l[0] == tc.flaky {
+				if l := c.Leaders(); len(l) != 1 || l[0] == tc.flaky {
 					t.Errorf("seed %d: leaders at the end %v; want one healthy leader", seed, l)
 				}
-				if _, ok := w.StableLeaderAmong(healthy); !ok {
+				if _, ok := c.StableLeaderAmong(healthy); !ok {
 					t.Errorf("seed %d: the healthy members do not follow one leader at the end", seed)
 				}
-				w.RequireClean()
+				c.RequireClean()
 			}
 			if total > tc.total {
 				t.Errorf("%d elections over %d runs of 60s, want at most %d", total, seeds, tc.total)

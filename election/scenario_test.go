@@ -60,8 +60,8 @@ func TestScenarios(t *testing.T) {
 			s.log = s.log[:0]
 			if err := s.exec(fields); err != nil {
 				trace := ""
-				if s.w != nil {
-					trace = s.w.Trace(40)
+				if s.c != nil {
+					trace = s.c.Trace(40)
 				}
 				t.Fatalf("%s: %s: %v\ntrace (end):\n%s", d.Pos, d.FullCmd(), err, trace)
 			}
@@ -70,16 +70,16 @@ func TestScenarios(t *testing.T) {
 			}
 			return strings.Join(s.log, "\n") + "\n"
 		})
-		if s.w == nil {
+		if s.c == nil {
 			t.Fatal("scenario has no voters line")
 		}
-		s.w.RequireClean()
+		s.c.RequireClean()
 	})
 }
 
 type scenario struct {
 	t       *testing.T
-	w       *simcluster.ElectionCluster
+	c       *simcluster.ElectionCluster
 	seed    int64
 	preempt bool
 	where   string // file:line of the current command
@@ -108,10 +108,10 @@ func (m memberState) String() string {
 }
 
 // record starts recording w's messages and state changes into s.log.
-func (s *scenario) record(w *simcluster.ElectionCluster) {
+func (s *scenario) record(c *simcluster.ElectionCluster) {
 	s.last = map[string]memberState{}
-	stamp := func() string { return w.Elapsed().Round(time.Millisecond).String() }
-	w.OnSend(func(name string, _ time.Time, m election.Message) {
+	stamp := func() string { return c.Elapsed().Round(time.Millisecond).String() }
+	c.OnSend(func(name string, _ time.Time, m election.Message) {
 		if m.Type == election.MsgHeartbeat || m.Type == election.MsgHeartbeatAck {
 			return
 		}
@@ -121,13 +121,13 @@ func (s *scenario) record(w *simcluster.ElectionCluster) {
 		}
 		s.log = append(s.log, line)
 	})
-	w.OnStep(func(time.Time) {
-		for _, name := range w.Names() {
-			if !w.Up(name) {
+	c.OnStep(func(time.Time) {
+		for _, name := range c.Names() {
+			if !c.Up(name) {
 				delete(s.last, name)
 				continue
 			}
-			st := w.Status(name)
+			st := c.Status(name)
 			now := memberState{role: st.Role, term: st.Term, leader: st.Leader, votedFor: st.VotedFor}
 			if prev, ok := s.last[name]; !ok || prev != now {
 				s.last[name] = now
@@ -139,7 +139,7 @@ func (s *scenario) record(w *simcluster.ElectionCluster) {
 
 func (s *scenario) exec(f []string) error {
 	cmd, args := f[0], f[1:]
-	if s.w == nil {
+	if s.c == nil {
 		switch cmd {
 		case "seed":
 			n, err := strconv.ParseInt(arg(args, 0), 10, 64)
@@ -161,20 +161,21 @@ func (s *scenario) exec(f []string) error {
 				}
 				members = append(members, simcluster.ElectionSpec{Name: name, Prio: prio})
 			}
-			s.w = simcluster.NewElections(s.t, s.seed, s.preempt, members...)
-			s.record(s.w)
+			s.c = simcluster.NewElections(s.t, simcluster.ElectionSeed(s.seed), simcluster.ElectionPreempt(s.preempt),
+				simcluster.ElectionMembers(members...))
+			s.record(s.c)
 			return nil
 		}
 		return errors.New("voters must come first (after seed and preempt)")
 	}
-	w := s.w
-	w.Logf("%s: %s", s.where, strings.Join(f, " "))
+	c := s.c
+	c.Logf("%s: %s", s.where, strings.Join(f, " "))
 	switch cmd {
 	case "delay":
 		if len(args) == 2 {
 			lo, hi, err := durations(args[0], args[1])
 			if err == nil {
-				w.Net.SetDefaultDelay(lo, hi)
+				c.Net.SetDefaultDelay(lo, hi)
 			}
 			return err
 		}
@@ -184,13 +185,13 @@ func (s *scenario) exec(f []string) error {
 		}
 		lo, hi, err := durations(args[1], args[2])
 		if err == nil {
-			w.Net.SetDelay(from, to, lo, hi)
+			c.Net.SetDelay(from, to, lo, hi)
 		}
 		return err
 	case "run":
 		d, err := time.ParseDuration(arg(args, 0))
 		if err == nil {
-			w.Run(d)
+			c.Run(d)
 		}
 		return err
 	case "wait":
@@ -202,12 +203,12 @@ func (s *scenario) exec(f []string) error {
 		if err != nil {
 			return err
 		}
-		want, group := args[1], w.Names()
+		want, group := args[1], c.Names()
 		if args[2] == "among" {
 			group = strings.Split(args[3], ",")
 		}
-		if !w.RunUntil(d, func() bool { l, ok := w.StableLeaderAmong(group); return ok && l == want }) {
-			l, ok := w.StableLeaderAmong(group)
+		if !c.RunUntil(d, func() bool { l, ok := c.StableLeaderAmong(group); return ok && l == want }) {
+			l, ok := c.StableLeaderAmong(group)
 			return fmt.Errorf("stable leader %q (%v) after %v, want %s", l, ok, d, want)
 		}
 		return nil
@@ -219,20 +220,20 @@ func (s *scenario) exec(f []string) error {
 			groups = append(groups, strings.Split(strings.ReplaceAll(g, " ", ""), ","))
 		}
 		if cmd == "partition" {
-			w.Net.Partition(groups...)
+			c.Net.Partition(groups...)
 		} else {
-			w.GossipPartition(groups...)
+			c.GossipPartition(groups...)
 		}
 		return nil
 	case "isolate":
-		w.Net.Isolate(arg(args, 0))
+		c.Net.Isolate(arg(args, 0))
 		return nil
 	case "cut":
 		from, to, ok := strings.Cut(arg(args, 0), "->")
 		if !ok {
 			return errors.New("want cut X->Y")
 		}
-		w.Net.Cut(from, to)
+		c.Net.Cut(from, to)
 		return nil
 	case "drop":
 		frac, err := strconv.ParseFloat(arg(args, 1), 64)
@@ -240,10 +241,10 @@ func (s *scenario) exec(f []string) error {
 			return err
 		}
 		if x, ok := strings.CutSuffix(arg(args, 0), "<->*"); ok {
-			for _, o := range w.Names() {
+			for _, o := range c.Names() {
 				if o != x {
-					w.Net.SetDrop(x, o, frac)
-					w.Net.SetDrop(o, x, frac)
+					c.Net.SetDrop(x, o, frac)
+					c.Net.SetDrop(o, x, frac)
 				}
 			}
 			return nil
@@ -252,14 +253,14 @@ func (s *scenario) exec(f []string) error {
 		if !ok {
 			return errors.New("want drop X->Y F or drop X<->* F")
 		}
-		w.Net.SetDrop(from, to, frac)
+		c.Net.SetDrop(from, to, frac)
 		return nil
 	case "heal":
-		w.Net.Heal()
-		w.GossipHeal()
+		c.Net.Heal()
+		c.GossipHeal()
 		return nil
 	case "crash":
-		w.Crash(arg(args, 0), arg(args, 1) != "silent")
+		c.Crash(arg(args, 0), arg(args, 1) != "silent")
 		return nil
 	case "restart":
 		name := arg(args, 0)
@@ -268,17 +269,17 @@ func (s *scenario) exec(f []string) error {
 			if err != nil {
 				return err
 			}
-			w.SetDiskless(name)
-			w.Restart(name, extra, true)
+			c.SetDiskless(name)
+			c.Restart(name, extra, true)
 			return nil
 		}
-		w.Restart(name, 0, false)
+		c.Restart(name, 0, false)
 		return nil
 	case "pause":
-		w.Net.Pause(arg(args, 0))
+		c.Net.Pause(arg(args, 0))
 		return nil
 	case "resume":
-		w.Net.Resume(arg(args, 0))
+		c.Net.Resume(arg(args, 0))
 		return nil
 	case "transfer":
 		// transfer X -> Y [ok|not-leader|unknown-member]
@@ -286,7 +287,7 @@ func (s *scenario) exec(f []string) error {
 			return errors.New("want transfer X -> Y [outcome]")
 		}
 		from, to := args[0], args[2]
-		err := w.Node(from).Transfer(w.Now(from), to)
+		err := c.Node(from).Transfer(c.Now(from), to)
 		want := map[string]error{"": nil, "ok": nil,
 			"not-leader": election.ErrNotLeader, "unknown-member": election.ErrUnknownMember}[arg(args, 3)]
 		if (want == nil && err != nil) || (want != nil && !errors.Is(err, want)) {
@@ -298,24 +299,24 @@ func (s *scenario) exec(f []string) error {
 }
 
 func (s *scenario) expect(args []string) error {
-	w := s.w
+	c := s.c
 	switch arg(args, 0) {
 	case "leader":
-		want, group := arg(args, 1), w.Names()
+		want, group := arg(args, 1), c.Names()
 		if arg(args, 2) == "among" {
 			group = strings.Split(arg(args, 3), ",")
 		}
-		if l, ok := w.StableLeaderAmong(group); !ok || l != want {
+		if l, ok := c.StableLeaderAmong(group); !ok || l != want {
 			return fmt.Errorf("stable leader %q (%v), want %s", l, ok, want)
 		}
 	case "no-leader":
 		for _, n := range strings.Split(arg(args, 1), ",") {
-			if w.IsLeader(n) {
+			if c.IsLeader(n) {
 				return fmt.Errorf("%s holds a leader lease", n)
 			}
 		}
 	case "role":
-		if got := w.Status(arg(args, 1)).Role.String(); got != arg(args, 2) {
+		if got := c.Status(arg(args, 1)).Role.String(); got != arg(args, 2) {
 			return fmt.Errorf("%s is %s, want %s", arg(args, 1), got, arg(args, 2))
 		}
 	case "elections":
@@ -323,8 +324,8 @@ func (s *scenario) expect(args []string) error {
 		if err != nil {
 			return err
 		}
-		if got := len(w.History.Elections); got != n {
-			return fmt.Errorf("%d elections so far, want %d: %v", got, n, w.History.Elections)
+		if got := len(c.History.Elections); got != n {
+			return fmt.Errorf("%d elections so far, want %d: %v", got, n, c.History.Elections)
 		}
 	default:
 		return fmt.Errorf("unknown expectation %q", arg(args, 0))

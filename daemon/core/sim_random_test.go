@@ -35,6 +35,29 @@ var (
 // recovery times it sees.
 var recoveryBound = fast.LeaderTimeout + fast.Settle + 2*(fast.ElectionTimeout+safeWait) + 2*fast.HeartbeatInterval + 340*time.Millisecond
 
+// Fault durations are drawn as multiples of the timing, so that they keep
+// their meaning when it changes. Half the pauses end while the paused
+// member's lease still holds; the other half outlive the time its lease
+// surely ends (LeaseSafe), so that its app works on while the leader may
+// grant its partitions to others: the main safety case.
+const (
+	// shortPauseMin and shortPauseMax bound a short pause, × Lease.
+	shortPauseMin, shortPauseMax = 0.05, 0.8
+	// longPauseMin and longPauseMax bound a long pause, × LeaseSafe.
+	longPauseMin, longPauseMax = 1.1, 2.5
+	// restartMin and restartMax bound the time from a crash to its
+	// restart, × LeaseSafe: from well within the lease to long after it.
+	restartMin, restartMax = 0.05, 1.85
+	// faultWindowMin and faultWindowMax bound how long a schedule injects
+	// faults, × SafeWait: from about one leader change to several.
+	faultWindowMin, faultWindowMax = 0.85, 2.8
+)
+
+// between draws a duration uniformly in [lo, hi) × unit.
+func between(rng *rand.Rand, lo, hi float64, unit time.Duration) time.Duration {
+	return time.Duration((lo + (hi-lo)*rng.Float64()) * float64(unit))
+}
+
 // recoveryLimit is how long a schedule may take to reach full coverage after
 // the heal before it counts as a liveness failure.
 const recoveryLimit = 12 * time.Second
@@ -135,7 +158,7 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 	w.RunUntil(warm, w.Covered)
 	w.Run(time.Duration(cfg.IntN(500)) * time.Millisecond)
 
-	faultFor := time.Duration(1500+cfg.IntN(3500)) * time.Millisecond
+	faultFor := between(cfg, faultWindowMin, faultWindowMax, safeWait)
 	faultStart := w.Elapsed()
 	events := 1 + cfg.IntN(6)
 	gen := faults.NewGenerator(cfg, w.Names(), faults.Drop, faults.Cut, faults.Delay,
@@ -191,18 +214,15 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, gen *faults.Generator, at, until time.Duration) {
 	names := w.Names()
 	pick := func() string { return names[cfg.IntN(len(names))] }
-	end := func(lo, hi time.Duration) time.Duration {
-		return at + lo + time.Duration(cfg.Int64N(int64(hi-lo)))
-	}
 	switch cfg.IntN(14) {
 	default: // 0-8: links, partitions, pauses, crashes
 		f := gen.Next(nil)
 		w.At(at, f.String(), func() { w.Apply(f) })
 		switch f.Kind {
-		case faults.Pause: // shorter or longer than the lease
-			d := time.Duration(100+cfg.IntN(900)) * time.Millisecond
+		case faults.Pause: // shorter than the lease or longer than LeaseSafe
+			d := between(cfg, shortPauseMin, shortPauseMax, fast.Lease)
 			if cfg.IntN(2) == 0 {
-				d = time.Duration(1300+cfg.IntN(1700)) * time.Millisecond
+				d = between(cfg, longPauseMin, longPauseMax, leaseSafe)
 			}
 			if at+d < until {
 				resume := faults.Fault{Kind: faults.Resume, Member: f.Member}
@@ -213,14 +233,15 @@ func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, gen *faults.Generator,
 			if cfg.IntN(2) == 0 {
 				restart.Kind = faults.RestartDiskless
 			}
-			if r := end(100*time.Millisecond, 2500*time.Millisecond); r < until {
+			if r := at + between(cfg, restartMin, restartMax, leaseSafe); r < until {
 				w.At(r, restart.String(), func() { w.Apply(restart) })
 			}
 		}
 	case 9: // drain for a while
 		a := pick()
 		w.At(at, "drain", func() { w.SetDraining(a, true) })
-		if r := end(300*time.Millisecond, 2*time.Second); r < until {
+		drain := 300*time.Millisecond + time.Duration(cfg.Int64N(int64(1700*time.Millisecond)))
+		if r := at + drain; r < until {
 			w.At(r, "undrain", func() { w.SetDraining(a, false) })
 		}
 	case 11: // a new member joins (maybe into a split network)

@@ -2,10 +2,10 @@
 // tests inject, and a seeded generator of random faults.
 //
 // A Fault names what happens (Kind) and to whom; it does nothing by itself.
-// Each suite applies faults its own way through a small adapter: the
-// simulated clusters (internal/simcluster, internal/simnet), the in-memory
-// daemons (internal/memnet) and real processes (internal/procluster). Faults
-// are described by member names; an adapter maps them to its addresses.
+// Apply injects it into a Target: the simulated clusters
+// (internal/simcluster), the in-memory daemons (internal/memnet, through a
+// shim in the daemon's tests) and the simulated election network. Faults
+// are described by member names; a Target maps them to its addresses.
 package faults
 
 import (
@@ -25,12 +25,15 @@ const (
 	Resume
 	// Crash kills a member's process, as SIGKILL does.
 	Crash
-	// Restart starts a crashed (or running) member's process again, with
-	// what it persisted.
+	// Restart starts a crashed member's process again, with what it
+	// persisted.
 	Restart
-	// RestartDiskless starts it again without what it persisted: a new
-	// voter identity.
+	// RestartDiskless starts a crashed member's process again without what
+	// it persisted: a new voter identity.
 	RestartDiskless
+	// Reboot kills a running member's process and starts it again at once,
+	// with what it persisted: a crash and a restart in one step.
+	Reboot
 	// Partition splits the network into groups that cannot talk to each
 	// other, both ways.
 	Partition
@@ -54,7 +57,7 @@ const (
 
 var kindNames = map[Kind]string{
 	Pause: "pause", Resume: "resume", Crash: "crash", Restart: "restart",
-	RestartDiskless: "restart-diskless", Partition: "partition", Isolate: "isolate",
+	RestartDiskless: "restart-diskless", Reboot: "reboot", Partition: "partition", Isolate: "isolate",
 	Cut: "cut", Drop: "drop", Delay: "delay", Drift: "drift", Heal: "heal",
 }
 
@@ -69,7 +72,8 @@ func (k Kind) String() string {
 type Fault struct {
 	Kind Kind
 	// Member is the member of Pause, Resume, Crash, Restart,
-	// RestartDiskless, Isolate and Drift (and of Drop and Delay without To).
+	// RestartDiskless, Reboot, Isolate and Drift (and of Drop and Delay
+	// without To).
 	Member string
 	// From and To are the one-way link of Cut, Drop and Delay.
 	From, To string
@@ -85,7 +89,7 @@ type Fault struct {
 
 func (f Fault) String() string {
 	switch f.Kind {
-	case Pause, Resume, Crash, Restart, RestartDiskless, Isolate:
+	case Pause, Resume, Crash, Restart, RestartDiskless, Reboot, Isolate:
 		return fmt.Sprintf("%v %s", f.Kind, f.Member)
 	case Partition:
 		return fmt.Sprintf("partition %v", f.Groups)
@@ -108,8 +112,8 @@ func (f Fault) String() string {
 }
 
 // State is what a Generator needs to know of the members' processes, so that
-// it resumes only paused members, restarts only crashed ones, and pauses or
-// crashes only running ones. Nil means every member runs.
+// it resumes only paused members, restarts only crashed ones, and pauses,
+// crashes or reboots only running ones. Nil means every member runs.
 type State interface {
 	Paused(name string) bool
 	Crashed(name string) bool
@@ -128,7 +132,8 @@ type Generator struct {
 	MinDrop, MaxDrop float64
 	// MaxRate bounds the absolute Rate of a Drift fault.
 	MaxRate float64
-	// MaxGroups is the most sides a Partition has (at least 2).
+	// MaxGroups is the most sides a Partition has (at least 2). Every side
+	// has a member, so a Partition of n members has at most n sides.
 	MaxGroups int
 }
 
@@ -166,7 +171,7 @@ func (g *Generator) pair() (string, string) {
 	return a, b
 }
 
-// members returns the members whose process is in the wanted state.
+// where returns the members whose process is in the wanted state.
 func (g *Generator) where(st State, paused, crashed bool) []string {
 	var out []string
 	for _, m := range g.members {
@@ -181,12 +186,31 @@ func (g *Generator) where(st State, paused, crashed bool) []string {
 	return out
 }
 
+// split draws the sides of a Partition: 2..MaxGroups of them (at most one
+// per member), each with at least one member, so that no partition is a
+// no-op. The first members of a random order found one side each; the
+// others join a random side.
+func (g *Generator) split() [][]string {
+	groups := make([][]string, min(2+g.rng.IntN(max(g.MaxGroups-1, 1)), len(g.members)))
+	for i, m := range g.rng.Perm(len(g.members)) {
+		side := i
+		if side >= len(groups) {
+			side = g.rng.IntN(len(groups))
+		}
+		groups[side] = append(groups[side], g.members[m])
+	}
+	for _, grp := range groups {
+		slices.Sort(grp)
+	}
+	return groups
+}
+
 func (g *Generator) draw(k Kind, st State) (Fault, bool) {
 	f := Fault{Kind: k}
 	switch k {
-	case Pause, Crash, Isolate, Drift:
+	case Pause, Crash, Reboot, Isolate, Drift:
 		candidates := g.members
-		if k == Pause || k == Crash {
+		if k == Pause || k == Crash || k == Reboot {
 			candidates = g.where(st, false, false)
 		}
 		if len(candidates) == 0 {
@@ -209,11 +233,10 @@ func (g *Generator) draw(k Kind, st State) (Fault, bool) {
 		}
 		f.Member = g.pick(crashed)
 	case Partition:
-		f.Groups = make([][]string, 2+g.rng.IntN(max(g.MaxGroups-1, 1)))
-		for _, m := range g.members {
-			i := g.rng.IntN(len(f.Groups))
-			f.Groups[i] = append(f.Groups[i], m)
+		if len(g.members) < 2 {
+			return f, false
 		}
+		f.Groups = g.split()
 	case Cut:
 		f.From, f.To = g.pair()
 	case Drop, Delay:

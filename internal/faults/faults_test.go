@@ -9,7 +9,7 @@ import (
 
 var members = []string{"a", "b", "c", "d", "e"}
 
-var every = []Kind{Pause, Resume, Crash, Restart, RestartDiskless, Partition, Isolate, Cut, Drop, Delay, Drift, Heal}
+var every = []Kind{Pause, Resume, Crash, Restart, RestartDiskless, Reboot, Partition, Isolate, Cut, Drop, Delay, Drift, Heal}
 
 // procs is a State: the members paused and crashed so far.
 type procs struct{ paused, crashed map[string]bool }
@@ -57,13 +57,14 @@ func TestFaultsFitTheMembers(t *testing.T) {
 		seen[f.Kind] = true
 		running := !st.paused[f.Member] && !st.crashed[f.Member]
 		switch f.Kind {
-		case Pause, Crash:
+		case Pause, Crash, Reboot:
 			if !running {
 				t.Fatalf("draw %d: %v of a member that does not run", i, f)
 			}
-			if f.Kind == Pause {
+			switch f.Kind {
+			case Pause:
 				st.paused[f.Member] = true
-			} else {
+			case Crash:
 				st.crashed[f.Member] = true
 			}
 		case Resume:
@@ -77,12 +78,7 @@ func TestFaultsFitTheMembers(t *testing.T) {
 			}
 			delete(st.crashed, f.Member)
 		case Partition:
-			var all []string
-			for _, grp := range f.Groups {
-				all = append(all, grp...)
-			}
-			slices.Sort(all)
-			if len(f.Groups) < 2 || len(f.Groups) > g.MaxGroups || !slices.Equal(all, members) {
+			if !splitsAll(f.Groups, members) || len(f.Groups) < 2 || len(f.Groups) > g.MaxGroups {
 				t.Fatalf("draw %d: %v does not split every member once into 2..%d groups", i, f, g.MaxGroups)
 			}
 		case Cut:
@@ -112,6 +108,50 @@ func TestFaultsFitTheMembers(t *testing.T) {
 		if !seen[k] {
 			t.Errorf("%v never drawn in 2000 draws", k)
 		}
+	}
+}
+
+// splitsAll reports whether groups hold every member exactly once, each
+// group at least one.
+func splitsAll(groups [][]string, members []string) bool {
+	var all []string
+	for _, grp := range groups {
+		if len(grp) == 0 {
+			return false
+		}
+		all = append(all, grp...)
+	}
+	slices.Sort(all)
+	return slices.Equal(all, slices.Sorted(slices.Values(members)))
+}
+
+// Every side of a partition has a member, however few members there are to
+// split: a partition with an empty side would change nothing.
+func TestPartitionSidesAreNotEmpty(t *testing.T) {
+	for n := 2; n <= 4; n++ {
+		for _, maxGroups := range []int{2, 3, 5} {
+			g := NewGenerator(rand.New(rand.NewPCG(uint64(n), 1)), members[:n], Partition)
+			g.MaxGroups = maxGroups
+			sides := map[int]bool{}
+			for i := range 500 {
+				f := g.Next(nil)
+				if !splitsAll(f.Groups, members[:n]) || len(f.Groups) < 2 || len(f.Groups) > min(maxGroups, n) {
+					t.Fatalf("%d members, MaxGroups %d, draw %d: %v", n, maxGroups, i, f)
+				}
+				sides[len(f.Groups)] = true
+			}
+			if len(sides) != min(maxGroups, n)-1 {
+				t.Errorf("%d members, MaxGroups %d: drew %v sides, want every count in 2..%d", n, maxGroups, sides, min(maxGroups, n))
+			}
+		}
+	}
+}
+
+// A single member cannot be partitioned: Next falls back to Heal.
+func TestNoPartitionOfOneMember(t *testing.T) {
+	g := NewGenerator(rand.New(rand.NewPCG(1, 1)), members[:1], Partition)
+	if f := g.Next(nil); f.Kind != Heal {
+		t.Fatalf("got %v, want heal", f)
 	}
 }
 

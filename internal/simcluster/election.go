@@ -22,7 +22,7 @@ type ElectionCluster struct {
 	seed   int64
 	timing Timing
 	Net    *simnet.Network[election.Message]
-	c      *simnet.Cluster[election.Message]
+	cl     *simnet.Cluster[election.Message]
 
 	start   time.Time
 	preempt bool
@@ -64,37 +64,70 @@ type ElectionSpec struct {
 	Prio int
 }
 
-// NewElections builds a cluster where every member is a voter, with the
-// FastElection timing.
-func NewElections(t testing.TB, seed int64, preempt bool, members ...ElectionSpec) *ElectionCluster {
+// ElectionOption configures an ElectionCluster at NewElections, as Option
+// configures a Cluster at New.
+type ElectionOption func(*electionOptions)
+
+type electionOptions struct {
+	seed      int64
+	specs     []ElectionSpec
+	noPreempt bool
+}
+
+// ElectionSeed makes every random draw of the run (delays, drops, fault
+// schedules) come from seed.
+func ElectionSeed(seed int64) ElectionOption {
+	return func(o *electionOptions) { o.seed = seed }
+}
+
+// ElectionMembers adds members as given (see Voters for n alike).
+func ElectionMembers(specs ...ElectionSpec) ElectionOption {
+	return func(o *electionOptions) { o.specs = append(o.specs, specs...) }
+}
+
+// ElectionPreempt turns preemption on or off (it is on by default, as for a
+// Cluster): whether a higher-ranked member takes leadership over from a
+// lower-ranked leader.
+func ElectionPreempt(on bool) ElectionOption {
+	return func(o *electionOptions) { o.noPreempt = !on }
+}
+
+// NewElections builds a cluster of the given members, every one a voter,
+// with the FastElection timing and preemption on unless an option says
+// otherwise.
+func NewElections(t testing.TB, opts ...ElectionOption) *ElectionCluster {
 	t.Helper()
-	net := simnet.New[election.Message](seed)
-	w := &ElectionCluster{
-		seed: seed, timing: FastElection(), Net: net, c: simnet.NewCluster(net),
-		start: net.Now(), preempt: preempt,
+	var o electionOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	net := simnet.New[election.Message](o.seed)
+	c := &ElectionCluster{
+		seed: o.seed, timing: FastElection(), Net: net, cl: simnet.NewCluster(net),
+		start: net.Now(), preempt: !o.noPreempt,
 		tracer: tracer{t: t, start: net.Now(), now: net.Now},
 		prio:   map[string]int{}, nodes: map[string]*electionMember{},
 		disk: map[string]election.HardState{}, diskless: map[string]bool{},
 		dead: map[string]bool{}, hidden: map[[2]string]bool{},
 		History: newHistory(),
 	}
-	for _, s := range members {
-		w.prio[s.Name] = s.Prio
-		w.names = append(w.names, s.Name)
+	for _, s := range o.specs {
+		c.prio[s.Name] = s.Prio
+		c.names = append(c.names, s.Name)
 	}
-	sort.Strings(w.names)
-	w.config = election.Config{Voters: slices.Clone(w.names)}
-	for _, name := range w.names {
-		m := w.newMember(name, election.HardState{})
-		w.nodes[name] = m
-		w.c.Add(name, m)
+	sort.Strings(c.names)
+	c.config = election.Config{Voters: slices.Clone(c.names)}
+	for _, name := range c.names {
+		m := c.newMember(name, election.HardState{})
+		c.nodes[name] = m
+		c.cl.Add(name, m)
 	}
-	w.c.Observe = func(now time.Time) {
-		for _, check := range w.checks {
+	c.cl.Observe = func(now time.Time) {
+		for _, check := range c.checks {
 			check(now)
 		}
 	}
-	return w
+	return c
 }
 
 // Voters returns names with priorities: a, b, c, ... all at priority prio.
@@ -106,62 +139,62 @@ func Voters(n, prio int) []ElectionSpec {
 	return out
 }
 
-func (w *ElectionCluster) options(name string) election.Options {
-	tm := w.timing
+func (c *ElectionCluster) options(name string) election.Options {
+	tm := c.timing
 	return election.Options{
-		Self: name, Priority: w.prio[name],
+		Self: name, Priority: c.prio[name],
 		HeartbeatInterval: tm.HeartbeatInterval, LeaderTimeout: tm.LeaderTimeout,
 		ElectionTimeout: tm.ElectionTimeout, LeaderLease: tm.LeaderLease,
-		Settle: tm.Settle, Preempt: w.preempt,
+		Settle: tm.Settle, Preempt: c.preempt,
 	}
 }
 
-func (w *ElectionCluster) newMember(name string, hs election.HardState) *electionMember {
-	m := &electionMember{w: w, name: name, opt: w.options(name),
+func (c *ElectionCluster) newMember(name string, hs election.HardState) *electionMember {
+	m := &electionMember{c: c, name: name, opt: c.options(name),
 		alive: map[string]bool{}, since: map[string]time.Time{}, view: -1,
 		lastTerm: hs.Term}
 	m.el = election.New(m.opt, hs)
-	m.el.SetConfig(w.config, partitions.TableID{})
-	if old := w.nodes[name]; old != nil {
+	m.el.SetConfig(c.config, partitions.TableID{})
+	if old := c.nodes[name]; old != nil {
 		m.inc = old.inc + 1
 	}
 	return m
 }
 
 // Run runs the cluster for d.
-func (w *ElectionCluster) Run(d time.Duration) { w.c.RunFor(d, w.timing.Tick) }
+func (c *ElectionCluster) Run(d time.Duration) { c.cl.RunFor(d, c.timing.Tick) }
 
 // RunUntil runs until cond holds or limit passes and reports whether it held.
-func (w *ElectionCluster) RunUntil(limit time.Duration, cond func() bool) bool {
-	return w.c.RunUntil(limit, w.timing.Tick, cond)
+func (c *ElectionCluster) RunUntil(limit time.Duration, cond func() bool) bool {
+	return c.cl.RunUntil(limit, c.timing.Tick, cond)
 }
 
 // Up reports whether name's process runs (neither crashed nor paused).
-func (w *ElectionCluster) Up(name string) bool {
-	return !w.Net.Crashed(name) && !w.Net.Paused(name)
+func (c *ElectionCluster) Up(name string) bool {
+	return !c.Net.Crashed(name) && !c.Net.Paused(name)
 }
 
 // Now is name's clock reading.
-func (w *ElectionCluster) Now(name string) time.Time { return w.Net.NodeNow(name) }
+func (c *ElectionCluster) Now(name string) time.Time { return c.Net.NodeNow(name) }
 
 // Status is name's election status.
-func (w *ElectionCluster) Status(name string) election.Status { return w.nodes[name].el.Status() }
+func (c *ElectionCluster) Status(name string) election.Status { return c.nodes[name].el.Status() }
 
 // IsLeader reports whether name runs and leads with a valid lease.
-func (w *ElectionCluster) IsLeader(name string) bool {
-	return w.Up(name) && w.nodes[name].el.IsLeader(w.Now(name))
+func (c *ElectionCluster) IsLeader(name string) bool {
+	return c.Up(name) && c.nodes[name].el.IsLeader(c.Now(name))
 }
 
 // StableLeader returns the member that leads with a valid lease while every
 // other running member follows it in the same term, if there is one.
-func (w *ElectionCluster) StableLeader() (string, bool) { return w.StableLeaderAmong(w.names) }
+func (c *ElectionCluster) StableLeader() (string, bool) { return c.StableLeaderAmong(c.names) }
 
 // StableLeaderAmong is stableLeader restricted to a group of members (one
 // side of a partition).
-func (w *ElectionCluster) StableLeaderAmong(group []string) (string, bool) {
+func (c *ElectionCluster) StableLeaderAmong(group []string) (string, bool) {
 	leader := ""
 	for _, name := range group {
-		if w.IsLeader(name) {
+		if c.IsLeader(name) {
 			if leader != "" {
 				return "", false
 			}
@@ -171,12 +204,12 @@ func (w *ElectionCluster) StableLeaderAmong(group []string) (string, bool) {
 	if leader == "" {
 		return "", false
 	}
-	term := w.Status(leader).Term
+	term := c.Status(leader).Term
 	for _, name := range group {
-		if name == leader || !w.Up(name) {
+		if name == leader || !c.Up(name) {
 			continue
 		}
-		st := w.Status(name)
+		st := c.Status(name)
 		if st.Role != election.Follower || st.Leader != leader || st.Term != term {
 			return "", false
 		}
@@ -185,10 +218,10 @@ func (w *ElectionCluster) StableLeaderAmong(group []string) (string, bool) {
 }
 
 // Leaders returns the running members that hold a valid leader lease now.
-func (w *ElectionCluster) Leaders() []string {
+func (c *ElectionCluster) Leaders() []string {
 	var out []string
-	for _, name := range w.names {
-		if w.IsLeader(name) {
+	for _, name := range c.names {
+		if c.IsLeader(name) {
 			out = append(out, name)
 		}
 	}
@@ -209,100 +242,100 @@ func Rightful(prio map[string]int, names []string) string {
 
 // ---- gossip truth ----
 
-func (w *ElectionCluster) sees(observer, target string) bool {
+func (c *ElectionCluster) sees(observer, target string) bool {
 	if observer == target {
 		return true
 	}
-	return !w.dead[target] && !w.hidden[[2]string{observer, target}]
+	return !c.dead[target] && !c.hidden[[2]string{observer, target}]
 }
 
 // setDead makes everyone see name dead (true) or alive again (false).
-func (w *ElectionCluster) setDead(name string, dead bool) {
-	if w.dead[name] != dead {
-		w.dead[name] = dead
-		w.view++
+func (c *ElectionCluster) setDead(name string, dead bool) {
+	if c.dead[name] != dead {
+		c.dead[name] = dead
+		c.view++
 	}
 }
 
 // Hide makes observer see target dead, or alive again.
-func (w *ElectionCluster) Hide(observer, target string, hidden bool) {
+func (c *ElectionCluster) Hide(observer, target string, hidden bool) {
 	k := [2]string{observer, target}
-	if w.hidden[k] != hidden {
+	if c.hidden[k] != hidden {
 		if hidden {
-			w.hidden[k] = true
+			c.hidden[k] = true
 		} else {
-			delete(w.hidden, k)
+			delete(c.hidden, k)
 		}
-		w.view++
+		c.view++
 	}
 }
 
 // GossipPartition makes members of different groups see each other dead.
-func (w *ElectionCluster) GossipPartition(groups ...[]string) {
+func (c *ElectionCluster) GossipPartition(groups ...[]string) {
 	group := map[string]int{}
 	for i, g := range groups {
 		for _, n := range g {
 			group[n] = i
 		}
 	}
-	for _, a := range w.names {
-		for _, b := range w.names {
+	for _, a := range c.names {
+		for _, b := range c.names {
 			ga, oka := group[a]
 			gb, okb := group[b]
 			if a != b && (!oka || !okb || ga != gb) {
-				w.Hide(a, b, true)
+				c.Hide(a, b, true)
 			}
 		}
 	}
 }
 
 // GossipHeal clears every hidden pair (dead members stay dead).
-func (w *ElectionCluster) GossipHeal() {
-	if len(w.hidden) > 0 {
-		clear(w.hidden)
-		w.view++
+func (c *ElectionCluster) GossipHeal() {
+	if len(c.hidden) > 0 {
+		clear(c.hidden)
+		c.view++
 	}
 }
 
 // ---- faults on processes ----
 
 // Crash kills name's process; gossip notices if noticed is true.
-func (w *ElectionCluster) Crash(name string, noticed bool) {
-	w.Net.Crash(name)
+func (c *ElectionCluster) Crash(name string, noticed bool) {
+	c.Net.Crash(name)
 	if noticed {
-		w.setDead(name, true)
+		c.setDead(name, true)
 	}
-	w.Logf("crash %s (gossip notices: %v)", name, noticed)
+	c.Logf("crash %s (gossip notices: %v)", name, noticed)
 }
 
 // Restart starts a fresh process for name: with its persisted hard state,
 // or, for a diskless member, with none and a vote floor above every term
 // used so far (termFloor too if withTermFloor, as the daemon does).
-func (w *ElectionCluster) Restart(name string, floorExtra uint64, withTermFloor bool) {
-	w.Net.Crash(name) // messages in flight to the old process are lost
+func (c *ElectionCluster) Restart(name string, floorExtra uint64, withTermFloor bool) {
+	c.Net.Crash(name) // messages in flight to the old process are lost
 	var m *electionMember
-	if w.diskless[name] {
-		m = w.newMember(name, election.HardState{})
-		floor := w.History.MaxTerm + floorExtra
+	if c.diskless[name] {
+		m = c.newMember(name, election.HardState{})
+		floor := c.History.MaxTerm + floorExtra
 		m.el.SetVoteFloor(floor)
 		if withTermFloor {
 			m.el.SetTermFloor(floor)
 		}
-		w.Logf("restart %s without hard state, vote floor %d (term floor: %v)", name, floor, withTermFloor)
+		c.Logf("restart %s without hard state, vote floor %d (term floor: %v)", name, floor, withTermFloor)
 	} else {
-		hs := w.disk[name]
-		m = w.newMember(name, hs)
-		w.Logf("restart %s with hard state %+v", name, hs)
+		hs := c.disk[name]
+		m = c.newMember(name, hs)
+		c.Logf("restart %s with hard state %+v", name, hs)
 	}
-	w.nodes[name] = m
-	w.c.Replace(name, m)
-	w.setDead(name, false)
+	c.nodes[name] = m
+	c.cl.Replace(name, m)
+	c.setDead(name, false)
 }
 
 // ---- member: election.Node as a simnet.Node ----
 
 type electionMember struct {
-	w    *ElectionCluster
+	c    *ElectionCluster
 	name string
 	inc  int // incarnation: restarts of this name so far
 	opt  election.Options
@@ -325,13 +358,13 @@ func (m *electionMember) sync(now time.Time) {
 	if m.born.IsZero() {
 		m.born = now
 	}
-	if m.view == m.w.view {
+	if m.view == m.c.view {
 		return
 	}
-	m.view = m.w.view
-	list := make([]election.Member, 0, len(m.w.names))
-	for _, other := range m.w.names {
-		alive := m.w.sees(m.name, other)
+	m.view = m.c.view
+	list := make([]election.Member, 0, len(m.c.names))
+	for _, other := range m.c.names {
+		alive := m.c.sees(m.name, other)
 		if alive && !m.alive[other] {
 			m.since[other] = now
 		}
@@ -340,31 +373,37 @@ func (m *electionMember) sync(now time.Time) {
 		if other == m.name {
 			since = m.born
 		}
-		list = append(list, election.Member{Name: other, Priority: m.w.prio[other],
+		list = append(list, election.Member{Name: other, Priority: m.c.prio[other],
 			Alive: alive, AliveSince: since})
 	}
 	m.el.SetMembers(list)
 }
 
+// Step hands the node a message from another member, with the gossip view
+// brought up to date first.
 func (m *electionMember) Step(now time.Time, from string, in election.Message) {
 	m.sync(now)
 	in.From, in.To = from, m.name
-	if m.w.onRecv != nil {
-		m.w.onRecv(m.name, now, in)
+	if m.c.onRecv != nil {
+		m.c.onRecv(m.name, now, in)
 	}
-	if m.w.amnesia && (in.Type == election.MsgVoteRequest || in.Type == election.MsgPreVoteRequest) {
+	if m.c.amnesia && (in.Type == election.MsgVoteRequest || in.Type == election.MsgPreVoteRequest) {
 		m.forget()
 	}
 	m.el.Step(now, in)
 	m.after(now)
 }
 
+// Tick advances the node's timers, with the gossip view brought up to date
+// first.
 func (m *electionMember) Tick(now time.Time) {
 	m.sync(now)
 	m.el.Tick(now)
 	m.after(now)
 }
 
+// Outbox hands the simulated network the messages queued since the last
+// call.
 func (m *electionMember) Outbox() []simnet.Outgoing[election.Message] {
 	out := m.out
 	m.out = nil
@@ -375,12 +414,12 @@ func (m *electionMember) Outbox() []simnet.Outgoing[election.Message] {
 // queues its messages: in that order, as the daemon must.
 func (m *electionMember) after(now time.Time) {
 	if hs, changed := m.el.HardState(); changed {
-		m.w.disk[m.name] = hs
+		m.c.disk[m.name] = hs
 	}
-	m.w.History.record(m.w, m, m.el.Status())
+	m.c.History.record(m.c, m, m.el.Status())
 	for _, o := range m.el.Outbox() {
-		if m.w.onSend != nil {
-			m.w.onSend(m.name, now, o)
+		if m.c.onSend != nil {
+			m.c.onSend(m.name, now, o)
 		}
 		m.out = append(m.out, simnet.Outgoing[election.Message]{To: o.To, Msg: o})
 	}
@@ -391,7 +430,7 @@ func (m *electionMember) after(now time.Time) {
 // gets, so it remembers neither its term nor its vote.
 func (m *electionMember) forget() {
 	m.el = election.New(m.opt, election.HardState{})
-	m.el.SetConfig(m.w.config, partitions.TableID{})
+	m.el.SetConfig(m.c.config, partitions.TableID{})
 	m.inc++
 	m.lastTerm = 0
 	m.view = -1
@@ -429,20 +468,20 @@ func newHistory() *History {
 		reported: map[string]bool{}}
 }
 
-func (h *History) violate(w *ElectionCluster, format string, args ...any) {
+func (h *History) violate(c *ElectionCluster, format string, args ...any) {
 	what := fmt.Sprintf(format, args...)
 	if h.reported[what] {
 		return // the same state seen again
 	}
 	h.reported[what] = true
-	v := fmt.Sprintf("at %v: %s", w.Elapsed(), what)
+	v := fmt.Sprintf("at %v: %s", c.Elapsed(), what)
 	h.Violations = append(h.Violations, v)
-	w.Logf("VIOLATION %s", v)
+	c.Logf("VIOLATION %s", v)
 }
 
-func (h *History) record(w *ElectionCluster, m *electionMember, st election.Status) {
+func (h *History) record(c *ElectionCluster, m *electionMember, st election.Status) {
 	if st.Term < m.lastTerm {
-		h.violate(w, "%s (incarnation %d): term went back from %d to %d", m.name, m.inc, m.lastTerm, st.Term)
+		h.violate(c, "%s (incarnation %d): term went back from %d to %d", m.name, m.inc, m.lastTerm, st.Term)
 	}
 	m.lastTerm = st.Term
 	h.MaxTerm = max(h.MaxTerm, st.Term)
@@ -453,18 +492,18 @@ func (h *History) record(w *ElectionCluster, m *electionMember, st election.Stat
 			h.votes[m.name] = byTerm
 		}
 		if prev, ok := byTerm[st.Term]; ok && prev != st.VotedFor {
-			h.violate(w, "%s voted twice in term %d: for %s and for %s", m.name, st.Term, prev, st.VotedFor)
+			h.violate(c, "%s voted twice in term %d: for %s and for %s", m.name, st.Term, prev, st.VotedFor)
 		} else if !ok {
 			byTerm[st.Term] = st.VotedFor
 		}
 	}
 	if st.Role == election.Leader {
 		if prev, ok := h.leaders[st.Term]; ok && prev != m.name {
-			h.violate(w, "two leaders in term %d: %s and %s", st.Term, prev, m.name)
+			h.violate(c, "two leaders in term %d: %s and %s", st.Term, prev, m.name)
 		} else if !ok {
 			h.leaders[st.Term] = m.name
-			h.Elections = append(h.Elections, Elected{At: w.Elapsed(), Term: st.Term, Leader: m.name})
-			w.Logf("%s leads term %d", m.name, st.Term)
+			h.Elections = append(h.Elections, Elected{At: c.Elapsed(), Term: st.Term, Leader: m.name})
+			c.Logf("%s leads term %d", m.name, st.Term)
 		}
 	}
 }
@@ -474,6 +513,7 @@ func (h *History) DoubleLeader() bool {
 	return slices.ContainsFunc(h.Violations, func(v string) bool { return strings.Contains(v, "two leaders") })
 }
 
+// DoubleVote reports whether a "voted twice in one term" violation was seen.
 func (h *History) DoubleVote() bool {
 	return slices.ContainsFunc(h.Violations, func(v string) bool { return strings.Contains(v, "voted twice") })
 }
@@ -497,61 +537,55 @@ func (h *History) LeaderChanges(after time.Duration) (elections, changes int) {
 }
 
 // RequireClean fails the test with the violations and the end of the trace.
-func (w *ElectionCluster) RequireClean() {
-	w.t.Helper()
-	if len(w.History.Violations) > 0 {
-		w.t.Fatalf("seed %d: %d violations, first: %s\ntrace (end):\n%s",
-			w.seed, len(w.History.Violations), w.History.Violations[0], w.Trace(40))
+func (c *ElectionCluster) RequireClean() {
+	c.t.Helper()
+	if len(c.History.Violations) > 0 {
+		c.t.Fatalf("seed %d: %d violations, first: %s\ntrace (end):\n%s",
+			c.seed, len(c.History.Violations), c.History.Violations[0], c.Trace(40))
 	}
 }
 
 // SetVoters changes the configuration of every member to the given voters
 // (the member set of the table they all know).
-func (w *ElectionCluster) SetVoters(names ...string) {
+func (c *ElectionCluster) SetVoters(names ...string) {
 	voters := slices.Sorted(slices.Values(names))
-	w.config = election.Config{Voters: voters}
-	for _, name := range w.names {
-		w.nodes[name].el.SetConfig(w.config, partitions.TableID{})
+	c.config = election.Config{Voters: voters}
+	for _, name := range c.names {
+		c.nodes[name].el.SetConfig(c.config, partitions.TableID{})
 	}
 }
 
-// RecordStatus hands the history a status of name as if its node had just
-// reported it (check the checker with hand-made histories).
-func (w *ElectionCluster) RecordStatus(name string, st election.Status) {
-	w.History.record(w, w.nodes[name], st)
-}
-
 // Seed is the seed of the run.
-func (w *ElectionCluster) Seed() int64 { return w.seed }
+func (c *ElectionCluster) Seed() int64 { return c.seed }
 
 // Timing is the cluster's timing.
-func (w *ElectionCluster) Timing() Timing { return w.timing }
+func (c *ElectionCluster) Timing() Timing { return c.timing }
 
 // Start is the global time the run started at.
-func (w *ElectionCluster) Start() time.Time { return w.start }
+func (c *ElectionCluster) Start() time.Time { return c.start }
 
 // Preempt reports whether preemption is on.
-func (w *ElectionCluster) Preempt() bool { return w.preempt }
+func (c *ElectionCluster) Preempt() bool { return c.preempt }
 
 // Names returns every member's name, sorted.
-func (w *ElectionCluster) Names() []string { return slices.Clone(w.names) }
+func (c *ElectionCluster) Names() []string { return slices.Clone(c.names) }
 
 // Priority is name's priority.
-func (w *ElectionCluster) Priority(name string) int { return w.prio[name] }
+func (c *ElectionCluster) Priority(name string) int { return c.prio[name] }
 
 // Priorities maps every member to its priority.
-func (w *ElectionCluster) Priorities() map[string]int { return maps.Clone(w.prio) }
+func (c *ElectionCluster) Priorities() map[string]int { return maps.Clone(c.prio) }
 
 // Node is name's current election state machine.
-func (w *ElectionCluster) Node(name string) *election.Node { return w.nodes[name].el }
+func (c *ElectionCluster) Node(name string) *election.Node { return c.nodes[name].el }
 
 // SetDiskless makes name restart without its hard state from now on.
-func (w *ElectionCluster) SetDiskless(name string) { w.diskless[name] = true }
+func (c *ElectionCluster) SetDiskless(name string) { c.diskless[name] = true }
 
 // Diskless lists the members that restart without their hard state.
-func (w *ElectionCluster) Diskless() []string {
+func (c *ElectionCluster) Diskless() []string {
 	var out []string
-	for n, on := range w.diskless {
+	for n, on := range c.diskless {
 		if on {
 			out = append(out, n)
 		}
@@ -562,26 +596,26 @@ func (w *ElectionCluster) Diskless() []string {
 
 // SetAmnesia breaks the protocol on purpose (check the checker): every
 // member forgets its term and vote before every (pre-)vote request.
-func (w *ElectionCluster) SetAmnesia(on bool) { w.amnesia = on }
+func (c *ElectionCluster) SetAmnesia(on bool) { c.amnesia = on }
 
 // OnStep adds a check that runs after every step with the global time.
-func (w *ElectionCluster) OnStep(check func(now time.Time)) { w.checks = append(w.checks, check) }
+func (c *ElectionCluster) OnStep(check func(now time.Time)) { c.checks = append(c.checks, check) }
 
 // ClearHooks removes every check added with OnStep.
-func (w *ElectionCluster) ClearHooks() { w.checks = nil }
+func (c *ElectionCluster) ClearHooks() { c.checks = nil }
 
 // OnSend makes f see every message a member sends, with its clock.
-func (w *ElectionCluster) OnSend(f func(name string, now time.Time, m election.Message)) {
-	w.onSend = f
+func (c *ElectionCluster) OnSend(f func(name string, now time.Time, m election.Message)) {
+	c.onSend = f
 }
 
 // OnRecv makes f see every message a member gets, with its clock.
-func (w *ElectionCluster) OnRecv(f func(name string, now time.Time, m election.Message)) {
-	w.onRecv = f
+func (c *ElectionCluster) OnRecv(f func(name string, now time.Time, m election.Message)) {
+	c.onRecv = f
 }
 
 // Paused reports whether name's process is paused (faults.State).
-func (w *ElectionCluster) Paused(name string) bool { return w.Net.Paused(name) }
+func (c *ElectionCluster) Paused(name string) bool { return c.Net.Paused(name) }
 
 // Crashed reports whether name's process is crashed (faults.State).
-func (w *ElectionCluster) Crashed(name string) bool { return w.Net.Crashed(name) }
+func (c *ElectionCluster) Crashed(name string) bool { return c.Net.Crashed(name) }

@@ -1,7 +1,6 @@
 package simcluster
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/ringd/ringd/internal/faults"
@@ -177,51 +176,13 @@ func (c *Cluster) HealAll(keepHard bool) {
 	}
 }
 
-// Apply injects a fault of the shared vocabulary. A Drop or Delay without To
-// acts on every link of Member (a Drop both ways, a Delay from it); Restart
-// keeps the member's persisted state, RestartDiskless does not.
-func (c *Cluster) Apply(f faults.Fault) {
-	switch f.Kind {
-	case faults.Pause:
-		c.Pause(f.Member)
-	case faults.Resume:
-		c.Resume(f.Member)
-	case faults.Crash:
-		c.Crash(f.Member)
-	case faults.Restart, faults.RestartDiskless:
-		c.Restart(f.Member, f.Kind == faults.Restart)
-	case faults.Partition:
-		c.Partition(f.Groups...)
-	case faults.Isolate:
-		c.Isolate(f.Member)
-	case faults.Cut:
-		c.Cut(f.From, f.To)
-	case faults.Drop:
-		if f.To != "" {
-			c.SetDrop(f.From, f.To, f.Fraction)
-			return
-		}
-		for _, o := range c.Others(f.Member) {
-			c.SetDrop(f.Member, o, f.Fraction)
-			c.SetDrop(o, f.Member, f.Fraction)
-		}
-	case faults.Delay:
-		if f.To != "" {
-			c.SetDelay(f.From, f.To, 0, f.MaxDelay)
-			return
-		}
-		for _, o := range c.Others(f.Member) {
-			c.SetDelay(f.Member, o, 0, f.MaxDelay)
-		}
-	case faults.Drift:
-		c.SetDrift(f.Member, f.Rate)
-	case faults.Heal:
-		c.Heal()
-	default:
-		panic(fmt.Sprintf("simcluster: unknown fault %v", f))
-	}
-}
+// Apply injects a fault of the shared vocabulary (faults.Apply): Restart
+// keeps the member's persisted state, RestartDiskless does not, and Reboot
+// crashes a running member and restarts it with its state in one step.
+func (c *Cluster) Apply(f faults.Fault) { faults.Apply(c, f, c.names) }
 
-// Paused and Crashed tell a fault generator what the members' processes do
-// (faults.State).
+var _ faults.Target = (*Cluster)(nil)
+
+// Crashed reports whether name's process is crashed; with Paused it tells a
+// fault generator what the members' processes do (faults.State).
 func (c *Cluster) Crashed(name string) bool { return c.members[name].crashed }

@@ -356,10 +356,13 @@ func (c *Cluster) AppHoldings(name string) []partitions.Holding {
 	return c.appHoldings(c.members[name])
 }
 
-// appHoldings is what m's app works on right now: a running sidecar's view;
-// for a paused sidecar (or a crashed one whose app outlives it) the last view,
-// each partition until the deadline it was shown (Holding.Until: the lease,
-// or a releasing partition's release deadline), on the member's clock.
+// appHoldings is what m's app works on right now: its sidecar's last view
+// (for a paused sidecar, or a crashed one whose app outlives it, only until
+// the lease it was shown ends), each partition until the deadline it was
+// shown (Holding.Until: the lease, or a releasing partition's release
+// deadline), on the member's clock. The deadline counts for a running
+// sidecar too: the view read right after a pause still lists a releasing
+// partition whose deadline passed during it, until the sidecar's next tick.
 func (c *Cluster) appHoldings(m *Member) []partitions.Holding {
 	now := c.Now(m.name)
 	var out []partitions.Holding
@@ -370,7 +373,7 @@ func (c *Cluster) appHoldings(m *Member) []partitions.Holding {
 		return stillShown(m.app.hold, now)
 	}
 	if !c.net.Paused(m.name) {
-		out = m.app.hold
+		out = stillShown(m.app.hold, now)
 	} else if now.Before(m.app.leaseUntil) {
 		out = stillShown(m.app.hold, now)
 	}
