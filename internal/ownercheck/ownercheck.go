@@ -267,7 +267,7 @@ func (c *Checker) Observe(at time.Time, member string, holdings []partitions.Hol
 	}
 	c.begin(at, at)
 	for _, h := range holdings {
-		c.list(member, h, exact, at, at, time.Time{})
+		c.list(member, h, exact, at, at)
 	}
 	c.end(member, at)
 }
@@ -282,29 +282,24 @@ func (c *Checker) ObserveAnswer(member string, sent, recv time.Time, holdings []
 	}
 	c.begin(sent, recv)
 	for _, h := range holdings {
-		c.list(member, h, answer, sent, recv, time.Time{})
+		c.list(member, h, answer, sent, recv)
 	}
 	c.end(member, recv)
 }
 
-// Lease is a holding as an application is shown it: the grant, and the
-// deadline until which the application may work on it.
-type Lease struct {
-	partitions.Holding
-	Until time.Time
-}
-
 // ObserveLeases records what member's application was shown in an answer it
-// received at recv. The application works on a grant from the first answer
-// that lists it before its deadline, until the latest deadline shown, and
-// stops at the first answer that no longer lists it (leave out a grant the
-// application lets go of early, such as one it acknowledges releasing). One
-// member's answers must be recorded in the order they were received;
-// answers of different members may come in any order.
-func (c *Checker) ObserveLeases(member string, recv time.Time, leases []Lease) {
+// received at recv: the grants it may work on, each with its deadline in
+// Until (as partitions.Ownership.Visible gives them). The application works
+// on a grant from the first answer that lists it before its deadline, until
+// the latest deadline shown, and stops at the first answer that no longer
+// lists it (leave out a grant the application lets go of early, such as one
+// it acknowledges releasing). One member's answers must be recorded in the
+// order they were received; answers of different members may come in any
+// order.
+func (c *Checker) ObserveLeases(member string, recv time.Time, leases []partitions.Holding) {
 	c.begin(recv, recv)
-	for _, l := range leases {
-		c.list(member, l.Holding, lease, recv, recv, l.Until)
+	for _, h := range leases {
+		c.list(member, h, lease, recv, recv)
 	}
 	c.end(member, recv)
 }
@@ -321,9 +316,9 @@ func (c *Checker) begin(sent, recv time.Time) {
 	clear(c.listed)
 }
 
-// list records that the observation lists member's holding h; deadline is
-// a lease's.
-func (c *Checker) list(member string, h partitions.Holding, src source, sent, recv, deadline time.Time) {
+// list records that the observation lists member's holding h (h.Until
+// counts for leases only).
+func (c *Checker) list(member string, h partitions.Holding, src source, sent, recv time.Time) {
 	if h.ID < 0 || h.ID >= c.partitions {
 		c.bad = append(c.bad, Violation{Kind: BadPartition, Partition: h.ID,
 			First: Interval{Member: member, Partition: h.ID, Token: h.Token, From: recv, Until: recv, src: src}})
@@ -344,8 +339,8 @@ func (c *Checker) list(member string, h partitions.Holding, src source, sent, re
 				iv.From = recv
 			}
 		case lease:
-			if deadline.After(iv.Until) {
-				iv.Until = deadline
+			if h.Until.After(iv.Until) {
+				iv.Until = h.Until
 			}
 		}
 		return
@@ -356,10 +351,10 @@ func (c *Checker) list(member string, h partitions.Holding, src source, sent, re
 		// One answer proves holding at an instant of [sent, recv] only.
 		iv.Until, iv.seen = sent, sent
 	case lease:
-		if !deadline.After(recv) {
+		if !h.Until.After(recv) {
 			return // shown too late to work on
 		}
-		iv.Until = deadline
+		iv.Until = h.Until
 	}
 	c.listed[k] = true
 	c.open[k] = len(c.intervals[h.ID])

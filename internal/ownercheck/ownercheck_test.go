@@ -715,9 +715,11 @@ func TestLeases(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New(2)
 			for _, s := range tc.shown {
-				var leases []Lease
+				var leases []partitions.Holding
 				if s.token != 0 {
-					leases = []Lease{{Holding: h(1, s.token), Until: at(s.deadline)}}
+					l := h(1, s.token)
+					l.Until = at(s.deadline)
+					leases = append(leases, l)
 				}
 				c.ObserveLeases(s.member, at(s.recv), leases)
 			}
