@@ -97,7 +97,7 @@ type source int
 
 const (
 	exact  source = iota // Observe
-	answer               // ObserveAnswer: proven from the first receipt to the last sending
+	answer               // ObserveAnswer: proven from the earliest receipt to the latest sending
 	lease                // ObserveLeases: worked on until the deadline shown
 )
 
@@ -321,7 +321,7 @@ func (c *Checker) begin(sent, recv time.Time) {
 func (c *Checker) list(member string, h partitions.Holding, src source, sent, recv time.Time) {
 	if h.ID < 0 || h.ID >= c.partitions {
 		c.bad = append(c.bad, Violation{Kind: BadPartition, Partition: h.ID,
-			First: Interval{Member: member, Partition: h.ID, Token: h.Token, From: recv, Until: recv, src: src}})
+			First: Interval{Member: member, Partition: h.ID, Token: h.Token, From: recv, Until: sent, src: src}})
 		return
 	}
 	k := grantKey{member, h.ID, h.Token}
@@ -384,8 +384,8 @@ func (c *Checker) end(member string, recv time.Time) {
 }
 
 // Intervals returns partition p's intervals, in the order they started (then
-// by member and token). Empty intervals (held for no time, or proven at no
-// instant) are left out.
+// by member and token). Empty intervals (held for no time, or answers that
+// prove no stretch of it) are left out.
 func (c *Checker) Intervals(p int) []Interval {
 	if p < 0 || p >= c.partitions {
 		return nil
