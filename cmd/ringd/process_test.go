@@ -58,9 +58,9 @@ func startProcsOpts(t *testing.T, opt procluster.Options) (*procluster.Cluster, 
 			t.Logf("no ownership violation in %d polls", w.Polls())
 		}
 		if v := c.AppLeases().Violations(); len(v) > 0 {
-			t.Errorf("apps that trusted the deadlines they were shown overlapped (%d grants):\n%s", c.AppLeases().Grants(), joinLines(v))
+			t.Errorf("apps that trusted the deadlines they were shown saw the ownership promise broken (%d grants):\n%s", c.AppLeases().Grants(), joinLines(v))
 		} else {
-			t.Logf("no overlap of application leases over %d grants", c.AppLeases().Grants())
+			t.Logf("no ownership violation in the application leases over %d grants", c.AppLeases().Grants())
 		}
 		if t.Failed() {
 			for _, m := range c.Members() {

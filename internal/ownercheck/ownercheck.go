@@ -2,7 +2,7 @@
 //
 // A test records what every member's application may work on (the
 // partitions it owns or is releasing, with their fencing tokens), in one of
-// two ways:
+// three ways:
 //
 //   - Observe(at, ...): an exact observation of a model on one global test
 //     clock, such as a simulated cluster, whose state only changes between
@@ -12,22 +12,30 @@
 //     /partitions/mine, a read of an in-process daemon) sent at sent and
 //     received at recv. The holding was true at some instant in [sent,
 //     recv], nothing more. A member never takes a grant (member, partition,
-//     token) again once it let go of it, so two answers listing the same
-//     grant prove it was held for the whole time between the first answer's
-//     receipt and the second request's sending; one answer alone proves
-//     holding at no particular instant.
+//     token) again once it let go of it, so between any two instants at
+//     which it held the grant it held it all along: answers listing a grant
+//     prove it held from the first answer's receipt to the last request's
+//     sending, and even a single answer proves holding at one unknown
+//     instant of its window.
+//   - ObserveLeases(member, recv, ...): what an application was shown and
+//     acts on: each grant with the deadline until which it may work on it
+//     (docs/architecture.md, "What the application is shown"). The
+//     application works on a grant from the first answer listing it until
+//     the latest deadline shown, or until an answer no longer lists it.
 //
 // The Checker merges consecutive observations of a grant into intervals, one
 // per (member, partition, token), ending at the first observation of the
 // member that does not list it. Intervals are half-open, [From, Until): a
 // handoff where A's interval ends at t and B's starts at t is not an overlap.
-// For answers, [From, Until) is the proven part: from the first answer's
-// receipt to the last listing request's sending.
+// For answers, [From, Until) is the proven part: from the earliest receipt
+// to the latest sending of the answers that list the grant. When their
+// windows leave no stretch proven (one answer alone), From is not before
+// Until, and the grant was held at some instant in [Until, From].
 //
 // The judgement (Violations, CoverageGaps) follows docs/architecture.md
 // ("Why at most one owner", "Fencing tokens"):
 //
-//   - DoubleOwner: intervals of two different members overlap on a partition.
+//   - DoubleOwner: two different members held a partition at one instant.
 //   - TwoTokens: one member holds a partition under two tokens at once.
 //   - TokenOrder: a grant's token is not strictly greater than the token of
 //     a different grant of the same partition held before it was first seen.
@@ -38,12 +46,17 @@
 //   - CoverageGaps: stretches of time in which nobody held a partition.
 //
 // Which way it errs: a violation is reported only when the observations
-// prove it. Exact observations are the truth of the model, so nothing is
-// missed between them. Answers prove less: an overlap shorter than the
-// polling interval, or one seen in a single answer, goes unreported (it errs
-// towards silence, never a false alarm over a clean handoff seen through
-// racing polls). For the same reason CoverageGaps over answers errs towards
-// longer gaps: it counts only the proven holdings.
+// prove it. Exact observations and leases are the truth of the model, so
+// nothing is missed between them. Answers prove less. Two grants overlapped
+// for certain when, wherever in their windows the answers were taken, the
+// two holdings share an instant: when each grant's first answer was received
+// before the other's last request was sent. So a single answer whose window
+// lies inside another member's proven interval is a double owner, but two
+// members each seen in a single answer, or an overlap shorter than the
+// polling interval at both ends, go unreported (it errs towards silence,
+// never a false alarm over a clean handoff seen through racing polls). For
+// the same reason CoverageGaps over answers errs towards longer gaps: it
+// counts only the proven holdings.
 //
 // The Checker is pure and single-goroutine; it knows nothing about ringd's
 // protocol and is fed by the simulated clusters (internal/simcluster), the
@@ -68,34 +81,53 @@ type Interval struct {
 	From      time.Time
 	// Until is the first observation that no longer listed the holding;
 	// zero while the interval is open (still held at the last observation).
-	// For answers it is the sending of the last request that listed it.
+	// For answers it is the sending of the last request that listed it, for
+	// leases the deadline the application works to.
 	Until time.Time
 
 	// seen is, for answers, the first listing request's sending: the
 	// earliest the grant may have been seen (see firstSeen).
 	seen time.Time
-	// proven: the interval comes from answers (ObserveAnswer).
-	proven bool
+	// src is how the interval was observed, which decides what it proves.
+	src source
 }
 
+// source names the way an interval was observed (see the package comment).
+type source int
+
+const (
+	exact  source = iota // Observe
+	answer               // ObserveAnswer: proven from the earliest receipt to the latest sending
+	lease                // ObserveLeases: worked on until the deadline shown
+)
+
 // Open reports whether the holding was still listed at the last observation.
-// Intervals from answers are never open: they are proven only up to Until.
+// Intervals from answers and leases are never open: they end at the last
+// proven instant or at the deadline.
 func (iv Interval) Open() bool { return iv.Until.IsZero() }
 
 // firstSeen is the earliest the grant may have been seen: From for exact
-// observations.
+// observations and leases.
 func (iv Interval) firstSeen() time.Time {
-	if iv.proven {
+	if iv.src == answer {
 		return iv.seen
 	}
 	return iv.From
 }
 
-// empty reports whether the interval proves holding at no instant.
+// empty reports whether the interval proves holding for no stretch of time.
 func (iv Interval) empty() bool { return !iv.Open() && !iv.From.Before(iv.Until) }
 
-// overlaps reports whether two intervals share an instant. Open intervals
-// reach to infinity.
+// judged reports whether the interval counts for the overlap, relisting and
+// token order checks: when it was held for a stretch of time, or, for
+// answers, at an instant even if no stretch is proven.
+func (iv Interval) judged() bool { return !iv.empty() || iv.src == answer }
+
+// overlaps reports whether two intervals certainly share an instant. Open
+// intervals reach to infinity. The test holds also for answers that prove
+// no stretch (From not before Until): such a grant was held at some instant
+// in [Until, From], and whichever it was, it lies in the other interval when
+// the other's [From, Until) contains the whole of [Until, From].
 func (iv Interval) overlaps(o Interval) bool {
 	return (iv.Open() || o.From.Before(iv.Until)) && (o.Open() || iv.From.Before(o.Until))
 }
@@ -104,15 +136,17 @@ func (iv Interval) sameGrant(o Interval) bool {
 	return iv.Member == o.Member && iv.Token == o.Token
 }
 
-// String renders the interval relative to nothing in particular: absolute
-// times as RFC 3339 with milliseconds.
+// String renders the interval with absolute times (UTC, milliseconds).
 func (iv Interval) String() string {
-	until := "open"
-	if !iv.Open() {
-		until = iv.Until.UTC().Format(timeFormat)
+	grant := fmt.Sprintf("%s p%d token %d", iv.Member, iv.Partition, iv.Token)
+	from, until := iv.From.UTC().Format(timeFormat), iv.Until.UTC().Format(timeFormat)
+	switch {
+	case iv.Open():
+		return fmt.Sprintf("%s [%s, open)", grant, from)
+	case iv.src == answer && !iv.From.Before(iv.Until):
+		return fmt.Sprintf("%s held at an instant in [%s, %s]", grant, until, from)
 	}
-	return fmt.Sprintf("%s p%d token %d [%s, %s)", iv.Member, iv.Partition, iv.Token,
-		iv.From.UTC().Format(timeFormat), until)
+	return fmt.Sprintf("%s [%s, %s)", grant, from, until)
 }
 
 const timeFormat = "15:04:05.000"
@@ -204,6 +238,8 @@ type Checker struct {
 	// open maps each holding listed at a member's last observation to its
 	// interval's index in intervals.
 	open map[grantKey]int
+	// listed holds the grants listed by the observation being recorded.
+	listed map[grantKey]bool
 	// bad records holdings outside 0..P-1.
 	bad []Violation
 }
@@ -214,6 +250,7 @@ func New(partitions int) *Checker {
 		partitions: partitions,
 		intervals:  make([][]Interval, partitions),
 		open:       map[grantKey]int{},
+		listed:     map[grantKey]bool{},
 	}
 }
 
@@ -228,7 +265,11 @@ func (c *Checker) Observe(at time.Time, member string, holdings []partitions.Hol
 	if c.observed && at.Before(c.last) {
 		panic(fmt.Sprintf("ownercheck: observation at %v before the last one at %v", at, c.last))
 	}
-	c.record(member, at, at, false, holdings)
+	c.begin(at, at)
+	for _, h := range holdings {
+		c.list(member, h, exact, at, at)
+	}
+	c.end(member, at)
 }
 
 // ObserveAnswer records member's answer to a request sent at sent and
@@ -239,10 +280,32 @@ func (c *Checker) ObserveAnswer(member string, sent, recv time.Time, holdings []
 	if recv.Before(sent) {
 		panic(fmt.Sprintf("ownercheck: answer received at %v before its request was sent at %v", recv, sent))
 	}
-	c.record(member, sent, recv, true, holdings)
+	c.begin(sent, recv)
+	for _, h := range holdings {
+		c.list(member, h, answer, sent, recv)
+	}
+	c.end(member, recv)
 }
 
-func (c *Checker) record(member string, sent, recv time.Time, proven bool, holdings []partitions.Holding) {
+// ObserveLeases records what member's application was shown in an answer it
+// received at recv: the grants it may work on, each with its deadline in
+// Until (as partitions.Ownership.Visible gives them). The application works
+// on a grant from the first answer that lists it before its deadline, until
+// the latest deadline shown, and stops at the first answer that no longer
+// lists it (leave out a grant the application lets go of early, such as one
+// it acknowledges releasing). One member's answers must be recorded in the
+// order they were received; answers of different members may come in any
+// order.
+func (c *Checker) ObserveLeases(member string, recv time.Time, leases []partitions.Holding) {
+	c.begin(recv, recv)
+	for _, h := range leases {
+		c.list(member, h, lease, recv, recv)
+	}
+	c.end(member, recv)
+}
+
+// begin starts recording an observation made between sent and recv.
+func (c *Checker) begin(sent, recv time.Time) {
 	if !c.observed || sent.Before(c.first) {
 		c.first = sent
 	}
@@ -250,44 +313,79 @@ func (c *Checker) record(member string, sent, recv time.Time, proven bool, holdi
 		c.last = recv
 	}
 	c.observed = true
+	clear(c.listed)
+}
 
-	now := make(map[grantKey]bool, len(holdings))
-	for _, h := range holdings {
-		if h.ID < 0 || h.ID >= c.partitions {
-			c.bad = append(c.bad, Violation{Kind: BadPartition, Partition: h.ID,
-				First: Interval{Member: member, Partition: h.ID, Token: h.Token, From: recv, Until: recv}})
-			continue
-		}
-		k := grantKey{member, h.ID, h.Token}
-		now[k] = true
-		if i, ok := c.open[k]; ok {
-			if iv := &c.intervals[h.ID][i]; proven && sent.After(iv.Until) {
-				iv.Until = sent // held since the first answer, until at least now
-			}
-			continue
-		}
-		iv := Interval{Member: member, Partition: h.ID, Token: h.Token, From: recv}
-		if proven {
-			// A single answer proves no instant yet.
-			iv.Until, iv.seen, iv.proven = sent, sent, true
-		}
-		c.open[k] = len(c.intervals[h.ID])
-		c.intervals[h.ID] = append(c.intervals[h.ID], iv)
+// list records that the observation lists member's holding h (h.Until
+// counts for leases only).
+func (c *Checker) list(member string, h partitions.Holding, src source, sent, recv time.Time) {
+	if h.ID < 0 || h.ID >= c.partitions {
+		c.bad = append(c.bad, Violation{Kind: BadPartition, Partition: h.ID,
+			First: Interval{Member: member, Partition: h.ID, Token: h.Token, From: recv, Until: sent, src: src}})
+		return
 	}
+	k := grantKey{member, h.ID, h.Token}
+	if i, ok := c.open[k]; ok {
+		c.listed[k] = true
+		iv := &c.intervals[h.ID][i]
+		switch src {
+		case answer:
+			// Held from the earliest receipt to the latest sending of
+			// the answers that list it.
+			if sent.After(iv.Until) {
+				iv.Until = sent
+			}
+			if recv.Before(iv.From) {
+				iv.From = recv
+			}
+		case lease:
+			if h.Until.After(iv.Until) {
+				iv.Until = h.Until
+			}
+		}
+		return
+	}
+	iv := Interval{Member: member, Partition: h.ID, Token: h.Token, From: recv, src: src}
+	switch src {
+	case answer:
+		// One answer proves holding at an instant of [sent, recv] only.
+		iv.Until, iv.seen = sent, sent
+	case lease:
+		if !h.Until.After(recv) {
+			return // shown too late to work on
+		}
+		iv.Until = h.Until
+	}
+	c.listed[k] = true
+	c.open[k] = len(c.intervals[h.ID])
+	c.intervals[h.ID] = append(c.intervals[h.ID], iv)
+}
+
+// end closes member's intervals that the observation received at recv did
+// not list.
+func (c *Checker) end(member string, recv time.Time) {
 	for k, i := range c.open {
-		if k.member != member || now[k] {
+		if k.member != member || c.listed[k] {
 			continue
 		}
-		if iv := &c.intervals[k.partition][i]; !iv.proven {
+		iv := &c.intervals[k.partition][i]
+		switch iv.src {
+		case exact:
 			iv.Until = recv
+		case lease:
+			if recv.Before(iv.Until) {
+				iv.Until = recv
+			}
 		}
+		// An answer's interval stays as proven: the grant was let go of at
+		// some unknown instant after the last listing request was sent.
 		delete(c.open, k)
 	}
 }
 
 // Intervals returns partition p's intervals, in the order they started (then
-// by member and token). Empty intervals (held for no time, or proven at no
-// instant) are left out.
+// by member and token). Empty intervals (held for no time, or answers that
+// prove no stretch of it) are left out.
 func (c *Checker) Intervals(p int) []Interval {
 	if p < 0 || p >= c.partitions {
 		return nil
@@ -330,11 +428,13 @@ func (c *Checker) Violations() []Violation {
 
 func (c *Checker) violations(p int) []Violation {
 	ivs := c.Intervals(p)
+	judged := c.judged(p)
 	var out []Violation
 	// Overlaps: sweep in start order, keeping the intervals that may still
-	// overlap a later one.
+	// overlap a later one. An answer that proves no stretch takes part too:
+	// it overlaps an interval that holds the whole of its window.
 	var active []Interval
-	for _, iv := range ivs {
+	for _, iv := range judged {
 		kept := active[:0]
 		for _, a := range active {
 			if a.Open() || iv.From.Before(a.Until) {
@@ -357,7 +457,6 @@ func (c *Checker) violations(p int) []Violation {
 	// A grant let go of is never held again: one interval per member and
 	// token. A proven interval seen in one answer only counts too: the
 	// answers in between showed it let go.
-	judged := c.judged(p)
 	ended := map[grantKey]Interval{}
 	for _, iv := range judged {
 		k := grantKey{iv.Member, p, iv.Token}
@@ -404,13 +503,13 @@ func (c *Checker) violations(p int) []Violation {
 	return out
 }
 
-// judged returns partition p's intervals that count for relisting and token
-// order: the non-empty ones, and the proven ones seen in one answer only,
-// in the order they started.
+// judged returns partition p's intervals that count for overlaps,
+// relisting and token order (see Interval.judged), in the order they
+// started.
 func (c *Checker) judged(p int) []Interval {
 	var out []Interval
 	for _, iv := range c.intervals[p] {
-		if !iv.empty() || iv.proven {
+		if iv.judged() {
 			out = append(out, iv)
 		}
 	}

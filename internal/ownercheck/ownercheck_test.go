@@ -482,6 +482,20 @@ func TestAnswersProveOnlyWhatTheyBound(t *testing.T) {
 		{"a dropped grant listed again", []answer{
 			{"a", 5, 0, 1}, {"a", 0, 10, 11}, {"a", 5, 20, 21},
 		}, []Kind{Relisted}},
+		{"one answer inside another member's proven interval", []answer{
+			// a held p all of [1, 40); b held it at some instant of [20, 21].
+			{"a", 5, 0, 1}, {"b", 6, 20, 21}, {"a", 5, 40, 41},
+		}, []Kind{DoubleOwner}},
+		{"the first answer of a longer grant inside the proven interval", []answer{
+			{"a", 5, 0, 1}, {"b", 6, 20, 21}, {"a", 5, 40, 41}, {"b", 6, 60, 61},
+		}, []Kind{DoubleOwner}},
+		{"one answer straddling the end of the proven interval", []answer{
+			// a may have let go at 40 and b taken p at 41.
+			{"a", 5, 0, 1}, {"a", 5, 40, 41}, {"b", 6, 39, 42},
+		}, nil},
+		{"one answer straddling the start of the proven interval", []answer{
+			{"b", 5, 0, 2}, {"a", 6, 1, 3}, {"a", 6, 40, 41},
+		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New(8)
@@ -510,4 +524,212 @@ func TestAnswerReceivedBeforeSentPanics(t *testing.T) {
 		}
 	}()
 	New(1).ObserveAnswer("a", at(10), at(5), nil)
+}
+
+// TestSingleAnswerInsideProvenInterval: a second token seen once inside the
+// first one's proven interval is two tokens at once, and the grant seen in
+// one answer only is shown with the window it was held in.
+func TestSingleAnswerInsideProvenInterval(t *testing.T) {
+	c := New(1)
+	c.ObserveAnswer("a", at(0), at(1), []partitions.Holding{h(0, 5)})
+	c.ObserveAnswer("a", at(20), at(21), []partitions.Holding{h(0, 5), h(0, 6)})
+	c.ObserveAnswer("a", at(40), at(41), []partitions.Holding{h(0, 5)})
+	vs := c.Violations()
+	if len(vs) != 1 || vs[0].Kind != TwoTokens {
+		t.Fatalf("got %s, want two tokens at once", Summary(vs, 5))
+	}
+	if got, want := vs[0].Second.String(), "a p0 token 6 held at an instant in [00:00:00.020, 00:00:00.021]"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if got := c.Intervals(0); len(got) != 1 || got[0].Token != 5 {
+		t.Errorf("Intervals = %v, want only token 5's: one answer proves no stretch", got)
+	}
+}
+
+// TestAnswersAgainstBruteForce compares the overlap check over answers with
+// its definition on random histories: two grants overlap for certain when,
+// wherever in its [sent, recv] window each answer was taken, the two were
+// held at a common instant. A grant is held at least from its earliest to
+// its latest listing instant (a grant let go of is never taken again), and,
+// as for exact intervals, touching at one instant is a handoff, not an
+// overlap. The reference tries every whole millisecond of every window.
+func TestAnswersAgainstBruteForce(t *testing.T) {
+	type window struct{ sent, recv int }
+	type run struct {
+		member    string
+		partition int
+		token     uint64
+		windows   []window
+	}
+	type span struct{ first, last int }
+	// spans lists every (first, last) listing instant a run allows.
+	spans := func(r run) map[span]bool {
+		out := map[span]bool{}
+		var walk func(i, first, last int)
+		walk = func(i, first, last int) {
+			if i == len(r.windows) {
+				out[span{first, last}] = true
+				return
+			}
+			for x := r.windows[i].sent; x <= r.windows[i].recv; x++ {
+				walk(i+1, min(first, x), max(last, x))
+			}
+		}
+		walk(0, 1<<30, -1)
+		return out
+	}
+	type grant struct {
+		member    string
+		partition int
+		token     uint64
+		sent      int // the sending of the run's first answer
+	}
+	for seed := uint64(1); seed <= 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		const parts = 2
+		c := New(parts)
+		var runs []run
+		for _, m := range []string{"a", "b", "c"} {
+			cur := [parts]uint64{}
+			open := [parts]map[uint64]int{{}, {}} // token -> index in runs
+			ms := rng.IntN(6)
+			for n := 2 + rng.IntN(4); n > 0; n-- {
+				w := window{ms, ms + rng.IntN(3)}
+				ms += 1 + rng.IntN(8)
+				var hold []partitions.Holding
+				for p := range parts {
+					if rng.IntN(3) == 0 {
+						cur[p] = uint64(rng.IntN(3)) // 0: not held
+					}
+					listed := map[uint64]bool{}
+					for _, tok := range []uint64{cur[p], uint64(rng.IntN(8))} {
+						if tok == 0 || tok > 2 || listed[tok] {
+							continue // the second token only now and then
+						}
+						listed[tok] = true
+						hold = append(hold, h(p, tok))
+						if i, ok := open[p][tok]; ok {
+							runs[i].windows = append(runs[i].windows, w)
+						} else {
+							open[p][tok] = len(runs)
+							runs = append(runs, run{m, p, tok, []window{w}})
+						}
+					}
+					for tok := range open[p] {
+						if !listed[tok] {
+							delete(open[p], tok)
+						}
+					}
+				}
+				c.ObserveAnswer(m, at(w.sent), at(w.recv), hold)
+			}
+		}
+
+		type pair struct{ x, y grant }
+		key := func(r run) grant { return grant{r.member, r.partition, r.token, r.windows[0].sent} }
+		want := map[pair]Kind{}
+		for i, x := range runs {
+			for _, y := range runs[i+1:] {
+				if x.partition != y.partition || (x.member == y.member && x.token == y.token) {
+					continue
+				}
+				certain := true
+				for sx := range spans(x) {
+					for sy := range spans(y) {
+						if !(sx.first < sy.last && sy.first < sx.last) {
+							certain = false
+						}
+					}
+				}
+				if certain {
+					k := DoubleOwner
+					if x.member == y.member {
+						k = TwoTokens
+					}
+					want[pair{key(x), key(y)}] = k
+				}
+			}
+		}
+		got := map[pair]Kind{}
+		for _, v := range c.Violations() {
+			if v.Kind != DoubleOwner && v.Kind != TwoTokens {
+				continue
+			}
+			x := grant{v.First.Member, v.Partition, v.First.Token, int(v.First.seen.Sub(t0) / time.Millisecond)}
+			y := grant{v.Second.Member, v.Partition, v.Second.Token, int(v.Second.seen.Sub(t0) / time.Millisecond)}
+			if _, ok := want[pair{y, x}]; ok {
+				x, y = y, x
+			}
+			got[pair{x, y}] = v.Kind
+		}
+		if len(got) != len(want) {
+			t.Fatalf("seed %d: overlaps %v, reference %v", seed, got, want)
+		}
+		for pr, k := range want {
+			if got[pr] != k {
+				t.Fatalf("seed %d: reference overlap %v / %v (%v) not reported", seed, pr.x, pr.y, k)
+			}
+		}
+	}
+}
+
+// TestLeases: an application works on a grant from the answer that shows it
+// until the latest deadline shown, or an answer without it.
+func TestLeases(t *testing.T) {
+	type shown struct {
+		member   string
+		recv     int
+		token    uint64 // 0: the answer lists nothing
+		deadline int
+	}
+	for _, tc := range []struct {
+		name  string
+		shown []shown
+		want  []Kind
+	}{
+		{"granted after the deadline shown", []shown{
+			{"a", 5, 10, 1000}, {"b", 1002, 11, 2000},
+		}, nil},
+		{"granted before the deadline shown", []shown{
+			{"a", 5, 10, 1000}, {"b", 950, 11, 2000},
+		}, []Kind{DoubleOwner}},
+		{"a later answer moves the deadline on", []shown{
+			{"a", 5, 10, 1000}, {"a", 805, 10, 1800}, {"b", 1510, 11, 2500},
+		}, []Kind{DoubleOwner}},
+		{"an earlier deadline does not shorten the one shown", []shown{
+			{"a", 5, 10, 1000}, {"a", 100, 10, 200}, {"b", 500, 11, 2000},
+		}, []Kind{DoubleOwner}},
+		{"an answer without the grant ends it", []shown{
+			{"a", 5, 10, 1000}, {"a", 105, 0, 0}, {"b", 210, 11, 2000},
+		}, nil},
+		{"shown after its deadline: never worked on", []shown{
+			{"a", 1005, 10, 1000}, {"b", 500, 11, 2000},
+		}, nil},
+		{"a dropped grant shown again", []shown{
+			{"a", 5, 10, 1000}, {"a", 105, 0, 0}, {"a", 205, 10, 1200},
+		}, []Kind{Relisted}},
+		{"token went down", []shown{
+			{"a", 5, 10, 100}, {"b", 500, 9, 2000},
+		}, []Kind{TokenOrder}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(2)
+			for _, s := range tc.shown {
+				var leases []partitions.Holding
+				if s.token != 0 {
+					l := h(1, s.token)
+					l.Until = at(s.deadline)
+					leases = append(leases, l)
+				}
+				c.ObserveLeases(s.member, at(s.recv), leases)
+			}
+			var got []Kind
+			for _, v := range c.Violations() {
+				got = append(got, v.Kind)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("violations %s, want kinds %v", Summary(c.Violations(), 5), tc.want)
+			}
+		})
+	}
 }

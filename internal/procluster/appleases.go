@@ -2,11 +2,12 @@ package procluster
 
 import (
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/ringd/ringd/clientlib/api"
+	"github.com/ringd/ringd/internal/ownercheck"
+	"github.com/ringd/ringd/partitions"
 )
 
 // AppLeases checks ownership the way an application sees it: each member's
@@ -14,117 +15,89 @@ import (
 // /partitions/mine that lists it until the earliest of
 //
 //   - the deadline that answer gave it: request sent + heldMs +
-//     leaseRemainingMs of the partition (later answers move it);
+//     leaseRemainingMs of the partition (later answers move it on);
 //   - receiving an answer that no longer lists it;
-//   - acknowledging its release (the app polls again at once after an answer
-//     that lists it releasing, which acknowledges it).
+//   - receiving an answer that lists it releasing (the app polls again at
+//     once, which acknowledges the release, so it stops working then).
 //
 // An app that loses its sidecar (killed, stopped, unreachable) keeps working
-// until the deadline it was last given, as a real one would. Two apps working
-// on one partition at once under different grants are a violation: this is
+// until the deadline it was last given, as a real one would. The
+// application-lease model of the ownership checker (ownercheck.ObserveLeases)
+// judges these intervals: two apps working on one partition at once, one app
+// under two tokens, a dropped grant shown again, tokens out of order. This is
 // the promise an application relies on, stronger than what the daemons list
-// (Proof), because it holds the daemons to every deadline they showed.
+// (Proof), because it holds the daemons to every deadline they showed. It is
+// safe for concurrent use.
 type AppLeases struct {
-	mu   sync.Mutex
-	open map[appKey]*appInterval
-	all  []*appInterval
+	mu         sync.Mutex
+	partitions int
+	check      *ownercheck.Checker
+	leases     []partitions.Holding // reused for every answer
 }
 
-type appKey struct {
-	member    string
-	partition int
-	token     uint64
+// NewAppLeases returns an empty check for partitions 0..n-1.
+func NewAppLeases(n int) *AppLeases {
+	return &AppLeases{partitions: n, check: ownercheck.New(n)}
 }
-
-type appInterval struct {
-	appKey
-	from, until time.Time
-}
-
-// NewAppLeases returns an empty check.
-func NewAppLeases() *AppLeases { return &AppLeases{open: map[appKey]*appInterval{}} }
 
 // Record adds one answer member's app got: requested at sent, received at
-// recv.
+// recv. One member's answers must be recorded in the order they came.
 func (a *AppLeases) Record(member string, v api.Mine, sent, recv time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	base := sent.Add(time.Duration(v.HeldMs) * time.Millisecond)
-	listed := map[appKey]bool{}
+	a.leases = a.leases[:0]
 	for _, p := range v.Partitions {
-		k := appKey{member, p.ID, p.Token}
-		listed[k] = true
-		deadline := base.Add(time.Duration(p.LeaseRemainingMs) * time.Millisecond)
-		iv := a.open[k]
-		if iv == nil {
-			if !recv.Before(deadline) {
-				continue // arrived too late to work on
-			}
-			iv = &appInterval{appKey: k, from: recv, until: deadline}
-			a.open[k] = iv
-			a.all = append(a.all, iv)
-		} else if deadline.After(iv.until) {
-			iv.until = deadline
+		if p.State == string(partitions.Releasing) {
+			continue // acknowledged at once: the app stops at recv
 		}
-		if p.State == "releasing" {
-			// The app finishes and acknowledges at once (its next poll).
-			if recv.Before(iv.until) {
-				iv.until = recv
-			}
-			delete(a.open, k)
-		}
+		a.leases = append(a.leases, partitions.Holding{ID: p.ID, Token: p.Token, State: partitions.State(p.State),
+			Until: base.Add(time.Duration(p.LeaseRemainingMs) * time.Millisecond)})
 	}
-	for k, iv := range a.open {
-		if k.member != member || listed[k] {
-			continue
-		}
-		if recv.Before(iv.until) {
-			iv.until = recv
-		}
-		delete(a.open, k)
-	}
+	a.check.ObserveLeases(member, recv, a.leases)
 }
 
-// Violations lists every pair of apps (or one app under two tokens) that
-// worked on a partition at the same time.
+// Violations lists, one line each, every breach of the promise the apps
+// relied on: above all two apps (or one app under two tokens) that worked on
+// a partition at the same time.
 func (a *AppLeases) Violations() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	byPart := map[int][]*appInterval{}
-	for _, iv := range a.all {
-		if iv.from.Before(iv.until) {
-			byPart[iv.partition] = append(byPart[iv.partition], iv)
-		}
-	}
 	var out []string
-	parts := make([]int, 0, len(byPart))
-	for p := range byPart {
-		parts = append(parts, p)
-	}
-	sort.Ints(parts)
-	for _, p := range parts {
-		ivs := byPart[p]
-		sort.Slice(ivs, func(i, j int) bool { return ivs[i].from.Before(ivs[j].from) })
-		for i, x := range ivs {
-			for _, y := range ivs[i+1:] {
-				if !y.from.Before(x.until) {
-					break
-				}
-				if x.token == y.token && x.member == y.member {
-					continue
-				}
-				out = append(out, fmt.Sprintf("partition %d: the app of %s worked on token %d until %s, the app of %s on token %d from %s (overlap %v)",
-					p, x.member, x.token, x.until.Format("15:04:05.000"), y.member, y.token, y.from.Format("15:04:05.000"),
-					x.until.Sub(y.from).Round(time.Millisecond)))
-			}
-		}
+	for _, v := range a.check.Violations() {
+		out = append(out, describeAppViolation(v))
 	}
 	return out
 }
 
-// Grants is how many grants the apps worked on.
+// describeAppViolation says what the apps did; overlaps in their words, with
+// how long the apps worked on the partition together.
+func describeAppViolation(v ownercheck.Violation) string {
+	if v.Kind != ownercheck.DoubleOwner && v.Kind != ownercheck.TwoTokens {
+		return "apps: " + v.String()
+	}
+	x, y := v.First, v.Second // x started no later than y
+	const ms = "15:04:05.000" // UTC, as ownercheck prints times
+	return fmt.Sprintf("partition %d: the app of %s worked on token %d until %s, the app of %s on token %d from %s (overlap %v)",
+		v.Partition, x.Member, x.Token, x.Until.UTC().Format(ms), y.Member, y.Token, y.From.UTC().Format(ms),
+		minTime(x.Until, y.Until).Sub(y.From).Round(time.Millisecond))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// Grants is how many grants the apps worked on (a grant shown again after
+// it ended counts twice).
 func (a *AppLeases) Grants() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.all)
+	n := 0
+	for p := range a.partitions {
+		n += len(a.check.Intervals(p))
+	}
+	return n
 }

@@ -3,6 +3,7 @@ package procluster
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -60,19 +61,6 @@ func Owners(s Snapshot) map[int][]string {
 		}
 	}
 	return owners
-}
-
-// Double returns the partitions listed more than once in s (by two members,
-// or twice by one), sorted.
-func Double(s Snapshot) []int {
-	var ids []int
-	for id, who := range Owners(s) {
-		if len(who) > 1 {
-			ids = append(ids, id)
-		}
-	}
-	sort.Ints(ids)
-	return ids
 }
 
 // Missing returns the partitions 0..partitions-1 that no view in s lists.
@@ -153,8 +141,10 @@ func CheckCoverage(s Snapshot, members []string, partitions int) error {
 		problems = append(problems, fmt.Sprintf("%d partitions listed by nobody: %s", len(missing), shortList(missing)))
 	}
 	owners := Owners(sub)
-	for _, id := range Double(sub) {
-		problems = append(problems, fmt.Sprintf("partition %d listed by %s", id, strings.Join(owners[id], " and ")))
+	for _, id := range slices.Sorted(maps.Keys(owners)) {
+		if len(owners[id]) > 1 {
+			problems = append(problems, fmt.Sprintf("partition %d listed by %s", id, strings.Join(owners[id], " and ")))
+		}
 	}
 	if len(problems) == 0 {
 		return nil

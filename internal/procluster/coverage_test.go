@@ -25,7 +25,7 @@ func view(node, leader string, ids ...int) api.Mine {
 // releasing marks id as releasing for view.
 func releasing(id int) int { return -(id + 1000) }
 
-func TestOwnersDoubleMissing(t *testing.T) {
+func TestOwnersMissing(t *testing.T) {
 	s := Snapshot{
 		"a": view("a", "a", 0, 2, 3),
 		"b": view("b", "a", 1, 3, releasing(5)),
@@ -41,14 +41,8 @@ func TestOwnersDoubleMissing(t *testing.T) {
 	if got := owners[6]; !slices.Equal(got, []string{"c", "c"}) {
 		t.Errorf("owners of 6 = %v, want c twice", got)
 	}
-	if got := Double(s); !slices.Equal(got, []int{3, 6}) {
-		t.Errorf("Double = %v, want [3 6]", got)
-	}
 	if got := Missing(s, 8); !slices.Equal(got, []int{4, 7}) {
 		t.Errorf("Missing = %v, want [4 7]", got)
-	}
-	if got := Double(Snapshot{}); len(got) != 0 {
-		t.Errorf("Double of nothing = %v", got)
 	}
 	if got := Missing(Snapshot{}, 3); !slices.Equal(got, []int{0, 1, 2}) {
 		t.Errorf("Missing of nothing = %v", got)

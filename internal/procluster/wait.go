@@ -228,7 +228,7 @@ func (c *Cluster) AppLeases() *AppLeases {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.appLeases == nil {
-		c.appLeases = NewAppLeases()
+		c.appLeases = NewAppLeases(c.Partitions())
 	}
 	return c.appLeases
 }

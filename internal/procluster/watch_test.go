@@ -33,6 +33,13 @@ func TestWatcherFindsOnlyProvenDoubles(t *testing.T) {
 			// round lists p twice, but nothing proves an overlap.
 			{"a", 5, 0, 1}, {"a", 5, 10, 11}, {"b", 6, 12, 13}, {"b", 6, 20, 21},
 		}, 0},
+		{"double owner shorter than two polls", []obs{
+			// b lists p in one answer only, while a held it for certain.
+			{"a", 5, 0, 1}, {"b", 6, 20, 21}, {"a", 5, 40, 41},
+		}, 1},
+		{"one answer racing the end of a's grant", []obs{
+			{"a", 5, 0, 1}, {"a", 5, 40, 41}, {"b", 6, 39, 42},
+		}, 0},
 		{"token went down", []obs{
 			{"a", 9, 0, 1}, {"a", 9, 10, 11}, {"b", 3, 20, 21}, {"b", 3, 30, 31},
 		}, 1},
