@@ -105,6 +105,18 @@ func (cc *confChange) changeInFlight() voterDecision {
 	switch {
 	case cc.jointVersion != 0 && (election.Config{Voters: cc.table.Voters, Prev: cc.table.PrevVoters}).HasQuorum(acked):
 		// (acked counts tables of this term only: see ackTracker.ack.)
+		if !slices.Contains(cc.table.Voters, self) && cc.successorInNewVoters() {
+			// This leader is not among the new voters: it hands
+			// leadership over under the joint configuration, and the
+			// successor finishes the change. A table whose voters exclude
+			// its holder must not be left with a holder that cannot
+			// campaign: if this leader lost its lease before a new voter
+			// applied that table, the new voter would campaign under the
+			// joint configuration, this member would refuse it (its table
+			// is newer) and could not campaign itself: no leader for good
+			// (TestRollingRestartSoleVoter).
+			return voterDecision{step: keepVoters}
+		}
 		return voterDecision{step: finishChange}
 	case !cc.majorityAnsweredWithin(cc.table.Voters, halfLease) &&
 		cc.majorityAnsweredWithin(cc.table.PrevVoters, halfLease):
@@ -119,6 +131,20 @@ func (cc *confChange) changeInFlight() voterDecision {
 		return voterDecision{step: revertChange}
 	}
 	return voterDecision{step: keepVoters}
+}
+
+// successorInNewVoters reports whether a new voter other than this leader
+// could take leadership over (alive under its identity, not draining,
+// answering): see handOverTarget.
+func (cc *confChange) successorInNewVoters() bool {
+	self := cc.opt.electionName()
+	for _, v := range cc.table.Voters {
+		if m := cc.gossip[memberOf(v)]; v != self && cc.gossip.aliveAs(v) && !m.Draining &&
+			cc.acks.responsive(cc.now, m.Name, cc.opt.Lease) {
+			return true
+		}
+	}
+	return false
 }
 
 // wantVoters is the voter set the leader works towards, sticky: a voter stays

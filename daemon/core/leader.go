@@ -229,7 +229,9 @@ func (l *leaderState) recipients() []string {
 func (l *leaderState) handOverTarget(now time.Time, leaving, drainingWithPartitions bool) string {
 	self := l.opt.electionName()
 	voter := slices.Contains(l.table.Voters, self)
-	if len(l.table.PrevVoters) > 0 || (voter && !leaving) || drainingWithPartitions {
+	// During a change, only a leader that is not among the new voters hands
+	// over (to a new voter, which finishes the change): see changeInFlight.
+	if (len(l.table.PrevVoters) > 0 && voter) || (voter && !leaving) || drainingWithPartitions {
 		return ""
 	}
 	voters := slices.Clone(l.table.Voters)
