@@ -103,20 +103,21 @@ func (cc *confChange) changeInFlight() voterDecision {
 	acked := func(v string) bool { return v == self || !cc.acks.appliedBy(v).Less(joint) }
 	halfLease := cc.opt.LeaderLease / 2
 	switch {
-	case cc.jointVersion != 0 && (election.Config{Voters: cc.table.Voters, Prev: cc.table.PrevVoters}).HasQuorum(acked):
+	case cc.jointVersion != 0 && (election.Config{Voters: cc.table.Voters, Prev: cc.table.PrevVoters}).HasQuorum(acked) &&
+		(slices.Contains(cc.table.Voters, self) ||
+			!cc.successorInNewVoters() && cc.majorityAnsweredWithin(cc.table.Voters, halfLease)):
 		// (acked counts tables of this term only: see ackTracker.ack.)
-		if !slices.Contains(cc.table.Voters, self) && cc.successorInNewVoters() {
-			// This leader is not among the new voters: it hands
-			// leadership over under the joint configuration, and the
-			// successor finishes the change. A table whose voters exclude
-			// its holder must not be left with a holder that cannot
-			// campaign: if this leader lost its lease before a new voter
-			// applied that table, the new voter would campaign under the
-			// joint configuration, this member would refuse it (its table
-			// is newer) and could not campaign itself: no leader for good
-			// (TestRollingRestartSoleVoter).
-			return voterDecision{step: keepVoters}
-		}
+		// A leader that is not among the new voters does not end the
+		// change while a new voter could take over: it hands leadership
+		// over under the joint configuration and the successor ends it
+		// (handOverTarget). A table whose voters exclude its holder must
+		// not be left with a holder that cannot campaign: had this leader
+		// lost its lease before a new voter applied that table, the new
+		// voter would campaign under the joint configuration, this member
+		// would refuse it (its table is newer) and could not campaign
+		// itself: no leader for good (TestRollingRestartSoleVoter). Nor
+		// does it end the change towards new voters that stopped
+		// answering: it goes back (below) or waits.
 		return voterDecision{step: finishChange}
 	case !cc.majorityAnsweredWithin(cc.table.Voters, halfLease) &&
 		cc.majorityAnsweredWithin(cc.table.PrevVoters, halfLease):

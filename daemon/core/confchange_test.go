@@ -183,6 +183,26 @@ func TestVoterChangeInFlight(t *testing.T) {
 			f.answer("m1", f.now, 4)
 			f.answer("m3", f.now, 4)
 		}, step: keepVoters},
+		{name: "a leader outside the new voters hands over instead of finishing", setup: func(f *confFixture) {
+			f.table.Voters = []string{el("m1"), el("m2"), el("m3")}
+			f.answer("m1", f.now, 4)
+			f.answer("m2", f.now, 4)
+			f.answer("m3", f.now, 4)
+		}, step: keepVoters},
+		{name: "a leader outside the new voters finishes when nobody could take over", setup: func(f *confFixture) {
+			f.table.Voters = []string{el("m1"), el("m2"), el("m3")}
+			for _, name := range []string{"m1", "m2", "m3"} {
+				f.answer(name, f.now, 4)
+				f.gossip[name].Draining = true
+			}
+		}, step: finishChange},
+		{name: "a leader outside the new voters goes back when its successor died", setup: func(f *confFixture) {
+			// {m0} -> {m1}: m1 acknowledged the joint table, then crashed.
+			f.table.Voters = []string{el("m1")}
+			f.table.PrevVoters = []string{el("m0")}
+			f.answer("m1", f.now.Add(-f.opt.LeaderLease), 4)
+			f.die("m1", f.opt.LeaderLease/2)
+		}, step: revertChange},
 		{name: "goes back when the new voters lost their majority", setup: func(f *confFixture) {
 			f.acks.voterAck[el("m1")] = f.now.Add(-f.opt.LeaderLease)
 			f.acks.voterAck[el("m3")] = f.now.Add(-f.opt.LeaderLease)

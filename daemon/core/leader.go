@@ -221,8 +221,9 @@ func (l *leaderState) recipients() []string {
 // handOverTarget is the voter to hand leadership to now, or "". A leader
 // that is no longer a voter (it leaves, so the voters replaced it), or that
 // leaves and stays a voter for want of anyone else, hands leadership to the
-// best-ranked other live voter once no change is in flight and, when
-// draining, once its own partitions moved away (drainingWithPartitions
+// best-ranked other live voter once no change is in flight (or, when it is
+// not among the new voters, during the change: its successor ends it, see
+// changeInFlight) and, when draining, once its own partitions moved away (drainingWithPartitions
 // false; moves are quickest while it still leads: a successor must first
 // wait out what it cannot vouch for). The successor campaigns at once,
 // instead of everyone waiting for this leader's heartbeats to stop.
