@@ -125,8 +125,24 @@ tidy: ## fail if `go mod tidy` would change go.mod or go.sum (changes nothing)
 demo: build ## start 3 ringd members, each with a worker, on loopback; kill, restart and drain one; show the partitions move
 	$(BIN)/ringdemo --ringd $(BIN)/ringd --worker $(BIN)/ringd-worker $(DEMO_ARGS)
 
+# The benchmark suite (cmd/ringbench): every figure of docs/benchmarks.md,
+# each next to its baseline, over repeated trials. It takes a long while (real
+# processes, 20+ kills per profile); BENCH_FIGURES=a,g runs some figures only
+# and keeps the other sections. bench-quick runs every figure with few trials
+# into bin/benchmarks-quick.md, leaving the committed report alone.
+BENCH_FIGURES ?=
+
 .PHONY: bench
-bench: ## run the benchmarks (results are written up in docs/benchmarks.md)
+bench: build ## run the whole benchmark suite and rewrite docs/benchmarks.md (BENCH_FIGURES=a,b to run some)
+	$(GO) run ./cmd/ringbench --ringd $(BIN)/ringd --out docs/benchmarks.md $(if $(BENCH_FIGURES),--figures $(BENCH_FIGURES),)
+
+.PHONY: bench-quick
+bench-quick: build ## a short run of every figure into bin/benchmarks-quick.md
+	@cp -n docs/benchmarks.md $(BIN)/benchmarks-quick.md 2>/dev/null || true
+	$(GO) run ./cmd/ringbench --quick --ringd $(BIN)/ringd --out $(BIN)/benchmarks-quick.md $(if $(BENCH_FIGURES),--figures $(BENCH_FIGURES),)
+
+.PHONY: bench-go
+bench-go: ## run the Go micro-benchmarks of every package
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	cd clientlib && $(GO) test -run '^$$' -bench . -benchmem ./...
 
