@@ -62,6 +62,8 @@ type Env struct {
 	Dir string
 	// Log reports progress (stderr).
 	Log hclog.Logger
+
+	baseline *baseline
 }
 
 // Trials picks the number of repetitions: full for a whole run, quick for
@@ -95,6 +97,7 @@ type config struct {
 	keep    bool
 	list    bool
 	logJSON bool
+	baseRef string
 }
 
 func parseFlags(args []string, errOut io.Writer) (config, error) {
@@ -109,6 +112,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory (member logs) after the run")
 	fs.BoolVar(&cfg.list, "list", false, "list the figures and exit")
 	fs.BoolVar(&cfg.logJSON, "log-json", false, "progress as JSON lines")
+	fs.StringVar(&cfg.baseRef, "baseline-ref", DefaultBaselineRef, "git commit whose ringd is measured as the baseline where a figure compares before and after")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -171,6 +175,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	base := &baseline{ref: cfg.baseRef, scratch: scratch}
 	machine := readMachine()
 	fresh := map[string]string{}
 	var order []string
@@ -191,7 +196,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		flog := log.Named(f.ID)
 		flog.Info("measuring", "figure", f.Title)
 		start := time.Now()
-		sec, err := f.Run(ctx, &Env{Quick: cfg.quick, Ringd: cfg.ringd, Dir: dir, Log: flog})
+		sec, err := f.Run(ctx, &Env{Quick: cfg.quick, Ringd: cfg.ringd, Dir: dir, Log: flog, baseline: base})
 		if err != nil {
 			failed = true
 			flog.Error("figure failed", "error", err, "after", time.Since(start).Round(time.Second))
