@@ -154,17 +154,6 @@ func pollMembers(ctx context.Context, c *procluster.Cluster, names []string, eve
 	}
 }
 
-// without returns names less drop.
-func without(names []string, drop string) []string {
-	var out []string
-	for _, n := range names {
-		if n != drop {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // goalCell states a p99 goal and whether d meets it.
 func goalCell(d Dist, goal time.Duration) string {
 	verdict := "met"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,22 +98,11 @@ func runDrain(ctx context.Context, env *Env) (Section, error) {
 			"time left. Each partition gap is one sample; the drain time is one sample per drain. A gap from unlisted can be "+
 			"negative: the two members' answers travel separately.",
 		"Double ownership: every answer the apps got went to the application-lease check (procluster.AppLeases: no two apps may "+
-			"work on a partition at once under the deadlines they were shown). "+joinSentences(safety),
+			"work on a partition at once under the deadlines they were shown). "+strings.Join(safety, "; ")+".",
 		fmt.Sprintf("Figure b took %v in this run.", time.Since(begin).Round(time.Second)),
 	)
 	sec.Notes = append(sec.Notes, notes...)
 	return sec, nil
-}
-
-func joinSentences(parts []string) string {
-	out := ""
-	for i, p := range parts {
-		if i > 0 {
-			out += "; "
-		}
-		out += p
-	}
-	return out + "."
 }
 
 // seconds converts a float number of seconds back to a Duration.

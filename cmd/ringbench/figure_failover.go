@@ -141,7 +141,7 @@ func runFailover(ctx context.Context, env *Env) (Section, error) {
 			for _, k := range fc.kinds {
 				table.AddRow(fc.run.Profile, fc.run.Members, k, fc.run.Which, "not measured (see below)", "not measured", goalCell(Dist{}, fc.goals[k]))
 			}
-			notes = append(notes, fmt.Sprintf("Not measured (%v): %s", fc.run, firstLine(err.Error())))
+			notes = append(notes, fmt.Sprintf("Not measured (%v): %s", fc.run, shortError(err)))
 			continue
 		}
 		for _, k := range fc.kinds {
@@ -176,7 +176,7 @@ func runFailover(ctx context.Context, env *Env) (Section, error) {
 			"--join, --bootstrap-expect, --data-dir, --partitions and a --cluster-label of its own; \"fast\" adds `%s`. "+
 			"A trial SIGKILLs one member (a follower, taking each in turn, or the leader) and measures until (1) every partition is "+
 			"listed by exactly one live member with a lease still valid and (2) every partition the killed member listed just before the "+
-			"kill is. %d trials per profile and kill kind on 5 members, %d leader kills on %d members; ringd now and the baseline "+
+			"kill is. %d trials per profile and kill kind on 5 members, and %d trials of a leader kill on %d members; ringd now and the baseline "+
 			"(%s, ringd before issue 11) in the same run, one cluster after the other.",
 			benchPartitions, strings.Join(fastProfileArgs, " "), trials, bigTrials, bigMembers, baselineRef(env)),
 		Tables: []Table{table},
@@ -203,9 +203,15 @@ func runFailover(ctx context.Context, env *Env) (Section, error) {
 	return sec, nil
 }
 
-// firstLine is the first line of s (errors from procluster carry log tails).
-func firstLine(s string) string {
-	first, _, _ := strings.Cut(s, "\n")
+// shortError is the start of err's first line: errors from procluster carry
+// log tails and one reason per member, too long for a report (the progress
+// log has them whole).
+func shortError(err error) string {
+	const max = 300
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	if len(first) > max {
+		first = first[:max] + "..."
+	}
 	return first
 }
 
@@ -304,7 +310,8 @@ func failoverTrial(ctx context.Context, c *procluster.Cluster, victim string, pr
 		return trialOutcome{}, fmt.Errorf("no member %s", victim)
 	}
 	tr := newCoverageTracker(benchPartitions)
-	stop := pollMembers(ctx, c, without(c.Names(), victim), failoverPollEvery, failoverPollTimeout, func(a answer) {
+	survivors := slices.DeleteFunc(c.Names(), func(n string) bool { return n == victim })
+	stop := pollMembers(ctx, c, survivors, failoverPollEvery, failoverPollTimeout, func(a answer) {
 		proof.Record(a.member, a.view.Partitions, a.sent, a.recv)
 		rtt(a.recv.Sub(a.sent))
 		tr.observe(a)
