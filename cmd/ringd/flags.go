@@ -121,7 +121,7 @@ var settings = []setting{
 		usage: "Bound on each election phase; at least --heartbeat-interval.",
 		bind:  func(c *daemon.Config) value { return (*durationValue)(&c.ElectionTimeout) }},
 	{name: "leader-lease",
-		usage: "How long a leader may act after a majority acknowledged it; at least twice --heartbeat-interval. Same on every member.",
+		usage: "How long a leader may act after a majority acknowledged it, and how far ahead its own partitions' lease runs; at least twice --heartbeat-interval. Same on every member.",
 		bind:  func(c *daemon.Config) value { return (*durationValue)(&c.LeaderLease) }},
 	{name: "lease",
 		usage: "How long a member holds its partitions after a granted renewal; it must outlast a failover: at least --leader-timeout + 2*--election-timeout + 2*--heartbeat-interval. Same on every member.",

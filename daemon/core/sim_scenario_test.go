@@ -33,11 +33,16 @@ var (
 	// partitions leaseSafe after its last renewal, which is at most a
 	// heartbeat before the crash.
 	followerFailoverBound = leaseSafe + fast.HeartbeatInterval + 10*fast.Tick
-	// leaderFailoverBound: gossip notices the crash (DetectDelay), the
-	// followers campaign ElectionTimeout after their last heartbeat (or
-	// after LeaderTimeout without gossip), win within a few round trips,
-	// then wait safeWait.
-	leaderFailoverBound = simcluster.DetectDelay + fast.ElectionTimeout + 300*time.Millisecond + safeWait + 10*fast.Tick
+	// leaderFailoverBound: the followers campaign LeaderTimeout after the
+	// last heartbeat, without probing the silent leader (and without
+	// waiting for gossip to call it dead), and win within a few round trips.
+	// The crashed leader's own partitions are free LeaderLease*(1+Drift) +
+	// SafetyMargin after the last heartbeat a majority acknowledged (its
+	// lease is its leader lease, and the votes say when that was); the
+	// others keep theirs. Not safeWait: that is for partitions a silent
+	// member may hold.
+	leaderFailoverBound = max(fast.LeaderTimeout+300*time.Millisecond, fast.ScaleDrift(fast.LeaderLease)+fast.SafetyMargin) +
+		fast.HeartbeatInterval + 10*fast.Tick
 	// handoffBound: a planned move is a few round trips (table, app ack,
 	// release report, table), far below a lease.
 	handoffBound = 200 * time.Millisecond
