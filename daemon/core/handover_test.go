@@ -51,14 +51,16 @@ func TestFromVotesBoundsThePreviousLeadersHoldings(t *testing.T) {
 
 func TestFromVotesKnowsNoPreviousLeaderWhenItCannotProveOne(t *testing.T) {
 	now := time.Unix(1000, 0)
-	base := func() []*AckRecord { return []*AckRecord{ackOf(time.Second, time.Second), ackOf(time.Second, time.Second)} }
+	base := func() []*AckRecord {
+		return []*AckRecord{ackOf(time.Second, time.Second), ackOf(time.Second, time.Second)}
+	}
 	cases := map[string]func(v []*AckRecord){
 		// A newer term began after the last heartbeat: a leader of that
 		// term may have renewed x as an ordinary member, for a whole lease.
 		"a voter was in a newer term": func(v []*AckRecord) { v[1].PriorTerm = 6 },
 		"a vote carries no record":    func(v []*AckRecord) { v[1] = nil },
 		// Restarted: an earlier process of it may have acked anyone.
-		"a voter acked nobody since it started": func(v []*AckRecord) { v[1] = &AckRecord{Age: time.Second, PriorTerm: 5} },
+		"a voter acked nobody since it started":   func(v []*AckRecord) { v[1] = &AckRecord{Age: time.Second, PriorTerm: 5} },
 		"the leader sent no tail (older version)": func(v []*AckRecord) { v[1].TailKnown = false },
 		"two leaders claim the term":              func(v []*AckRecord) { v[1].Incarnation = 8 },
 	}
