@@ -204,6 +204,8 @@ type Core struct {
 	acked     lastAck
 	hbIn      *incomingHeartbeat
 	votePrior uint64
+	voteFrom  string
+	voteInc   uint64
 	termSeen  uint64
 	termPrior uint64
 
@@ -442,7 +444,10 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		c.noteTable(m.LastTable)
 		m.From = ElectionName(env.From, env.Identity)
 		m.To = c.self()
-		if m.Type == election.MsgVoteResponse && m.Granted {
+		if m.Type == election.MsgVoteResponse && m.Granted && m.Term == c.el.Status().Term {
+			// Only votes of the term being campaigned for (the election
+			// counts no others): a late vote of an earlier campaign must
+			// not wipe the records of the votes that count.
 			if c.voteReportTerm != m.Term {
 				c.voteReports = map[string]partitions.Report{}
 				c.voteAcks = map[string]*AckRecord{}
@@ -451,7 +456,7 @@ func (c *Core) Step(now time.Time, env Envelope) {
 			if env.Holdings != nil {
 				c.voteReports[env.From] = *env.Holdings
 			}
-			c.voteAcks[env.From] = env.LastAck
+			c.voteAcks[m.From] = env.LastAck
 		}
 		switch m.Type {
 		case election.MsgHeartbeat:
@@ -460,6 +465,8 @@ func (c *Core) Step(now time.Time, env Envelope) {
 			defer func() { c.hbIn = nil }()
 		case election.MsgVoteRequest:
 			c.votePrior = c.el.Status().Term
+			c.voteFrom = env.From
+			c.voteInc = env.Incarnation
 		}
 		c.el.Step(now, *m)
 		st := c.el.Status()
@@ -709,6 +716,11 @@ func (c *Core) wrapElection(now time.Time) {
 				env.Holdings = &r
 				rec := c.acked.record(now, c.votePrior)
 				env.LastAck = &rec
+				// From now on our last acknowledgement is this vote: if the
+				// candidate wins, its lease runs from its request.
+				if memberOf(m.To) == c.voteFrom {
+					c.acked.votedFor(now, m.Term, c.voteFrom, c.voteInc)
+				}
 			}
 		}
 		c.send(memberOf(m.To), false, env)

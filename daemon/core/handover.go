@@ -17,6 +17,8 @@ import (
 //     renews its lease only from heartbeats a majority acknowledged, that
 //     majority shares a voter with ours, and that voter acknowledged nothing
 //     after its vote;
+//     A granted vote counts as an acknowledgement too: the winner's lease
+//     runs from when it asked for the votes.
 //   - when the previous leader's own holdings surely ended (prevUntil):
 //     a leader's own lease is renewed only by its leader lease, and each
 //     heartbeat says how long after its send time the leader's holdings may
@@ -55,6 +57,14 @@ type lastAck struct {
 	rec   AckRecord // Term, Leader, Incarnation, Tail, TailKnown
 }
 
+// votedFor records a vote granted at now to candidate (member name and
+// incarnation) for term: a vote extends the winner's lease like an
+// acknowledgement (its lease runs from when it asked), with no tail known.
+func (a *lastAck) votedFor(now time.Time, term uint64, candidate string, inc uint64) {
+	a.at, a.known = now, true
+	a.rec = AckRecord{Term: term, Leader: candidate, Incarnation: inc}
+}
+
 // ackedHeartbeat records an acknowledgement of a heartbeat sent at now.
 func (a *lastAck) ackedHeartbeat(now time.Time, term uint64, leader string, inc uint64, tail *time.Duration) {
 	a.at, a.known = now, true
@@ -80,8 +90,10 @@ type predecessors struct {
 	// ended before it. Add the SafetyMargin before relying on it.
 	leasesEnd time.Time
 	// prev is the previous leader, when the votes prove it was the last one
-	// (prevKnown); its own holdings ended by prevUntil.
+	// (prevKnown), and prevTerm its term; its own holdings ended by
+	// prevUntil.
 	prev      holderKey
+	prevTerm  uint64
 	prevUntil time.Time
 	prevKnown bool
 }
@@ -93,18 +105,15 @@ type predecessors struct {
 // previous leader at most duration*(1+drift).
 func fromVotes(now time.Time, opt Options, votes []*AckRecord) predecessors {
 	shrink := func(d time.Duration) time.Duration { return time.Duration(float64(d) / (1 + opt.Drift)) }
-	minAge := time.Duration(-1)
-	for _, v := range votes {
+	var minAge time.Duration
+	for i, v := range votes {
 		age := time.Duration(0)
 		if v != nil {
-			age = v.Age
+			age = max(v.Age, 0) // a peer's negative age is no age
 		}
-		if minAge < 0 || age < minAge {
+		if i == 0 || age < minAge {
 			minAge = age
 		}
-	}
-	if minAge < 0 {
-		minAge = 0
 	}
 	// The newest acknowledgement any voter made is at most now - minAge;
 	// an older leader's lease ran at most LeaderLease past it.
@@ -137,6 +146,7 @@ func fromVotes(now time.Time, opt Options, votes []*AckRecord) predecessors {
 			until = end
 		}
 	}
+	p.prevTerm = newest
 	p.prevUntil = until.Add(opt.SafetyMargin)
 	if p.prevUntil.Before(now) {
 		p.prevUntil = now

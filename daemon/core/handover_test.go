@@ -124,3 +124,47 @@ func TestLeaderGrantsWhatItFreedOnlyOnceCommitted(t *testing.T) {
 		t.Fatal("partition 0 may not go to c although a and b (a majority) applied the table that freed it")
 	}
 }
+
+// TestNewLeaderListsAsItsOwnOnlyWhatItHolds: a base table entry naming the
+// new leader that its own report does not show is freed in its first
+// table. Kept, a successor would take it for a partition only this leader
+// could hold, while an older leader may have moved it on in a table this
+// leader never saw.
+func TestNewLeaderListsAsItsOwnOnlyWhatItHolds(t *testing.T) {
+	now := time.Unix(10_000, 0)
+	opt := Options{Self: "b", Incarnation: 1, Identity: 1, Partitions: 2, Load: 1.25,
+		LeaderLease: time.Second, Lease: 2 * time.Second}
+	members := memberTable{"b": {MemberInfo: MemberInfo{Name: "b", Incarnation: 1, Identity: 1, Alive: true}}}
+	base := partitions.Table{ID: partitions.TableID{Term: 1, Version: 10}, Leader: "a", Members: []string{"a", "b"},
+		Voters: []string{el("b")}, Partitions: []partitions.Entry{
+			{Owner: "b", Incarnation: 1, Token: 1001, State: partitions.Releasing},
+			{Owner: "b", Incarnation: 1, Token: 1002, State: partitions.Owned}}}
+	l := newLeaderState(opt, members, func(Event) {}, now, 2, base, election.Config{Voters: []string{el("b")}},
+		map[string]partitions.Report{"b": {Incarnation: 1, Seq: 3, Applied: base.ID, Items: []partitions.Holding{ownedHolding(1, 1002)}}},
+		fromVotes(now, opt, nil))
+	if e := l.table.Partitions[0]; e.Owner != "" {
+		t.Errorf("partition 0, which b let go of, is still listed as b's: %+v", e)
+	}
+	if e := l.table.Partitions[1]; e.Owner != "b" || e.Token != 1002 {
+		t.Errorf("partition 1, which b holds, is listed as %+v", e)
+	}
+}
+
+// TestVoteCountsAsAcknowledgement: a voter's last acknowledgement is its
+// vote once it gave one (the winner's lease runs from its request), and a
+// vote has no tail, so a successor cannot bound that leader's holdings from
+// it.
+func TestVoteCountsAsAcknowledgement(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var a lastAck
+	tail := time.Second
+	a.ackedHeartbeat(now, 5, "x", 7, &tail)
+	a.votedFor(now.Add(2*time.Second), 6, "y", 3)
+	rec := a.record(now.Add(2500*time.Millisecond), 6)
+	if rec.Age != 500*time.Millisecond || rec.Term != 6 || rec.Leader != "y" || rec.TailKnown {
+		t.Fatalf("record after a vote = %+v, want age 500ms, term 6, leader y, no tail", rec)
+	}
+	if p := fromVotes(now, handoverOpt, []*AckRecord{&rec}); p.prevKnown {
+		t.Error("a leader known only from a vote has bounded holdings")
+	}
+}

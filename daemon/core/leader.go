@@ -121,15 +121,34 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 			*e = partitions.Entry{Owner: name, Incarnation: r.Incarnation, Token: h.Token, State: st}
 		}
 	}
+	// An entry that names this process but that its own report does not
+	// show (same token) is not held by it: an older leader may have moved
+	// it on in a table this member never saw. Listed as ours in this
+	// term's tables, a successor would take it for a partition only we can
+	// hold (early, below); freed here, it waits for the safe wait instead.
+	own := map[int]uint64{}
+	for _, h := range reports[opt.Self].Items {
+		own[h.ID] = h.Token
+	}
+	for p, e := range l.table.Partitions {
+		if e.Owner == opt.Self && e.Incarnation == opt.Incarnation {
+			if tok, ok := own[p]; !ok || tok != e.Token {
+				l.table.Partitions[p] = partitions.Entry{}
+			}
+		}
+	}
 	for p, e := range l.table.Partitions {
 		if e.Owner != "" {
 			l.published[p] = t.ID.Version
 		}
 	}
 	// The previous leader, silent so far: its own holdings end by
-	// prevUntil, and nobody else can hold what the table still lists as
-	// its (docs/architecture.md, "How soon a new leader grants").
-	if prev := pred.prev; pred.prevKnown && prev != l.selfKey() && l.holders.views[prev] == nil {
+	// prevUntil, and nobody else can hold what its own table lists as its
+	// (docs/architecture.md, "How soon a new leader grants"). Only its own
+	// table says so: an older leader's may list it for a partition that
+	// leader moved on.
+	if prev := pred.prev; pred.prevKnown && base.ID.Term == pred.prevTerm && base.Leader == prev.name &&
+		prev != l.selfKey() && l.holders.views[prev] == nil {
 		l.holders.bound(prev, pred.prevUntil)
 		for p, e := range l.table.Partitions {
 			l.early[p] = e.Owner == prev.name && e.Incarnation == prev.inc
@@ -435,10 +454,10 @@ func (l *leaderState) canGrant(now time.Time, p int, to string) bool {
 }
 
 // awaitingCommit reports whether a partition this leader let go of waits
-// to be granted until a majority applied the table that freed it.
+// for a majority to apply the table that freed it.
 func (l *leaderState) awaitingCommit() bool {
-	for p, v := range l.selfFreed {
-		if v != 0 && l.table.Partitions[p].Owner == "" {
+	for _, v := range l.selfFreed {
+		if v != 0 && !l.committed(v) {
 			return true
 		}
 	}
