@@ -114,6 +114,33 @@ type Config struct {
 	// GossipProfile picks memberlist's timing defaults: "lan" or "local"
 	// (loopback and tests: faster failure detection).
 	GossipProfile string
+
+	// TimingProfile names the set of timing settings (TimingProfiles) that
+	// the command line applies to every timing nobody set: "default" or
+	// "fast".
+	TimingProfile string
+}
+
+// TimingProfiles are named sets of timing settings, by flag name, that
+// --timing-profile applies to the settings no flag, variable or file set.
+// "default" is DefaultConfig's. "fast" fails over within a second on a
+// quick LAN, for more packets and a shorter deadline for the leader's
+// application (docs/operations.md, "The fast profile"): a follower's
+// partitions move about lease*(1+drift)+margin = 0.8 s after it crashed, a
+// crashed leader's about leader-lease*(1+drift)+margin = 0.6 s after its
+// last heartbeat, while the election takes leader-timeout plus a few round
+// trips; the lease still outlasts a failover (300 ms + 2*100 ms + 2*50 ms).
+var TimingProfiles = map[string]map[string]string{
+	"default": {},
+	"fast": {
+		"heartbeat-interval": "50ms",
+		"leader-timeout":     "300ms",
+		"election-timeout":   "100ms",
+		"leader-lease":       "500ms",
+		"lease":              "700ms",
+		"safety-margin":      "50ms",
+		"settle":             "500ms",
+	},
 }
 
 // Resolved is a Config that passed every check of Config.Resolve, with the
@@ -205,6 +232,8 @@ func DefaultConfig() Config {
 		DeadMemberTimeout: time.Minute,
 		// Pods on a network; "local" is for loopback clusters and tests.
 		GossipProfile: "lan",
+		// Failover in a few seconds at little cost; "fast" is opt-in.
+		TimingProfile: "default",
 		// None: probes and metrics share --http-addr.
 		OpsAddr: "",
 		// Derived from --http-addr and the gossip address (advertisedHTTPAddr).

@@ -185,6 +185,9 @@ func (c Config) Resolve() (Resolved, error) {
 	if c.GossipProfile != "lan" && c.GossipProfile != "local" {
 		bad("--gossip-profile", "must be lan or local (got %q)", c.GossipProfile)
 	}
+	if _, ok := TimingProfiles[c.TimingProfile]; !ok {
+		bad("--timing-profile", "must be default or fast (got %q)", c.TimingProfile)
+	}
 
 	// Timing.
 	if math.IsNaN(c.Drift) || c.Drift < 0 || c.Drift > maxDrift {

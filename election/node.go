@@ -323,6 +323,15 @@ func (n *Node) campaign(now time.Time, transfer bool) {
 	// Preempt flag would never be set, and voters would refuse every
 	// preempting candidate (TestPreemptingPreVoteCarriesFlag).
 	n.preempt = !transfer && n.hasLeaderToPreempt(now)
+	// The leader whose heartbeats stopped for a leader timeout is not worth
+	// a probe, even while gossip still calls it alive: gossip takes seconds
+	// (longer in bigger clusters) to declare a crashed member dead, and a
+	// probe it cannot answer costs a whole election timeout. If it is alive
+	// after all, it still leads: its voters refuse us while they hear it.
+	silent := ""
+	if !n.preempt && n.leader != "" && now.Sub(n.lastContact) >= n.opt.LeaderTimeout {
+		silent = n.leader
+	}
 	n.role = Candidate
 	n.leader = ""
 	n.transfer = transfer
@@ -334,7 +343,7 @@ func (n *Node) campaign(now time.Time, transfer bool) {
 	}
 	var higher []string
 	for _, v := range n.config.All() {
-		if v != n.self() && n.alive(v) && n.outranks(v, n.self()) {
+		if v != n.self() && v != silent && n.alive(v) && n.outranks(v, n.self()) {
 			higher = append(higher, v)
 		}
 	}

@@ -121,7 +121,7 @@ var settings = []setting{
 		usage: "Bound on each election phase; at least --heartbeat-interval.",
 		bind:  func(c *daemon.Config) value { return (*durationValue)(&c.ElectionTimeout) }},
 	{name: "leader-lease",
-		usage: "How long a leader may act after a majority acknowledged it; at least twice --heartbeat-interval. Same on every member.",
+		usage: "How long a leader may act after a majority acknowledged it, and how far ahead its own partitions' lease runs; at least twice --heartbeat-interval. Same on every member.",
 		bind:  func(c *daemon.Config) value { return (*durationValue)(&c.LeaderLease) }},
 	{name: "lease",
 		usage: "How long a member holds its partitions after a granted renewal; it must outlast a failover: at least --leader-timeout + 2*--election-timeout + 2*--heartbeat-interval. Same on every member.",
@@ -156,6 +156,9 @@ var settings = []setting{
 	{name: "gossip-profile",
 		usage: "memberlist timing defaults: lan, or local for loopback and tests (faster failure detection).",
 		bind:  func(c *daemon.Config) value { return (*stringValue)(&c.GossipProfile) }},
+	{name: "timing-profile",
+		usage: "Timings for every timing flag not set otherwise: default, or fast (failover within a second on a quick LAN; see docs/operations.md). Same on every member.",
+		bind:  func(c *daemon.Config) value { return (*stringValue)(&c.TimingProfile) }},
 }
 
 // lookupSetting returns the setting with the given flag name.
@@ -206,6 +209,9 @@ func parseConfig(args []string, env func(string) string) (daemon.Resolved, error
 		}
 	}
 	if err := lower.applyEnv(env); err != nil {
+		return daemon.Resolved{}, err
+	}
+	if err := lower.applyTimingProfile(); err != nil {
 		return daemon.Resolved{}, err
 	}
 	r, err := cfg.Resolve()
@@ -311,6 +317,28 @@ func (l lowerLayers) set(s setting, raw, from string) error {
 		return err
 	}
 	l.source[s.name] = from
+	return nil
+}
+
+// applyTimingProfile gives every timing of the chosen profile that no
+// layer set the profile's value. An unknown profile is left to Resolve.
+func (l lowerLayers) applyTimingProfile() error {
+	profile, ok := daemon.TimingProfiles[l.cfg.TimingProfile]
+	if !ok {
+		return nil
+	}
+	for name, raw := range profile {
+		s, ok := lookupSetting(name)
+		if !ok {
+			return fmt.Errorf("timing profile %q names an unknown flag --%s", l.cfg.TimingProfile, name)
+		}
+		if l.given[name] || l.source[name] != "" {
+			continue
+		}
+		if err := l.set(s, raw, "--timing-profile "+l.cfg.TimingProfile); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -388,7 +388,7 @@ func TestEveryConfigFieldHasAFlag(t *testing.T) {
 		"safety-margin": "1s", "settle": "3s", "release-timeout": "11s", "shutdown-timeout": "31s",
 		"rejoin-interval": "6s", "gossip-profile": "local", "dead-member-timeout": "2m",
 		"voters": "3", "dead-voter-timeout": "20s", "http-advertise-addr": "10.0.0.1:7070",
-		"ops-addr": "127.0.0.1:9090",
+		"ops-addr": "127.0.0.1:9090", "timing-profile": "fast",
 	}
 	c := daemon.DefaultConfig()
 	for _, s := range settings {
@@ -489,5 +489,41 @@ func TestParseConfigBadGossipKey(t *testing.T) {
 	}
 	if got := stderr.String(); got != "ringd: "+want+"\n" || stdout.Len() != 0 {
 		t.Errorf("stderr %q, stdout %q; want one line with the error", got, stdout.String())
+	}
+}
+
+// TestTimingProfile: --timing-profile fast sets every timing of the profile
+// that no flag, variable or file set, and names itself when one of its
+// values is refused.
+func TestTimingProfile(t *testing.T) {
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	r, err := parseConfig([]string{"--timing-profile", "fast", "--lease", "900ms"},
+		env(map[string]string{"RINGD_LEADER_TIMEOUT": "400ms"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.Config()
+	if c.HeartbeatInterval != 50*time.Millisecond || c.LeaderLease != 500*time.Millisecond || c.SafetyMargin != 50*time.Millisecond {
+		t.Errorf("fast profile not applied: heartbeat %v, leader lease %v, margin %v", c.HeartbeatInterval, c.LeaderLease, c.SafetyMargin)
+	}
+	if c.Lease != 900*time.Millisecond || c.LeaderTimeout != 400*time.Millisecond {
+		t.Errorf("the profile overrode what was set: lease %v (flag 900ms), leader timeout %v (env 400ms)", c.Lease, c.LeaderTimeout)
+	}
+	r, err = parseConfig(nil, env(map[string]string{"RINGD_TIMING_PROFILE": "fast"}))
+	if err != nil || r.Config().Lease != 700*time.Millisecond {
+		t.Errorf("RINGD_TIMING_PROFILE=fast: lease %v, err %v", r.Config().Lease, err)
+	}
+	_, err = parseConfig([]string{"--timing-profile", "quick"}, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "--timing-profile") {
+		t.Errorf("unknown profile: err %v, want one naming --timing-profile", err)
+	}
+	// The fast lease must still outlast a failover with the default
+	// timeouts the profile leaves alone: a longer leader timeout is refused,
+	// naming the profile as the lease's source.
+	_, err = parseConfig([]string{"--timing-profile", "fast", "--leader-timeout", "2s"}, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "timing-profile") {
+		t.Errorf("fast profile with a 2s leader timeout: err %v, want a refusal naming the profile", err)
 	}
 }

@@ -69,12 +69,6 @@ type Options struct {
 // electionName is this member's election name.
 func (o Options) electionName() string { return ElectionName(o.Self, o.Identity) }
 
-// safeWait is how long a new leader waits before granting anything that an
-// older leader may have renewed.
-func (o Options) safeWait() time.Duration {
-	return scale(o.LeaderLease, o.Drift) + o.leaseSafe()
-}
-
 // leaseSafe is how long after a member's last renewal its lease surely ended.
 func (o Options) leaseSafe() time.Duration {
 	return scale(o.Lease, o.Drift) + o.SafetyMargin
@@ -199,6 +193,21 @@ type Core struct {
 	lastTerm       uint64
 	voteReports    map[string]partitions.Report
 	voteReportTerm uint64
+	// voteAcks are the AckRecords of the granted votes of voteReportTerm
+	// (nil for a vote that carried none).
+	voteAcks map[string]*AckRecord
+
+	// acked is the last leader heartbeat this process acknowledged (see
+	// handover.go); hbIn the heartbeat being handled, so that its ack can
+	// be recognised; votePrior the term before the vote being answered;
+	// termSeen and termPrior the current term and the one before it.
+	acked     lastAck
+	hbIn      *incomingHeartbeat
+	votePrior uint64
+	voteFrom  string
+	voteInc   uint64
+	termSeen  uint64
+	termPrior uint64
 
 	// leaderDue asks flush to run the leader's planning.
 	leaderDue bool
@@ -232,6 +241,9 @@ func New(opt Options, kept Durable) *Core {
 		members:     memberTable{},
 		ackSentAt:   map[uint64]time.Time{},
 		voteReports: map[string]partitions.Report{},
+		voteAcks:    map[string]*AckRecord{},
+		termSeen:    hard.Term,
+		termPrior:   hard.Term,
 	}
 	c.members[opt.Self] = &memberState{MemberInfo: MemberInfo{Name: opt.Self,
 		Incarnation: opt.Incarnation, Identity: opt.Identity, Priority: opt.Priority, Alive: true}}
@@ -423,6 +435,7 @@ func (c *Core) Step(now time.Time, env Envelope) {
 	if env.From == "" || env.From == c.opt.Self {
 		return
 	}
+	c.started(now)
 	c.noteTable(env.TableID)
 	if env.Table != nil {
 		c.noteTable(env.Table.ID)
@@ -431,12 +444,29 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		c.noteTable(m.LastTable)
 		m.From = ElectionName(env.From, env.Identity)
 		m.To = c.self()
-		if m.Type == election.MsgVoteResponse && m.Granted && env.Holdings != nil {
+		if m.Type == election.MsgVoteResponse && m.Granted && m.Term == c.el.Status().Term {
+			// Only votes of the term being campaigned for (the election
+			// counts no others): a late vote of an earlier campaign must
+			// not wipe the records of the votes that count.
 			if c.voteReportTerm != m.Term {
 				c.voteReports = map[string]partitions.Report{}
+				c.voteAcks = map[string]*AckRecord{}
 				c.voteReportTerm = m.Term
 			}
-			c.voteReports[env.From] = *env.Holdings
+			if env.Holdings != nil {
+				c.voteReports[env.From] = *env.Holdings
+			}
+			c.voteAcks[m.From] = env.LastAck
+		}
+		switch m.Type {
+		case election.MsgHeartbeat:
+			c.hbIn = &incomingHeartbeat{from: m.From, term: m.Term, member: env.From,
+				inc: env.Incarnation, tail: env.LeaderTail}
+			defer func() { c.hbIn = nil }()
+		case election.MsgVoteRequest:
+			c.votePrior = c.el.Status().Term
+			c.voteFrom = env.From
+			c.voteInc = env.Incarnation
 		}
 		c.el.Step(now, *m)
 		st := c.el.Status()
@@ -547,29 +577,57 @@ func (c *Core) startable(t partitions.Table) partitions.Table {
 
 // Tick advances time.
 func (c *Core) Tick(now time.Time) {
+	c.started(now)
 	c.reapMembers(now)
 	c.el.Tick(now)
 	c.leaderDue = true
 	c.flush(now)
 }
 
+// started notes the time of the first input: before it, this process
+// acknowledged no heartbeat (see AckRecord.Age).
+func (c *Core) started(now time.Time) {
+	if c.acked.at.IsZero() {
+		c.acked.at = now
+	}
+}
+
+// incomingHeartbeat is a leader heartbeat being handled by Step.
+type incomingHeartbeat struct {
+	from   string // election name
+	term   uint64
+	member string
+	inc    uint64
+	tail   *time.Duration
+}
+
 // newLeader starts this member's term as leader, won at now, from its
-// newest table and what its voters reported with their votes.
+// newest table, what its voters reported with their votes, and what the
+// votes say about the leaders before (fromVotes).
 func (c *Core) newLeader(now time.Time, term uint64) *leaderState {
 	reports := map[string]partitions.Report{}
+	self := c.acked.record(now, c.termPrior)
+	votes := []*AckRecord{&self}
 	if c.voteReportTerm == term {
 		for name, r := range c.voteReports {
 			reports[name] = r
 		}
+		for _, rec := range c.voteAcks {
+			votes = append(votes, rec)
+		}
 	}
 	reports[c.opt.Self] = c.own.Report()
-	return newLeaderState(c.opt, c.members, c.emit, now, term, c.own.Table(), c.electionConfig(), reports)
+	return newLeaderState(c.opt, c.members, c.emit, now, term, c.own.Table(), c.electionConfig(), reports,
+		fromVotes(now, c.opt, votes))
 }
 
 // flush runs after every input: election outbox, role changes, leader
 // duties, lease expiry, and holdings reports.
 func (c *Core) flush(now time.Time) {
 	st := c.el.Status()
+	if st.Term != c.termSeen {
+		c.termPrior, c.termSeen = c.termSeen, st.Term
+	}
 	switch {
 	case st.Role == election.Leader && (c.leader == nil || c.leader.term != st.Term):
 		// A grant of an older term that this member never started may
@@ -588,9 +646,13 @@ func (c *Core) flush(now time.Time) {
 		c.own.Bump()
 	}
 	if c.leader != nil && c.el.IsLeader(now) {
-		// The leader renews itself only on a majority's acknowledgement:
-		// its lease runs from the newest heartbeat a majority acked.
-		c.own.Renew(now, st.LeaseStart.Add(c.opt.Lease))
+		// The leader renews itself only on a majority's acknowledgement,
+		// and only for its leader lease: its lease runs LeaderLease from
+		// the newest heartbeat a majority acked (a lease it got as a
+		// member before runs on). So its successor need not wait a whole
+		// lease for the partitions of a leader that crashed
+		// (LeaderTail, handover.go).
+		c.own.Renew(now, st.LeaseStart.Add(c.opt.LeaderLease))
 		if c.leaderDue {
 			// Planning runs on ticks and on reports, not on every ack.
 			c.leaderDue = false
@@ -625,7 +687,16 @@ func (c *Core) wrapElection(now time.Time) {
 			if c.leader != nil {
 				c.leader.fillHeartbeat(&env, memberOf(m.To))
 			}
+			// Were this the last heartbeat a majority acknowledges, our
+			// own lease would run at most this much longer.
+			tail := max(c.own.LeaseUntil().Sub(now), c.opt.LeaderLease)
+			env.LeaderTail = &tail
 		case election.MsgHeartbeatAck:
+			if hb := c.hbIn; hb != nil && m.To == hb.from && m.Term == hb.term {
+				// A real acknowledgement (not a stale leader being told
+				// of a newer term): it may extend that leader's lease.
+				c.acked.ackedHeartbeat(now, hb.term, hb.member, hb.inc, hb.tail)
+			}
 			c.ackSeq++
 			c.ackSentAt[c.ackSeq] = now
 			env.AckSeq = c.ackSeq
@@ -639,9 +710,17 @@ func (c *Core) wrapElection(now time.Time) {
 		case election.MsgVoteResponse:
 			if m.Granted {
 				// Votes carry holdings so a new leader starts from what
-				// is really held.
+				// is really held, and the last heartbeat acknowledged so
+				// it knows how long its predecessors may hold.
 				r := c.own.Report()
 				env.Holdings = &r
+				rec := c.acked.record(now, c.votePrior)
+				env.LastAck = &rec
+				// From now on our last acknowledgement is this vote: if the
+				// candidate wins, its lease runs from its request.
+				if memberOf(m.To) == c.voteFrom {
+					c.acked.votedFor(now, m.Term, c.voteFrom, c.voteInc)
+				}
 			}
 		}
 		c.send(memberOf(m.To), false, env)

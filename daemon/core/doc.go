@@ -31,9 +31,12 @@
 //     previous owner reported the release (in a report written after it
 //     applied the table that named it), or its lease surely ran out
 //     (last renewal + Lease*(1+Drift) + SafetyMargin). A new leader cannot know
-//     what an older leader renewed, so it grants nothing new before
-//     LeaderLease*(1+Drift) + Lease*(1+Drift) + SafetyMargin after its
-//     election; by then every older renewal has run out.
+//     what an older leader renewed: from its votes it bounds when every
+//     older leader lease ended, and grants nothing a silent member may hold
+//     before a lease after that (the safe wait). The partitions of the
+//     crashed previous leader go earlier, when the votes bound its own
+//     holdings (handover.go; docs/architecture.md, "How soon a new leader
+//     grants").
 //   - A member never takes a grant again once it let go of it (dropped tokens),
 //     and grants are to one process (incarnation), so a restart does not
 //     inherit them.

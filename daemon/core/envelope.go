@@ -1,6 +1,8 @@
 package core
 
 import (
+	"time"
+
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/partitions"
 )
@@ -35,6 +37,11 @@ type Envelope struct {
 	// TableID is the leader's newest table (heartbeats) or the member's
 	// applied one (acks).
 	TableID partitions.TableID `json:"table,omitempty"`
+	// LeaderTail bounds the leader's own holdings (heartbeats): they end at
+	// most this long after the heartbeat was sent, by the leader's clock,
+	// unless a majority acknowledges a later heartbeat. Absent from a
+	// leader of an older version, which bounds nothing.
+	LeaderTail *time.Duration `json:"tail,omitempty"`
 
 	// On heartbeat acks (member -> leader):
 	// AckSeq numbers the renewal request this ack makes.
@@ -44,6 +51,9 @@ type Envelope struct {
 
 	// Table is a full table (leader -> member, reliable).
 	Table *partitions.Table `json:"tbl,omitempty"`
+	// LastAck is, on a granted vote, the last heartbeat the voter
+	// acknowledged (see AckRecord).
+	LastAck *AckRecord `json:"lastAck,omitempty"`
 	// Holdings is a holdings report (member -> leader, reliable; also on
 	// granted votes).
 	Holdings *partitions.Report `json:"holdings,omitempty"`

@@ -22,6 +22,9 @@ type holderView struct {
 	items   map[int]partitions.Holding
 	// lastRenew is when this leader last accepted a renewal from it.
 	lastRenew time.Time
+	// boundUntil, when set, replaces the safe-wait floor for this process:
+	// the previous leader's own holdings end by then (bound).
+	boundUntil time.Time
 	// renewed is the ack sequence of that renewal, echoed in heartbeats.
 	renewed uint64
 }
@@ -109,12 +112,22 @@ func (ht *holderTracker) heartbeatFields(k holderKey) (renewed, holdingsSeq uint
 	return h.renewed, h.seq, h.known
 }
 
+// bound records that process k (the previous leader, which has not
+// reported) holds nothing after until.
+func (ht *holderTracker) bound(k holderKey, until time.Time) {
+	ht.view(k).boundUntil = until
+}
+
 // heldUntil is when the process surely holds nothing any more.
 func (ht *holderTracker) heldUntil(h *holderView) time.Time {
-	if until := h.lastRenew.Add(ht.leaseSafe); !h.lastRenew.IsZero() && until.After(ht.safeUntil) {
+	floor := ht.safeUntil
+	if !h.boundUntil.IsZero() {
+		floor = h.boundUntil
+	}
+	if until := h.lastRenew.Add(ht.leaseSafe); !h.lastRenew.IsZero() && until.After(floor) {
 		return until
 	}
-	return ht.safeUntil
+	return floor
 }
 
 // mayHold reports whether process k may still work on partition p.
@@ -146,15 +159,14 @@ func (ht *holderTracker) othersMayHold(now time.Time, p int, grantee holderKey) 
 	return false
 }
 
-// mayHoldAnything reports whether process k's lease may still run. alive
-// says whether gossip sees the process: one alive that has not reported in
-// this term may hold anything until it does.
-func (ht *holderTracker) mayHoldAnything(now time.Time, k holderKey, alive bool) bool {
+// mayHoldAnything reports whether process k's lease may still run. What
+// gossip says does not matter: a process this leader never renewed holds
+// nothing after the safe wait, whether it crashed a moment ago (and gossip
+// has not noticed yet) or is cut off, and a grant it lost with its lease is
+// never taken up again.
+func (ht *holderTracker) mayHoldAnything(now time.Time, k holderKey) bool {
 	h := ht.views[k]
 	if h == nil {
-		if alive {
-			return true
-		}
 		return now.Before(ht.safeUntil)
 	}
 	return now.Before(ht.heldUntil(h))

@@ -38,11 +38,11 @@ func TestMayHoldUnheardProcessUntilSafeWaitEnds(t *testing.T) {
 	if ht.mayHold(after(testSafeWait), k, 0) {
 		t.Error("a process never heard from still holds p after the safe wait")
 	}
-	if !ht.mayHoldAnything(after(time.Hour), k, true) {
-		t.Error("a live process that has not reported may hold anything")
+	if !ht.mayHoldAnything(after(testSafeWait-time.Millisecond), k) {
+		t.Error("a process never heard from may hold anything until the safe wait ends")
 	}
-	if ht.mayHoldAnything(after(testSafeWait), k, false) {
-		t.Error("a gone process never heard from holds something after the safe wait")
+	if ht.mayHoldAnything(after(testSafeWait), k) {
+		t.Error("a process never heard from holds something after the safe wait (alive to gossip or not: this leader never renewed it)")
 	}
 }
 
@@ -162,7 +162,7 @@ func TestOthersMayHoldSkipsGrantee(t *testing.T) {
 	if ht.othersMayHold(now.Add(testLeaseSafe), 0, holderKey{"b", 1}) {
 		t.Error("a's lease surely ended, yet it blocks the grant")
 	}
-	if !ht.mayHoldAnything(now, holderKey{"a", 1}, false) || ht.mayHoldAnything(now.Add(testLeaseSafe), holderKey{"a", 1}, true) {
+	if !ht.mayHoldAnything(now, holderKey{"a", 1}) || ht.mayHoldAnything(now.Add(testLeaseSafe), holderKey{"a", 1}) {
 		t.Error("mayHoldAnything of a reported process follows its lease, not gossip")
 	}
 }

@@ -42,6 +42,18 @@ type leaderState struct {
 	// jointVersion is the version that started the change of voters in
 	// flight (PrevVoters set).
 	jointVersion uint64
+	// early marks the partitions that the previous leader held itself,
+	// when the votes bound its holdings (predecessors.prevKnown): no other
+	// process can hold them (see selfFreed), so they may be granted once
+	// that leader's holdings ended, before the safe wait is over.
+	early []bool
+	// selfFreed is, per partition this leader's own process let go of,
+	// the table version that shows it free. It is granted to another
+	// member only once a majority of the voters applied that version
+	// (committed): then every possible successor's table shows it out of
+	// this leader's hands, which is what lets a successor grant the
+	// partitions still listed as this leader's before the safe wait ends.
+	selfFreed []uint64
 	// dirty: the table changed since it was last published.
 	dirty bool
 }
@@ -51,18 +63,20 @@ type leaderState struct {
 // it has no table (the bootstrap one, or the one saved before a restart);
 // reports are the holdings its voters sent with their votes, and its own.
 func newLeaderState(opt Options, members memberTable, emit func(Event), now time.Time, term uint64,
-	base partitions.Table, elected election.Config, reports map[string]partitions.Report) *leaderState {
+	base partitions.Table, elected election.Config, reports map[string]partitions.Report, pred predecessors) *leaderState {
 	P := opt.Partitions
 	l := &leaderState{
 		opt: opt, members: members, emit: emit,
 		term: term, electedAt: now,
-		holders:   newHolderTracker(now.Add(opt.safeWait()), opt.leaseSafe()),
+		holders:   newHolderTracker(pred.leasesEnd.Add(opt.leaseSafe()), opt.leaseSafe()),
 		acks:      newAckTracker(now, term, opt.Self, members),
 		tokens:    newTokenMinter(term, P),
 		plans:     planCache{cfg: rebalance.Config{Partitions: P, Load: opt.Load}},
 		published: make([]uint64, P),
 		dest:      make([]string, P),
 		moveStart: make([]time.Time, P),
+		early:     make([]bool, P),
+		selfFreed: make([]uint64, P),
 	}
 	voters, prev := base.VoterSet()
 	t := partitions.Table{
@@ -107,9 +121,37 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 			*e = partitions.Entry{Owner: name, Incarnation: r.Incarnation, Token: h.Token, State: st}
 		}
 	}
+	// An entry that names this process but that its own report does not
+	// show (same token) is not held by it: an older leader may have moved
+	// it on in a table this member never saw. Listed as ours in this
+	// term's tables, a successor would take it for a partition only we can
+	// hold (early, below); freed here, it waits for the safe wait instead.
+	own := map[int]uint64{}
+	for _, h := range reports[opt.Self].Items {
+		own[h.ID] = h.Token
+	}
+	for p, e := range l.table.Partitions {
+		if e.Owner == opt.Self && e.Incarnation == opt.Incarnation {
+			if tok, ok := own[p]; !ok || tok != e.Token {
+				l.table.Partitions[p] = partitions.Entry{}
+			}
+		}
+	}
 	for p, e := range l.table.Partitions {
 		if e.Owner != "" {
 			l.published[p] = t.ID.Version
+		}
+	}
+	// The previous leader, silent so far: its own holdings end by
+	// prevUntil, and nobody else can hold what its own table lists as its
+	// (docs/architecture.md, "How soon a new leader grants"). Only its own
+	// table says so: an older leader's may list it for a partition that
+	// leader moved on.
+	if prev := pred.prev; pred.prevKnown && base.ID.Term == pred.prevTerm && base.Leader == prev.name &&
+		prev != l.selfKey() && l.holders.views[prev] == nil {
+		l.holders.bound(prev, pred.prevUntil)
+		for p, e := range l.table.Partitions {
+			l.early[p] = e.Owner == prev.name && e.Incarnation == prev.inc
 		}
 	}
 	l.dirty = true
@@ -176,7 +218,12 @@ func (c *Core) leaderTick(now time.Time) {
 		c.el.StepDown(now)
 		return
 	}
-	if to := l.handOverTarget(now, c.leaving, c.draining && len(c.own.Report().Items) > 0); to != "" {
+	// A draining leader hands over once its partitions moved on: released,
+	// and granted to their next owners (a partition it freed waits for a
+	// majority to apply that, see selfFreed; a successor could only grant
+	// it after its safe wait).
+	movedOn := len(c.own.Report().Items) == 0 && !l.awaitingCommit()
+	if to := l.handOverTarget(now, c.leaving, c.draining && !movedOn); to != "" {
 		if c.el.Transfer(now, to) == nil {
 			c.emit(Event{Kind: EventHandedOver, At: now, To: memberOf(to)})
 		}
@@ -302,7 +349,10 @@ func (l *leaderState) freeReleased(now time.Time) {
 		// early, and give the ownership checker nothing to catch.
 		unsafe := l.opt.UnsafeGrantWithoutWaiting && (e.State == partitions.Releasing || !alive)
 		listedIn := partitions.TableID{Term: l.term, Version: l.published[p]}
-		if unsafe || l.holders.releasedBy(k, p, e.Token, listedIn) || !l.holders.mayHoldAnything(now, k, alive) {
+		if unsafe || l.holders.releasedBy(k, p, e.Token, listedIn) || !l.holders.mayHoldAnything(now, k) {
+			if k == l.selfKey() {
+				l.selfFreed[p] = l.table.ID.Version + 1 // the version nextTable publishes
+			}
 			l.table.Partitions[p] = partitions.Entry{}
 			l.dirty = true
 		}
@@ -387,14 +437,40 @@ func (l *leaderState) canGrant(now time.Time, p int, to string) bool {
 	if l.opt.UnsafeGrantWithoutWaiting {
 		return true
 	}
-	if now.Before(l.holders.safeUntil) {
+	if now.Before(l.holders.safeUntil) && !l.early[p] {
 		return false
 	}
 	m := l.members[to]
 	if m == nil {
 		return false
 	}
+	if v := l.selfFreed[p]; v != 0 && to != l.opt.Self {
+		if !l.committed(v) {
+			return false
+		}
+		l.selfFreed[p] = 0
+	}
 	return !l.holders.othersMayHold(now, p, holderKey{to, m.Incarnation})
+}
+
+// awaitingCommit reports whether a partition this leader let go of waits
+// for a majority to apply the table that freed it.
+func (l *leaderState) awaitingCommit() bool {
+	for _, v := range l.selfFreed {
+		if v != 0 && !l.committed(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// committed reports whether a majority of the voters (of both sets during
+// a change) applied version of this term's table.
+func (l *leaderState) committed(version uint64) bool {
+	id := partitions.TableID{Term: l.term, Version: version}
+	self := l.opt.electionName()
+	cfg := election.Config{Voters: l.table.Voters, Prev: l.table.PrevVoters}
+	return cfg.HasQuorum(func(v string) bool { return v == self || !l.acks.appliedBy(v).Less(id) })
 }
 
 // grant gives partition p to member to with a new token, or reports false
@@ -408,6 +484,7 @@ func (l *leaderState) grant(p int, to string) bool {
 		Token: token, State: partitions.Owned}
 	l.published[p] = l.table.ID.Version + 1
 	l.dest[p] = ""
+	l.early[p] = false
 	l.dirty = true
 	return true
 }

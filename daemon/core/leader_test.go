@@ -19,7 +19,7 @@ func TestPlanFailureReportedOncePerInputs(t *testing.T) {
 	var events []Event
 	l := newLeaderState(opt, members, func(e Event) { events = append(events, e) }, now, 9,
 		partitions.Table{}, election.Config{Voters: []string{el("m0")}},
-		map[string]partitions.Report{"m0": {Incarnation: 1}})
+		map[string]partitions.Report{"m0": {Incarnation: 1}}, fromVotes(now, opt, nil))
 	failures := func() int {
 		n := 0
 		for _, e := range events {

@@ -118,7 +118,10 @@ type PodSpec struct {
 // slower than the simulation's (simcluster.Fast: 50 ms heartbeats, 400 ms
 // leader lease) because real processes share two cores with the test, the
 // race detector and memberlist, and a heartbeat late by a scheduler hiccup
-// must not cost the leader; the lease is the same 2 s. procluster is also
+// must not cost the leader; the lease is the same 2 s. The leader lease is
+// 1 s: the leader's own partitions are leased only that far ahead, and its
+// worker (clientlib's default margin is 500 ms) must see deadlines well past
+// the margin. procluster is also
 // linked into the demo binary, which must not import a test harness, so the
 // values are written here.
 func FastArgs() []string {
@@ -127,7 +130,7 @@ func FastArgs() []string {
 		"--heartbeat-interval", "100ms",
 		"--leader-timeout", "600ms",
 		"--election-timeout", "250ms",
-		"--leader-lease", "600ms",
+		"--leader-lease", "1s",
 		"--lease", "2s",
 		"--settle", "500ms",
 		"--release-timeout", "2s",

@@ -264,16 +264,14 @@ func (c *Cluster) RunUntil(limit time.Duration, cond func() bool) bool {
 	return c.cl.RunUntil(limit, c.timing.Tick, cond)
 }
 
-// observe runs after every step: scheduled events, gossip, apps, checker,
-// hooks.
+// observe runs after every step: apps, checker, hooks, then the events
+// scheduled for now, and gossip. The apps read their sidecars' views
+// before an event acts: a sidecar paused or crashed at now ran the step
+// before, and its app saw what that step did (a lease it renewed), as a real
+// app polling it would have. Read after the event, the app kept an older
+// deadline than its sidecar, stopped at it, and took the same grant up
+// again at the resume: a relisting no sidecar made.
 func (c *Cluster) observe(now time.Time) {
-	for len(c.events) > 0 && !c.events[0].at.After(now) {
-		e := c.events[0]
-		c.events = c.events[1:]
-		c.Logf("event: %s", e.name)
-		e.do()
-	}
-	c.gossip(now)
 	for _, name := range c.names {
 		m := c.members[name]
 		c.runApp(m, now)
@@ -283,6 +281,13 @@ func (c *Cluster) observe(now time.Time) {
 	for _, h := range c.hooks {
 		h(now)
 	}
+	for len(c.events) > 0 && !c.events[0].at.After(now) {
+		e := c.events[0]
+		c.events = c.events[1:]
+		c.Logf("event: %s", e.name)
+		e.do()
+	}
+	c.gossip(now)
 }
 
 // RequireNoViolations fails the test with the checker's findings.
