@@ -38,12 +38,13 @@ var (
 	// not have exactly one entry per partition.
 	ErrInvalidCurrent = errors.New("invalid current assignment")
 	// ErrHashCollision is returned when two members put a point on the same
-	// place of the hash ring. consistent would then silently drop one of the
-	// points; if it dropped all points of a member it could panic. With
-	// 64-bit hashes this takes a deliberately crafted member name.
+	// place of the hash ring. Where one point would belong to two members
+	// the placement is not consistent's any more (consistent keeps one of
+	// them, and may lose a member altogether). With 64-bit hashes this takes
+	// a deliberately crafted member name.
 	ErrHashCollision = errors.New("hash collision on the ring")
-	// ErrInternal reports a broken internal invariant, including a panic of
-	// consistent that the guards in this package should have made impossible.
+	// ErrInternal reports a broken internal invariant, such as members
+	// without room for every partition, which the bounds on Config rule out.
 	// It is a bug; the caller should keep its current table.
 	ErrInternal = errors.New("internal rebalance error")
 )

@@ -14,11 +14,15 @@
 //
 // # Ideal placement: Target
 //
-// Target is bounded-load consistent hashing by buraksezer/consistent v1.0.0:
-// every member puts 40 points on a ring, each partition goes to the first
-// point after its hash whose member has fewer than Capacity partitions.
-// consistent fills partitions in id order; its result depends on the member set
-// only (names are sorted and de-duplicated before they are handed over).
+// Target is bounded-load consistent hashing as buraksezer/consistent v1.0.0
+// computes it: every member puts 40 points on a ring, each partition goes to
+// the first point after its hash whose member has fewer than Capacity
+// partitions, partitions in id order; the result depends on the member set
+// only (names are sorted and de-duplicated first). This package computes that
+// placement itself, building the ring once, because consistent re-sorts its
+// ring after each member it adds (see Cost); the tests compare the two on
+// random member sets, partition counts and loads, so the placement is
+// consistent's, point for point.
 //
 // # Sticky plan: Plan
 //
@@ -89,11 +93,13 @@
 //
 // # Cost
 //
-// Plan is linear in P (times n where it looks for a member with room) except
-// for building consistent's ring: v1.0.0 re-sorts all ring points after adding
-// each member, which is quadratic in n. Measured on one core (BenchmarkPlan):
-// 1.2 ms for 10 members, 5 ms for 50, 0.16 s for 300 and about 2 s for 1000
-// at P=271; 60-100 ms for 50 members at P=65536. The leader plans once per
-// batched membership change, so this is affordable up to a few hundred
-// members.
+// Plan hashes n*40 ring points and sorts them once (a radix sort), places P
+// partitions with a binary search and a walk past full members each, and
+// settles in time linear in P (times n where it looks for a member with room).
+// Measured with BenchmarkPlan on a busy 2-core machine: about 14 ms (7 ms of
+// CPU) for 1000 members and 10,000 partitions, 2.5 ms for 300 members at
+// P=271. Building the ring with consistent instead, which re-sorts all points
+// after adding each member, cost about 3 s at 1000 x 10,000 and 0.16 s at
+// 300 x 271. The leader plans once per batched membership change, and
+// daemon/core caches the answer while its inputs stay the same.
 package rebalance

@@ -7,6 +7,12 @@ import (
 	"testing"
 )
 
+// ringMember adapts a member name to consistent.Member, for the tests that
+// compare this package with consistent itself.
+type ringMember string
+
+func (m ringMember) String() string { return string(m) }
+
 // memberNames returns ringd-0 .. ringd-(n-1).
 func memberNames(n int) []string {
 	names := make([]string, n)

@@ -244,8 +244,8 @@ func TestPlanDoesNotModifyInput(t *testing.T) {
 	}
 }
 
-// BenchmarkPlan measures one Plan from an empty table; building consistent's
-// ring dominates and grows with the square of the member count.
+// BenchmarkPlan measures one Plan from an empty table (the first table of a
+// cluster): every partition is placed.
 func BenchmarkPlan(b *testing.B) {
 	for _, bc := range []struct {
 		members int
@@ -255,6 +255,7 @@ func BenchmarkPlan(b *testing.B) {
 		{50, DefaultConfig()},
 		{300, DefaultConfig()},
 		{50, Config{Partitions: 65536, Load: 1}},
+		{1000, Config{Partitions: 10000, Load: DefaultLoad}}, // issue 11's figure d: goal 20 ms
 	} {
 		names := memberNames(bc.members)
 		current := make([]string, bc.cfg.Partitions)
@@ -265,5 +266,39 @@ func BenchmarkPlan(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPlanChange measures what a leader runs on a membership change: one
+// Plan from a settled table of n members after one member joined or left.
+func BenchmarkPlanChange(b *testing.B) {
+	for _, bc := range []struct {
+		members int
+		cfg     Config
+	}{
+		{100, Config{Partitions: 1024, Load: DefaultLoad}},
+		{1000, Config{Partitions: 10000, Load: DefaultLoad}},
+	} {
+		names := memberNames(bc.members + 1)
+		start, err := Plan(make([]string, bc.cfg.Partitions), names[:bc.members], bc.cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		settled := start.Target
+		for _, change := range []struct {
+			name    string
+			members []string
+		}{
+			{"join", names},
+			{"leave", names[1:bc.members]},
+		} {
+			b.Run(fmt.Sprintf("%s/n=%d/P=%d/load=%g", change.name, bc.members, bc.cfg.Partitions, bc.cfg.Load), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := Plan(settled, change.members, bc.cfg); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package rebalance
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/buraksezer/consistent"
@@ -36,6 +39,69 @@ func TestTargetMatchesConsistent(t *testing.T) {
 				if want := c.GetPartitionOwner(p).String(); owner != want {
 					t.Fatalf("n=%d %+v: partition %d: Target says %q, consistent says %q", n, cfg, p, owner, want)
 				}
+			}
+		}
+	}
+}
+
+// consistentOwners is the reference: consistent v1.0.0's own placement.
+func consistentOwners(names []string, cfg Config, h consistent.Hasher) []string {
+	ms := make([]consistent.Member, len(names))
+	for i, name := range names {
+		ms[i] = ringMember(name)
+	}
+	c := consistent.New(ms, consistent.Config{
+		Hasher: h, PartitionCount: cfg.Partitions, ReplicationFactor: replicas, Load: cfg.Load,
+	})
+	owners := make([]string, cfg.Partitions)
+	for p := range owners {
+		owners[p] = c.GetPartitionOwner(p).String()
+	}
+	return owners
+}
+
+// pairedHasher is xxhash, except that a member's ring points 2k and 2k+1 land
+// on the same place: consistent then keeps the point twice in its sorted ring,
+// which target must reproduce.
+type pairedHasher struct{}
+
+func (pairedHasher) Sum64(b []byte) uint64 {
+	idx, name, ok := bytes.Cut(b, []byte(":"))
+	if len(b) == 8 && b[7] == 0 || !ok { // a partition key, not a ring key
+		return xxhash.Sum64(b)
+	}
+	i, err := strconv.Atoi(string(idx))
+	if err != nil {
+		return xxhash.Sum64(b)
+	}
+	return xxhash.Sum64(strconv.AppendInt(append(slices.Clone(name), '#'), int64(i/2), 10))
+}
+
+// TestTargetMatchesConsistentRandom compares target with consistent on random
+// member names, member counts (including more members than partitions),
+// partition counts and loads (including 1, where the last partitions walk far
+// past full members), and on a ring with repeated points.
+func TestTargetMatchesConsistentRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for trial := range 24 {
+		n := 1 + r.IntN(80)
+		cfg := Config{Partitions: 1 + r.IntN(2000), Load: 1 + 2*r.Float64()}
+		if trial%4 == 0 {
+			cfg.Load = 1
+		}
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("pod-%x.%d", r.Uint64(), i)
+		}
+		slices.Sort(names)
+		for _, h := range []hasher{xxHasher{}, pairedHasher{}} {
+			got, err := target(names, cfg, h, replicas)
+			if err != nil {
+				t.Fatalf("trial %d (n=%d %+v, %T): %v", trial, n, cfg, h, err)
+			}
+			if want := consistentOwners(names, cfg, h); !slices.Equal(got, want) {
+				t.Fatalf("trial %d (n=%d %+v, %T): target differs from consistent in %d partitions",
+					trial, n, cfg, h, changed(got, want))
 			}
 		}
 	}
@@ -193,8 +259,9 @@ func TestTargetRefusesCollision(t *testing.T) {
 	}
 }
 
-// turncoatHasher answers honestly for the first calls, then collides: it gets
-// past checkRing and makes consistent panic.
+// turncoatHasher answers honestly for the first calls, then collides. Against
+// consistent, which hashed ring points once to check them and again to build
+// its ring, it got past the collision check and made consistent panic.
 type turncoatHasher struct{ honest *int }
 
 func (h turncoatHasher) Sum64(b []byte) uint64 {
@@ -205,12 +272,47 @@ func (h turncoatHasher) Sum64(b []byte) uint64 {
 	return 42
 }
 
-func TestTargetRecoversFromPanic(t *testing.T) {
+// TestTargetHashesEachPointOnce: target checks the very ring it places on, so
+// a hasher that changes its answers after the ring points cannot slip a
+// collision past the check; the partitions then all hash alike, and still each
+// gets an owner within capacity.
+func TestTargetHashesEachPointOnce(t *testing.T) {
 	names := memberNames(2)
+	cfg := Config{Partitions: 10, Load: 1.25}
 	honest := len(names) * replicas
-	_, err := target(names, Config{Partitions: 10, Load: 1.25}, turncoatHasher{&honest}, replicas)
-	if !errors.Is(err, ErrInternal) {
-		t.Fatalf("err = %v, want ErrInternal from a recovered panic", err)
+	got, err := target(names, cfg, turncoatHasher{&honest}, replicas)
+	if err != nil {
+		t.Fatalf("target: %v", err)
+	}
+	for owner, c := range countOwners(got) {
+		if !slices.Contains(names, owner) || c > Capacity(len(names), cfg) {
+			t.Fatalf("%q owns %d partitions (capacity %d): %v", owner, c, Capacity(len(names), cfg), got)
+		}
+	}
+}
+
+// TestRingPlaceReportsNoRoom covers the guard that consistent has as a panic:
+// members without room for every partition give ErrInternal, not a loop or a
+// partial table. Capacity with Load >= 1 never allows this, so the test asks
+// the ring directly.
+func TestRingPlaceReportsNoRoom(t *testing.T) {
+	r, err := newRing(memberNames(3), xxHasher{}, replicas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.place(10, 3, xxHasher{}); !errors.Is(err, ErrInternal) {
+		t.Fatalf("3 members of capacity 3 placing 10 partitions: err = %v, want ErrInternal", err)
+	}
+	owners, err := r.place(9, 3, xxHasher{})
+	if err != nil {
+		t.Fatalf("3 members of capacity 3 placing 9 partitions: %v", err)
+	}
+	loads := make([]int, 3)
+	for _, m := range owners {
+		loads[m]++
+	}
+	if !slices.Equal(loads, []int{3, 3, 3}) {
+		t.Fatalf("loads %v, want 3 each", loads)
 	}
 }
 
