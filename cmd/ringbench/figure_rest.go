@@ -69,8 +69,8 @@ type pollRun struct {
 	// long-polls, while they wait and after every one was answered; peak is
 	// its VmHWM then.
 	idle, waiting, after, peak int64
-	answered, errs           int
-	firstErr                 string
+	answered, errs             int
+	firstErr                   string
 	// spread is from the first answer (the change is visible) to the last;
 	// fromTrigger from the drain request to the last answer.
 	spread, fromTrigger time.Duration
