@@ -45,7 +45,14 @@ const maxAnswerAge = 50 * time.Millisecond
 func encodeMine(at time.Time, v api.Mine, changed <-chan struct{}) *mineAnswer {
 	// Room for the partitions at ~80 bytes each, so that one allocation is
 	// enough in the common case.
-	b := make([]byte, 0, 256+80*len(v.Partitions))
+	b, held := appendMine(make([]byte, 0, 256+80*len(v.Partitions)), v, 0)
+	// The placeholder 0 of heldMs is one digit; each request writes its own.
+	return &mineAnswer{at: at, index: v.Index, changed: changed, head: b[:held:held], tail: b[held+1:]}
+}
+
+// appendMine appends v as JSON with heldMs set to heldMs and returns where
+// the heldMs value starts.
+func appendMine(b []byte, v api.Mine, heldMs int64) (out []byte, heldAt int) {
 	b = append(b, `{"node":`...)
 	b = appendJSONString(b, v.Node)
 	b = append(b, `,"incarnation":`...)
@@ -57,7 +64,8 @@ func encodeMine(at time.Time, v api.Mine, changed <-chan struct{}) *mineAnswer {
 	b = append(b, `,"leader":`...)
 	b = appendJSONString(b, v.Leader)
 	b = append(b, `,"heldMs":`...)
-	split := len(b)
+	heldAt = len(b)
+	b = strconv.AppendInt(b, heldMs, 10)
 	b = append(b, `,"leaseRemainingMs":`...)
 	b = strconv.AppendInt(b, v.LeaseRemainingMs, 10)
 	b = append(b, `,"partitions":[`...)
@@ -75,8 +83,7 @@ func encodeMine(at time.Time, v api.Mine, changed <-chan struct{}) *mineAnswer {
 		b = strconv.AppendInt(b, p.LeaseRemainingMs, 10)
 		b = append(b, '}')
 	}
-	b = append(b, "]}\n"...)
-	return &mineAnswer{at: at, index: v.Index, changed: changed, head: b[:split:split], tail: b[split:]}
+	return append(b, "]}\n"...), heldAt
 }
 
 // appendJSONString appends s as encoding/json writes it (HTML-safe). Names,
