@@ -69,34 +69,38 @@ func (s *Server) getMine(c echo.Context) error {
 		// echo indents for ?pretty; the hand encoder writes compact JSON only.
 		return s.getMinePretty(c, q, start)
 	}
-	bp := bodyPool.Get().(*[]byte)
-	defer bodyPool.Put(bp)
-	var body []byte
-	var index uint64
-	if q.block && q.wait > 0 {
-		// A watch: it may wait, and then shares the answer with the other
-		// watchers that the same change wakes.
-		a := s.mineAnswer(start)
-		if a.index == q.index {
-			var ok bool
-			if a, ok = s.waitMine(c, q, start, a); !ok {
-				// The client is gone; there is nobody to answer.
-				return nil
-			}
-		}
-		body = append((*bp)[:0], a.head...)
-		body = strconv.AppendInt(body, a.at.Sub(start).Milliseconds(), 10)
-		body = append(body, a.tail...)
-		index = a.index
-	} else {
+	if !q.block || q.wait <= 0 {
 		// A plain read: encoded straight into a pooled buffer, since
 		// requests one after the other never share a view.
+		bp := bodyPool.Get().(*[]byte)
+		defer bodyPool.Put(bp)
 		at := time.Now()
 		v, _ := s.src.Mine()
-		body, _ = appendMine((*bp)[:0], v, at.Sub(start).Milliseconds())
-		index = v.Index
+		*bp, _ = appendMine((*bp)[:0], v, at.Sub(start).Milliseconds())
+		return s.sendMine(c, v.Index, *bp)
 	}
-	*bp = body
+	// A watch: it may wait, and then shares the answer with the other
+	// watchers that the same change wakes.
+	a := s.mineAnswer(start)
+	if a.index == q.index {
+		var ok bool
+		if a, ok = s.waitMine(c, q, start, a); !ok {
+			// The client is gone; there is nobody to answer.
+			return nil
+		}
+	}
+	// The buffer is taken only now: a watcher holding one while it waits
+	// would cost its size per watcher.
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body := append((*bp)[:0], a.head...)
+	body = strconv.AppendInt(body, a.at.Sub(start).Milliseconds(), 10)
+	*bp = append(body, a.tail...)
+	return s.sendMine(c, a.index, *bp)
+}
+
+// sendMine writes a GET /partitions/mine answer.
+func (s *Server) sendMine(c echo.Context, index uint64, body []byte) error {
 	setIndex(c, index)
 	noStore(c)
 	return c.JSONBlob(http.StatusOK, body)
