@@ -171,6 +171,7 @@ func New(src Source, opts Options) *Server {
 	// every handler. Registered after the routes because the metrics need the
 	// route list; echo applies e.Use to routes added earlier too.
 	e.Use(newHTTPMetrics(opts.Registerer, e, s.log).middleware, s.logRequests, s.recoverPanics, s.limitBody)
+	s.registerPollGauge(opts.Registerer)
 
 	s.srv = &http.Server{
 		Handler:           e,

@@ -128,3 +128,13 @@ func TestLoadgenAgainstPlainHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestMetricValue(t *testing.T) {
+	text := "# HELP ringd_http_long_polls x\n# TYPE ringd_http_long_polls gauge\nringd_http_long_polls 9999\nringd_http_long_polls_other 1\n"
+	if v, ok := metricValue(text, "ringd_http_long_polls"); !ok || v != 9999 {
+		t.Fatalf("got %v %v", v, ok)
+	}
+	if _, ok := metricValue(text, "ringd_term"); ok {
+		t.Fatal("found a metric that is not there")
+	}
+}
