@@ -71,8 +71,9 @@ type pollRun struct {
 	idle, waiting, after, peak int64
 	answered, errs             int
 	firstErr                   string
-	// spread is from the first answer (the change is visible) to the last;
-	// fromTrigger from the drain request to the last answer.
+	// spread is from the first answer after the drain (the change is
+	// visible) to the last; fromTrigger from the drain request to the last
+	// answer; early counts answers before the drain (see answerTimes).
 	spread, fromTrigger time.Duration
 	early               int
 }
@@ -327,19 +328,25 @@ func metricValue(text, name string) (float64, bool) {
 	return 0, false
 }
 
-// answerTimes returns the time from the first answer to the last, from
-// trigger to the last, and how many answers came before trigger (the index
-// changed by itself: those do not time the change).
+// answerTimes times the answers to the change made at trigger: from the
+// first answer after it (the change is visible) to the last, and from
+// trigger to the last. early counts the answers before trigger: the index
+// moved by itself while the long-polls were parked, and those do not time
+// the change.
 func answerTimes(answers []WatchAnswer, trigger time.Time) (spread, fromTrigger time.Duration, early int) {
-	if len(answers) == 0 {
-		return 0, 0, 0
-	}
-	first, last := answers[0].AtUnixNano, answers[0].AtUnixNano
+	var first, last int64
 	for _, a := range answers {
-		first, last = min(first, a.AtUnixNano), max(last, a.AtUnixNano)
 		if a.AtUnixNano < trigger.UnixNano() {
 			early++
+			continue
 		}
+		if first == 0 || a.AtUnixNano < first {
+			first = a.AtUnixNano
+		}
+		last = max(last, a.AtUnixNano)
+	}
+	if last == 0 {
+		return 0, 0, early
 	}
 	return time.Duration(last - first), time.Duration(last - trigger.UnixNano()), early
 }
@@ -586,7 +593,7 @@ func restSection(env *Env, runs []restRun, notes []string) Section {
 			"(/proc), peak its VmHWM.", restMembers, restPartitions, restConns, trials, d, restWaitParam),
 	}
 	thr := Table{Header: []string{"ringd", "server", "requests/s min / median / max", "p50 latency (median run)", "p99 latency (median run)", "vs plain (median)"}}
-	polls := Table{Header: []string{"ringd", "long-polls", "RSS idle", "RSS waiting", "RSS after answers", "peak RSS", "answered", "first → last answer", "drain request → last answer"}}
+	polls := Table{Header: []string{"ringd", "long-polls", "RSS idle", "RSS waiting", "RSS after answers", "peak RSS", "answered", "first → last answer after the drain", "drain request → last answer"}}
 	for _, r := range runs {
 		rd, pd := perSecond(r.ringd), perSecond(r.plain)
 		ratio := "—"
@@ -603,7 +610,7 @@ func restSection(env *Env, runs []restRun, notes []string) Section {
 				answered += fmt.Sprintf(" (%d errors, first: %s)", p.errs, p.firstErr)
 			}
 			if p.early > 0 {
-				answered += fmt.Sprintf(" (%d before the drain)", p.early)
+				answered += fmt.Sprintf(" (%d before the drain: the index moved by itself)", p.early)
 			}
 			polls.AddRow(r.build.label, p.watchers, mb(p.idle)+" MB", mb(p.waiting)+" MB", mb(p.after)+" MB", mb(p.peak)+" MB",
 				answered, fmt.Sprintf("%d ms", p.spread.Milliseconds()), fmt.Sprintf("%d ms", p.fromTrigger.Milliseconds()))
@@ -688,7 +695,7 @@ func restGoals(runs []restRun) []string {
 			mem = "missed"
 		}
 		lat := "met"
-		if p.answered != p.watchers || p.early > 0 || p.spread > 200*time.Millisecond {
+		if p.answered != p.watchers || p.spread > 200*time.Millisecond {
 			lat = "missed"
 		}
 		out = append(out, fmt.Sprintf("Goal %d long-polls in ≤ 100 MB RSS: %s (%s MB waiting, %s MB after, peak %s MB). "+
