@@ -27,6 +27,11 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if quietPaths[c.Path()] {
 			level = hclog.Trace
 		}
+		if s.log.GetLevel() > level {
+			// Not logged: skip building the line, which costs more
+			// allocations than the rest of a plain read.
+			return nil
+		}
 		req, resp := c.Request(), c.Response()
 		status := resp.Status
 		if !resp.Committed && req.Context().Err() != nil {

@@ -127,3 +127,19 @@ func isLongPoll(req *http.Request) bool {
 	_, ok := vals["index"]
 	return ok
 }
+
+// registerPollGauge exports how many long-polls wait right now: each holds a
+// connection and its memory, so an operator (and figure f of the benchmarks)
+// can see the watchers a member carries. nil reg -> none.
+func (s *Server) registerPollGauge(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ringd_http_long_polls",
+		Help: "Long-polls (GET /partitions/mine and GET /partitions with ?index=) waiting for a change right now.",
+	}, func() float64 { return float64(s.polls.Load()) })
+	if _, err := register(reg, g); err != nil {
+		s.log.Error("cannot register the long-poll gauge; serving without it", "error", err)
+	}
+}

@@ -131,3 +131,34 @@ func TestNoRegistererNoMetrics(t *testing.T) {
 		t.Fatal(r.status)
 	}
 }
+
+// TestLongPollGauge shows the waiting long-polls in ringd_http_long_polls.
+func TestLongPollGauge(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, ts, _ := newHTTPTest(t, newFake(sampleMine()), Options{Registerer: reg})
+	gauge := func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "ringd_http_long_polls" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no ringd_http_long_polls")
+		return 0
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := goGet(ctx, newClient(t), ts.URL+"/partitions/mine?index=42&wait=1m")
+	waitPolls(t, s, 1)
+	if g := gauge(); g != 1 {
+		t.Fatalf("gauge %v with one long-poll waiting", g)
+	}
+	cancel()
+	<-ch
+	waitPolls(t, s, 0)
+	if g := gauge(); g != 0 {
+		t.Fatalf("gauge %v after the long-poll ended", g)
+	}
+}

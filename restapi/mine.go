@@ -65,15 +65,91 @@ func (s *Server) getMine(c echo.Context) error {
 			a.AckIndex(q.index)
 		}
 	}
+	if _, pretty := vals["pretty"]; pretty || s.e.Debug {
+		// echo indents for ?pretty; the hand encoder writes compact JSON only.
+		return s.getMinePretty(c, q, start)
+	}
+	if !q.block || q.wait <= 0 {
+		// A plain read: encoded straight into a pooled buffer, since
+		// requests one after the other never share a view.
+		bp := bodyPool.Get().(*[]byte)
+		defer bodyPool.Put(bp)
+		at := time.Now()
+		v, _ := s.src.Mine()
+		*bp, _ = appendMine((*bp)[:0], v, at.Sub(start).Milliseconds())
+		return s.sendMine(c, v.Index, *bp)
+	}
+	// A watch: it may wait, and then shares the answer with the other
+	// watchers that the same change wakes.
+	a := s.mineAnswer(start)
+	if a.index == q.index {
+		var ok bool
+		if a, ok = s.waitMine(c, q, start, a); !ok {
+			// The client is gone; there is nobody to answer.
+			return nil
+		}
+	}
+	// The buffer is taken only now: a watcher holding one while it waits
+	// would cost its size per watcher.
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body := append((*bp)[:0], a.head...)
+	body = strconv.AppendInt(body, a.at.Sub(start).Milliseconds(), 10)
+	*bp = append(body, a.tail...)
+	return s.sendMine(c, a.index, *bp)
+}
+
+// sendMine writes a GET /partitions/mine answer.
+func (s *Server) sendMine(c echo.Context, index uint64, body []byte) error {
+	setIndex(c, index)
+	noStore(c)
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+// waitMine is watch for GET /partitions/mine on shared answers: it blocks
+// until the index moves away from q.index, the wait runs out, the server
+// shuts down or the client goes away, and returns the answer to send (false:
+// the client is gone). It holds only the index and the change channel while
+// it waits, not the view: with thousands of watchers the views would be
+// most of the member's memory.
+func (s *Server) waitMine(c echo.Context, q pollQuery, start time.Time, a *mineAnswer) (*mineAnswer, bool) {
+	s.polls.Add(1)
+	defer s.polls.Add(-1)
+
+	timer := time.NewTimer(q.wait)
+	defer timer.Stop()
+	ctx := c.Request().Context()
+	changed := a.changed
+	for {
+		select {
+		case <-changed:
+			// A wake-up is not trusted: the index may be the same (see watch).
+			next := s.mineAnswer(start)
+			if next.index != q.index {
+				return next, true
+			}
+			changed = next.changed
+		case <-timer.C:
+			// Read again: fields such as the lease change without the index.
+			return s.mineAnswer(time.Now()), true
+		case <-s.quit:
+			return s.mineAnswer(time.Now()), true
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// getMinePretty answers GET /partitions/mine?pretty through echo's JSON
+// encoder, as before the hand encoder.
+func (s *Server) getMinePretty(c echo.Context, q pollQuery, start time.Time) error {
 	view, ok := watch(s, c, q, func() (api.Mine, uint64, <-chan struct{}) {
 		v, ch := s.src.Mine()
 		return v, v.Index, ch
 	})
 	if !ok {
-		// The client is gone; there is nobody to answer.
 		return nil
 	}
-
 	// Hand out [] rather than null: clients iterate it, and the design shows a
 	// list. Copy, so the Source's slice is never touched.
 	if view.Partitions == nil {

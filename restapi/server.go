@@ -116,6 +116,10 @@ type Server struct {
 	// polls counts long-polls blocked right now; tests use it to see that a
 	// blocked handler is really gone.
 	polls atomic.Int64
+
+	// lastMine is the newest encoded GET /partitions/mine answer, shared by
+	// the requests that may send it (see mineAnswer).
+	lastMine atomic.Pointer[mineAnswer]
 }
 
 // New builds a Server that reads from src. It does not listen; see Serve.
@@ -167,6 +171,7 @@ func New(src Source, opts Options) *Server {
 	// every handler. Registered after the routes because the metrics need the
 	// route list; echo applies e.Use to routes added earlier too.
 	e.Use(newHTTPMetrics(opts.Registerer, e, s.log).middleware, s.logRequests, s.recoverPanics, s.limitBody)
+	s.registerPollGauge(opts.Registerer)
 
 	s.srv = &http.Server{
 		Handler:           e,

@@ -84,7 +84,10 @@ func register(f Figure) {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code, hidden := runHidden(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if !hidden {
+		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }

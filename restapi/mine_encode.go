@@ -1,0 +1,138 @@
+package restapi
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ringd/ringd/clientlib/api"
+)
+
+// GET /partitions/mine is the hottest route: every application polls it, and
+// a member's thousands of watchers all answer at once when its index moves.
+// encoding/json spent most of a request's time reflecting over ~200
+// partitions, and every woken watcher read and encoded the same view again.
+// So the answer is encoded here by hand, once per view, into bytes that are
+// identical to what echo's c.JSON wrote (encoding/json with HTML escaping and
+// a trailing newline; TestMineJSONMatchesEncodingJSON holds them equal), and
+// requests that may send the same view share its encoding.
+
+// mineAnswer is one encoded GET /partitions/mine answer. It is immutable once
+// made and shared by every request that may send it (see Server.mineAnswer).
+type mineAnswer struct {
+	// at is when the view was read (taken just before calling the Source). A
+	// request sends heldMs = at - its start, so that heldMs plus each
+	// leaseRemainingMs, counted from the request's send time, never reaches
+	// past the real deadline however late the shared answer is written.
+	at      time.Time
+	index   uint64
+	changed <-chan struct{}
+	// head is the JSON up to and including `"heldMs":`, tail the rest from
+	// the comma after the heldMs value, newline included.
+	head, tail []byte
+}
+
+// maxAnswerAge bounds how old a shared answer may be when a request picks it
+// up. Any age would keep the deadlines right (see mineAnswer.at), but a
+// reader that looks at leaseRemainingMs alone should not see it much lower
+// than it is; 50 ms is far below any lease and still lets one encoding serve
+// a whole burst of woken watchers.
+const maxAnswerAge = 50 * time.Millisecond
+
+// encodeMine encodes v, read at `at`, as a mineAnswer.
+func encodeMine(at time.Time, v api.Mine, changed <-chan struct{}) *mineAnswer {
+	// Room for the partitions at ~80 bytes each, so that one allocation is
+	// enough in the common case.
+	b, held := appendMine(make([]byte, 0, 256+80*len(v.Partitions)), v, 0)
+	// The placeholder 0 of heldMs is one digit; each request writes its own.
+	return &mineAnswer{at: at, index: v.Index, changed: changed, head: b[:held:held], tail: b[held+1:]}
+}
+
+// appendMine appends v as JSON with heldMs set to heldMs and returns where
+// the heldMs value starts.
+func appendMine(b []byte, v api.Mine, heldMs int64) (out []byte, heldAt int) {
+	b = append(b, `{"node":`...)
+	b = appendJSONString(b, v.Node)
+	b = append(b, `,"incarnation":`...)
+	b = appendJSONString(b, v.Incarnation)
+	b = append(b, `,"term":`...)
+	b = strconv.AppendUint(b, v.Term, 10)
+	b = append(b, `,"index":`...)
+	b = strconv.AppendUint(b, v.Index, 10)
+	b = append(b, `,"leader":`...)
+	b = appendJSONString(b, v.Leader)
+	b = append(b, `,"heldMs":`...)
+	heldAt = len(b)
+	b = strconv.AppendInt(b, heldMs, 10)
+	b = append(b, `,"leaseRemainingMs":`...)
+	b = strconv.AppendInt(b, v.LeaseRemainingMs, 10)
+	b = append(b, `,"partitions":[`...)
+	for i, p := range v.Partitions {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, int64(p.ID), 10)
+		b = append(b, `,"token":`...)
+		b = strconv.AppendUint(b, p.Token, 10)
+		b = append(b, `,"state":`...)
+		b = appendJSONString(b, p.State)
+		b = append(b, `,"leaseRemainingMs":`...)
+		b = strconv.AppendInt(b, p.LeaseRemainingMs, 10)
+		b = append(b, '}')
+	}
+	return append(b, "]}\n"...), heldAt
+}
+
+// appendJSONString appends s as encoding/json writes it (HTML-safe). Names,
+// states and decimal numbers take the fast path; anything else goes through
+// encoding/json itself, so the two can never disagree.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// isClosed reports whether ch is closed (the view it came with is outdated).
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// bodyPool holds the buffers an answer is assembled in before its one Write,
+// so that the response goes out exactly as c.JSON sent it.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// mineAnswer returns an answer read at or after `after`: the shared one when
+// it was, is still current (its change channel is open, so the index has not
+// moved since) and is younger than maxAnswerAge; otherwise a fresh one, which
+// it shares. Every watcher woken by one change can so send one encoding,
+// read after the change.
+func (s *Server) mineAnswer(after time.Time) *mineAnswer {
+	now := time.Now()
+	if a := s.lastMine.Load(); a != nil && !a.at.Before(after) && now.Sub(a.at) <= maxAnswerAge && !isClosed(a.changed) {
+		return a
+	}
+	v, ch := s.src.Mine()
+	a := encodeMine(now, v, ch)
+	for {
+		old := s.lastMine.Load()
+		if (old != nil && old.at.After(a.at)) || s.lastMine.CompareAndSwap(old, a) {
+			break
+		}
+	}
+	return a
+}
