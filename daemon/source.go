@@ -54,6 +54,9 @@ func (d *Daemon) publish(now time.Time) {
 	if prev != nil && next.clusterChanged != prev.clusterChanged {
 		close(prev.clusterChanged)
 	}
+	if d.tableApplied != nil && (prev == nil || prev.view.Table.ID != v.Table.ID) {
+		d.tableApplied(v.Table, now)
+	}
 	d.observe(now, prev, v)
 }
 
