@@ -426,15 +426,18 @@ func poll(ctx context.Context, within time.Duration, what string, cond func(now 
 // every member applied it, and every partition is held by exactly one.
 func (c *scaleCluster) waitFormed(ctx context.Context, n int, within time.Duration) error {
 	last := time.Now()
-	return poll(ctx, within, fmt.Sprintf("cluster of %d with every partition held", n), func(now time.Time) bool {
+	var seen string // what the last look found, for the error
+	err := poll(ctx, within, fmt.Sprintf("cluster of %d with every partition held", n), func(now time.Time) bool {
 		l := c.leader(now)
+		covered, _ := c.coverage(now)
+		admitted := 0
+		if l != nil {
+			admitted = len(l.d.View().Table.Members)
+		}
+		seen = fmt.Sprintf("leader with a valid lease: %t, members admitted: %d, partitions held once: %d of %d",
+			l != nil, admitted, covered, scalePartitions)
 		if now.Sub(last) > 10*time.Second {
 			last = now
-			covered, _ := c.coverage(now)
-			admitted := 0
-			if l != nil {
-				admitted = len(l.d.View().Table.Members)
-			}
 			c.env.Log.Info("forming", "leader", l != nil, "admitted", admitted, "covered", covered)
 		}
 		if l == nil {
@@ -452,6 +455,10 @@ func (c *scaleCluster) waitFormed(ctx context.Context, n int, within time.Durati
 		covered, doubles := c.coverage(now)
 		return covered == scalePartitions && doubles == 0
 	})
+	if err != nil && seen != "" {
+		return fmt.Errorf("%w (last seen: %s; member logs in %s)", err, seen, c.logFile.Name())
+	}
+	return err
 }
 
 // joinTrial starts member i and returns the time from the leader applying
