@@ -125,7 +125,7 @@ func (c *testCluster) kill(m *testMember) {
 	defer c.checkMu.Unlock()
 	sent := time.Now()
 	c.net.Crash(m.addr)
-	m.d.crash()
+	m.d.Crash()
 	m.killed = true
 	c.check.ObserveAnswer(m.name, sent, time.Now(), nil)
 }
@@ -134,7 +134,7 @@ func (c *testCluster) close() {
 	for _, m := range c.members {
 		if !m.killed {
 			c.net.Crash(m.addr)
-			m.d.crash()
+			m.d.Crash()
 			m.killed = true
 		}
 	}
@@ -375,19 +375,6 @@ func TestClusterSplitMajorityOnly(t *testing.T) {
 func (d *Daemon) isLeaderNow() bool {
 	v := d.snap.Load().view
 	return v.Role == election.Leader && time.Now().Before(v.LeaseUntil)
-}
-
-// crash stops a daemon without draining or leaving (tests only).
-func (d *Daemon) crash() {
-	d.shutdownOnce.Do(func() {
-		close(d.stop)
-		<-d.loopDone
-		d.sender.close()
-		_ = d.ml.Shutdown()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = d.http.Shutdown(ctx)
-	})
 }
 
 // testLogLevel is info unless RINGD_TEST_LOG names another level.

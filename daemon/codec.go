@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ringd/ringd/daemon/core"
+	"github.com/ringd/ringd/partitions"
 )
 
 // maxMessage bounds a peer message: a table of 65536 partitions fits well.
@@ -21,6 +22,52 @@ func encodeEnvelope(env core.Envelope) ([]byte, error) {
 	}
 	return append([]byte{core.ProtocolVersion}, body...), nil
 }
+
+// tableEncoder encodes envelopes like encodeEnvelope, encoding a table that
+// several envelopes share only once: the leader sends each new table to
+// every member, and encoding it again for each of hundreds of members held
+// its loop up for longer than the table took to reach them (issue 11,
+// figure e). The zero value is ready; use one per batch of messages.
+type tableEncoder struct {
+	of  partitions.Table // the table last encoded
+	raw json.RawMessage
+}
+
+// withEncodedTable is an Envelope whose table is already JSON: its Table
+// field, shallower than the embedded one under the same key, replaces it.
+type withEncodedTable struct {
+	core.Envelope
+	Table json.RawMessage `json:"tbl"`
+}
+
+func (e *tableEncoder) encode(env core.Envelope) ([]byte, error) {
+	if env.Table == nil {
+		return encodeEnvelope(env)
+	}
+	if t := *env.Table; e.raw == nil || !sameTable(t, e.of) {
+		raw, err := json.Marshal(t)
+		if err != nil {
+			return nil, err
+		}
+		e.of, e.raw = t, raw
+	}
+	env.Table = nil
+	body, err := json.Marshal(withEncodedTable{Envelope: env, Table: e.raw})
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{core.ProtocolVersion}, body...), nil
+}
+
+// sameTable reports whether a and b are copies of one table value: same id
+// and leader, and the same slices (tables are replaced, never changed in
+// place).
+func sameTable(a, b partitions.Table) bool {
+	return a.ID == b.ID && a.Leader == b.Leader && sameSlice(a.Partitions, b.Partitions) &&
+		sameSlice(a.Members, b.Members) && sameSlice(a.Voters, b.Voters) && sameSlice(a.PrevVoters, b.PrevVoters)
+}
+
+func sameSlice[T any](a, b []T) bool { return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) }
 
 // decodeEnvelope checks and decodes a peer message. Anything malformed or
 // hostile is an error, never a panic; the core checks the meaning.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +57,48 @@ func TestDecodeEnvelopeRefusesMalformedInput(t *testing.T) {
 	}
 	if env, err := decodeEnvelope(good); err != nil || env.From != "a" || !env.WantTable {
 		t.Fatalf("round trip: %+v, %v", env, err)
+	}
+}
+
+// TestTableEncoderMatchesEncodeEnvelope: envelopes that share a table decode
+// to what encodeEnvelope gives, each with its own header fields, and a
+// different table (even under the same id) is encoded afresh, never taken
+// from the previous one.
+func TestTableEncoderMatchesEncodeEnvelope(t *testing.T) {
+	table := partitions.Table{ID: partitions.TableID{Term: 7, Version: 3}, Leader: "a", Members: []string{"a", "b", "c"},
+		Voters: []string{"a@1", "b@2", "c@3"}, Partitions: []partitions.Entry{{Owner: "a", Incarnation: 1, Token: 7001, State: partitions.Owned}, {}}}
+	other := table
+	other.Partitions = []partitions.Entry{{}, {Owner: "b", Incarnation: 2, Token: 7002, State: partitions.Owned}}
+	var enc tableEncoder
+	for _, tc := range []struct {
+		to    string
+		table partitions.Table
+	}{{"b", table}, {"c", table}, {"b", other}, {"c", table}} {
+		tt := tc.table
+		env := core.Envelope{From: "a", Incarnation: 1, Identity: 1, To: tc.to, Table: &tt}
+		got, err := enc.encode(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := encodeEnvelope(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := decodeEnvelope(got)
+		if err != nil {
+			t.Fatalf("decoding the shared encoding: %v", err)
+		}
+		w, _ := decodeEnvelope(want)
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("to %s: shared encoding decodes to\n%+v\nwant\n%+v", tc.to, g, w)
+		}
+	}
+	plain := core.Envelope{From: "a", To: "b", WantTable: true}
+	got, err := enc.encode(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := decodeEnvelope(got); g.Table != nil || !g.WantTable {
+		t.Errorf("an envelope without a table came back as %+v", g)
 	}
 }

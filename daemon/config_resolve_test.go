@@ -45,7 +45,7 @@ func TestStartUsesTheSecretsResolveRead(t *testing.T) {
 		if err != nil {
 			t.Fatalf("start %s after its secret files were removed: %v", name, err)
 		}
-		t.Cleanup(func() { net.Crash(addr); d.crash() })
+		t.Cleanup(func() { net.Crash(addr); d.Crash() })
 		return d
 	}
 	members := func(d *Daemon) []string {

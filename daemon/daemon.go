@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ringd/ringd/daemon/core"
+	"github.com/ringd/ringd/partitions"
 	"github.com/ringd/ringd/restapi"
 )
 
@@ -85,6 +86,9 @@ type Daemon struct {
 
 	// Transport, when set, replaces memberlist's UDP/TCP transport (tests).
 	transport memberlist.NodeAwareTransport
+	// tableApplied, when set, hears of every change of the applied table
+	// (WithTableApplied).
+	tableApplied func(t partitions.Table, at time.Time)
 }
 
 // command runs inside the loop with the core; the caller waits for its error.

@@ -62,8 +62,14 @@ type peerTable struct {
 
 // peer is a copied memberlist node and whether gossip thinks it is alive.
 type peer struct {
-	node  memberlist.Node
-	alive bool
+	node memberlist.Node
+	// meta is node.Meta decoded once here (metaErr when it does not
+	// decode): the loop reads every peer's on each membership change, and
+	// decoding them all each time cost O(members²) while a large cluster
+	// formed (issue 11, figure e).
+	meta    nodeMeta
+	metaErr error
+	alive   bool
 	// deadSince is when gossip last declared it dead (zero while alive).
 	deadSince time.Time
 }
@@ -78,6 +84,7 @@ func (t *peerTable) set(n *memberlist.Node, alive bool) {
 		t.nodes = map[string]peer{}
 	}
 	p := peer{node: cp, alive: alive}
+	p.meta, p.metaErr = decodeMeta(cp.Meta)
 	if !alive {
 		p.deadSince = time.Now()
 		if old, ok := t.nodes[n.Name]; ok && !old.alive {

@@ -40,7 +40,7 @@ func TestIncompatibleMembersCannotJoin(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { net.Crash(addr); d.crash() })
+				t.Cleanup(func() { net.Crash(addr); d.Crash() })
 				return d, logs
 			}
 			a, aLogs := start("a", "127.0.0.1:7946", nil, 0, nil)

@@ -28,19 +28,25 @@ func (d *Daemon) loop() {
 		case <-d.stop:
 			return
 		case b := <-d.inbox:
-			env, err := decodeEnvelope(b)
-			if err == nil {
-				err = checkTerms(env)
+			d.step(b)
+			// Step what else has arrived before asking the core what to
+			// do: the leader of hundreds of members gets hundreds of
+			// acknowledgements per heartbeat, and one Ready and one
+			// published view per batch instead of per message keeps it
+			// ahead of them (issue 11, figure e). Several inputs before a
+			// Ready are safe: the state persisted then is the newest, and
+			// it only moves forward (terms, votes within a term, newer
+			// configurations), so it covers the messages of every input
+			// of the batch.
+		batch:
+			for range maxBatch - 1 {
+				select {
+				case b := <-d.inbox:
+					d.step(b)
+				default:
+					break batch
+				}
 			}
-			if err != nil {
-				d.metrics.badMessages.Inc()
-				d.log.Debug("dropping peer message", "error", err)
-				continue
-			}
-			if m := env.Election; m != nil && d.log.IsTrace() && m.Type != election.MsgHeartbeat && m.Type != election.MsgHeartbeatAck {
-				d.log.Named(LogElection).Trace("recv", "type", m.Type.String(), "from", env.From, "term", m.Term, "granted", m.Granted)
-			}
-			d.core.Step(time.Now(), env)
 		case <-d.memberWake:
 			d.refreshMembers(time.Now())
 		case <-d.ackWake:
@@ -64,6 +70,27 @@ func (d *Daemon) loop() {
 		}
 		d.handleReady(time.Now())
 	}
+}
+
+// maxBatch bounds how many peer messages the loop steps before it handles
+// the core's Ready, so that timers and commands still get their turn.
+const maxBatch = 64
+
+// step decodes one peer message and feeds it to the core.
+func (d *Daemon) step(b []byte) {
+	env, err := decodeEnvelope(b)
+	if err == nil {
+		err = checkTerms(env)
+	}
+	if err != nil {
+		d.metrics.badMessages.Inc()
+		d.log.Debug("dropping peer message", "error", err)
+		return
+	}
+	if m := env.Election; m != nil && d.log.IsTrace() && m.Type != election.MsgHeartbeat && m.Type != election.MsgHeartbeatAck {
+		d.log.Named(LogElection).Trace("recv", "type", m.Type.String(), "from", env.From, "term", m.Term, "granted", m.Granted)
+	}
+	d.core.Step(time.Now(), env)
 }
 
 // handleReady does what the core asks after an input, in the order its
@@ -113,7 +140,7 @@ func (d *Daemon) refreshMembers(now time.Time) {
 		if n.Name == self {
 			continue
 		}
-		m, err := decodeMeta(n.Meta)
+		m, err := p.meta, p.metaErr
 		if err != nil {
 			d.log.Warn("ignoring member without usable metadata", "member", n.Name, "error", err)
 			continue
@@ -161,11 +188,12 @@ func (d *Daemon) node(name string) *memberlist.Node {
 // UDP; tables, reports and anything large go over the reliable stream channel
 // through the per-peer sender, so a slow TCP dial never blocks the loop.
 func (d *Daemon) send(msgs []core.Outgoing) {
+	var enc tableEncoder
 	for _, out := range msgs {
 		if m := out.Env.Election; m != nil && d.log.IsTrace() && m.Type != election.MsgHeartbeat && m.Type != election.MsgHeartbeatAck {
 			d.log.Named(LogElection).Trace("send", "type", m.Type.String(), "to", out.To, "term", m.Term, "granted", m.Granted)
 		}
-		b, err := encodeEnvelope(out.Env)
+		b, err := enc.encode(out.Env)
 		if err != nil {
 			d.log.Error("cannot encode peer message", "error", err)
 			continue

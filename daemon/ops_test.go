@@ -29,7 +29,7 @@ func TestOpsListenerServesOnlyProbesAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.crash()
+	defer d.Crash()
 	ops := "http://" + d.OpsAddr()
 
 	get := func(method, path string) (int, string) {

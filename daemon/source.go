@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ringd/ringd/clientlib/api"
@@ -26,7 +25,6 @@ type snapshot struct {
 	// clusterChanged is closed then (long-polls on GET /partitions).
 	clusterIndex   uint64
 	clusterChanged chan struct{}
-	clusterKey     string
 }
 
 // publish stores a fresh snapshot, wakes long-polls when the index moved,
@@ -34,14 +32,13 @@ type snapshot struct {
 func (d *Daemon) publish(now time.Time) {
 	v := d.core.View(now)
 	prev := d.snap.Load()
-	next := &snapshot{view: v, changed: make(chan struct{}), clusterKey: clusterKey(v),
-		clusterIndex: 1, clusterChanged: make(chan struct{})}
+	next := &snapshot{view: v, changed: make(chan struct{}), clusterIndex: 1, clusterChanged: make(chan struct{})}
 	if prev != nil {
 		if prev.view.Index == v.Index {
 			next.changed = prev.changed
 		}
 		next.clusterIndex = prev.clusterIndex
-		if prev.clusterKey == next.clusterKey {
+		if sameCluster(prev.view, v) {
 			next.clusterChanged = prev.clusterChanged
 		} else {
 			next.clusterIndex++
@@ -53,6 +50,9 @@ func (d *Daemon) publish(now time.Time) {
 	}
 	if prev != nil && next.clusterChanged != prev.clusterChanged {
 		close(prev.clusterChanged)
+	}
+	if d.tableApplied != nil && (prev == nil || prev.view.Table.ID != v.Table.ID) {
+		d.tableApplied(v.Table, now)
 	}
 	d.observe(now, prev, v)
 }
@@ -109,6 +109,10 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 		d.log.Named(LogTable).Warn("lease ran out: holding nothing until renewed", "had", len(p.Holdings))
 		d.changes.add(wall, "%s's lease ran out: it holds nothing until renewed", v.Node)
 	}
+	if sameMembers(p.Members, v.Members, func(a, b core.MemberView) bool { return a.Alive == b.Alive }) {
+		// The common case, after every input: nobody came or went.
+		return
+	}
 	was := map[string]bool{}
 	for _, mem := range p.Members {
 		was[mem.Name] = mem.Alive
@@ -125,15 +129,22 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	}
 }
 
-// clusterKey summarises what GET /partitions and GET /cluster show, so a
-// change of it wakes their long-polls.
-func clusterKey(v core.View) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d.%d|%s|%d|", v.Table.ID.Term, v.Table.ID.Version, v.Leader, v.Term)
-	for _, m := range v.Members {
-		fmt.Fprintf(&b, "%s:%t:%t:%t:%t,", m.Name, m.Alive, m.Draining, m.InConfig, m.Voter)
-	}
-	return b.String()
+// sameCluster reports whether what GET /partitions and GET /cluster show is
+// the same in both views; a change wakes their long-polls. It runs after
+// every input, so it compares in place rather than building a key: with
+// hundreds of members, formatting one per publish cost more than the
+// protocol (issue 11, figure e).
+func sameCluster(a, b core.View) bool {
+	return a.Table.ID == b.Table.ID && a.Leader == b.Leader && a.Term == b.Term &&
+		sameMembers(a.Members, b.Members, func(x, y core.MemberView) bool {
+			return x.Alive == y.Alive && x.Draining == y.Draining && x.InConfig == y.InConfig && x.Voter == y.Voter
+		})
+}
+
+// sameMembers reports whether a and b list the same members in the same
+// order, each equal by eq.
+func sameMembers(a, b []core.MemberView, eq func(x, y core.MemberView) bool) bool {
+	return slices.EqualFunc(a, b, func(x, y core.MemberView) bool { return x.Name == y.Name && eq(x, y) })
 }
 
 func b2f(b bool) float64 {

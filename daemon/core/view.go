@@ -42,14 +42,45 @@ type MemberView struct {
 	Voter bool
 }
 
-// View returns a snapshot at now.
+// viewCache is the copy of the applied table that views hand out. The host
+// asks for a view after every input and tick; copying a table of thousands
+// of partitions each time cost more than everything else a member does
+// (issue 11, figure e). Views only read their table, so all views of one
+// applied table share one copy, still none of the core's own.
+type viewCache struct {
+	of    partitions.Table // the applied table the copy was made of
+	table partitions.Table
+}
+
+// get returns the shared copy of t, making a new one when t is not the
+// table the last copy was made of.
+func (vc *viewCache) get(t partitions.Table) partitions.Table {
+	if t.ID != vc.of.ID || !sameBacking(t.Partitions, vc.of.Partitions) || !sameBacking(t.Members, vc.of.Members) ||
+		!sameBacking(t.Voters, vc.of.Voters) || !sameBacking(t.PrevVoters, vc.of.PrevVoters) || t.Leader != vc.of.Leader {
+		vc.of, vc.table = t, cloneTable(t)
+	}
+	return vc.table
+}
+
+// sameBacking reports whether a and b are the same slice (same array, same
+// length): the core replaces tables, it never changes one in place.
+func sameBacking[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// View returns a snapshot at now. Its Table is shared with other views of
+// the same applied table: read it, never change it.
 func (c *Core) View(now time.Time) View {
 	st := c.el.Status()
-	t := cloneTable(c.own.Table())
+	t := c.view.get(c.own.Table())
 	cfg := c.electionConfig()
 	members := t.Members
 	if len(t.Partitions) == 0 {
 		members = memberNames(cfg.All())
+	}
+	inConfig := make(map[string]bool, len(members))
+	for _, m := range members {
+		inConfig[m] = true
 	}
 	v := View{
 		Node: c.opt.Self, Incarnation: c.opt.Incarnation, Role: st.Role, Term: st.Term,
@@ -59,7 +90,7 @@ func (c *Core) View(now time.Time) View {
 	for _, m := range c.members {
 		v.Members = append(v.Members, MemberView{Name: m.Name, Incarnation: m.Incarnation,
 			Priority: m.Priority, Alive: m.Alive, Draining: m.Draining,
-			InConfig: slices.Contains(members, m.Name), Voter: cfg.Contains(ElectionName(m.Name, m.Identity))})
+			InConfig: inConfig[m.Name], Voter: cfg.Contains(ElectionName(m.Name, m.Identity))})
 	}
 	sort.Slice(v.Members, func(i, j int) bool {
 		a, b := v.Members[i], v.Members[j]
