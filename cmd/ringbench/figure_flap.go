@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -254,7 +255,12 @@ func flapRun(ctx context.Context, env *Env, sc flapScenario, st flapSetting, d t
 	if ctx.Err() != nil {
 		return flapResult{}, ctx.Err()
 	}
-	return analyseFlap(rec.tables(), flakyName), nil
+	tables := rec.tables()
+	// For a look afterwards (--keep): every table seen, oldest first.
+	if b, err := json.Marshal(tables); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "tables.json"), b, 0o644)
+	}
+	return analyseFlap(tables, flakyName), nil
 }
 
 // waitCovered waits until some member's table has every partition owned
