@@ -165,7 +165,7 @@ func (c *Core) leaderTick(now time.Time) {
 	l := c.leader
 	l.selfReport(now, c.own.Report(), c.el.IsLeader(now))
 	// Outages seen in acks count as flaps (members.go) before anyone is admitted or assigned.
-	l.members.noteAnswers(now, l.opt.Self, &l.acks, l.opt.Lease, l.opt.FlapHoldDown)
+	l.members.noteAnswers(now, l.opt.Self, &l.acks, l.opt.Lease, l.opt.LeaderTimeout, l.opt.FlapHoldDown)
 	l.maintainConfig(now, c.leaving)
 	l.freeReleased(now)
 	l.plan(now)

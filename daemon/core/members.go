@@ -118,33 +118,47 @@ func (m *memberState) gone(now time.Time) {
 }
 
 // noteAnswers updates the outages the leader sees in acks (see heardFrom)
-// for every member but self.
-func (ms memberTable) noteAnswers(now time.Time, self string, acks *ackTracker, lease, base time.Duration) {
+// for every member but self; hiccup is the leader timeout.
+func (ms memberTable) noteAnswers(now time.Time, self string, acks *ackTracker, lease, hiccup, base time.Duration) {
 	for name, m := range ms {
 		if name == self {
 			continue
 		}
 		at, acked := acks.lastAck[name]
 		answered := acked && at.After(acks.electedAt) && now.Sub(at) < lease
-		m.heardFrom(now, !acks.responsive(now, name, lease), answered, lease, base)
+		if !acked || at.Before(acks.electedAt) {
+			at = acks.electedAt
+		}
+		m.heardFrom(now, now.Sub(at), answered, lease, hiccup, base)
 	}
 }
 
 // heardFrom updates the member's outage from the leader's acks at now:
-// silent (no ack for a lease, counting the election as one) or answered
-// (a real ack within a lease). A member silent for a lease is in an
-// outage even while gossip calls it alive: its lease ran out and its
-// partitions go elsewhere. Silence within a lease of its coming alive or
-// back does not count: it gets a lease to answer, so one outage seen by
-// gossip and by the leader is counted once, and a new member is not out
-// before its first ack.
-func (m *memberState) heardFrom(now time.Time, silent, answered bool, lease, base time.Duration) {
+// quiet is how long it has not acknowledged a heartbeat (since the
+// election at most), answered that it did within a lease in this term.
+//
+// A member quiet for a lease is in an outage even while gossip calls it
+// alive: its lease ran out and its partitions go elsewhere. Silence within
+// a lease of its coming alive or back does not count: it gets a lease to
+// answer, so one outage seen by gossip and by the leader is counted once,
+// and a new member is not out before its first ack.
+//
+// A member in its flap hold-down must answer like a healthy one: quiet for
+// hiccup (a leader timeout, five heartbeats by default) restarts its
+// hold-down, without counting a flap. A lossy member loses a lease's worth
+// of heartbeats now and then but a leader timeout's worth often; without
+// this it would sit out its hold-down between two lost leases and take its
+// partitions back only to lose them again.
+func (m *memberState) heardFrom(now time.Time, quiet time.Duration, answered bool, lease, hiccup, base time.Duration) {
+	r := &m.returns
 	switch {
 	case !m.Alive:
-	case silent && !m.returns.out && now.Sub(later(m.aliveSince, m.returns.backAt)) >= lease:
-		m.returns.wentOut(now)
+	case quiet >= lease && !r.out && now.Sub(later(m.aliveSince, r.backAt)) >= lease:
+		r.wentOut(now)
+	case r.flaps > 0 && !r.out && quiet >= hiccup && now.Sub(r.backAt) < flapHoldDown(r.flaps, base):
+		r.backAt = now
 	case answered:
-		m.returns.back(now, base)
+		r.back(now, base)
 	}
 }
 

@@ -96,34 +96,65 @@ func TestRestartIsNotAFlap(t *testing.T) {
 }
 
 func TestSilenceToTheLeaderIsAnOutage(t *testing.T) {
-	settle, base, lease := 2*time.Second, 30*time.Second, 3*time.Second
+	settle, base, lease, hiccup := 2*time.Second, 30*time.Second, 3*time.Second, time.Second
 	t0 := time.Unix(10_000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	heard := func(m *memberState, ms int, quiet time.Duration) {
+		m.heardFrom(at(ms), quiet, quiet < lease, lease, hiccup, base)
+	}
 	m := &memberState{}
 	m.observe(at(0), alive(1), base)
-	// Silent within a lease of coming alive: not yet out.
-	m.heardFrom(at(2000), true, false, lease, base)
+	// Quiet for a lease, but within a lease of coming alive: not yet out.
+	heard(m, 2900, 3*time.Second)
 	if m.returns.out {
-		t.Fatal("a new member silent for less than a lease since it came alive counts as out")
+		t.Fatal("a new member quiet for less than a lease since it came alive counts as out")
 	}
-	m.heardFrom(at(2500), false, true, lease, base)
-	m.heardFrom(at(10_000), true, false, lease, base) // silent for a lease, gossip says alive
+	heard(m, 3000, 0)
+	heard(m, 10_000, 7*time.Second) // quiet for a lease, gossip says alive
 	if !m.returns.out || !m.heldDown(at(10_000), settle, base) {
-		t.Fatalf("silent for a lease: %+v, want out and held down", m.returns)
+		t.Fatalf("quiet for a lease: %+v, want out and held down", m.returns)
 	}
-	m.heardFrom(at(12_000), false, true, lease, base) // answers again
+	heard(m, 12_000, 0) // answers again
 	if m.returns.out || m.returns.flaps != 1 || !m.heldDown(at(12_000+29_000), settle, base) {
 		t.Fatalf("back from silence: %+v, want one flap and the flap hold-down", m.returns)
 	}
 	// One outage seen by gossip and then by the leader counts once: gossip
 	// calls it dead, then alive; its first ack comes within a lease.
 	m.observe(at(50_000), dead(1), base)
-	m.heardFrom(at(55_000), true, false, lease, base)
+	heard(m, 55_000, 5*time.Second)
 	m.observe(at(60_000), alive(1), base)
-	m.heardFrom(at(60_500), true, false, lease, base)
-	m.heardFrom(at(61_000), false, true, lease, base)
+	heard(m, 60_500, 10*time.Second)
+	heard(m, 61_000, 0)
 	if m.returns.flaps != 2 {
 		t.Fatalf("one outage seen by gossip and the leader: %d flaps, want 2", m.returns.flaps)
+	}
+}
+
+func TestHiccupRestartsTheFlapHoldDown(t *testing.T) {
+	settle, base, lease, hiccup := 2*time.Second, 30*time.Second, 3*time.Second, time.Second
+	t0 := time.Unix(10_000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	m := &memberState{}
+	m.observe(at(0), alive(1), base)
+	m.observe(at(10), dead(1), base)
+	m.observe(at(20), alive(1), base) // flap 1: held down until 50
+	m.heardFrom(at(45), 1500*time.Millisecond, true, lease, hiccup, base)
+	if m.returns.flaps != 1 || !m.heldDown(at(50), settle, base) || m.heldDown(at(75), settle, base) {
+		t.Fatalf("a hiccup at 45 s: %+v; want one flap and the hold-down from 45 s", m.returns)
+	}
+	// Past its hold-down, a hiccup is nothing: only a lease of silence is.
+	m.heardFrom(at(80), 1500*time.Millisecond, true, lease, hiccup, base)
+	if m.heldDown(at(80), settle, base) {
+		t.Fatal("a hiccup after the hold-down held the member down again")
+	}
+	// Damping off: no hold-down to restart.
+	off := &memberState{}
+	off.observe(at(0), alive(1), 0)
+	off.observe(at(10), dead(1), 0)
+	off.observe(at(20), alive(1), 0)
+	off.heardFrom(at(21), 1500*time.Millisecond, true, lease, hiccup, 0)
+	if off.heldDown(at(20).Add(settle), settle, 0) {
+		t.Fatal("damping off: a hiccup held the member down")
 	}
 }
 
