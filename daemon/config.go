@@ -95,6 +95,12 @@ type Config struct {
 	// Settle is how long a membership change is batched before it changes the
 	// table, and how long a new member waits before it gets partitions.
 	Settle time.Duration
+	// FlapHoldDown is how long a member that came back from an outage within
+	// its process (a flap: dead in gossip, or silent to the leader for a
+	// lease) waits before it gets partitions again, doubling with each
+	// further flap (capped at 16×); 0 turns flap damping off. A restart is
+	// a new process and only waits Settle.
+	FlapHoldDown time.Duration
 	// ReleaseTimeout bounds how long a member waits for its app to acknowledge
 	// a release before it lets the partition go anyway.
 	ReleaseTimeout time.Duration
@@ -218,6 +224,12 @@ func DefaultConfig() Config {
 		SafetyMargin: 200 * time.Millisecond,
 		// Batches a rolling restart's changes into few table changes.
 		Settle: 2 * time.Second,
+		// Longer than a typical flap period (link or node trouble that comes
+		// back within tens of seconds): a member back from an outage waits
+		// it out with its share spread over the others, rather than taking
+		// its partitions back only to lose them again (two handoffs each).
+		// Waiting costs balance, not coverage (docs/operations.md).
+		FlapHoldDown: 30 * time.Second,
 		// Time for an app to finish in-flight work before a partition goes anyway.
 		ReleaseTimeout: 10 * time.Second,
 		// A drain waits up to --release-timeout, then hands over and leaves:

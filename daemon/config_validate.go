@@ -44,7 +44,10 @@ const (
 	// every packet.
 	maxClusterLabelLen = 255
 	maxDrift           = 0.5
-	maxSecretFileSize  = 64 << 10
+	// maxFlapHoldDown: doubled up to 16x, an hour already keeps a flaky
+	// member out for most of a day.
+	maxFlapHoldDown   = time.Hour
+	maxSecretFileSize = 64 << 10
 )
 
 // FieldError is one bad setting found by Resolve. Its message names the
@@ -216,6 +219,9 @@ func (c Config) Resolve() (Resolved, error) {
 			continue
 		}
 		okDur[p.flag] = true
+	}
+	if c.FlapHoldDown < 0 || c.FlapHoldDown > maxFlapHoldDown {
+		bad("--flap-hold-down", "must be between 0 (damping off) and %v (got %v)", maxFlapHoldDown, c.FlapHoldDown)
 	}
 	if c.SafetyMargin < 0 {
 		bad("--safety-margin", "must be >= 0 (got %v)", c.SafetyMargin)

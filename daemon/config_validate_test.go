@@ -197,6 +197,8 @@ func TestResolveRejectsEachBadField(t *testing.T) {
 		{"lease 0", func(c *Config) { c.Lease = 0 }, "--lease", "> 0"},
 		{"settle 0", func(c *Config) { c.Settle = 0 }, "--settle", "> 0"},
 		{"release timeout 0", func(c *Config) { c.ReleaseTimeout = 0 }, "--release-timeout", "> 0"},
+		{"flap hold-down negative", func(c *Config) { c.FlapHoldDown = -time.Second }, "--flap-hold-down", "between 0 (damping off) and 1h0m0s"},
+		{"flap hold-down too long", func(c *Config) { c.FlapHoldDown = 2 * time.Hour }, "--flap-hold-down", "between 0 (damping off) and 1h0m0s"},
 		{"shutdown timeout 0", func(c *Config) { c.ShutdownTimeout = 0 }, "--shutdown-timeout", "> 0"},
 		{"rejoin interval 0", func(c *Config) { c.RejoinInterval = 0 }, "--rejoin-interval", "> 0"},
 		{"safety margin negative", func(c *Config) { c.SafetyMargin = -time.Millisecond }, "--safety-margin", ">= 0"},

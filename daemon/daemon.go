@@ -292,7 +292,7 @@ func (d *Daemon) coreOptions() core.Options {
 		Partitions: c.Partitions, Load: c.Load,
 		HeartbeatInterval: c.HeartbeatInterval, LeaderTimeout: c.LeaderTimeout,
 		ElectionTimeout: c.ElectionTimeout, LeaderLease: c.LeaderLease, Lease: c.Lease,
-		Drift: c.Drift, SafetyMargin: c.SafetyMargin, Settle: c.Settle,
+		Drift: c.Drift, SafetyMargin: c.SafetyMargin, Settle: c.Settle, FlapHoldDown: c.FlapHoldDown,
 		ReleaseTimeout: c.ReleaseTimeout, Preempt: c.Preempt,
 		Voters:            c.Voters,
 		DeadVoterTimeout:  c.DeadVoterTimeout,

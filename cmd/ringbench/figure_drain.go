@@ -71,7 +71,7 @@ func runDrain(ctx context.Context, env *Env) (Section, error) {
 			totalCell += timedOut
 			movedCell += timedOut
 		}
-		table.AddRow(b.which, msDist(unlist), msDist(ack), totalCell, movedCell)
+		table.AddRow(b.which, Milliseconds(unlist).Format("%.0f", "ms"), Milliseconds(ack).Format("%.0f", "ms"), totalCell, movedCell)
 		v := apps.Violations()
 		safety = append(safety, fmt.Sprintf("%v: %d partitions moved in %d drains, %d grants seen by the apps, %d application-lease violations",
 			run, moved, len(outs), apps.Grants(), len(v)))
@@ -107,15 +107,6 @@ func runDrain(ctx context.Context, env *Env) (Section, error) {
 
 // seconds converts a float number of seconds back to a Duration.
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-// msDist formats durations in milliseconds.
-func msDist(ds []time.Duration) string {
-	xs := make([]float64, len(ds))
-	for i, d := range ds {
-		xs[i] = float64(d) / float64(time.Millisecond)
-	}
-	return Summarize(xs).Format("%.0f", "ms")
-}
 
 // measureDrains starts one cluster of run with the bench's apps and drains
 // its members in turn.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -120,15 +119,6 @@ func measureOp(op func() error) (opCost, error) {
 	}, nil
 }
 
-// processCPU returns the user and system CPU time this process has used.
-func processCPU() (time.Duration, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("getrusage: %w", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
-}
-
 func runPlanCost(ctx context.Context, env *Env) (Section, error) {
 	repeats := env.Trials(5, 2)
 	sec := Section{
@@ -183,7 +173,7 @@ func runPlanCost(ctx context.Context, env *Env) (Section, error) {
 			base = formatMs(cost.wall)
 			env.Log.Info("baseline consistent ring", "members", c.members, "partitions", c.partitions, "ns/op", cost.wall.Nanoseconds())
 		}
-		wall, cpu := msDist(walls), msDist(cpus)
+		wall, cpu := Milliseconds(walls), Milliseconds(cpus)
 		if c == (planCase{"first", 1000, 10000}) {
 			goalWall, goalCPU = wall, cpu
 		}
@@ -241,15 +231,6 @@ const planBeforeAfterNote = "Before and after the optimisation: `go test -run '^
 	"| Plan n=50 P=271 | 51.5 ms | 1.65 ms | 31x | 6,315 -> 73 | 568 kB -> 99 kB |\n" +
 	"| Plan n=10 P=271 | 5.21 ms | 0.54 ms | 10x | 1,321 -> 33 | 138 kB -> 42 kB |\n" +
 	"| Plan n=50 P=65536 load 1 | 1.34 s | 135 ms | 10x | 6,857 -> 73 | 24.5 MB -> 6.4 MB |"
-
-// msDist summarises durations in milliseconds.
-func msDist(ds []time.Duration) Dist {
-	xs := make([]float64, len(ds))
-	for i, d := range ds {
-		xs[i] = float64(d) / float64(time.Millisecond)
-	}
-	return Summarize(xs)
-}
 
 // formatMs formats a duration in milliseconds with two decimals.
 func formatMs(d time.Duration) string {

@@ -80,7 +80,7 @@ func TestPlanGoalNote(t *testing.T) {
 	if note := planGoalNote(Dist{}, Dist{}); !strings.Contains(note, ": missed") {
 		t.Fatalf("no samples: %s", note)
 	}
-	if got := msDist([]time.Duration{2 * time.Millisecond, 500 * time.Microsecond}); got.Min != 0.5 || got.P99 != 2 {
-		t.Fatalf("msDist = %+v", got)
+	if got := Milliseconds([]time.Duration{2 * time.Millisecond, 500 * time.Microsecond}); got.Min != 0.5 || got.P99 != 2 {
+		t.Fatalf("Milliseconds = %+v", got)
 	}
 }

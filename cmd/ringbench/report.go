@@ -75,6 +75,15 @@ func Durations(ds []time.Duration) Dist {
 	return Summarize(xs)
 }
 
+// Milliseconds summarises durations in milliseconds.
+func Milliseconds(ds []time.Duration) Dist {
+	xs := make([]float64, len(ds))
+	for i, d := range ds {
+		xs[i] = float64(d) / float64(time.Millisecond)
+	}
+	return Summarize(xs)
+}
+
 // Seconds formats a Dist of seconds as "min / median / p99 s (n=N)".
 func (d Dist) Seconds() string {
 	if d.N == 0 {

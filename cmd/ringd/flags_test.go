@@ -385,7 +385,7 @@ func TestEveryConfigFieldHasAFlag(t *testing.T) {
 		"data-dir": "/d", "cluster-label": "blue", "log-level": "debug", "log-json": "true",
 		"preempt": "false", "heartbeat-interval": "100ms", "leader-timeout": "2s",
 		"election-timeout": "300ms", "leader-lease": "900ms", "lease": "4s", "drift": "0.1",
-		"safety-margin": "1s", "settle": "3s", "release-timeout": "11s", "shutdown-timeout": "31s",
+		"safety-margin": "1s", "settle": "3s", "flap-hold-down": "1m", "release-timeout": "11s", "shutdown-timeout": "31s",
 		"rejoin-interval": "6s", "gossip-profile": "local", "dead-member-timeout": "2m",
 		"voters": "3", "dead-voter-timeout": "20s", "http-advertise-addr": "10.0.0.1:7070",
 		"ops-addr": "127.0.0.1:9090", "timing-profile": "fast",

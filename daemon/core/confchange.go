@@ -11,7 +11,7 @@ import (
 
 // confChange decides the leader's configuration changes at one moment: who
 // is a member (may get partitions) and who votes. It reads what it is given
-// and changes nothing but the flap counts that holdDown forgives.
+// and changes nothing.
 //
 // Members are admitted after their hold-down and reaped after
 // --dead-member-timeout dead; that needs no majority, as members do not vote.
@@ -73,7 +73,7 @@ func (cc *confChange) members() []string {
 		switch {
 		case name == cc.opt.Self:
 			want = append(want, name)
-		case m.Alive && (in[name] || cc.now.Sub(m.aliveSince) >= m.holdDown(cc.now, cc.opt.Settle)):
+		case m.Alive && (in[name] || !m.heldDown(cc.now, cc.opt.Settle, cc.opt.FlapHoldDown)):
 			want = append(want, name)
 		case !m.Alive && in[name] && cc.now.Sub(m.deadSince) < cc.opt.DeadMemberTimeout:
 			want = append(want, name)
@@ -280,7 +280,7 @@ func (cc *confChange) voterCandidates(voters []string) []string {
 		wasVoter := slices.ContainsFunc(cc.table.Voters, func(v string) bool { return memberOf(v) == name })
 		if slices.Contains(voters, el) || !m.Alive || m.Draining || m.Leaving ||
 			!cc.acks.responsive(cc.now, name, cc.opt.Lease) ||
-			(!wasVoter && cc.now.Sub(m.aliveSince) < m.holdDown(cc.now, cc.opt.Settle)) ||
+			(!wasVoter && m.heldDown(cc.now, cc.opt.Settle, cc.opt.FlapHoldDown)) ||
 			cc.acks.appliedBy(el).Term != cc.acks.term {
 			continue
 		}

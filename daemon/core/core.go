@@ -41,8 +41,13 @@ type Options struct {
 	Drift             float64
 	SafetyMargin      time.Duration
 	Settle            time.Duration
-	ReleaseTimeout    time.Duration
-	Preempt           bool
+	// FlapHoldDown is how long a member that came back from an outage
+	// within its process (a flap) waits before it gets partitions again,
+	// doubling with each further flap; 0 turns flap damping off (a member
+	// back waits Settle, as a new one). See members.go.
+	FlapHoldDown   time.Duration
+	ReleaseTimeout time.Duration
+	Preempt        bool
 	// Voters is how many members vote (0: DefaultVoters); the rest are
 	// members without a vote.
 	Voters int
@@ -287,28 +292,12 @@ func (c *Core) SetMembers(now time.Time, infos []MemberInfo) {
 		if m == nil {
 			m = &memberState{}
 			c.members[info.Name] = m
-			if info.Alive {
-				m.aliveSince = now
-			} else {
-				m.deadSince = now
-			}
-		} else {
-			switch {
-			case info.Alive && (!m.Alive || info.Incarnation != m.Incarnation):
-				if !m.deadSince.IsZero() || info.Incarnation != m.Incarnation {
-					m.flaps++
-				}
-				m.aliveSince = now
-			case !info.Alive && m.Alive:
-				m.deadSince = now
-			}
 		}
-		m.MemberInfo = info
+		m.observe(now, info, c.opt.FlapHoldDown)
 	}
 	for name, m := range c.members {
-		if !seen[name] && m.Alive {
-			m.Alive = false
-			m.deadSince = now
+		if !seen[name] {
+			m.gone(now)
 		}
 	}
 	c.reapMembers(now)

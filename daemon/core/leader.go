@@ -17,8 +17,8 @@ import (
 // feeds it (see Core.leaderTick) and publishes its tables.
 type leaderState struct {
 	opt Options
-	// members is the Core's gossip view, shared: the leader reads it (and
-	// holdDown forgives flaps in it).
+	// members is the Core's gossip view, shared: the leader reads it and
+	// records in it the outages it sees in acks (noteAnswers).
 	members memberTable
 	emit    func(Event)
 
@@ -206,6 +206,8 @@ func (l *leaderState) fillHeartbeat(env *Envelope, to string) {
 func (c *Core) leaderTick(now time.Time) {
 	l := c.leader
 	l.selfReport(now, c.own.Report(), c.el.IsLeader(now))
+	// Outages seen in acks count as flaps (members.go) before anyone is admitted or assigned.
+	l.members.noteAnswers(now, l.opt.Self, &l.acks, l.opt.Lease, l.opt.LeaderTimeout, l.opt.FlapHoldDown)
 	l.maintainConfig(now, c.leaving)
 	l.freeReleased(now)
 	l.plan(now)
@@ -360,7 +362,9 @@ func (l *leaderState) freeReleased(now time.Time) {
 }
 
 // assignable lists the members that may get partitions: in the
-// configuration, alive, not draining, answering, past their hold-down.
+// configuration, alive, not draining, answering, past their hold-down (or
+// still holding partitions: a member that kept its lease through a gossip
+// flap keeps what it has, see heldDownAndEmpty).
 func (l *leaderState) assignable(now time.Time) []string {
 	var out []string
 	for _, name := range l.table.Members {
@@ -368,7 +372,7 @@ func (l *leaderState) assignable(now time.Time) []string {
 		if m == nil || !m.Alive || m.Draining || !l.acks.responsive(now, name, l.opt.Lease) {
 			continue
 		}
-		if name != l.opt.Self && now.Sub(m.aliveSince) < m.holdDown(now, l.opt.Settle) {
+		if name != l.opt.Self && heldDownAndEmpty(now, l.opt, m, l.table) {
 			continue
 		}
 		out = append(out, name)

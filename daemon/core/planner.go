@@ -3,9 +3,28 @@ package core
 import (
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/ringd/ringd/partitions"
 	"github.com/ringd/ringd/rebalance"
 )
+
+// heldDownAndEmpty reports whether the planner leaves member m out at now:
+// it is within its hold-down (a new member, or one that flapped) and holds
+// nothing in table t. A member that still holds partitions kept its lease
+// through whatever gossip said; taking them away would move them for
+// nothing (and back after the hold-down), so it keeps its share.
+func heldDownAndEmpty(now time.Time, opt Options, m *memberState, t partitions.Table) bool {
+	if !m.heldDown(now, opt.Settle, opt.FlapHoldDown) {
+		return false
+	}
+	for _, e := range t.Partitions {
+		if e.Owner == m.Name && e.Incarnation == m.Incarnation {
+			return false
+		}
+	}
+	return true
+}
 
 // planCache answers rebalance.Plan for the leader, reusing the last answer
 // while its inputs stay the same: planning costs milliseconds for large

@@ -71,6 +71,8 @@ type Cluster struct {
 	// floorUnit is the resolution of the simulated wall clock that sets
 	// term and vote floors (time.Millisecond, as the daemon).
 	floorUnit time.Duration
+	// flapHoldDown is Options.FlapHoldDown (Settings.FlapHoldDown).
+	flapHoldDown time.Duration
 
 	// Network faults as the harness set them (simnet keeps its own copy).
 	dropFrac    map[pair]float64
@@ -126,6 +128,10 @@ type Settings struct {
 	// FloorUnit is the resolution of the simulated wall clock behind term
 	// and vote floors; zero means time.Millisecond, as the daemon.
 	FloorUnit time.Duration
+	// FlapHoldDown is Options.FlapHoldDown of every member; zero turns flap
+	// damping off (the Fast timing leaves it off, so that other tests'
+	// bounds stay those of a returning member waiting Settle).
+	FlapHoldDown time.Duration
 }
 
 // Seed makes every random draw of the run (delays, drops, fault schedules)
@@ -170,6 +176,7 @@ func New(t testing.TB, opts ...Option) *Cluster {
 		expect: len(o.specs), voters: o.settings.Voters, preempt: !o.settings.NoPreempt,
 		appOutlivesCrash: o.settings.AppOutlivesCrash,
 		floorUnit:        cmp.Or(o.settings.FloorUnit, time.Millisecond),
+		flapHoldDown:     o.settings.FlapHoldDown,
 		members:          map[string]*Member{},
 		dropFrac:         map[pair]float64{}, cuts: map[pair]bool{}, isolated: map[string]bool{},
 		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardID: map[pair]uint64{},

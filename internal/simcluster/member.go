@@ -197,6 +197,7 @@ func (c *Cluster) options(m *Member) core.Options {
 	o.DeadVoterTimeout, o.DeadMemberTimeout = DeadVoterTimeout, DeadMemberTimeout
 	o.BootstrapExpect = cmp.Or(m.spec.Expect, c.expect)
 	o.UnsafeGrantWithoutWaiting = m.spec.Unsafe
+	o.FlapHoldDown = c.flapHoldDown
 	return o
 }
 
