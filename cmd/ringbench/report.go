@@ -214,8 +214,12 @@ func mergeReport(old string, fresh map[string]string, order []string) string {
 			out = out[:b] + sec + out[e:]
 			continue
 		}
-		// Insert before the first section of a later figure, else at the end.
+		// Insert before the first section of a later figure, else before
+		// the hand-written part that follows the figures, else at the end.
 		at := len(out)
+		if i := strings.Index(out, historyMarker); i >= 0 {
+			at = i
+		}
 		for _, later := range order[slices.Index(order, id)+1:] {
 			if i := strings.Index(out, beginMarker(later)); i >= 0 {
 				at = i
@@ -229,6 +233,10 @@ func mergeReport(old string, fresh map[string]string, order []string) string {
 	}
 	return out
 }
+
+// historyMarker starts the part of the report that ringbench does not
+// write (earlier hand-run measurements); new sections go before it.
+const historyMarker = "<!-- ringbench:history -->"
 
 const reportPreamble = `# Benchmarks
 

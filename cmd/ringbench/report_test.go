@@ -56,3 +56,12 @@ func TestBadFlags(t *testing.T) {
 		t.Fatalf("stderr %q does not name the bad figure", errOut.String())
 	}
 }
+
+func TestMergeReportKeepsTheHistoryLast(t *testing.T) {
+	old := "# Benchmarks\n\nintro\n\n" + historyMarker + "\n## Earlier\n\nold figures\n"
+	a := renderSection("a", Section{Title: "A"}, Machine{}, false)
+	got := mergeReport(old, map[string]string{"a": a}, []string{"a", "b"})
+	if ia, ih := strings.Index(got, "## A"), strings.Index(got, "## Earlier"); ia < 0 || ih < 0 || ia > ih {
+		t.Fatalf("section a not before the history:\n%s", got)
+	}
+}
