@@ -1,9 +1,10 @@
 package partitions
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -84,6 +85,10 @@ type Ownership struct {
 	releaseTimeout time.Duration
 
 	table Table
+	// tableCopy is a copy of table for readers outside (TableCopy), made
+	// at most once per applied table; copied says it is made.
+	tableCopy Table
+	copied    bool
 	// applied: a table was applied (even one without partitions).
 	applied    bool
 	leaseUntil time.Time
@@ -94,6 +99,19 @@ type Ownership struct {
 
 	index       uint64
 	holdingsSeq uint64
+
+	// visible caches what Visible returns while the lease runs: the host
+	// asks after every input (a few dozen times a second), and it changes
+	// only with the grants (holdingsSeq) or the lease's end. visibleSeq is
+	// 0 while nothing is cached (holdingsSeq starts at 1).
+	visible      []Holding
+	visibleSeq   uint64
+	visibleUntil time.Time
+	// reported caches the items of Report, which change only with the
+	// grants: the leader reads its own report on every tick. reportedSeq
+	// is 0 while nothing is cached.
+	reported    []Holding
+	reportedSeq uint64
 }
 
 // NewOwnership returns an empty view for one incarnation of a member. Its
@@ -113,6 +131,18 @@ func (o *Ownership) Index() uint64 { return o.index }
 
 // Table returns the newest applied table.
 func (o *Ownership) Table() Table { return o.table }
+
+// TableCopy returns a copy of the newest applied table that shares nothing
+// with the Ownership, for readers on other goroutines. The copy is made
+// once per applied table and handed to every caller until the next one:
+// callers must not modify it. (A table of P partitions is P entries to
+// copy, and the host reads its view after every input.)
+func (o *Ownership) TableCopy() Table {
+	if !o.copied {
+		o.tableCopy, o.copied = o.table.Clone(), true
+	}
+	return o.tableCopy
+}
 
 // LeaseUntil returns when the lease ends.
 func (o *Ownership) LeaseUntil() time.Time { return o.leaseUntil }
@@ -136,6 +166,7 @@ func (o *Ownership) Apply(now time.Time, t Table) bool {
 	}
 	o.applied = true
 	o.table = t
+	o.copied = false
 	o.reconcile(now)
 	return true
 }
@@ -325,26 +356,36 @@ func (o *Ownership) DropAll() {
 	o.changed()
 }
 
-// Report returns the holdings for the leader.
+// Report returns the holdings for the leader. Its Items are shared with
+// later reports until the grants change: callers must not modify them.
 func (o *Ownership) Report() Report {
-	items := make([]Holding, 0, len(o.grants))
-	for id, g := range o.grants {
-		items = append(items, Holding{ID: id, Token: g.token, State: g.state})
+	if o.reportedSeq != o.holdingsSeq {
+		items := make([]Holding, 0, len(o.grants))
+		for id, g := range o.grants {
+			items = append(items, Holding{ID: id, Token: g.token, State: g.state})
+		}
+		slices.SortFunc(items, byID)
+		o.reported, o.reportedSeq = items, o.holdingsSeq
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
-	return Report{Incarnation: o.incarnation, Seq: o.holdingsSeq, Applied: o.table.ID, Items: items}
+	return Report{Incarnation: o.incarnation, Seq: o.holdingsSeq, Applied: o.table.ID, Items: o.reported}
 }
+
+func byID(a, b Holding) int { return cmp.Compare(a.ID, b.ID) }
 
 // HoldingsSeq identifies the current holdings within this incarnation.
 func (o *Ownership) HoldingsSeq() uint64 { return o.holdingsSeq }
 
 // Visible returns what the app may work on at now: owned and releasing grants,
-// nothing when the lease does not run.
+// nothing when the lease does not run. The slice is shared with later calls
+// until the grants or the lease change: callers must not modify it.
 func (o *Ownership) Visible(now time.Time) []Holding {
 	if !o.LeaseValid(now) {
 		return []Holding{}
 	}
-	out := []Holding{}
+	if o.visibleSeq == o.holdingsSeq && o.visibleUntil.Equal(o.leaseUntil) {
+		return o.visible
+	}
+	out := make([]Holding, 0, len(o.grants))
 	for id, g := range o.grants {
 		if g.state == Owned || g.state == Releasing {
 			until := o.leaseUntil
@@ -354,6 +395,7 @@ func (o *Ownership) Visible(now time.Time) []Holding {
 			out = append(out, Holding{ID: id, Token: g.token, State: g.state, Until: until})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	slices.SortFunc(out, byID)
+	o.visible, o.visibleSeq, o.visibleUntil = out, o.holdingsSeq, o.leaseUntil
 	return out
 }

@@ -9,8 +9,10 @@ import (
 	"github.com/ringd/ringd/partitions"
 )
 
-// View is a snapshot of the core for the API and metrics. It holds no
-// references into the core.
+// View is a snapshot of the core for the API and metrics. Nothing in it is
+// changed by the core afterwards, so it may be read on any goroutine; its
+// table and holdings are shared with other views of the same table and
+// holdings, so callers must not modify them.
 type View struct {
 	Node        string
 	Incarnation uint64
@@ -45,7 +47,7 @@ type MemberView struct {
 // View returns a snapshot at now.
 func (c *Core) View(now time.Time) View {
 	st := c.el.Status()
-	t := cloneTable(c.own.Table())
+	t := c.own.TableCopy()
 	cfg := c.electionConfig()
 	members := t.Members
 	if len(t.Partitions) == 0 {
