@@ -93,6 +93,9 @@ type Ownership struct {
 	applied    bool
 	leaseUntil time.Time
 	grants     map[int]*grant
+	// releasing counts the grants in state Releasing, so that a Tick
+	// without any (nearly every one) need not look at every grant.
+	releasing int
 	// dropped is, per partition, the highest token this member let go of;
 	// such a grant is never taken again, whatever a table says later.
 	dropped map[int]uint64
@@ -193,6 +196,7 @@ func (o *Ownership) reconcile(now time.Time) {
 			changed = true
 		case e.State == Releasing && g.state == Owned:
 			g.state = Releasing
+			o.releasing++
 			g.releasingIndex = o.index + 1
 			// Never before the lease's end as it stands: the app may have
 			// been shown that deadline for this partition while it was
@@ -236,6 +240,9 @@ func (o *Ownership) drop(id int) {
 	if g.token > o.dropped[id] {
 		o.dropped[id] = g.token
 	}
+	if g.state == Releasing {
+		o.releasing--
+	}
 	delete(o.grants, id)
 }
 
@@ -263,6 +270,9 @@ func (o *Ownership) Renew(now, until time.Time) {
 func (o *Ownership) Tick(now time.Time) bool {
 	changed := o.expire(now)
 	for id, g := range o.grants {
+		if o.releasing == 0 {
+			break // nothing (left) to let go of
+		}
 		if g.state == Releasing && !now.Before(g.releaseBy) {
 			o.drop(id)
 			changed = true
@@ -382,20 +392,33 @@ func (o *Ownership) Visible(now time.Time) []Holding {
 	if !o.LeaseValid(now) {
 		return []Holding{}
 	}
-	if o.visibleSeq == o.holdingsSeq && o.visibleUntil.Equal(o.leaseUntil) {
+	if o.visibleSeq == o.holdingsSeq {
+		if !o.visibleUntil.Equal(o.leaseUntil) {
+			// A renewal (several a second): the same grants with new
+			// deadlines, in a new slice (the old one may be in use).
+			o.visible, o.visibleUntil = o.withDeadlines(slices.Clone(o.visible)), o.leaseUntil
+		}
 		return o.visible
 	}
 	out := make([]Holding, 0, len(o.grants))
 	for id, g := range o.grants {
 		if g.state == Owned || g.state == Releasing {
-			until := o.leaseUntil
-			if g.state == Releasing && g.releaseBy.Before(until) {
-				until = g.releaseBy
-			}
-			out = append(out, Holding{ID: id, Token: g.token, State: g.state, Until: until})
+			out = append(out, Holding{ID: id, Token: g.token, State: g.state})
 		}
 	}
 	slices.SortFunc(out, byID)
-	o.visible, o.visibleSeq, o.visibleUntil = out, o.holdingsSeq, o.leaseUntil
-	return out
+	o.visible, o.visibleSeq, o.visibleUntil = o.withDeadlines(out), o.holdingsSeq, o.leaseUntil
+	return o.visible
+}
+
+// withDeadlines sets each holding's Until: the lease's end, or for a
+// releasing one its release deadline when that comes first.
+func (o *Ownership) withDeadlines(hs []Holding) []Holding {
+	for i := range hs {
+		hs[i].Until = o.leaseUntil
+		if g := o.grants[hs[i].ID]; hs[i].State == Releasing && g != nil && g.releaseBy.Before(o.leaseUntil) {
+			hs[i].Until = g.releaseBy
+		}
+	}
+	return hs
 }

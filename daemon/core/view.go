@@ -2,7 +2,6 @@ package core
 
 import (
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/ringd/ringd/election"
@@ -58,14 +57,20 @@ func (c *Core) View(now time.Time) View {
 		Leader: memberOf(st.Leader), Index: c.own.Index(), LeaseUntil: c.own.LeaseUntil(),
 		Holdings: c.own.Visible(now), Table: t, Draining: c.draining,
 	}
+	v.Members = make([]MemberView, 0, len(c.members))
 	for _, m := range c.members {
 		v.Members = append(v.Members, MemberView{Name: m.Name, Incarnation: m.Incarnation,
 			Priority: m.Priority, Alive: m.Alive, Draining: m.Draining,
 			InConfig: slices.Contains(members, m.Name), Voter: cfg.Contains(ElectionName(m.Name, m.Identity))})
 	}
-	sort.Slice(v.Members, func(i, j int) bool {
-		a, b := v.Members[i], v.Members[j]
-		return election.Outranks(a.Name, a.Priority, b.Name, b.Priority)
+	slices.SortFunc(v.Members, func(a, b MemberView) int {
+		switch {
+		case election.Outranks(a.Name, a.Priority, b.Name, b.Priority):
+			return -1
+		case election.Outranks(b.Name, b.Priority, a.Name, a.Priority):
+			return 1
+		}
+		return 0
 	})
 	return v
 }
