@@ -159,28 +159,22 @@ func BenchmarkIdleCluster(b *testing.B) {
 // BenchmarkIdlePublish measures one publish of a settled member: what the
 // loop does after every input.
 func BenchmarkIdlePublish(b *testing.B) {
-	c := newIdleCluster(b, 5, 1024)
-	leader := c.settle(b, 1024)
-	follower := c.members[0]
-	if follower == leader {
-		follower = c.members[1]
-	}
-	for _, m := range []struct {
-		name string
-		d    *Daemon
-	}{{"leader", leader}, {"follower", follower}} {
-		b.Run(m.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				m.d.publish(c.now)
-			}
-		})
-	}
+	forLeaderAndFollower(b, func(c *idleCluster, d *Daemon) { d.publish(c.now) })
 }
 
 // BenchmarkIdleTick measures one tick of a settled member, with its
 // handleReady (messages encoded, not delivered).
 func BenchmarkIdleTick(b *testing.B) {
+	forLeaderAndFollower(b, func(c *idleCluster, d *Daemon) {
+		d.core.Tick(c.now)
+		c.ready(d)
+		c.queue = c.queue[:0]
+	})
+}
+
+// forLeaderAndFollower settles a 5-member cluster at P = 1024 and runs op
+// on its leader and on a follower, as sub-benchmarks.
+func forLeaderAndFollower(b *testing.B, op func(c *idleCluster, d *Daemon)) {
 	c := newIdleCluster(b, 5, 1024)
 	leader := c.settle(b, 1024)
 	follower := c.members[0]
@@ -194,9 +188,7 @@ func BenchmarkIdleTick(b *testing.B) {
 		b.Run(m.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				m.d.core.Tick(c.now)
-				c.ready(m.d)
-				c.queue = c.queue[:0]
+				op(c, m.d)
 			}
 		})
 	}
