@@ -28,6 +28,10 @@ type metrics struct {
 	movesFinished  prometheus.Counter
 	grants         prometheus.Counter
 	handoff        prometheus.Histogram
+
+	// The children of members, looked up once: the loop sets them after
+	// every change of the member list.
+	membersAlive, membersDead, membersDraining prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -71,6 +75,9 @@ func newMetrics() *metrics {
 			Help:    "Time from marking a partition releasing to granting it to its new owner.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 	}
+	m.membersAlive = m.members.WithLabelValues("alive")
+	m.membersDead = m.members.WithLabelValues("dead")
+	m.membersDraining = m.members.WithLabelValues("draining")
 	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff)
 	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.isLeader, m.term,
 		m.tableVersion, m.owned, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,

@@ -21,28 +21,32 @@ import (
 type snapshot struct {
 	view    core.View
 	changed chan struct{}
-	// clusterIndex grows when the table, leader or membership changes;
-	// clusterChanged is closed then (long-polls on GET /partitions).
+	// clusterIndex grows when the table, leader or membership changes
+	// (sameCluster); clusterChanged is closed then (long-polls on GET
+	// /partitions).
 	clusterIndex   uint64
 	clusterChanged chan struct{}
 }
 
 // publish stores a fresh snapshot, wakes long-polls when the index moved,
-// updates metrics and logs transitions.
+// updates metrics and logs transitions. It runs after every input of the
+// loop, so what stays the same (the channels, mostly) is carried over
+// rather than made anew.
 func (d *Daemon) publish(now time.Time) {
 	v := d.core.View(now)
 	prev := d.snap.Load()
-	next := &snapshot{view: v, changed: make(chan struct{}), clusterIndex: 1, clusterChanged: make(chan struct{})}
+	next := &snapshot{view: v, clusterIndex: 1}
 	if prev != nil {
-		if prev.view.Index == v.Index {
-			next.changed = prev.changed
+		next.changed, next.clusterChanged, next.clusterIndex = prev.changed, prev.clusterChanged, prev.clusterIndex
+		if prev.view.Index != v.Index {
+			next.changed = make(chan struct{})
 		}
-		next.clusterIndex = prev.clusterIndex
-		if sameCluster(prev.view, v) {
-			next.clusterChanged = prev.clusterChanged
-		} else {
+		if !sameCluster(prev.view, v) {
+			next.clusterChanged = make(chan struct{})
 			next.clusterIndex++
 		}
+	} else {
+		next.changed, next.clusterChanged = make(chan struct{}), make(chan struct{})
 	}
 	d.snap.Store(next)
 	if prev != nil && next.changed != prev.changed {
@@ -50,9 +54,6 @@ func (d *Daemon) publish(now time.Time) {
 	}
 	if prev != nil && next.clusterChanged != prev.clusterChanged {
 		close(prev.clusterChanged)
-	}
-	if d.tableApplied != nil && (prev == nil || prev.view.Table.ID != v.Table.ID) {
-		d.tableApplied(v.Table, now)
 	}
 	d.observe(now, prev, v)
 }
@@ -67,27 +68,10 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	m.owned.Set(float64(len(v.Holdings)))
 	valid := now.Before(v.LeaseUntil)
 	m.leaseValid.Set(b2f(valid))
-	alive, dead, draining, voters := 0, 0, 0, 0
-	for _, mem := range v.Members {
-		if mem.Voter {
-			voters++
-		}
-		if mem.Name == v.Node {
-			m.voter.Set(b2f(mem.Voter))
-		}
-		switch {
-		case !mem.Alive:
-			dead++
-		case mem.Draining:
-			draining++
-		default:
-			alive++
-		}
+	sameMembers := prev != nil && slices.Equal(prev.view.Members, v.Members)
+	if !sameMembers {
+		d.countMembers(v)
 	}
-	m.members.WithLabelValues("alive").Set(float64(alive))
-	m.members.WithLabelValues("dead").Set(float64(dead))
-	m.members.WithLabelValues("draining").Set(float64(draining))
-	m.voters.Set(float64(voters))
 	if prev == nil {
 		return
 	}
@@ -109,19 +93,17 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 		d.log.Named(LogTable).Warn("lease ran out: holding nothing until renewed", "had", len(p.Holdings))
 		d.changes.add(wall, "%s's lease ran out: it holds nothing until renewed", v.Node)
 	}
-	if sameMembers(p.Members, v.Members, func(a, b core.MemberView) bool { return a.Alive == b.Alive }) {
-		// The common case, after every input: nobody came or went.
-		return
-	}
-	was := map[string]bool{}
-	for _, mem := range p.Members {
-		was[mem.Name] = mem.Alive
-	}
-	for _, mem := range v.Members {
-		if alive, ok := was[mem.Name]; (!ok || !alive) && mem.Alive && mem.Name != v.Node {
-			d.changes.add(wall, "%s is alive", mem.Name)
-		} else if ok && alive && !mem.Alive {
-			d.changes.add(wall, "%s is gone", mem.Name)
+	if !sameMembers {
+		was := map[string]bool{}
+		for _, mem := range p.Members {
+			was[mem.Name] = mem.Alive
+		}
+		for _, mem := range v.Members {
+			if alive, ok := was[mem.Name]; (!ok || !alive) && mem.Alive && mem.Name != v.Node {
+				d.changes.add(wall, "%s is alive", mem.Name)
+			} else if ok && alive && !mem.Alive {
+				d.changes.add(wall, "%s is gone", mem.Name)
+			}
 		}
 	}
 	if len(p.Holdings) != len(v.Holdings) {
@@ -129,22 +111,41 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	}
 }
 
-// sameCluster reports whether what GET /partitions and GET /cluster show is
-// the same in both views; a change wakes their long-polls. It runs after
-// every input, so it compares in place rather than building a key: with
-// hundreds of members, formatting one per publish cost more than the
-// protocol (issue 11, figure e).
-func sameCluster(a, b core.View) bool {
-	return a.Table.ID == b.Table.ID && a.Leader == b.Leader && a.Term == b.Term &&
-		sameMembers(a.Members, b.Members, func(x, y core.MemberView) bool {
-			return x.Alive == y.Alive && x.Draining == y.Draining && x.InConfig == y.InConfig && x.Voter == y.Voter
-		})
+// countMembers sets the membership gauges from a view's members.
+func (d *Daemon) countMembers(v core.View) {
+	m := d.metrics
+	alive, dead, draining, voters := 0, 0, 0, 0
+	for _, mem := range v.Members {
+		if mem.Voter {
+			voters++
+		}
+		if mem.Name == v.Node {
+			m.voter.Set(b2f(mem.Voter))
+		}
+		switch {
+		case !mem.Alive:
+			dead++
+		case mem.Draining:
+			draining++
+		default:
+			alive++
+		}
+	}
+	m.membersAlive.Set(float64(alive))
+	m.membersDead.Set(float64(dead))
+	m.membersDraining.Set(float64(draining))
+	m.voters.Set(float64(voters))
 }
 
-// sameMembers reports whether a and b list the same members in the same
-// order, each equal by eq.
-func sameMembers(a, b []core.MemberView, eq func(x, y core.MemberView) bool) bool {
-	return slices.EqualFunc(a, b, func(x, y core.MemberView) bool { return x.Name == y.Name && eq(x, y) })
+// sameCluster reports whether GET /partitions and GET /cluster would show
+// the same of both views (their long-polls wake when it changes): the
+// table's id, the leader and term, and each member's name and flags.
+func sameCluster(a, b core.View) bool {
+	return a.Table.ID == b.Table.ID && a.Leader == b.Leader && a.Term == b.Term &&
+		slices.EqualFunc(a.Members, b.Members, func(x, y core.MemberView) bool {
+			return x.Name == y.Name && x.Alive == y.Alive && x.Draining == y.Draining &&
+				x.InConfig == y.InConfig && x.Voter == y.Voter
+		})
 }
 
 func b2f(b bool) float64 {

@@ -1,9 +1,10 @@
 package partitions
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -84,16 +85,36 @@ type Ownership struct {
 	releaseTimeout time.Duration
 
 	table Table
+	// tableCopy is a copy of table for readers outside (TableCopy), made
+	// at most once per applied table; copied says it is made.
+	tableCopy Table
+	copied    bool
 	// applied: a table was applied (even one without partitions).
 	applied    bool
 	leaseUntil time.Time
 	grants     map[int]*grant
+	// releasing counts the grants in state Releasing, so that a Tick
+	// without any (nearly every one) need not look at every grant.
+	releasing int
 	// dropped is, per partition, the highest token this member let go of;
 	// such a grant is never taken again, whatever a table says later.
 	dropped map[int]uint64
 
 	index       uint64
 	holdingsSeq uint64
+
+	// visible caches what Visible returns while the lease runs: the host
+	// asks after every input (a few dozen times a second), and it changes
+	// only with the grants (holdingsSeq) or the lease's end. visibleSeq is
+	// 0 while nothing is cached (holdingsSeq starts at 1).
+	visible      []Holding
+	visibleSeq   uint64
+	visibleUntil time.Time
+	// reported caches the items of Report, which change only with the
+	// grants: the leader reads its own report on every tick. reportedSeq
+	// is 0 while nothing is cached.
+	reported    []Holding
+	reportedSeq uint64
 }
 
 // NewOwnership returns an empty view for one incarnation of a member. Its
@@ -113,6 +134,18 @@ func (o *Ownership) Index() uint64 { return o.index }
 
 // Table returns the newest applied table.
 func (o *Ownership) Table() Table { return o.table }
+
+// TableCopy returns a copy of the newest applied table that shares nothing
+// with the Ownership, for readers on other goroutines. The copy is made
+// once per applied table and handed to every caller until the next one:
+// callers must not modify it. (A table of P partitions is P entries to
+// copy, and the host reads its view after every input.)
+func (o *Ownership) TableCopy() Table {
+	if !o.copied {
+		o.tableCopy, o.copied = o.table.Clone(), true
+	}
+	return o.tableCopy
+}
 
 // LeaseUntil returns when the lease ends.
 func (o *Ownership) LeaseUntil() time.Time { return o.leaseUntil }
@@ -136,6 +169,7 @@ func (o *Ownership) Apply(now time.Time, t Table) bool {
 	}
 	o.applied = true
 	o.table = t
+	o.copied = false
 	o.reconcile(now)
 	return true
 }
@@ -162,6 +196,7 @@ func (o *Ownership) reconcile(now time.Time) {
 			changed = true
 		case e.State == Releasing && g.state == Owned:
 			g.state = Releasing
+			o.releasing++
 			g.releasingIndex = o.index + 1
 			// Never before the lease's end as it stands: the app may have
 			// been shown that deadline for this partition while it was
@@ -205,6 +240,9 @@ func (o *Ownership) drop(id int) {
 	if g.token > o.dropped[id] {
 		o.dropped[id] = g.token
 	}
+	if g.state == Releasing {
+		o.releasing--
+	}
 	delete(o.grants, id)
 }
 
@@ -232,6 +270,9 @@ func (o *Ownership) Renew(now, until time.Time) {
 func (o *Ownership) Tick(now time.Time) bool {
 	changed := o.expire(now)
 	for id, g := range o.grants {
+		if o.releasing == 0 {
+			break // nothing (left) to let go of
+		}
 		if g.state == Releasing && !now.Before(g.releaseBy) {
 			o.drop(id)
 			changed = true
@@ -325,35 +366,59 @@ func (o *Ownership) DropAll() {
 	o.changed()
 }
 
-// Report returns the holdings for the leader.
+// Report returns the holdings for the leader. Its Items are shared with
+// later reports until the grants change: callers must not modify them.
 func (o *Ownership) Report() Report {
-	items := make([]Holding, 0, len(o.grants))
-	for id, g := range o.grants {
-		items = append(items, Holding{ID: id, Token: g.token, State: g.state})
+	if o.reportedSeq != o.holdingsSeq {
+		items := make([]Holding, 0, len(o.grants))
+		for id, g := range o.grants {
+			items = append(items, Holding{ID: id, Token: g.token, State: g.state})
+		}
+		slices.SortFunc(items, byID)
+		o.reported, o.reportedSeq = items, o.holdingsSeq
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
-	return Report{Incarnation: o.incarnation, Seq: o.holdingsSeq, Applied: o.table.ID, Items: items}
+	return Report{Incarnation: o.incarnation, Seq: o.holdingsSeq, Applied: o.table.ID, Items: o.reported}
 }
+
+func byID(a, b Holding) int { return cmp.Compare(a.ID, b.ID) }
 
 // HoldingsSeq identifies the current holdings within this incarnation.
 func (o *Ownership) HoldingsSeq() uint64 { return o.holdingsSeq }
 
 // Visible returns what the app may work on at now: owned and releasing grants,
-// nothing when the lease does not run.
+// nothing when the lease does not run. The slice is shared with later calls
+// until the grants or the lease change: callers must not modify it.
 func (o *Ownership) Visible(now time.Time) []Holding {
 	if !o.LeaseValid(now) {
 		return []Holding{}
 	}
-	out := []Holding{}
+	if o.visibleSeq == o.holdingsSeq {
+		if !o.visibleUntil.Equal(o.leaseUntil) {
+			// A renewal (several a second): the same grants with new
+			// deadlines, in a new slice (the old one may be in use).
+			o.visible, o.visibleUntil = o.withDeadlines(slices.Clone(o.visible)), o.leaseUntil
+		}
+		return o.visible
+	}
+	out := make([]Holding, 0, len(o.grants))
 	for id, g := range o.grants {
 		if g.state == Owned || g.state == Releasing {
-			until := o.leaseUntil
-			if g.state == Releasing && g.releaseBy.Before(until) {
-				until = g.releaseBy
-			}
-			out = append(out, Holding{ID: id, Token: g.token, State: g.state, Until: until})
+			out = append(out, Holding{ID: id, Token: g.token, State: g.state})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	slices.SortFunc(out, byID)
+	o.visible, o.visibleSeq, o.visibleUntil = o.withDeadlines(out), o.holdingsSeq, o.leaseUntil
+	return o.visible
+}
+
+// withDeadlines sets each holding's Until: the lease's end, or for a
+// releasing one its release deadline when that comes first.
+func (o *Ownership) withDeadlines(hs []Holding) []Holding {
+	for i := range hs {
+		hs[i].Until = o.leaseUntil
+		if g := o.grants[hs[i].ID]; hs[i].State == Releasing && g != nil && g.releaseBy.Before(o.leaseUntil) {
+			hs[i].Until = g.releaseBy
+		}
+	}
+	return hs
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,6 +337,24 @@ func (r *randomRun) check(beforeItems, beforeVisible []Holding, beforeIndex, bef
 	if !reflect.DeepEqual(rep.Items, beforeItems) && rep.Seq <= beforeSeq {
 		r.fail("holdings changed %v -> %v but Seq stayed %d", beforeItems, rep.Items, rep.Seq)
 	}
+	// Report, Visible and TableCopy keep what they return while nothing
+	// changed (see the Seq check above): what they return must still be
+	// what the grants and the table are now.
+	if fresh := grantsNow(o); !reflect.DeepEqual(rep.Items, fresh) {
+		r.fail("Report().Items = %v, but the grants are %v", rep.Items, fresh)
+	}
+	releasing := 0
+	for _, g := range o.grants {
+		if g.state == Releasing {
+			releasing++
+		}
+	}
+	if o.releasing != releasing {
+		r.fail("%d grants counted as releasing, %d are", o.releasing, releasing)
+	}
+	if tc := o.TableCopy(); !reflect.DeepEqual(tc, o.Table()) {
+		r.fail("TableCopy() = %+v, but the table is %+v", tc, o.Table())
+	}
 
 	valid := o.LeaseValid(r.now)
 	var started []Holding
@@ -441,6 +460,16 @@ func nonNil(hs []Holding) []Holding {
 }
 
 // withoutDeadlines returns hs with Until cleared, to compare with reports.
+// grantsNow lists the grants as they are, without any cache.
+func grantsNow(o *Ownership) []Holding {
+	out := []Holding{}
+	for id, g := range o.grants {
+		out = append(out, Holding{ID: id, Token: g.token, State: g.state})
+	}
+	slices.SortFunc(out, byID)
+	return out
+}
+
 func withoutDeadlines(hs []Holding) []Holding {
 	out := make([]Holding, len(hs))
 	for i, h := range hs {

@@ -8,7 +8,10 @@
 // comes in as a value.
 package partitions
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // State is the state of one partition's grant in the table.
 type State string
@@ -67,6 +70,15 @@ type Table struct {
 	// by a majority of the old voters and of the new ones (joint majority).
 	PrevVoters []string `json:"prevVoters,omitempty"`
 	Partitions []Entry  `json:"partitions"`
+}
+
+// Clone returns a copy of t that shares no slice with it.
+func (t Table) Clone() Table {
+	t.Members = slices.Clone(t.Members)
+	t.Voters = slices.Clone(t.Voters)
+	t.PrevVoters = slices.Clone(t.PrevVoters)
+	t.Partitions = slices.Clone(t.Partitions)
+	return t
 }
 
 // VoterSet returns the voters, and the previous voters while a change is in

@@ -403,37 +403,8 @@ func readRSS(pid int) (rss, hwm int64, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading the member's memory: %w", err)
 	}
-	return parseStatusMemory(string(b))
-}
-
-// parseStatusMemory reads VmRSS and VmHWM (in bytes) from the text of
-// /proc/<pid>/status.
-func parseStatusMemory(status string) (rss, hwm int64, err error) {
-	found := 0
-	for line := range strings.SplitSeq(status, "\n") {
-		key, val, ok := strings.Cut(line, ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
-			continue
-		}
-		fields := strings.Fields(val)
-		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, 0, fmt.Errorf("/proc status: cannot read %q", line)
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("/proc status: %q: %w", line, err)
-		}
-		if key == "VmRSS" {
-			rss = kb << 10
-		} else {
-			hwm = kb << 10
-		}
-		found++
-	}
-	if found != 2 {
-		return 0, 0, errors.New("/proc status: no VmRSS and VmHWM lines")
-	}
-	return rss, hwm, nil
+	rssKiB, hwmKiB, err := parseStatusMemory(b)
+	return int64(rssKiB) << 10, int64(hwmKiB) << 10, err
 }
 
 // checkFileLimit makes sure the member may hold the long-polls' connections.

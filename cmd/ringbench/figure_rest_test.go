@@ -9,19 +9,6 @@ import (
 	"time"
 )
 
-func TestParseStatusMemory(t *testing.T) {
-	status := "Name:\tringd\nVmPeak:\t 1300000 kB\nVmHWM:\t   81000 kB\nVmRSS:\t   53100 kB\nThreads:\t9\n"
-	rss, hwm, err := parseStatusMemory(status)
-	if err != nil || rss != 53100<<10 || hwm != 81000<<10 {
-		t.Fatalf("got %d %d %v", rss, hwm, err)
-	}
-	for _, bad := range []string{"Name:\tringd\n", "VmRSS:\t12 MB\nVmHWM:\t1 kB\n", "VmRSS:\tx kB\nVmHWM:\t1 kB\n"} {
-		if _, _, err := parseStatusMemory(bad); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-}
-
 func TestParseOpenFilesLimit(t *testing.T) {
 	limits := "Limit                     Soft Limit           Hard Limit           Units     \n" +
 		"Max processes             95000                95000                processes \n" +

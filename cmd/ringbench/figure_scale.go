@@ -85,7 +85,7 @@ func scaleSection(env *Env, sizes []int, trials int, runs []scaleRun) Section {
 		conv.AddRow(r.n, Durations(r.admission).Seconds(), every, goal)
 		fail.AddRow(r.n, Durations(r.leader).Seconds(), Durations(r.coverage).Seconds())
 		cost.AddRow(r.n, r.formed.Round(100*time.Millisecond), fmt.Sprintf("%.2f", r.cost.cores),
-			mib(r.cost.rss), mib(r.cost.heap), r.cost.goroutines)
+			mib(int64(r.cost.rss)), mib(int64(r.cost.heap)), r.cost.goroutines)
 		if r.profiles != "" {
 			notes = append(notes, fmt.Sprintf("CPU and heap profiles of the %d-member run were written to %s (kept with --keep).", r.n, r.profiles))
 		}
@@ -125,8 +125,6 @@ func (e *Env) idleWindow() time.Duration {
 	}
 	return 10 * time.Second
 }
-
-func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 // measureScale forms a cluster of n, then runs the join and the leader-crash
 // trials on it.

@@ -185,8 +185,6 @@ type Core struct {
 	sawTable bool
 
 	leader *leaderState
-	// view keeps the table copy that views share (see View).
-	view viewCache
 
 	// member side of lease renewal: every heartbeat ack is a renewal
 	// request, remembered with its send time until the leader answers.

@@ -1,8 +1,7 @@
 package core
 
 import (
-	"strconv"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/ringd/ringd/partitions"
@@ -32,39 +31,25 @@ func heldDownAndEmpty(now time.Time, opt Options, m *memberState, t partitions.T
 // rebalance.Plan is a pure function of its inputs, so a failure is reused too.
 type planCache struct {
 	cfg rebalance.Config
-	// The last inputs (see key) and answer; valid once one was computed.
-	key   string
-	res   rebalance.Result
-	err   error
-	valid bool
+	// The last inputs (copies) and answer; valid once one was computed.
+	current, members []string
+	res              rebalance.Result
+	err              error
+	valid            bool
 }
 
 // plan returns rebalance.Plan(current, members, the cache's config);
 // computed reports whether it planned anew rather than reusing the last
 // answer, so that a caller reports a failure once per set of inputs.
+//
+// The inputs are compared as they are, name by name, not through a key
+// built from them: on every tick of an idle leader that would be a string
+// of every partition's owner, made only to be thrown away.
 func (pc *planCache) plan(current, members []string) (res rebalance.Result, computed bool, err error) {
-	key := planKey(current, members)
-	if pc.valid && key == pc.key {
+	if pc.valid && slices.Equal(current, pc.current) && slices.Equal(members, pc.members) {
 		return pc.res, false, pc.err
 	}
 	pc.res, pc.err = rebalance.Plan(current, members, pc.cfg)
-	pc.key, pc.valid = key, true
+	pc.current, pc.members, pc.valid = slices.Clone(current), slices.Clone(members), true
 	return pc.res, true, pc.err
-}
-
-// planKey encodes plan's inputs in one string that no other inputs give:
-// each list and each name is prefixed with its length, so names from peers
-// may hold any byte.
-func planKey(current, members []string) string {
-	var b strings.Builder
-	for _, list := range [][]string{members, current} {
-		b.WriteString(strconv.Itoa(len(list)))
-		b.WriteByte(':')
-		for _, name := range list {
-			b.WriteString(strconv.Itoa(len(name)))
-			b.WriteByte(':')
-			b.WriteString(name)
-		}
-	}
-	return b.String()
 }

@@ -2,15 +2,16 @@ package core
 
 import (
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/partitions"
 )
 
-// View is a snapshot of the core for the API and metrics. It holds no
-// references into the core.
+// View is a snapshot of the core for the API and metrics. Nothing in it is
+// changed by the core afterwards, so it may be read on any goroutine; its
+// table and holdings are shared with other views of the same table and
+// holdings, so callers must not modify them.
 type View struct {
 	Node        string
 	Incarnation uint64
@@ -42,37 +43,11 @@ type MemberView struct {
 	Voter bool
 }
 
-// viewCache is the copy of the applied table that views hand out. The host
-// asks for a view after every input and tick; copying a table of thousands
-// of partitions each time cost more than everything else a member does
-// (issue 11, figure e). Views only read their table, so all views of one
-// applied table share one copy, still none of the core's own.
-type viewCache struct {
-	of    partitions.Table // the applied table the copy was made of
-	table partitions.Table
-}
-
-// get returns the shared copy of t, making a new one when t is not the
-// table the last copy was made of.
-func (vc *viewCache) get(t partitions.Table) partitions.Table {
-	if t.ID != vc.of.ID || !sameBacking(t.Partitions, vc.of.Partitions) || !sameBacking(t.Members, vc.of.Members) ||
-		!sameBacking(t.Voters, vc.of.Voters) || !sameBacking(t.PrevVoters, vc.of.PrevVoters) || t.Leader != vc.of.Leader {
-		vc.of, vc.table = t, cloneTable(t)
-	}
-	return vc.table
-}
-
-// sameBacking reports whether a and b are the same slice (same array, same
-// length): the core replaces tables, it never changes one in place.
-func sameBacking[T any](a, b []T) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
 // View returns a snapshot at now. Its Table is shared with other views of
 // the same applied table: read it, never change it.
 func (c *Core) View(now time.Time) View {
 	st := c.el.Status()
-	t := c.view.get(c.own.Table())
+	t := c.own.TableCopy()
 	cfg := c.electionConfig()
 	members := t.Members
 	if len(t.Partitions) == 0 {
@@ -87,14 +62,20 @@ func (c *Core) View(now time.Time) View {
 		Leader: memberOf(st.Leader), Index: c.own.Index(), LeaseUntil: c.own.LeaseUntil(),
 		Holdings: c.own.Visible(now), Table: t, Draining: c.draining,
 	}
+	v.Members = make([]MemberView, 0, len(c.members))
 	for _, m := range c.members {
 		v.Members = append(v.Members, MemberView{Name: m.Name, Incarnation: m.Incarnation,
 			Priority: m.Priority, Alive: m.Alive, Draining: m.Draining,
 			InConfig: inConfig[m.Name], Voter: cfg.Contains(ElectionName(m.Name, m.Identity))})
 	}
-	sort.Slice(v.Members, func(i, j int) bool {
-		a, b := v.Members[i], v.Members[j]
-		return election.Outranks(a.Name, a.Priority, b.Name, b.Priority)
+	slices.SortFunc(v.Members, func(a, b MemberView) int {
+		switch {
+		case election.Outranks(a.Name, a.Priority, b.Name, b.Priority):
+			return -1
+		case election.Outranks(b.Name, b.Priority, a.Name, a.Priority):
+			return 1
+		}
+		return 0
 	})
 	return v
 }
