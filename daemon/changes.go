@@ -41,6 +41,14 @@ func (d *Daemon) recordEvents(events []core.Event) {
 		case core.EventElected:
 			d.metrics.elections.Inc()
 			d.changes.add(wall, "%s became leader", d.cfg.Name)
+			if e.From != "" {
+				d.log.Info("became leader: the previous leader's partitions move once its lease surely ended",
+					"previous", e.From, "its_partitions", e.Partition, "after", e.Bound.Round(time.Millisecond),
+					"others_silent_after", e.Took.Round(time.Millisecond))
+			} else {
+				d.log.Info("became leader: partitions of members that do not answer move after the safe wait",
+					"safe_wait", e.Took.Round(time.Millisecond))
+			}
 		case core.EventMoveStarted:
 			d.metrics.movesStarted.Inc()
 			d.log.Named(LogRebalance).Debug("moving partition", "partition", e.Partition, "from", e.From, "to", e.To)

@@ -65,6 +65,12 @@ func (a *ackTracker) responsive(now time.Time, name string, lease time.Duration)
 	return now.Sub(at) < lease
 }
 
+// heard reports whether member name acknowledged a heartbeat of this term
+// (not only the election's benefit of the doubt, newAckTracker).
+func (a *ackTracker) heard(name string) bool {
+	return a.lastAck[name].After(a.electedAt)
+}
+
 // heardWithin reports whether election name v acknowledged a heartbeat
 // within d.
 func (a *ackTracker) heardWithin(now time.Time, v string, d time.Duration) bool {

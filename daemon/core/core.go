@@ -626,7 +626,7 @@ func (c *Core) flush(now time.Time) {
 		// grants it again if it is still ours to have).
 		c.own.DropPending(func(_ int, token uint64) bool { return termOf(token) < st.Term })
 		c.leader = c.newLeader(now, st.Term)
-		c.emit(Event{Kind: EventElected, At: now})
+		c.emit(c.leader.electedEvent(now))
 	case st.Role != election.Leader && c.leader != nil:
 		c.leader = nil
 	}

@@ -6,7 +6,11 @@ import "time"
 type EventKind string
 
 const (
-	// EventElected: this member became leader.
+	// EventElected: this member became leader. Took is its safe wait (what
+	// a silent member may hold is granted after it); when the votes bound
+	// the previous leader's holdings, From names it, Partition counts the
+	// partitions its table lists as that leader's, and Bound is when they
+	// may move (both from At).
 	EventElected EventKind = "elected"
 	// EventMoveStarted: the leader marked a partition releasing to move it.
 	EventMoveStarted EventKind = "move-started"
@@ -40,6 +44,7 @@ type Event struct {
 	From, To  string
 	Token     uint64
 	Took      time.Duration
+	Bound     time.Duration
 	Members   []string
 	// Err is why, for the failure kinds.
 	Err error

@@ -47,6 +47,10 @@ type leaderState struct {
 	// process can hold them (see selfFreed), so they may be granted once
 	// that leader's holdings ended, before the safe wait is over.
 	early []bool
+	// silentPrev is the previous leader when the votes bounded its holdings
+	// (it fell silent before this election): no partitions for it until it
+	// answers this leader.
+	silentPrev string
 	// selfFreed is, per partition this leader's own process let go of,
 	// the table version that shows it free. It is granted to another
 	// member only once a majority of the voters applied that version
@@ -150,12 +154,29 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 	if prev := pred.prev; pred.prevKnown && base.ID.Term == pred.prevTerm && base.Leader == prev.name &&
 		prev != l.selfKey() && l.holders.views[prev] == nil {
 		l.holders.bound(prev, pred.prevUntil)
+		l.silentPrev = prev.name
 		for p, e := range l.table.Partitions {
 			l.early[p] = e.Owner == prev.name && e.Incarnation == prev.inc
 		}
 	}
 	l.dirty = true
 	return l
+}
+
+// electedEvent reports the election won at now, with the waits it starts.
+func (l *leaderState) electedEvent(now time.Time) Event {
+	ev := Event{Kind: EventElected, At: now, Took: max(l.holders.safeUntil.Sub(now), 0)}
+	for p, early := range l.early {
+		if early {
+			e := l.table.Partitions[p]
+			ev.From = e.Owner
+			ev.Partition++
+			if h := l.holders.views[holderKey{e.Owner, e.Incarnation}]; h != nil {
+				ev.Bound = max(h.boundUntil.Sub(now), 0)
+			}
+		}
+	}
+	return ev
 }
 
 // selfKey is this process's holder key.
@@ -370,6 +391,12 @@ func (l *leaderState) assignable(now time.Time) []string {
 	for _, name := range l.table.Members {
 		m := l.members[name]
 		if m == nil || !m.Alive || m.Draining || !l.acks.responsive(now, name, l.opt.Lease) {
+			continue
+		}
+		if name == l.silentPrev && !l.acks.heard(name) {
+			// The previous leader fell silent before the election (the
+			// votes say so) and gossip may call it alive for seconds
+			// more: its partitions would go back to it, unanswered.
 			continue
 		}
 		if name != l.opt.Self && heldDownAndEmpty(now, l.opt, m, l.table) {
