@@ -272,7 +272,7 @@ func (c *Core) publishTable(now time.Time) {
 func (l *leaderState) nextTable() partitions.Table {
 	l.dirty = false
 	l.table.ID.Version++
-	return cloneTable(l.table)
+	return l.table.Clone()
 }
 
 // recipients are every member and voter of the table, and every live
@@ -518,12 +518,4 @@ func (l *leaderState) grant(p int, to string) bool {
 	l.early[p] = false
 	l.dirty = true
 	return true
-}
-
-func cloneTable(t partitions.Table) partitions.Table {
-	t.Members = slices.Clone(t.Members)
-	t.Voters = slices.Clone(t.Voters)
-	t.PrevVoters = slices.Clone(t.PrevVoters)
-	t.Partitions = slices.Clone(t.Partitions)
-	return t
 }
