@@ -164,7 +164,7 @@ func (s *source) Mine() (api.Mine, <-chan struct{}) {
 	snap := s.d.snap.Load()
 	v := snap.view
 	out := api.Mine{Node: v.Node, Incarnation: strconv.FormatUint(v.Incarnation, 10), Term: v.Term,
-		Index: v.Index, Leader: v.Leader, Partitions: []api.Partition{}}
+		Index: v.Index, Leader: v.Leader, Partitions: make([]api.Partition, 0, len(v.Holdings))}
 	// The lease is checked against the clock now, not when the snapshot was
 	// taken: a loop that stalled (GC, SIGSTOP) must not make us claim
 	// partitions past our lease. Rounded down, so never more than we have.

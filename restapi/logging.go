@@ -23,14 +23,13 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			// echo then has nothing left to handle.
 			c.Error(err)
 		}
+		if parked(c) {
+			// Logged by the parking when it answers (parking.finish).
+			return nil
+		}
 		level := hclog.Debug
 		if quietPaths[c.Path()] {
 			level = hclog.Trace
-		}
-		if s.log.GetLevel() > level {
-			// Not logged: skip building the line, which costs more
-			// allocations than the rest of a plain read.
-			return nil
 		}
 		req, resp := c.Request(), c.Response()
 		status := resp.Status
@@ -38,11 +37,22 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			// A long-poll whose client went away: nothing was sent.
 			status = 0
 		}
-		args := []any{"method", req.Method, "path", req.URL.Path, "status", status, "duration", time.Since(start)}
-		if status == 0 {
-			args = append(args, "client", "gone")
-		}
-		s.log.Log(level, "request", args...)
+		s.logRequest(level, req.Method, req.URL.Path, status, time.Since(start))
 		return nil
 	}
+}
+
+// logRequest writes the one line of a request that ended; status 0 is a
+// client that left before its answer.
+func (s *Server) logRequest(level hclog.Level, method, path string, status int, took time.Duration) {
+	if s.log.GetLevel() > level {
+		// Not logged: skip building the line, which costs more
+		// allocations than the rest of a plain read.
+		return
+	}
+	args := []any{"method", method, "path", path, "status", status, "duration", took}
+	if status == 0 {
+		args = append(args, "client", "gone")
+	}
+	s.log.Log(level, "request", args...)
 }

@@ -92,6 +92,10 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
+		if parked(c) {
+			// Counted by the parking when it answers (parking.finish).
+			return err
+		}
 		if err != nil {
 			// Render it now so the status below is the one sent.
 			c.Error(err)
@@ -115,6 +119,14 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		}
 		return err
+	}
+}
+
+// parkedDone counts a parked GET /partitions/mine long-poll that ended:
+// answered (200) or left by its client (codeClientGone).
+func (m *httpMetrics) parkedDone(code string) {
+	if m.requests != nil {
+		m.requests.WithLabelValues(mineRoute, http.MethodGet, code).Inc()
 	}
 }
 

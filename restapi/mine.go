@@ -83,6 +83,10 @@ func (s *Server) getMine(c echo.Context) error {
 	// watchers that the same change wakes.
 	a := s.mineAnswer(start)
 	if a.index == q.index {
+		if s.park(c, q, start) {
+			// The parking answers it; the connection is no longer net/http's.
+			return nil
+		}
 		var ok bool
 		if a, ok = s.waitMine(c, q, start, a); !ok {
 			// The client is gone; there is nobody to answer.

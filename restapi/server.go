@@ -120,6 +120,13 @@ type Server struct {
 	// lastMine is the newest encoded GET /partitions/mine answer, shared by
 	// the requests that may send it (see mineAnswer).
 	lastMine atomic.Pointer[mineAnswer]
+
+	// metrics are the HTTP series (the parking counts parked polls).
+	metrics *httpMetrics
+
+	// parking holds the GET /partitions/mine long-polls taken off net/http
+	// while they wait (see parking.go).
+	parking *parking
 }
 
 // New builds a Server that reads from src. It does not listen; see Serve.
@@ -149,6 +156,7 @@ func New(src Source, opts Options) *Server {
 		log:  opts.Logger,
 		quit: make(chan struct{}),
 	}
+	s.parking = newParking(s)
 
 	e := echo.New()
 	// We serve through our own http.Server (Serve), so echo's banner and port line
@@ -170,7 +178,8 @@ func New(src Source, opts Options) *Server {
 	// still produces a logged and counted 500, and the body limit applies to
 	// every handler. Registered after the routes because the metrics need the
 	// route list; echo applies e.Use to routes added earlier too.
-	e.Use(newHTTPMetrics(opts.Registerer, e, s.log).middleware, s.logRequests, s.recoverPanics, s.limitBody)
+	s.metrics = newHTTPMetrics(opts.Registerer, e, s.log)
+	e.Use(s.metrics.middleware, s.logRequests, s.recoverPanics, s.limitBody)
 	s.registerPollGauge(opts.Registerer)
 
 	s.srv = &http.Server{
@@ -236,7 +245,7 @@ func (s *Server) ServeOps(ln net.Listener) error {
 // /partitions/mine and /partitions/locate are never taken for /partitions/{id}.
 func (s *Server) routes() {
 	e := s.e
-	e.GET("/partitions/mine", s.getMine)
+	e.GET(mineRoute, s.getMine)
 	e.GET("/cluster", s.getCluster)
 	e.GET("/members", s.getMembers)
 	e.GET("/leader", s.getLeader)
@@ -289,7 +298,12 @@ func (s *Server) Handler() http.Handler { return s.e }
 // Serve serves on ln until Shutdown; it returns nil after Shutdown and the
 // listener's error otherwise. ln is closed when Serve returns.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.srv.Serve(ln)
+	// Connections of answered parked polls come back through the listener.
+	hb := newHandBackListener(ln)
+	s.parking.mu.Lock()
+	s.parking.back = hb
+	s.parking.mu.Unlock()
+	err := s.srv.Serve(hb)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -304,6 +318,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Release the long-polls first: http.Server.Shutdown waits for active
 	// requests and does not cancel their contexts.
 	s.quitOnce.Do(func() { close(s.quit) })
+	// The parked polls are answered (Connection: close) before the
+	// servers go: http.Server does not know those connections.
+	select {
+	case <-s.parking.idle():
+	case <-ctx.Done():
+	}
 	// The probes stop with the API: a member that no longer serves its app
 	// must not look alive.
 	if err := s.ops.Shutdown(ctx); err != nil {

@@ -1,0 +1,145 @@
+//go:build linux
+
+package restapi
+
+import (
+	"net"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// epollDepartures watches the sockets of parked polls with an epoll set of
+// its own (the Go runtime's netpoller has its own set; a socket may be in
+// both) for the peer's close (EPOLLRDHUP, and the HUP and ERR that epoll
+// always reports), in one goroutine blocked in epoll_wait. An event
+// carries the poll's registration number, not its file descriptor, so a
+// late event for a descriptor that was closed and reused since finds no
+// poll.
+type epollDepartures struct {
+	epfd   int
+	wake   int // eventfd that ends the loop
+	onLeft func(*parkedPoll)
+	done   chan struct{}
+
+	mu    sync.Mutex
+	next  uint32
+	polls map[uint32]*parkedPoll
+}
+
+// wakeID is the registration of the eventfd; polls start at 1.
+const wakeID = 0
+
+// startDepartures returns the Linux watcher, or one that watches nothing
+// when the kernel refuses an epoll set or an eventfd (then clients that
+// leave are noticed at their answer).
+func startDepartures(onLeft func(*parkedPoll)) departures {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return noDepartures{}
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		_ = unix.Close(epfd)
+		return noDepartures{}
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeID}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		_ = unix.Close(wake)
+		_ = unix.Close(epfd)
+		return noDepartures{}
+	}
+	d := &epollDepartures{epfd: epfd, wake: wake, onLeft: onLeft, done: make(chan struct{}), polls: map[uint32]*parkedPoll{}}
+	go d.loop()
+	return d
+}
+
+// rawConn returns the socket under c (a TLS connection's too).
+func rawConn(c net.Conn) (syscall.RawConn, bool) {
+	if t, ok := c.(interface{ NetConn() net.Conn }); ok {
+		c = t.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, false
+	}
+	rc, err := sc.SyscallConn()
+	return rc, err == nil
+}
+
+func (d *epollDepartures) watch(poll *parkedPoll) uint32 {
+	rc, ok := rawConn(poll.conn)
+	if !ok {
+		return 0
+	}
+	d.mu.Lock()
+	d.next++
+	if d.next == wakeID {
+		d.next++
+	}
+	id := d.next
+	d.polls[id] = poll
+	d.mu.Unlock()
+	var cerr error
+	err := rc.Control(func(fd uintptr) {
+		ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(id)}
+		cerr = unix.EpollCtl(d.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err != nil || cerr != nil {
+		d.mu.Lock()
+		delete(d.polls, id)
+		d.mu.Unlock()
+		return 0
+	}
+	return id
+}
+
+func (d *epollDepartures) unwatch(poll *parkedPoll) {
+	if poll.watch == 0 {
+		return
+	}
+	d.mu.Lock()
+	delete(d.polls, poll.watch)
+	d.mu.Unlock()
+	if rc, ok := rawConn(poll.conn); ok {
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.EpollCtl(d.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+		})
+	}
+}
+
+func (d *epollDepartures) stop() {
+	var one [8]byte
+	one[0] = 1 // eventfd takes a host-order uint64; any non-zero value wakes
+	_, _ = unix.Write(d.wake, one[:])
+	<-d.done
+}
+
+func (d *epollDepartures) loop() {
+	defer close(d.done)
+	defer unix.Close(d.epfd)
+	defer unix.Close(d.wake)
+	events := make([]unix.EpollEvent, 128)
+	for {
+		n, err := unix.EpollWait(d.epfd, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range events[:n] {
+			if ev.Fd == wakeID {
+				return
+			}
+			d.mu.Lock()
+			poll := d.polls[uint32(ev.Fd)]
+			delete(d.polls, uint32(ev.Fd))
+			d.mu.Unlock()
+			if poll != nil {
+				d.onLeft(poll)
+			}
+		}
+	}
+}

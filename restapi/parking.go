@@ -1,0 +1,551 @@
+package restapi
+
+import (
+	"container/heap"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/labstack/echo/v4"
+
+	"github.com/ringd/ringd/clientlib/api"
+)
+
+// Parked long-polls.
+//
+// A long-poll on GET /partitions/mine that has to wait used to keep its
+// net/http connection goroutine, the goroutine net/http reads the connection
+// with to see the client leave, their stacks and the connection's buffers:
+// ~35 KB a watcher, 349 MB for 10,000 (figure f of docs/benchmarks.md). So a
+// watch that must wait is parked instead: the handler takes the connection
+// from net/http (http.Hijacker), writes down the index it waits on, when its
+// wait runs out and the headers of its answer, and returns. One goroutine
+// (parking.run) holds every parked poll and answers them all when the index
+// moves, each with the shared encoding of the new view, or one by one when
+// their ?wait= runs out. A parked poll costs its socket and ~200 bytes.
+//
+// After the answer the connection goes back to net/http through the
+// listener Serve wraps (handBackListener), so the client's next poll reuses
+// it as with any keep-alive server. A client that leaves while parked is
+// seen by departures (epoll on Linux), which closes the connection at once;
+// elsewhere it is closed at the next answer or when its wait runs out.
+//
+// Where a connection cannot be taken (HTTP/1.0, a ResponseWriter without
+// Hijack such as httptest.ResponseRecorder or HTTP/2, ?pretty), the handler
+// waits in its own goroutine as before (waitMine).
+
+// mineRoute is the route whose long-polls are parked.
+const mineRoute = "/partitions/mine"
+
+// parkedKey marks, in the echo.Context, a request the handler parked: the
+// metrics and logging middlewares leave it to parking.finish.
+const parkedKey = "ringd.parked"
+
+// parked tells whether the request of c was parked.
+func parked(c echo.Context) bool { return c.Get(parkedKey) != nil }
+
+// parkedPoll is one waiting GET /partitions/mine long-poll.
+type parkedPoll struct {
+	conn net.Conn
+	// index is the index the client has; the poll is answered when the
+	// member's differs.
+	index uint64
+	// start is when the request came in (heldMs counts from it) and until
+	// when its wait runs out.
+	start, until time.Time
+	// header holds the answer's headers that do not depend on the view
+	// ("Name: value\r\n" each): what middlewares set, the content type and
+	// the cache control.
+	header []byte
+	// keep: hand the connection back to net/http after the answer
+	// (keep-alive); otherwise the answer says "Connection: close".
+	keep bool
+	// slot is the poll's place in parking.byDeadline (-1: not in it).
+	slot int
+	// watch is the departures registration (0: none).
+	watch uint32
+}
+
+// departures tells when the client of a parked poll goes away: it calls
+// back (outside any lock of the parking) with the poll whose connection the
+// peer closed. startDepartures is per platform.
+type departures interface {
+	// watch starts watching poll.conn and returns the registration (0:
+	// cannot watch; the poll is then answered at its deadline or change).
+	watch(poll *parkedPoll) uint32
+	// unwatch stops watching poll (before its connection is written to or
+	// closed).
+	unwatch(poll *parkedPoll)
+	// stop ends the watching; every poll is unwatched already.
+	stop()
+}
+
+// noDepartures watches nothing.
+type noDepartures struct{}
+
+func (noDepartures) watch(*parkedPoll) uint32 { return 0 }
+func (noDepartures) unwatch(*parkedPoll)      {}
+func (noDepartures) stop()                    {}
+
+// parking holds the parked polls of one Server and the goroutine that
+// answers them, which runs only while there are any.
+type parking struct {
+	s *Server
+
+	mu         sync.Mutex
+	byDeadline deadlineHeap
+	// perIndex counts the parked polls per index they wait on: when the
+	// member's index is the only one, no poll is due but for its deadline.
+	perIndex map[uint64]int
+	running  bool
+	// kick wakes the goroutine: a poll was parked.
+	kick chan struct{}
+	// gone is where departures report a client that left.
+	gone departures
+	// back takes answered connections back into the http.Server (nil when
+	// the Server is not serving through Serve).
+	back *handBackListener
+	// stopped is closed when the running goroutine ends (Shutdown waits
+	// on it).
+	stopped chan struct{}
+}
+
+func newParking(s *Server) *parking {
+	return &parking{s: s, perIndex: map[uint64]int{}, kick: make(chan struct{}, 1)}
+}
+
+// park takes the connection of a GET /partitions/mine long-poll that must
+// wait on index q.index and parks it. It returns false, having touched
+// nothing, when the connection cannot be taken; then the caller waits as
+// before.
+func (s *Server) park(c echo.Context, q pollQuery, start time.Time) bool {
+	req := c.Request()
+	if !req.ProtoAtLeast(1, 1) || req.Method != http.MethodGet {
+		return false
+	}
+	select {
+	case <-s.quit:
+		// Shutting down: the caller answers at once.
+		return false
+	default:
+	}
+	// The headers first: after Hijack the Response is no longer ours.
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	noStore(c)
+	var hb []byte
+	for _, k := range []string{api.IndexHeader, echo.HeaderContentLength, "Date", echo.HeaderConnection} {
+		h.Del(k)
+	}
+	hb = appendHeader(hb, h)
+
+	conn, rw, err := http.NewResponseController(c.Response()).Hijack()
+	if err != nil {
+		return false
+	}
+	p := s.parking
+	p.mu.Lock()
+	back := p.back
+	p.mu.Unlock()
+	poll := &parkedPoll{
+		conn:   conn,
+		index:  q.index,
+		start:  start,
+		until:  start.Add(q.wait),
+		header: hb,
+		// A request the client sent behind this one (pipelining) sits in
+		// net/http's reader, which is dropped here: close after the answer
+		// so that the client sends it again.
+		keep: back != nil && !req.Close && rw.Reader.Buffered() == 0,
+		slot: -1,
+	}
+	// net/http set a write deadline for the request; the parking sets its
+	// own when it writes.
+	_ = conn.SetDeadline(time.Time{})
+	c.Set(parkedKey, true)
+	p.add(poll)
+	return true
+}
+
+// appendHeader appends h as header lines, in a stable order.
+func appendHeader(b []byte, h http.Header) []byte {
+	var w headerBuffer
+	w.b = b
+	_ = h.Write(&w)
+	return w.b
+}
+
+type headerBuffer struct{ b []byte }
+
+func (w *headerBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+
+// add parks poll and makes sure the goroutine runs.
+func (p *parking) add(poll *parkedPoll) {
+	p.s.polls.Add(1)
+	p.mu.Lock()
+	if !p.running {
+		p.running = true
+		p.gone = startDepartures(p.left)
+		p.stopped = make(chan struct{})
+		go p.run(p.stopped)
+	}
+	heap.Push(&p.byDeadline, poll)
+	p.perIndex[poll.index]++
+	poll.watch = p.gone.watch(poll)
+	p.mu.Unlock()
+	p.wake()
+}
+
+// wake makes the goroutine look at the parked polls again.
+func (p *parking) wake() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// idle returns a channel that is closed once no poll is parked.
+func (p *parking) idle() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.running {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.stopped
+}
+
+// left is called by departures when the client of a parked poll went away.
+func (p *parking) left(poll *parkedPoll) {
+	p.mu.Lock()
+	if poll.slot < 0 {
+		// Taken for an answer already; the write fails and closes it.
+		p.mu.Unlock()
+		return
+	}
+	p.remove(poll)
+	p.mu.Unlock()
+	_ = poll.conn.Close()
+	p.finish(poll, 0)
+	// The goroutine ends when nothing is left.
+	p.wake()
+}
+
+// finish accounts for a parked poll that ended: its metric and its log
+// line. status 0: the client left.
+func (p *parking) finish(poll *parkedPoll, status int) {
+	code := strconv.Itoa(status)
+	if status == 0 {
+		code = codeClientGone
+	}
+	p.s.metrics.parkedDone(code)
+	p.s.logRequest(hclog.Debug, http.MethodGet, mineRoute, status, time.Since(poll.start))
+}
+
+// remove takes poll out of the parking; p.mu is held.
+func (p *parking) remove(poll *parkedPoll) {
+	heap.Remove(&p.byDeadline, poll.slot)
+	p.unwatch(poll)
+}
+
+// unwatch forgets poll's index count and departure registration and takes
+// it off the gauge; p.mu is held and poll is no longer in byDeadline.
+func (p *parking) unwatch(poll *parkedPoll) {
+	if p.perIndex[poll.index]--; p.perIndex[poll.index] <= 0 {
+		delete(p.perIndex, poll.index)
+	}
+	p.gone.unwatch(poll)
+	poll.watch = 0
+	p.s.polls.Add(-1)
+}
+
+// run answers parked polls until there are none left.
+func (p *parking) run(stopped chan struct{}) {
+	defer close(stopped)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	// fresh: the next answer must be read now (after a change or a
+	// deadline); after a kick a shared answer younger than maxAnswerAge
+	// will do.
+	fresh := true
+	for {
+		after := time.Time{}
+		if fresh {
+			after = time.Now()
+		}
+		a := p.s.mineAnswer(after)
+		quitting := isClosed(p.s.quit)
+
+		p.mu.Lock()
+		due := p.takeDue(a.index, time.Now(), quitting)
+		if len(due) == 0 && p.byDeadline.Len() == 0 {
+			p.running = false
+			gone := p.gone
+			p.gone = nil
+			p.mu.Unlock()
+			gone.stop()
+			return
+		}
+		var next time.Duration
+		if p.byDeadline.Len() > 0 {
+			next = time.Until(p.byDeadline[0].until)
+		}
+		back := p.back
+		p.mu.Unlock()
+
+		if len(due) > 0 {
+			p.answer(due, a, back)
+			// Writing took time; look again before sleeping.
+			fresh = true
+			continue
+		}
+		// Since Go 1.23 Reset leaves no stale tick behind.
+		timer.Reset(max(next, 0))
+		fresh = false
+		select {
+		case <-a.changed:
+			fresh = true
+		case <-timer.C:
+			fresh = true
+		case <-p.kick:
+		case <-p.s.quit:
+			fresh = true
+		}
+	}
+}
+
+// takeDue removes and returns the polls to answer now: those waiting on
+// another index than the member's, those whose wait ran out, and all of
+// them when the server shuts down. p.mu is held.
+func (p *parking) takeDue(index uint64, now time.Time, all bool) []*parkedPoll {
+	var due []*parkedPoll
+	_, onlyCurrent := p.perIndex[index]
+	onlyCurrent = onlyCurrent && len(p.perIndex) == 1
+	if all || !onlyCurrent {
+		keep := p.byDeadline[:0]
+		for _, poll := range p.byDeadline {
+			if all || poll.index != index {
+				poll.slot = -1
+				due = append(due, poll)
+				continue
+			}
+			keep = append(keep, poll)
+		}
+		clear(p.byDeadline[len(keep):])
+		p.byDeadline = keep
+		for i, poll := range p.byDeadline {
+			poll.slot = i
+		}
+		heap.Init(&p.byDeadline)
+	}
+	for p.byDeadline.Len() > 0 && !p.byDeadline[0].until.After(now) {
+		due = append(due, heap.Pop(&p.byDeadline).(*parkedPoll))
+	}
+	for _, poll := range due {
+		p.unwatch(poll)
+	}
+	return due
+}
+
+// answerWriteTimeout bounds one answer's write: a client that does not read
+// must not hold the others' answers.
+const answerWriteTimeout = 5 * time.Second
+
+// answerFanOut is how many parked polls one writer goroutine answers before
+// another one is started.
+const answerFanOut = 512
+
+// answer sends a to every poll in due (those read after a was fetched get
+// a newer one) and hands the connections back.
+func (p *parking) answer(due []*parkedPoll, a *mineAnswer, back *handBackListener) {
+	latest := a.at
+	for _, poll := range due {
+		if poll.start.After(latest) {
+			latest = poll.start
+		}
+	}
+	if latest.After(a.at) {
+		// heldMs must not be negative: the answer has to be read after
+		// every request it goes to (see mineAnswer.at).
+		a = p.s.mineAnswer(latest)
+	}
+	common := append([]byte(nil), "HTTP/1.1 200 OK\r\n"...)
+	common = append(common, api.IndexHeader+": "...)
+	common = strconv.AppendUint(common, a.index, 10)
+	common = append(common, "\r\nDate: "...)
+	common = time.Now().UTC().AppendFormat(common, http.TimeFormat)
+	common = append(common, "\r\n"...)
+
+	writers := min(runtime.GOMAXPROCS(0), (len(due)+answerFanOut-1)/answerFanOut)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := w; i < len(due); i += writers {
+				p.answerOne(due[i], a, common, back)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// answerOne writes a to one poll and hands its connection back or closes it.
+func (p *parking) answerOne(poll *parkedPoll, a *mineAnswer, common []byte, back *handBackListener) {
+	// A server shutting down closes its connections: handed back, they
+	// would hold http.Server.Shutdown.
+	keep := poll.keep && !isClosed(p.s.quit)
+	held := strconv.AppendInt(make([]byte, 0, 20), a.at.Sub(poll.start).Milliseconds(), 10)
+	tail := make([]byte, 0, 64)
+	tail = append(tail, "Content-Length: "...)
+	tail = strconv.AppendInt(tail, int64(len(a.head)+len(held)+len(a.tail)), 10)
+	tail = append(tail, "\r\n"...)
+	if !keep {
+		tail = append(tail, "Connection: close\r\n"...)
+	}
+	tail = append(tail, "\r\n"...)
+	bufs := net.Buffers{common, poll.header, tail, a.head, held, a.tail}
+	_ = poll.conn.SetWriteDeadline(time.Now().Add(answerWriteTimeout))
+	_, err := bufs.WriteTo(poll.conn)
+	if err != nil {
+		_ = poll.conn.Close()
+		p.finish(poll, 0)
+		return
+	}
+	p.finish(poll, http.StatusOK)
+	if !keep {
+		_ = poll.conn.Close()
+		return
+	}
+	_ = poll.conn.SetWriteDeadline(time.Time{})
+	back.handBack(poll.conn)
+}
+
+// deadlineHeap orders parked polls by when their wait runs out.
+type deadlineHeap []*parkedPoll
+
+func (h deadlineHeap) Len() int           { return len(h) }
+func (h deadlineHeap) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
+func (h deadlineHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].slot, h[j].slot = i, j
+}
+func (h *deadlineHeap) Push(x any) {
+	poll := x.(*parkedPoll)
+	poll.slot = len(*h)
+	*h = append(*h, poll)
+}
+func (h *deadlineHeap) Pop() any {
+	old := *h
+	poll := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	poll.slot = -1
+	return poll
+}
+
+// handBackListener is the listener Serve gives net/http: it accepts new
+// connections from the real listener and, in between, the connections of
+// answered parked polls, so that keep-alive goes on across a parked poll.
+type handBackListener struct {
+	net.Listener
+	accepted chan acceptResult
+	back     chan net.Conn
+	closed   chan struct{}
+	once     sync.Once
+}
+
+type acceptResult struct {
+	conn net.Conn
+	err  error
+}
+
+func newHandBackListener(ln net.Listener) *handBackListener {
+	l := &handBackListener{
+		Listener: ln,
+		accepted: make(chan acceptResult),
+		back:     make(chan net.Conn, 256),
+		closed:   make(chan struct{}),
+	}
+	go l.pump()
+	return l
+}
+
+// pump moves the real listener's Accept results to Accept until the
+// listener is closed. Errors go through as they are: net/http retries
+// temporary ones and closes the listener on the others.
+func (l *handBackListener) pump() {
+	for {
+		c, err := l.Listener.Accept()
+		select {
+		case l.accepted <- acceptResult{c, err}:
+		case <-l.closed:
+			if c != nil {
+				_ = c.Close()
+			}
+			return
+		}
+	}
+}
+
+// Accept returns a handed-back connection or a new one.
+func (l *handBackListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.back:
+		return c, nil
+	default:
+	}
+	select {
+	case c := <-l.back:
+		return c, nil
+	case r := <-l.accepted:
+		return r.conn, r.err
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close closes the real listener; handed-back connections are closed from
+// now on.
+func (l *handBackListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.closed)
+		err = l.Listener.Close()
+		l.drain()
+	})
+	return err
+}
+
+// drain closes the handed-back connections nobody accepted.
+func (l *handBackListener) drain() {
+	for {
+		select {
+		case c := <-l.back:
+			_ = c.Close()
+		default:
+			return
+		}
+	}
+}
+
+// handBack gives c back to net/http, or closes it when the listener is
+// closed (or there is none).
+func (l *handBackListener) handBack(c net.Conn) {
+	if l == nil {
+		_ = c.Close()
+		return
+	}
+	select {
+	case l.back <- c:
+		// Close may have drained the channel just before c went in.
+		if isClosed(l.closed) {
+			l.drain()
+		}
+	case <-l.closed:
+		_ = c.Close()
+	}
+}
