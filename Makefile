@@ -87,6 +87,16 @@ deps: ## install what the tests need beyond Go (Debian's chromium, via apt-get)
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium >/dev/null; fi
 
+# Figure h of the benchmark suite cuts links inside network namespaces with
+# nftables; install it when it is missing (root on Debian).
+.PHONY: bench-deps
+bench-deps: ## install what `make bench` needs beyond Go (Debian's nftables, via apt-get)
+	@if command -v nft >/dev/null 2>&1; then echo "nft: $$(command -v nft)"; \
+	else echo "installing nftables with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq nftables iproute2 >/dev/null; fi
+
 .PHONY: helm
 helm: $(HELM) ## build helm $(HELM_VERSION) into bin/ (for the chart's checks)
 
@@ -133,11 +143,11 @@ demo: build ## start 3 ringd members, each with a worker, on loopback; kill, res
 BENCH_FIGURES ?=
 
 .PHONY: bench
-bench: build ## run the whole benchmark suite and rewrite docs/benchmarks.md (BENCH_FIGURES=a,b to run some)
+bench: build bench-deps ## run the whole benchmark suite and rewrite docs/benchmarks.md (BENCH_FIGURES=a,b to run some)
 	$(GO) run ./cmd/ringbench --ringd $(BIN)/ringd --out docs/benchmarks.md $(if $(BENCH_FIGURES),--figures $(BENCH_FIGURES),)
 
 .PHONY: bench-quick
-bench-quick: build ## a short run of every figure into bin/benchmarks-quick.md
+bench-quick: build bench-deps ## a short run of every figure into bin/benchmarks-quick.md
 	@cp -n docs/benchmarks.md $(BIN)/benchmarks-quick.md 2>/dev/null || true
 	$(GO) run ./cmd/ringbench --quick --ringd $(BIN)/ringd --out $(BIN)/benchmarks-quick.md $(if $(BENCH_FIGURES),--figures $(BENCH_FIGURES),)
 

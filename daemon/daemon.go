@@ -336,6 +336,11 @@ func (d *Daemon) memberlistConfig() *memberlist.Config {
 	} else {
 		c.DeadNodeReclaimTime = 10 * time.Second
 	}
+	// Our messages are small (heartbeats, acks) or sent once per table;
+	// compressing every packet cost an idle leader a tenth of its CPU
+	// (figure g of docs/benchmarks.md). Compressed packets of older members
+	// are still read: memberlist decodes them whatever this setting.
+	c.EnableCompression = false
 	c.Name = d.gossipName()
 	host, port := splitHostPort(d.cfg.GossipAddr)
 	c.BindAddr, c.BindPort = host, port

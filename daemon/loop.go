@@ -10,11 +10,14 @@ import (
 	"github.com/ringd/ringd/election"
 )
 
-// tickInterval is how often the loop ticks the core: a quarter heartbeat,
-// within [5ms, 50ms].
+// tickInterval is how often the loop ticks the core: half a heartbeat,
+// within [5ms, 100ms]. Timers (heartbeats due, elections, a new leader's
+// safe wait) fire up to one tick late. A quarter heartbeat made every idle
+// member wake 20 times a second, most of its CPU beside gossip (figure g
+// of docs/benchmarks.md); half costs a leader failover ~25 ms on average.
 func (d *Daemon) tickInterval() time.Duration {
-	t := d.cfg.HeartbeatInterval / 4
-	return min(max(t, 5*time.Millisecond), 50*time.Millisecond)
+	t := d.cfg.HeartbeatInterval / 2
+	return min(max(t, 5*time.Millisecond), 100*time.Millisecond)
 }
 
 // loop is the only goroutine that touches the core.

@@ -263,7 +263,8 @@ func measureFailover(ctx context.Context, env *Env, fc failoverCase, dir string)
 				env.Log.Info("trial", "run", fc.run.String(), "kill", k, "victim", victim, "trial", i+1,
 					"all_owned", s.all.Round(time.Millisecond), "victims_owned", s.own.Round(time.Millisecond))
 			}
-			if err := c.Member(victim).Restart(ctx); err == nil {
+			err = c.Member(victim).Restart(ctx)
+			if err == nil {
 				err = waitStable(ctx, c, stableTimeout(fc.run.Members))
 			}
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,10 +61,39 @@ func realMain(args []string, env func(string) string, stdout, stderr io.Writer) 
 
 	cfg := resolved.Config()
 	logger := daemon.NewLogger(cfg.LogLevel, cfg.LogJSON, stderr)
+	if path := env(cpuProfileEnv); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "ringd: %s: %s\n", cpuProfileEnv, err)
+			return exitUsage
+		}
+		// Written when ringd stops after a signal (not after SIGKILL).
+		defer stop()
+		logger.Info("writing a CPU profile until ringd stops", "path", path)
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	return serve(resolved, logger, sigs, daemon.Run, os.Exit, cfg.ShutdownTimeout+shutdownGrace)
+}
+
+// cpuProfileEnv names a file to write a Go CPU profile of the whole run to
+// (go tool pprof reads it): for finding where an idle member spends its CPU
+// (figure g of docs/benchmarks.md).
+const cpuProfileEnv = "RINGD_CPU_PROFILE"
+
+// startCPUProfile starts a CPU profile into path and returns what stops and
+// writes it.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 // runFunc has the signature of daemon.Run; tests pass a stand-in.

@@ -41,6 +41,10 @@ type holderTracker struct {
 	// leaseSafe is how long after a renewal the lease surely ended
 	// (Options.leaseSafe).
 	leaseSafe time.Duration
+	// proofs counts the changes that may prove a release (a view's items,
+	// applied table or known flag): releasedBy can turn true only after
+	// one, so the leader looks for releases only then (freeReleased).
+	proofs uint64
 }
 
 func newHolderTracker(safeUntil time.Time, leaseSafe time.Duration) holderTracker {
@@ -69,9 +73,11 @@ func (ht *holderTracker) report(name string, r partitions.Report) {
 		// partitions stay assigned to it forever.
 		if r.Seq == h.seq && h.applied.Less(r.Applied) {
 			h.applied = r.Applied
+			ht.proofs++
 		}
 		return
 	}
+	ht.proofs++
 	h.known = true
 	h.seq = r.Seq
 	h.applied = r.Applied
@@ -87,6 +93,7 @@ func (ht *holderTracker) report(name string, r partitions.Report) {
 func (ht *holderTracker) appliedTable(k holderKey, holdingsSeq uint64, table partitions.TableID) {
 	if h := ht.views[k]; h != nil && h.known && holdingsSeq == h.seq && h.applied.Less(table) {
 		h.applied = table
+		ht.proofs++
 	}
 }
 
@@ -177,7 +184,12 @@ func (ht *holderTracker) mayHoldAnything(now time.Time, k holderKey) bool {
 // written after it applied that table, without p (or with another token).
 // A report that predates the grant proves nothing.
 func (ht *holderTracker) releasedBy(k holderKey, p int, token uint64, listedIn partitions.TableID) bool {
-	h := ht.views[k]
+	return ht.views[k].released(p, token, listedIn)
+}
+
+// released is releasedBy for the process h is the view of (nil: never
+// reported).
+func (h *holderView) released(p int, token uint64, listedIn partitions.TableID) bool {
 	if h == nil || !h.known {
 		return false
 	}

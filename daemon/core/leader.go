@@ -39,6 +39,18 @@ type leaderState struct {
 	dest []string
 	// moveStart is when a planned move of the partition began (releasing).
 	moveStart []time.Time
+	// planCurrent and planMembers are plan's scratch space, kept between
+	// ticks: the leader plans on every tick, and fresh ones were most of
+	// an idle leader's garbage.
+	planCurrent []string
+	planMembers map[string]bool
+	// owners caches, for one pass over the table, what the leader knows of
+	// each owning process (see ownerFacts).
+	owners ownerCache
+	// proofsAt is holders.proofs at the last pass of freeReleased
+	// (proofsSeen: there was one).
+	proofsAt   uint64
+	proofsSeen bool
 	// jointVersion is the version that started the change of voters in
 	// flight (PrevVoters set).
 	jointVersion uint64
@@ -360,26 +372,80 @@ func (l *leaderState) maintainConfig(now time.Time, leaving bool) {
 // freeReleased frees the entries whose owner proved it let go, or whose
 // owner's lease surely ran out.
 func (l *leaderState) freeReleased(now time.Time) {
+	l.owners.reset()
+	// A release is proved only by a report or an ack that came after the
+	// entry was listed (holderView.released needs the table that listed
+	// it applied, and every grant lists it in a table not yet sent), so
+	// without a new one since the last pass only the owners' leases,
+	// which run out with time, can free anything.
+	proofs := l.holders.proofs
+	lookForProofs := !l.proofsSeen || proofs != l.proofsAt
+	l.proofsSeen, l.proofsAt = true, proofs
 	for p, e := range l.table.Partitions {
 		if e.Owner == "" {
 			continue
 		}
-		k := holderKey{e.Owner, e.Incarnation}
-		alive := l.members.current(e.Owner, e.Incarnation)
+		o := l.owners.of(l, now, e.Owner, e.Incarnation)
 		// The deliberately broken mode does not wait for a release, nor for
 		// the lease of an owner gossip calls gone. Skipping only canGrant's
 		// checks would not do: it would still wait here, grant nothing
 		// early, and give the ownership checker nothing to catch.
-		unsafe := l.opt.UnsafeGrantWithoutWaiting && (e.State == partitions.Releasing || !alive)
+		unsafe := l.opt.UnsafeGrantWithoutWaiting && (e.State == partitions.Releasing || !o.alive)
+		if !unsafe && o.mayHold && !lookForProofs {
+			continue
+		}
 		listedIn := partitions.TableID{Term: l.term, Version: l.published[p]}
-		if unsafe || l.holders.releasedBy(k, p, e.Token, listedIn) || !l.holders.mayHoldAnything(now, k) {
-			if k == l.selfKey() {
+		if unsafe || !o.mayHold || o.view.released(p, e.Token, listedIn) {
+			if o.key == l.selfKey() {
 				l.selfFreed[p] = l.table.ID.Version + 1 // the version nextTable publishes
 			}
 			l.table.Partitions[p] = partitions.Entry{}
 			l.dirty = true
 		}
 	}
+}
+
+// ownerFacts is what freeReleased and plan ask of each owning process, once
+// per pass instead of once per partition: a leader of 1024 partitions walks
+// its table on every tick, and the map lookups by name were most of an idle
+// leader's CPU (figure g of docs/benchmarks.md).
+type ownerFacts struct {
+	key holderKey
+	// alive: gossip sees this very process (memberTable.current).
+	alive bool
+	// mayHold: its lease may still run (holderTracker.mayHoldAnything).
+	mayHold bool
+	view    *holderView
+}
+
+// ownerCache holds the ownerFacts of one pass; owners are few (the members),
+// so a slice searched from the last hit beats a map.
+type ownerCache struct {
+	facts []ownerFacts
+	last  int
+}
+
+func (oc *ownerCache) reset() { oc.facts, oc.last = oc.facts[:0], 0 }
+
+// of returns the facts of process (name, inc), looking them up on first use
+// in this pass.
+func (oc *ownerCache) of(l *leaderState, now time.Time, name string, inc uint64) *ownerFacts {
+	if oc.last < len(oc.facts) {
+		if f := &oc.facts[oc.last]; f.key.name == name && f.key.inc == inc {
+			return f
+		}
+	}
+	for i := range oc.facts {
+		if f := &oc.facts[i]; f.key.name == name && f.key.inc == inc {
+			oc.last = i
+			return f
+		}
+	}
+	k := holderKey{name, inc}
+	oc.facts = append(oc.facts, ownerFacts{key: k, alive: l.members.current(name, inc),
+		mayHold: l.holders.mayHoldAnything(now, k), view: l.holders.views[k]})
+	oc.last = len(oc.facts) - 1
+	return &oc.facts[oc.last]
 }
 
 // assignable lists the members that may get partitions: in the
@@ -411,14 +477,23 @@ func (l *leaderState) assignable(now time.Time) []string {
 // ones that may be granted, and starts the planned moves.
 func (l *leaderState) plan(now time.Time) {
 	members := l.assignable(now)
-	current := make([]string, l.opt.Partitions)
-	isMember := map[string]bool{}
+	if len(l.planCurrent) != l.opt.Partitions {
+		l.planCurrent = make([]string, l.opt.Partitions)
+	}
+	current := l.planCurrent
+	clear(current)
+	if l.planMembers == nil {
+		l.planMembers = map[string]bool{}
+	}
+	isMember := l.planMembers
+	clear(isMember)
 	for _, m := range members {
 		isMember[m] = true
 	}
+	l.owners.reset()
 	for p, e := range l.table.Partitions {
 		switch {
-		case e.State == partitions.Owned && isMember[e.Owner] && l.members.current(e.Owner, e.Incarnation):
+		case e.State == partitions.Owned && isMember[e.Owner] && l.owners.of(l, now, e.Owner, e.Incarnation).alive:
 			current[p] = e.Owner
 		case e.State == partitions.Releasing && isMember[l.dest[p]]:
 			current[p] = l.dest[p]
