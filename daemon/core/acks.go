@@ -47,6 +47,12 @@ func newAckTracker(now time.Time, term uint64, self string, members memberTable)
 func (a *ackTracker) ack(now time.Time, member, voter string, table partitions.TableID) {
 	a.lastAck[member] = now
 	a.voterAck[voter] = now
+	a.tableApplied(voter, table)
+}
+
+// tableApplied records that election name voter applied table, as an ack
+// or a holdings report (written after applying it) says.
+func (a *ackTracker) tableApplied(voter string, table partitions.TableID) {
 	if table.Term == a.term && a.applied[voter].Less(table) {
 		a.applied[voter] = table
 	}

@@ -191,7 +191,10 @@ type Core struct {
 	ackSeq    uint64
 	ackSentAt map[uint64]time.Time
 
-	reportedSeq    uint64
+	reportedSeq uint64
+	// reportApplied: a new table was applied; report to the leader even
+	// if the holdings did not change (onTable).
+	reportApplied  bool
 	lastReportAt   time.Time
 	lastWantTable  time.Time
 	lastLeader     string
@@ -474,7 +477,7 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		c.onTable(now, *env.Table)
 	}
 	if env.Holdings != nil && env.Election == nil && c.leader != nil {
-		c.leader.onReport(env.From, *env.Holdings)
+		c.leader.onReport(env, *env.Holdings)
 		c.leaderDue = true // a release may let a partition move on now
 	}
 	if env.WantTable && c.leader != nil && c.members[env.From] != nil {
@@ -524,6 +527,10 @@ func (c *Core) onTable(now time.Time, t partitions.Table) {
 	if c.own.Apply(now, c.startable(t)) {
 		c.saveConfig(t)
 		c.syncElection()
+		// Tell the leader at once (flush): it waits for a majority to
+		// apply a table that freed its own partitions (selfFreed), and
+		// heartbeat acks would say so only a heartbeat later.
+		c.reportApplied = true
 	}
 }
 
@@ -650,7 +657,8 @@ func (c *Core) flush(now time.Time) {
 	}
 	c.own.Tick(now)
 	c.wrapElection(now)
-	if c.own.HoldingsSeq() != c.reportedSeq {
+	if c.own.HoldingsSeq() != c.reportedSeq || c.reportApplied {
+		c.reportApplied = false
 		if c.leader != nil {
 			c.leader.selfReport(now, c.own.Report(), c.el.IsLeader(now))
 			c.reportedSeq = c.own.HoldingsSeq()

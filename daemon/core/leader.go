@@ -203,8 +203,14 @@ func (l *leaderState) selfReport(now time.Time, r partitions.Report, leading boo
 	}
 }
 
-// onReport records a member's holdings report.
-func (l *leaderState) onReport(name string, r partitions.Report) { l.holders.report(name, r) }
+// onReport records a member's holdings report, and the table it applied
+// before writing it: a member reports as soon as it applies a new table,
+// so a partition this leader freed (selfFreed) is committed one round trip
+// after the table, not at the next heartbeat's acks.
+func (l *leaderState) onReport(env Envelope, r partitions.Report) {
+	l.holders.report(env.From, r)
+	l.acks.tableApplied(ElectionName(env.From, env.Identity), r.Applied)
+}
 
 // onAck handles a heartbeat ack: the member's applied table, and its lease
 // renewal, which only a leader with a valid lease (leading) that knows what
