@@ -13,14 +13,15 @@ import (
 // epollDepartures watches the sockets of parked polls with an epoll set of
 // its own (the Go runtime's netpoller has its own set; a socket may be in
 // both) for the peer's close (EPOLLRDHUP, and the HUP and ERR that epoll
-// always reports), in one goroutine blocked in epoll_wait. An event
+// always reports) and, on idle connections, for the next request
+// (EPOLLIN), in one goroutine blocked in epoll_wait. An event
 // carries the poll's registration number, not its file descriptor, so a
 // late event for a descriptor that was closed and reused since finds no
 // poll.
 type epollDepartures struct {
 	epfd   int
 	wake   int // eventfd that ends the loop
-	onLeft func(*parkedPoll)
+	onEvent func(poll *parkedPoll, readable bool)
 	done   chan struct{}
 
 	mu    sync.Mutex
@@ -34,7 +35,7 @@ const wakeID = 0
 // startDepartures returns the Linux watcher, or one that watches nothing
 // when the kernel refuses an epoll set or an eventfd (then clients that
 // leave are noticed at their answer).
-func startDepartures(onLeft func(*parkedPoll)) departures {
+func startDepartures(onEvent func(poll *parkedPoll, readable bool)) departures {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return noDepartures{}
@@ -50,7 +51,7 @@ func startDepartures(onLeft func(*parkedPoll)) departures {
 		_ = unix.Close(epfd)
 		return noDepartures{}
 	}
-	d := &epollDepartures{epfd: epfd, wake: wake, onLeft: onLeft, done: make(chan struct{}), polls: map[uint32]*parkedPoll{}}
+	d := &epollDepartures{epfd: epfd, wake: wake, onEvent: onEvent, done: make(chan struct{}), polls: map[uint32]*parkedPoll{}}
 	go d.loop()
 	return d
 }
@@ -81,9 +82,13 @@ func (d *epollDepartures) watch(poll *parkedPoll) uint32 {
 	id := d.next
 	d.polls[id] = poll
 	d.mu.Unlock()
+	events := uint32(unix.EPOLLRDHUP | unix.EPOLLONESHOT)
+	if poll.idle {
+		events |= unix.EPOLLIN
+	}
 	var cerr error
 	err := rc.Control(func(fd uintptr) {
-		ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(id)}
+		ev := unix.EpollEvent{Events: events, Fd: int32(id)}
 		cerr = unix.EpollCtl(d.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
 	})
 	if err != nil || cerr != nil {
@@ -138,7 +143,7 @@ func (d *epollDepartures) loop() {
 			delete(d.polls, uint32(ev.Fd))
 			d.mu.Unlock()
 			if poll != nil {
-				d.onLeft(poll)
+				d.onEvent(poll, ev.Events&unix.EPOLLIN != 0)
 			}
 		}
 	}

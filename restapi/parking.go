@@ -28,11 +28,15 @@ import (
 // moves, each with the shared encoding of the new view, or one by one when
 // their ?wait= runs out. A parked poll costs its socket and ~200 bytes.
 //
-// After the answer the connection goes back to net/http through the
-// listener Serve wraps (handBackListener), so the client's next poll reuses
-// it as with any keep-alive server. A client that leaves while parked is
-// seen by departures (epoll on Linux), which closes the connection at once;
-// elsewhere it is closed at the next answer or when its wait runs out.
+// After the answer the connection stays parked, idle, until the client
+// sends its next request, and only then goes back to net/http through the
+// listener Serve wraps (handBackListener), so keep-alive goes on and an idle
+// connection does not cost net/http's goroutine and buffers either (10,000
+// of those were 100 MB). Both waits are watched by departures (epoll on
+// Linux): a client that leaves is closed at once, a next request hands the
+// connection back. Elsewhere the connection goes back to net/http right
+// after the answer, and a client that leaves while parked is noticed at its
+// answer.
 //
 // Where a connection cannot be taken (HTTP/1.0, a ResponseWriter without
 // Hijack such as httptest.ResponseRecorder or HTTP/2, ?pretty), the handler
@@ -64,18 +68,24 @@ type parkedPoll struct {
 	// keep: hand the connection back to net/http after the answer
 	// (keep-alive); otherwise the answer says "Connection: close".
 	keep bool
+	// idle: answered; the connection waits for the client's next request
+	// (until is then when it is closed, as net/http's IdleTimeout would).
+	idle bool
 	// slot is the poll's place in parking.byDeadline (-1: not in it).
 	slot int
 	// watch is the departures registration (0: none).
 	watch uint32
 }
 
-// departures tells when the client of a parked poll goes away: it calls
-// back (outside any lock of the parking) with the poll whose connection the
-// peer closed. startDepartures is per platform.
+// departures watches parked connections: it calls back (outside any lock
+// of the parking) with the poll whose peer closed the connection, or, for
+// an idle one, sent its next request (readable). startDepartures is per
+// platform.
 type departures interface {
-	// watch starts watching poll.conn and returns the registration (0:
-	// cannot watch; the poll is then answered at its deadline or change).
+	// watch starts watching poll.conn, for readability too when poll.idle,
+	// and returns the registration (0: cannot watch; a waiting poll is then
+	// answered at its deadline or change, an idle connection goes straight
+	// back to net/http).
 	watch(poll *parkedPoll) uint32
 	// unwatch stops watching poll (before its connection is written to or
 	// closed).
@@ -98,8 +108,9 @@ type parking struct {
 
 	mu         sync.Mutex
 	byDeadline deadlineHeap
-	// perIndex counts the parked polls per index they wait on: when the
-	// member's index is the only one, no poll is due but for its deadline.
+	// perIndex counts the waiting (not idle) polls per index they wait on:
+	// when the member's index is the only one, no poll is due but for its
+	// deadline.
 	perIndex map[uint64]int
 	running  bool
 	// kick wakes the goroutine: a poll was parked.
@@ -112,10 +123,13 @@ type parking struct {
 	// stopped is closed when the running goroutine ends (Shutdown waits
 	// on it).
 	stopped chan struct{}
+	// idleFor is how long an answered connection may wait for the next
+	// request: the http.Server's IdleTimeout.
+	idleFor time.Duration
 }
 
 func newParking(s *Server) *parking {
-	return &parking{s: s, perIndex: map[uint64]int{}, kick: make(chan struct{}, 1)}
+	return &parking{s: s, perIndex: map[uint64]int{}, kick: make(chan struct{}, 1), idleFor: idleTimeout}
 }
 
 // park takes the connection of a GET /partitions/mine long-poll that must
@@ -189,7 +203,7 @@ func (p *parking) add(poll *parkedPoll) {
 	p.mu.Lock()
 	if !p.running {
 		p.running = true
-		p.gone = startDepartures(p.left)
+		p.gone = startDepartures(p.event)
 		p.stopped = make(chan struct{})
 		go p.run(p.stopped)
 	}
@@ -208,8 +222,8 @@ func (p *parking) wake() {
 	}
 }
 
-// idle returns a channel that is closed once no poll is parked.
-func (p *parking) idle() <-chan struct{} {
+// drained returns a channel that is closed once nothing is parked.
+func (p *parking) drained() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.running {
@@ -220,8 +234,9 @@ func (p *parking) idle() <-chan struct{} {
 	return p.stopped
 }
 
-// left is called by departures when the client of a parked poll went away.
-func (p *parking) left(poll *parkedPoll) {
+// event is called by departures: the client of poll closed the connection,
+// or (readable) sent its next request on an idle one.
+func (p *parking) event(poll *parkedPoll, readable bool) {
 	p.mu.Lock()
 	if poll.slot < 0 {
 		// Taken for an answer already; the write fails and closes it.
@@ -229,11 +244,35 @@ func (p *parking) left(poll *parkedPoll) {
 		return
 	}
 	p.remove(poll)
+	back := p.back
 	p.mu.Unlock()
-	_ = poll.conn.Close()
-	p.finish(poll, 0)
+	switch {
+	case poll.idle && readable:
+		back.handBack(poll.conn)
+	case poll.idle:
+		_ = poll.conn.Close()
+	default:
+		_ = poll.conn.Close()
+		p.finish(poll, 0)
+	}
 	// The goroutine ends when nothing is left.
 	p.wake()
+}
+
+// rest parks the connection of an answered poll until the client's next
+// request, or hands it back at once when it cannot be watched. It runs in
+// the parking's goroutine (answer), so the departures run.
+func (p *parking) rest(poll *parkedPoll, back *handBackListener) {
+	poll.idle = true
+	poll.until = time.Now().Add(p.idleFor)
+	p.mu.Lock()
+	if poll.watch = p.gone.watch(poll); poll.watch == 0 {
+		p.mu.Unlock()
+		back.handBack(poll.conn)
+		return
+	}
+	heap.Push(&p.byDeadline, poll)
+	p.mu.Unlock()
 }
 
 // finish accounts for a parked poll that ended: its metric and its log
@@ -253,14 +292,18 @@ func (p *parking) remove(poll *parkedPoll) {
 	p.unwatch(poll)
 }
 
-// unwatch forgets poll's index count and departure registration and takes
-// it off the gauge; p.mu is held and poll is no longer in byDeadline.
+// unwatch forgets poll's departure registration and, for a waiting poll,
+// its index count and its place on the gauge; p.mu is held and poll is no
+// longer in byDeadline.
 func (p *parking) unwatch(poll *parkedPoll) {
+	p.gone.unwatch(poll)
+	poll.watch = 0
+	if poll.idle {
+		return
+	}
 	if p.perIndex[poll.index]--; p.perIndex[poll.index] <= 0 {
 		delete(p.perIndex, poll.index)
 	}
-	p.gone.unwatch(poll)
-	poll.watch = 0
 	p.s.polls.Add(-1)
 }
 
@@ -282,8 +325,8 @@ func (p *parking) run(stopped chan struct{}) {
 		quitting := isClosed(p.s.quit)
 
 		p.mu.Lock()
-		due := p.takeDue(a.index, time.Now(), quitting)
-		if len(due) == 0 && p.byDeadline.Len() == 0 {
+		due, expired := p.takeDue(a.index, time.Now(), quitting)
+		if len(due) == 0 && len(expired) == 0 && p.byDeadline.Len() == 0 {
 			p.running = false
 			gone := p.gone
 			p.gone = nil
@@ -298,10 +341,16 @@ func (p *parking) run(stopped chan struct{}) {
 		back := p.back
 		p.mu.Unlock()
 
+		for _, poll := range expired {
+			_ = poll.conn.Close()
+		}
 		if len(due) > 0 {
 			p.answer(due, a, back)
 			// Writing took time; look again before sleeping.
 			fresh = true
+			continue
+		}
+		if len(expired) > 0 {
 			continue
 		}
 		// Since Go 1.23 Reset leaves no stale tick behind.
@@ -319,22 +368,27 @@ func (p *parking) run(stopped chan struct{}) {
 	}
 }
 
-// takeDue removes and returns the polls to answer now: those waiting on
-// another index than the member's, those whose wait ran out, and all of
-// them when the server shuts down. p.mu is held.
-func (p *parking) takeDue(index uint64, now time.Time, all bool) []*parkedPoll {
-	var due []*parkedPoll
+// takeDue removes and returns the polls to answer now (due): those waiting
+// on another index than the member's, those whose wait ran out, and all of
+// them when the server shuts down; and the idle connections to close
+// (expired): those idle for idleTimeout, and all of them at shutdown. p.mu
+// is held.
+func (p *parking) takeDue(index uint64, now time.Time, all bool) (due, expired []*parkedPoll) {
 	_, onlyCurrent := p.perIndex[index]
 	onlyCurrent = onlyCurrent && len(p.perIndex) == 1
-	if all || !onlyCurrent {
+	if all || !onlyCurrent && len(p.perIndex) > 0 {
 		keep := p.byDeadline[:0]
 		for _, poll := range p.byDeadline {
-			if all || poll.index != index {
+			switch {
+			case all && poll.idle:
+				poll.slot = -1
+				expired = append(expired, poll)
+			case all || !poll.idle && poll.index != index:
 				poll.slot = -1
 				due = append(due, poll)
-				continue
+			default:
+				keep = append(keep, poll)
 			}
-			keep = append(keep, poll)
 		}
 		clear(p.byDeadline[len(keep):])
 		p.byDeadline = keep
@@ -344,12 +398,20 @@ func (p *parking) takeDue(index uint64, now time.Time, all bool) []*parkedPoll {
 		heap.Init(&p.byDeadline)
 	}
 	for p.byDeadline.Len() > 0 && !p.byDeadline[0].until.After(now) {
-		due = append(due, heap.Pop(&p.byDeadline).(*parkedPoll))
+		poll := heap.Pop(&p.byDeadline).(*parkedPoll)
+		if poll.idle {
+			expired = append(expired, poll)
+		} else {
+			due = append(due, poll)
+		}
 	}
 	for _, poll := range due {
 		p.unwatch(poll)
 	}
-	return due
+	for _, poll := range expired {
+		p.unwatch(poll)
+	}
+	return due, expired
 }
 
 // answerWriteTimeout bounds one answer's write: a client that does not read
@@ -421,7 +483,7 @@ func (p *parking) answerOne(poll *parkedPoll, a *mineAnswer, common []byte, back
 		return
 	}
 	_ = poll.conn.SetWriteDeadline(time.Time{})
-	back.handBack(poll.conn)
+	p.rest(poll, back)
 }
 
 // deadlineHeap orders parked polls by when their wait runs out.
@@ -467,7 +529,7 @@ func newHandBackListener(ln net.Listener) *handBackListener {
 	l := &handBackListener{
 		Listener: ln,
 		accepted: make(chan acceptResult),
-		back:     make(chan net.Conn, 256),
+		back:     make(chan net.Conn, 1024),
 		closed:   make(chan struct{}),
 	}
 	go l.pump()

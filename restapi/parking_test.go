@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ func TestParkedPollAnswersLikeAPlainRead(t *testing.T) {
 
 	ch := goGet(context.Background(), c, base+"/partitions/mine?index=42&wait=1m")
 	waitPolls(t, s, 1)
-	if n := parkedPolls(s); n != 1 {
+	if n, _ := parkedPolls(s); n != 1 {
 		t.Fatalf("%d polls parked, want 1: the watch kept its net/http goroutine", n)
 	}
 	next := sampleMine()
@@ -99,11 +100,113 @@ func TestParkedPollAnswersLikeAPlainRead(t *testing.T) {
 	}
 }
 
-// parkedPolls is how many polls s holds in its parking.
-func parkedPolls(s *Server) int {
+// parkedPolls is how many polls s holds in its parking, waiting or idle.
+func parkedPolls(s *Server) (waiting, idle int) {
 	s.parking.mu.Lock()
 	defer s.parking.mu.Unlock()
-	return s.parking.byDeadline.Len()
+	for _, p := range s.parking.byDeadline {
+		if p.idle {
+			idle++
+		} else {
+			waiting++
+		}
+	}
+	return waiting, idle
+}
+
+// waitParked waits until s holds waiting polls and idle connections.
+func waitParked(t *testing.T, s *Server, waiting, idle int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d waiting and %d idle parked", waiting, idle), func() bool {
+		w, i := parkedPolls(s)
+		return w == waiting && i == idle
+	})
+}
+
+// rawPoll writes a long-poll for index on conn.
+func rawPoll(t *testing.T, conn net.Conn, index int) {
+	t.Helper()
+	req := "GET /partitions/mine?index=" + strconv.Itoa(index) + "&wait=5m HTTP/1.1\r\nHost: ringd\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readAnswer reads one response from br.
+func readAnswer(t *testing.T, conn net.Conn, br *bufio.Reader) *http.Response {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// TestAnsweredConnectionRestsUntilTheNextRequest: an answered connection
+// stays parked, idle (not a net/http goroutine), until the client sends its
+// next request, which net/http then serves; one whose client closes it is
+// dropped; one idle past the idle timeout is closed by the server.
+func TestAnsweredConnectionRestsUntilTheNextRequest(t *testing.T) {
+	f := newFake(sampleMine())
+	s := New(f, Options{})
+	s.parking.idleFor = 500 * time.Millisecond
+	base, _ := serveReal(t, s)
+	addr := strings.TrimPrefix(base, "http://")
+	dial := func() (net.Conn, *bufio.Reader) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn, bufio.NewReader(conn)
+	}
+	next := sampleMine()
+
+	// Next request on the idle connection: served by net/http.
+	conn, br := dial()
+	rawPoll(t, conn, 42)
+	waitParked(t, s, 1, 0)
+	next.Index = 43
+	f.set(next)
+	if resp := readAnswer(t, conn, br); resp.Header.Get(api.IndexHeader) != "43" || resp.Close {
+		t.Fatalf("index %q close %v", resp.Header.Get(api.IndexHeader), resp.Close)
+	}
+	waitParked(t, s, 0, 1)
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: ringd\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if resp := readAnswer(t, conn, br); resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz on the rested connection: %d", resp.StatusCode)
+	}
+	waitParked(t, s, 0, 0)
+
+	// The client closes the idle connection: dropped at once.
+	conn2, br2 := dial()
+	rawPoll(t, conn2, 43)
+	waitParked(t, s, 1, 0)
+	next.Index = 44
+	f.set(next)
+	readAnswer(t, conn2, br2)
+	waitParked(t, s, 0, 1)
+	_ = conn2.Close()
+	waitParked(t, s, 0, 0)
+
+	// Idle past the idle timeout: the server closes it.
+	conn3, br3 := dial()
+	rawPoll(t, conn3, 44)
+	waitParked(t, s, 1, 0)
+	next.Index = 45
+	f.set(next)
+	readAnswer(t, conn3, br3)
+	waitParked(t, s, 0, 1)
+	_ = conn3.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := br3.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle connection past the idle timeout: read %d, %v; want EOF", n, err)
+	}
+	waitParked(t, s, 0, 0)
 }
 
 // TestParkedPollWaitRunsOut: a parked poll whose ?wait= runs out gets the
@@ -191,7 +294,7 @@ func TestParkedPollClientLeavesOnRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPolls(t, s, 1)
-	if n := parkedPolls(s); n != 1 {
+	if n, _ := parkedPolls(s); n != 1 {
 		t.Fatalf("%d polls parked, want 1", n)
 	}
 	_ = conn.Close()

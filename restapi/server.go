@@ -321,7 +321,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// The parked polls are answered (Connection: close) before the
 	// servers go: http.Server does not know those connections.
 	select {
-	case <-s.parking.idle():
+	case <-s.parking.drained():
 	case <-ctx.Done():
 	}
 	// The probes stop with the API: a member that no longer serves its app
