@@ -44,6 +44,8 @@ type leaderState struct {
 	// an idle leader's garbage.
 	planCurrent []string
 	planMembers map[string]bool
+	// settled lets plan skip a table that is as planned (settledPlan).
+	settled settledPlan
 	// owners caches, for one pass over the table, what the leader knows of
 	// each owning process (see ownerFacts).
 	owners ownerCache
@@ -483,6 +485,10 @@ func (l *leaderState) assignable(now time.Time) []string {
 // ones that may be granted, and starts the planned moves.
 func (l *leaderState) plan(now time.Time) {
 	members := l.assignable(now)
+	if l.settled.holds(l, members) {
+		return
+	}
+	l.settled.valid = false
 	if len(l.planCurrent) != l.opt.Partitions {
 		l.planCurrent = make([]string, l.opt.Partitions)
 	}
@@ -541,6 +547,52 @@ func (l *leaderState) plan(now time.Time) {
 		case e.State == partitions.Releasing:
 			l.dest[p] = target
 		}
+	}
+	l.settled.note(l, members, res.Target)
+}
+
+// settledPlan remembers the inputs of a plan that found the table as
+// planned: every partition owned where the planner wants it. Until the
+// table, the assignable members or their processes change, planning again
+// finds the same and does nothing, so an idle leader skips it (figure g of
+// docs/benchmarks.md): nothing in it depends on the clock when no partition
+// is free or moving.
+type settledPlan struct {
+	valid   bool
+	table   partitions.TableID
+	members []holderKey
+}
+
+// holds reports whether the table and members are still those of the
+// settled plan.
+func (sp *settledPlan) holds(l *leaderState, members []string) bool {
+	if !sp.valid || l.dirty || sp.table != l.table.ID || len(members) != len(sp.members) {
+		return false
+	}
+	for i, name := range members {
+		m := l.members[name]
+		if m == nil || sp.members[i] != (holderKey{name, m.Incarnation}) {
+			return false
+		}
+	}
+	return true
+}
+
+// note records a plan's inputs when the table is as planned (target).
+func (sp *settledPlan) note(l *leaderState, members []string, target []string) {
+	sp.valid = false
+	if l.dirty {
+		return
+	}
+	for p, e := range l.table.Partitions {
+		if e.State != partitions.Owned || e.Owner != target[p] {
+			return
+		}
+	}
+	sp.valid, sp.table = true, l.table.ID
+	sp.members = sp.members[:0]
+	for _, name := range members {
+		sp.members = append(sp.members, holderKey{name, l.members[name].Incarnation})
 	}
 }
 
