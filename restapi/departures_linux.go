@@ -74,6 +74,12 @@ func (d *epollDepartures) watch(poll *parkedPoll) uint32 {
 	if !ok {
 		return 0
 	}
+	op := unix.EPOLL_CTL_ADD
+	if poll.registered {
+		// Answered and resting: the socket is still in the set (forget
+		// left it there), so re-arm it, one system call fewer per answer.
+		op = unix.EPOLL_CTL_MOD
+	}
 	d.mu.Lock()
 	d.next++
 	if d.next == wakeID {
@@ -89,7 +95,7 @@ func (d *epollDepartures) watch(poll *parkedPoll) uint32 {
 	var cerr error
 	err := rc.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{Events: events, Fd: int32(id)}
-		cerr = unix.EpollCtl(d.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+		cerr = unix.EpollCtl(d.epfd, op, int(fd), &ev)
 	})
 	if err != nil || cerr != nil {
 		d.mu.Lock()
@@ -97,16 +103,25 @@ func (d *epollDepartures) watch(poll *parkedPoll) uint32 {
 		d.mu.Unlock()
 		return 0
 	}
+	poll.registered = true
 	return id
 }
 
-func (d *epollDepartures) unwatch(poll *parkedPoll) {
-	if poll.watch == 0 {
-		return
-	}
+// forget stops reporting events of poll but leaves its socket in the set:
+// it is about to be answered, and then either closed (which takes it out
+// of the set) or re-armed by watch.
+func (d *epollDepartures) forget(poll *parkedPoll) {
 	d.mu.Lock()
 	delete(d.polls, poll.watch)
 	d.mu.Unlock()
+}
+
+func (d *epollDepartures) unwatch(poll *parkedPoll) {
+	if !poll.registered {
+		return
+	}
+	d.forget(poll)
+	poll.registered = false
 	if rc, ok := rawConn(poll.conn); ok {
 		_ = rc.Control(func(fd uintptr) {
 			_ = unix.EpollCtl(d.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -35,6 +36,9 @@ type httpMetrics struct {
 	duration *prometheus.HistogramVec
 	// routes are the registered patterns; anything else is unmatchedRoute.
 	routes map[string]bool
+	// parkedOK is the series of answered parked polls (parkedDone).
+	parkedOKOnce sync.Once
+	parkedOK     prometheus.Counter
 }
 
 // newHTTPMetrics registers the HTTP series with reg; nil reg -> none. A
@@ -125,9 +129,16 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // parkedDone counts a parked GET /partitions/mine long-poll that ended:
 // answered (200) or left by its client (codeClientGone).
 func (m *httpMetrics) parkedDone(code string) {
-	if m.requests != nil {
-		m.requests.WithLabelValues(mineRoute, http.MethodGet, code).Inc()
+	if m.requests == nil {
+		return
 	}
+	if code != "200" {
+		m.requests.WithLabelValues(mineRoute, http.MethodGet, code).Inc()
+		return
+	}
+	// 10,000 watchers answered at once: look the series up once.
+	m.parkedOKOnce.Do(func() { m.parkedOK = m.requests.WithLabelValues(mineRoute, http.MethodGet, "200") })
+	m.parkedOK.Inc()
 }
 
 // isLongPoll tells a watch that may block (it has ?index=) from a plain read.

@@ -73,8 +73,11 @@ type parkedPoll struct {
 	idle bool
 	// slot is the poll's place in parking.byDeadline (-1: not in it).
 	slot int
-	// watch is the departures registration (0: none).
-	watch uint32
+	// watch is the departures registration (0: none); registered: the
+	// socket is in the departures' set (it stays there, disarmed, between
+	// an answer and the rest that follows it).
+	watch      uint32
+	registered bool
 }
 
 // departures watches parked connections: it calls back (outside any lock
@@ -87,9 +90,12 @@ type departures interface {
 	// answered at its deadline or change, an idle connection goes straight
 	// back to net/http).
 	watch(poll *parkedPoll) uint32
-	// unwatch stops watching poll (before its connection is written to or
-	// closed).
+	// unwatch stops watching poll and takes its socket out of the set
+	// (before the connection goes back to net/http or is closed).
 	unwatch(poll *parkedPoll)
+	// forget stops reporting poll's events (before it is answered); its
+	// socket may stay in the set until it rests (watch) or is closed.
+	forget(poll *parkedPoll)
 	// stop ends the watching; every poll is unwatched already.
 	stop()
 }
@@ -99,6 +105,7 @@ type noDepartures struct{}
 
 func (noDepartures) watch(*parkedPoll) uint32 { return 0 }
 func (noDepartures) unwatch(*parkedPoll)      {}
+func (noDepartures) forget(*parkedPoll)       {}
 func (noDepartures) stop()                    {}
 
 // parking holds the parked polls of one Server and the goroutine that
@@ -267,6 +274,7 @@ func (p *parking) rest(poll *parkedPoll, back *handBackListener) {
 	poll.until = time.Now().Add(p.idleFor)
 	p.mu.Lock()
 	if poll.watch = p.gone.watch(poll); poll.watch == 0 {
+		p.gone.unwatch(poll)
 		p.mu.Unlock()
 		back.handBack(poll.conn)
 		return
@@ -295,8 +303,16 @@ func (p *parking) remove(poll *parkedPoll) {
 // unwatch forgets poll's departure registration and, for a waiting poll,
 // its index count and its place on the gauge; p.mu is held and poll is no
 // longer in byDeadline.
-func (p *parking) unwatch(poll *parkedPoll) {
-	p.gone.unwatch(poll)
+func (p *parking) unwatch(poll *parkedPoll) { p.leave(poll, true) }
+
+// leave is unwatch; with drop false the socket stays in the departures'
+// set for the rest after the answer.
+func (p *parking) leave(poll *parkedPoll, drop bool) {
+	if drop {
+		p.gone.unwatch(poll)
+	} else {
+		p.gone.forget(poll)
+	}
 	poll.watch = 0
 	if poll.idle {
 		return
@@ -406,10 +422,10 @@ func (p *parking) takeDue(index uint64, now time.Time, all bool) (due, expired [
 		}
 	}
 	for _, poll := range due {
-		p.unwatch(poll)
+		p.leave(poll, false)
 	}
 	for _, poll := range expired {
-		p.unwatch(poll)
+		p.leave(poll, true)
 	}
 	return due, expired
 }
@@ -482,7 +498,8 @@ func (p *parking) answerOne(poll *parkedPoll, a *mineAnswer, common []byte, back
 		_ = poll.conn.Close()
 		return
 	}
-	_ = poll.conn.SetWriteDeadline(time.Time{})
+	// The write deadline stays: the next answer sets its own, and net/http
+	// its own for the next request.
 	p.rest(poll, back)
 }
 
