@@ -19,10 +19,10 @@ import (
 // late event for a descriptor that was closed and reused since finds no
 // poll.
 type epollDepartures struct {
-	epfd   int
-	wake   int // eventfd that ends the loop
+	epfd    int
+	wake    int // eventfd that ends the loop
 	onEvent func(poll *parkedPoll, readable bool)
-	done   chan struct{}
+	done    chan struct{}
 
 	mu    sync.Mutex
 	next  uint32

@@ -459,6 +459,10 @@ func (p *parking) answer(due []*parkedPoll, a *mineAnswer, back *handBackListene
 	common = time.Now().UTC().AppendFormat(common, http.TimeFormat)
 	common = append(common, "\r\n"...)
 
+	began := time.Now()
+	defer func() {
+		p.s.log.Debug("answered parked watches", "count", len(due), "index", a.index, "took", time.Since(began))
+	}()
 	writers := min(runtime.GOMAXPROCS(0), (len(due)+answerFanOut-1)/answerFanOut)
 	var wg sync.WaitGroup
 	for w := range writers {

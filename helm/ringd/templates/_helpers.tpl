@@ -269,6 +269,12 @@ The ringd container, as one item of a pod's "containers" list.
     {{- with $r.settle }}
     - --settle={{ . }}
     {{- end }}
+    {{- with $r.timingProfile }}
+    - --timing-profile={{ . }}
+    {{- end }}
+    {{- with $r.flapHoldDown }}
+    - --flap-hold-down={{ . }}
+    {{- end }}
     {{- with $r.deadVoterTimeout }}
     - --dead-voter-timeout={{ . }}
     {{- end }}
