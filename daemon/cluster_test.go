@@ -46,6 +46,21 @@ type testMember struct {
 	cfg    Config
 	d      *Daemon
 	killed bool
+
+	// applied is every table the member applied, as WithTableApplied
+	// reported it.
+	appliedMu sync.Mutex
+	applied   []partitions.TableID
+}
+
+// lastApplied is the newest table WithTableApplied reported for m.
+func (m *testMember) lastApplied() (partitions.TableID, int) {
+	m.appliedMu.Lock()
+	defer m.appliedMu.Unlock()
+	if len(m.applied) == 0 {
+		return partitions.TableID{}, 0
+	}
+	return m.applied[len(m.applied)-1], len(m.applied)
 }
 
 // fastConfig has the short timings of every cluster test (simcluster.Fast).
@@ -109,7 +124,12 @@ func (c *testCluster) start(m *testMember) {
 		c.t.Fatalf("transport %s: %v", m.addr, err)
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: m.name, Level: testLogLevel(), Output: c.logs})
-	d, err := Start(mustResolve(c.t, m.cfg), logger, WithTransport(tr))
+	d, err := Start(mustResolve(c.t, m.cfg), logger, WithTransport(tr),
+		WithTableApplied(func(t partitions.Table, _ time.Time) {
+			m.appliedMu.Lock()
+			m.applied = append(m.applied, t.ID)
+			m.appliedMu.Unlock()
+		}))
 	if err != nil {
 		c.t.Fatalf("start %s: %v", m.name, err)
 	}
@@ -269,6 +289,34 @@ func (c *testCluster) holdings(m *testMember) map[int]uint64 {
 		out[p.ID] = p.Token
 	}
 	return out
+}
+
+// TestWithTableAppliedHearsEveryTable: the hook in-process harnesses (figure
+// e of the benchmarks) time tables with hears of the table each member
+// applies, up to the newest.
+func TestWithTableAppliedHearsEveryTable(t *testing.T) {
+	c := newTestCluster(t, 3, 16)
+	c.waitCoverage(c.members, 30*time.Second)
+	reported := func() bool {
+		for _, m := range c.members {
+			last, n := m.lastApplied()
+			if n == 0 || last != m.d.View().Table.ID {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !reported() {
+		if time.Now().After(deadline) {
+			for _, m := range c.members {
+				last, n := m.lastApplied()
+				t.Errorf("%s: %d tables reported, last %v; applied %v", m.name, n, last, m.d.View().Table.ID)
+			}
+			t.FailNow()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestClusterCoverageAndMemberCrash(t *testing.T) {

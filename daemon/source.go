@@ -56,6 +56,9 @@ func (d *Daemon) publish(now time.Time) {
 		close(prev.clusterChanged)
 	}
 	d.observe(now, prev, v)
+	if d.tableApplied != nil && len(v.Table.Partitions) > 0 && (prev == nil || prev.view.Table.ID != v.Table.ID) {
+		d.tableApplied(v.Table, now)
+	}
 }
 
 // observe updates metrics and logs what an operator wants to know.
