@@ -50,8 +50,11 @@ type scaleRun struct {
 	// coverage within scaleCrashWait (or never found a leader with its
 	// voters whole to crash).
 	crashTimeouts int
-	cost      processCost
-	profiles  string
+	// failed says why the run stopped early (the cluster did not form, a
+	// join was never admitted); the figures before it stand.
+	failed   string
+	cost     processCost
+	profiles string
 }
 
 func runScale(ctx context.Context, env *Env) (Section, error) {
@@ -65,7 +68,12 @@ func runScale(ctx context.Context, env *Env) (Section, error) {
 		profile := i == len(sizes)-1 // the size the goal is about
 		r, err := measureScale(ctx, env, n, trials, profile)
 		if err != nil {
-			return Section{}, fmt.Errorf("%d members: %w", n, err)
+			if ctx.Err() != nil {
+				return Section{}, ctx.Err()
+			}
+			// A size that does not form or converge is a result too.
+			r.failed = err.Error()
+			env.Log.Warn("stopped early", "members", n, "error", err)
 		}
 		runs = append(runs, r)
 	}
@@ -86,6 +94,9 @@ func scaleSection(env *Env, sizes []int, trials int, runs []scaleRun) Section {
 		if r.late > 0 {
 			every += fmt.Sprintf("; %d never reached every member", r.late)
 		}
+		if r.failed != "" {
+			notes = append(notes, fmt.Sprintf("%d members: the run stopped early: %s.", r.n, r.failed))
+		}
 		conv.AddRow(r.n, Durations(r.admission).Seconds(), every, goal)
 		covered := Durations(r.coverage).Seconds()
 		if r.crashTimeouts > 0 {
@@ -104,6 +115,9 @@ func scaleSection(env *Env, sizes []int, trials int, runs []scaleRun) Section {
 		verdict := "met"
 		if len(last.tables) == 0 || p99 > scaleGoal.Seconds() || last.late > 0 {
 			verdict = "missed"
+		}
+		if last.failed != "" && len(last.tables) == 0 {
+			verdict, p99 = "not reached (the run stopped early)", 0
 		}
 		notes = append([]string{fmt.Sprintf("Goal (table everywhere ≤ %v at 500 members, p99 over every table published during the joins): %s, p99 %.2f s.", scaleGoal, verdict, p99)}, notes...)
 	} else {
