@@ -157,8 +157,12 @@ type Durable struct {
 // DurableVersion is the version of the Durable format.
 const DurableVersion = 1
 
-// SavedConfig is a voter configuration and the table that carried it.
+// SavedConfig is a voter configuration and the newest table this member
+// applied (at or after the one that carried the configuration).
 type SavedConfig struct {
+	// Table is the newest table applied: after a restart the member still
+	// refuses votes to candidates with an older table, since the leader may
+	// have counted its acknowledgement of this one (committed).
 	Table      partitions.TableID `json:"table"`
 	Voters     []string           `json:"voters,omitempty"`
 	PrevVoters []string           `json:"prevVoters,omitempty"`
@@ -271,11 +275,21 @@ func (c *Core) electionName(member string) string {
 	return ""
 }
 
-// saveConfig remembers the voter configuration of an applied table when it
-// changed, for Durable.
+// saveConfig remembers, for Durable, the voter configuration of an applied
+// table when it changed, and the id of every applied table. The id is
+// stored before this member acknowledges the table (Ready persists before
+// it sends): a leader counts that acknowledgement when it gives away a
+// partition it let go of itself (committed), and a successor elected with
+// this member's vote must have that table or a newer one, restart or not.
 func (c *Core) saveConfig(t partitions.Table) {
 	voters, prev := t.VoterSet()
-	if len(voters) == 0 || (slices.Equal(voters, c.saved.Voters) && slices.Equal(prev, c.saved.PrevVoters)) {
+	if len(voters) == 0 {
+		return
+	}
+	if slices.Equal(voters, c.saved.Voters) && slices.Equal(prev, c.saved.PrevVoters) {
+		if c.saved.Table.Less(t.ID) {
+			c.saved.Table = t.ID
+		}
 		return
 	}
 	c.saved = SavedConfig{Table: t.ID, Voters: slices.Clone(voters), PrevVoters: slices.Clone(prev)}
