@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"bytes"
 	"container/heap"
 	"net"
 	"net/http"
@@ -158,11 +159,11 @@ func (s *Server) park(c echo.Context, q pollQuery, start time.Time) bool {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	noStore(c)
-	var hb []byte
 	for _, k := range []string{api.IndexHeader, echo.HeaderContentLength, "Date", echo.HeaderConnection} {
 		h.Del(k)
 	}
-	hb = appendHeader(hb, h)
+	var hb bytes.Buffer
+	_ = h.Write(&hb) // a bytes.Buffer does not fail
 
 	conn, rw, err := http.NewResponseController(c.Response()).Hijack()
 	if err != nil {
@@ -177,7 +178,7 @@ func (s *Server) park(c echo.Context, q pollQuery, start time.Time) bool {
 		index:  q.index,
 		start:  start,
 		until:  start.Add(q.wait),
-		header: hb,
+		header: hb.Bytes(),
 		// A request the client sent behind this one (pipelining) sits in
 		// net/http's reader, which is dropped here: close after the answer
 		// so that the client sends it again.
@@ -191,18 +192,6 @@ func (s *Server) park(c echo.Context, q pollQuery, start time.Time) bool {
 	p.add(poll)
 	return true
 }
-
-// appendHeader appends h as header lines, in a stable order.
-func appendHeader(b []byte, h http.Header) []byte {
-	var w headerBuffer
-	w.b = b
-	_ = h.Write(&w)
-	return w.b
-}
-
-type headerBuffer struct{ b []byte }
-
-func (w *headerBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 // add parks poll and makes sure the goroutine runs.
 func (p *parking) add(poll *parkedPoll) {

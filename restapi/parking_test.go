@@ -163,18 +163,25 @@ func TestAnsweredConnectionRestsUntilTheNextRequest(t *testing.T) {
 		t.Cleanup(func() { conn.Close() })
 		return conn, bufio.NewReader(conn)
 	}
-	next := sampleMine()
+	// answeredAndResting parks a poll on index, moves the member to index+1
+	// and reads the answer; the connection then rests in the parking.
+	answeredAndResting := func(index int) (net.Conn, *bufio.Reader) {
+		t.Helper()
+		conn, br := dial()
+		rawPoll(t, conn, index)
+		waitParked(t, s, 1, 0)
+		next := sampleMine()
+		next.Index = uint64(index + 1)
+		f.set(next)
+		if resp := readAnswer(t, conn, br); resp.Header.Get(api.IndexHeader) != strconv.Itoa(index+1) || resp.Close {
+			t.Fatalf("index %q close %v", resp.Header.Get(api.IndexHeader), resp.Close)
+		}
+		waitParked(t, s, 0, 1)
+		return conn, br
+	}
 
 	// Next request on the idle connection: served by net/http.
-	conn, br := dial()
-	rawPoll(t, conn, 42)
-	waitParked(t, s, 1, 0)
-	next.Index = 43
-	f.set(next)
-	if resp := readAnswer(t, conn, br); resp.Header.Get(api.IndexHeader) != "43" || resp.Close {
-		t.Fatalf("index %q close %v", resp.Header.Get(api.IndexHeader), resp.Close)
-	}
-	waitParked(t, s, 0, 1)
+	conn, br := answeredAndResting(42)
 	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: ringd\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -184,24 +191,12 @@ func TestAnsweredConnectionRestsUntilTheNextRequest(t *testing.T) {
 	waitParked(t, s, 0, 0)
 
 	// The client closes the idle connection: dropped at once.
-	conn2, br2 := dial()
-	rawPoll(t, conn2, 43)
-	waitParked(t, s, 1, 0)
-	next.Index = 44
-	f.set(next)
-	readAnswer(t, conn2, br2)
-	waitParked(t, s, 0, 1)
+	conn2, _ := answeredAndResting(43)
 	_ = conn2.Close()
 	waitParked(t, s, 0, 0)
 
 	// Idle past the idle timeout: the server closes it.
-	conn3, br3 := dial()
-	rawPoll(t, conn3, 44)
-	waitParked(t, s, 1, 0)
-	next.Index = 45
-	f.set(next)
-	readAnswer(t, conn3, br3)
-	waitParked(t, s, 0, 1)
+	conn3, br3 := answeredAndResting(44)
 	_ = conn3.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := br3.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("idle connection past the idle timeout: read %d, %v; want EOF", n, err)
