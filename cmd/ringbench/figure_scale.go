@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -33,6 +34,19 @@ const (
 	// other member joins through them: as many as the default voters, so
 	// the cluster starts with its full voter set.
 	scaleSeeds = 5
+	// scaleStartRate is how many members per second start after the
+	// seeds, as the pods of a scaled-up Deployment come up over some
+	// seconds. All 495 at once made every one push its state to the five
+	// seeds in the same instant: memberlist refused most ("too many pending
+	// push/pull requests") and the in-process cluster, on two cores, spent
+	// minutes in suspicion and refutation before anything else happened.
+	scaleStartRate = 25
+	// scaleGossipProfile is memberlist's timing profile for figure e, as
+	// docs/operations.md advises for hundreds of members. At LAN rates 500
+	// memberlists in one process need more than two cores for gossip alone:
+	// probes time out for want of CPU, members suspect each other, and the
+	// refutations fill every gossip queue.
+	scaleGossipProfile = "wan"
 	// scalePoll is how often the figure looks at the members' snapshots.
 	scalePoll = 5 * time.Millisecond
 )
@@ -61,6 +75,9 @@ func runScale(ctx context.Context, env *Env) (Section, error) {
 	sizes := []int{100, 500}
 	if env.Quick {
 		sizes = []int{25, 100}
+	}
+	if len(env.ScaleSizes) > 0 {
+		sizes = env.ScaleSizes
 	}
 	trials := env.Trials(5, 1)
 	var runs []scaleRun
@@ -126,16 +143,17 @@ func scaleSection(env *Env, sizes []int, trials int, runs []scaleRun) Section {
 	return Section{
 		Title:   "e. Convergence at scale",
 		Command: "go run ./cmd/ringbench --figures e",
-		Setup: fmt.Sprintf("In-process clusters of %v members (real daemons, real memberlist with the LAN profile, "+
+		Setup: fmt.Sprintf("In-process clusters of %v members (real daemons, real memberlist with its WAN profile, --gossip-profile %s, "+
 			"on the in-memory transport internal/memnet: every member in this one process, so the process's cores are shared by all of them), "+
-			"P = %d, default timings, voters = 5, joined through the first %d members with --bootstrap-expect = n. "+
+			"P = %d, default timings otherwise, voters = 5. The first %d members bootstrap (--bootstrap-expect %d); the others start at %d per second "+
+			"and join through them. "+
 			"A table's time to reach every member runs from the leader applying it (it publishes and sends in the same loop turn) "+
 			"to the last live member applying it or a newer one, as the daemons' loops report them. "+
 			"Joins: %d trials, each a new member; the admission table is the first listing it. "+
 			"Leader crashes: %d trials, each without drain or leave (the transport cut, the daemon stopped), "+
 			"each after the voters are whole again; coverage read from every member's snapshot every %v. "+
 			"CPU is the process's over %v of an idle formed cluster.",
-			sizes, scalePartitions, scaleSeeds, trials, trials, scalePoll, env.idleWindow()),
+			sizes, scaleGossipProfile, scalePartitions, scaleSeeds, scaleSeeds, scaleStartRate, trials, trials, scalePoll, env.idleWindow()),
 		Tables: []Table{conv, fail, cost},
 		Notes:  notes,
 	}
@@ -152,7 +170,7 @@ func (e *Env) idleWindow() time.Duration {
 // trials on it.
 func measureScale(ctx context.Context, env *Env, n, trials int, profile bool) (scaleRun, error) {
 	r := scaleRun{n: n}
-	if profile {
+	if profile && !env.LiveProfiles {
 		stop, err := startCPUProfile(filepath.Join(env.Dir, fmt.Sprintf("scale-%d-cpu.pprof", n)))
 		if err != nil {
 			return r, err
@@ -178,10 +196,18 @@ func measureScale(ctx context.Context, env *Env, n, trials int, profile bool) (s
 	if err := c.waitFormed(ctx, c.seeds, formTimeout(c.seeds)); err != nil {
 		return r, err
 	}
-	env.Log.Info("seed members formed the cluster; starting the others", "seeds", c.seeds, "members", n)
+	env.Log.Info("seed members formed the cluster; starting the others", "seeds", c.seeds, "members", n,
+		"per_second", scaleStartRate)
+	pace := time.NewTicker(time.Second / scaleStartRate)
+	defer pace.Stop()
 	for i := c.seeds; i < n; i++ {
 		if err := c.start(i); err != nil {
 			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-pace.C:
 		}
 	}
 	if err := c.waitFormed(ctx, n, formTimeout(n)); err != nil {
@@ -252,6 +278,7 @@ type scaleCluster struct {
 	env     *Env
 	net     *memnet.Network
 	logFile *os.File
+	logBuf  *lockedWriter // in front of logFile
 	logger  hclog.Logger
 	log     *tableLog
 	// seeds is how many members bootstrap the cluster (--bootstrap-expect);
@@ -275,9 +302,13 @@ func newScaleCluster(env *Env, n int) (*scaleCluster, error) {
 		return nil, err
 	}
 	// Warnings and errors only: at info, hundreds of members logging every
-	// leader change would measure the logger.
-	logger := hclog.New(&hclog.LoggerOptions{Name: "ringd", Level: hclog.Warn, Output: f})
-	return &scaleCluster{env: env, net: memnet.New(1), logFile: f, logger: logger, log: newTableLog(), seeds: min(scaleSeeds, n)}, nil
+	// leader change would measure the logger. Buffered: each member of a
+	// real cluster writes its own log, while here all share one file, and
+	// a write call per line made thousands of goroutines queue for it
+	// whenever gossip warned about many members at once.
+	buf := &lockedWriter{w: bufio.NewWriterSize(f, 1<<20)}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "ringd", Level: hclog.Warn, Output: buf})
+	return &scaleCluster{env: env, net: memnet.New(1), logFile: f, logBuf: buf, logger: logger, log: newTableLog(), seeds: min(scaleSeeds, n)}, nil
 }
 
 // scaleAddr is member i's address on the in-memory network (nothing leaves
@@ -291,6 +322,7 @@ func (c *scaleCluster) start(i int) error {
 	cfg.GossipAddr = m.addr
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.Partitions = scalePartitions
+	cfg.GossipProfile = scaleGossipProfile
 	for s := range c.seeds {
 		if s != i {
 			cfg.Join = append(cfg.Join, scaleAddr(s))
@@ -374,6 +406,7 @@ func (c *scaleCluster) close() {
 		})
 	}
 	wg.Wait()
+	_ = c.logBuf.flush()
 	c.logFile.Close()
 }
 
@@ -545,9 +578,11 @@ func (c *scaleCluster) waitTablesSettled(ctx context.Context, within time.Durati
 // full coverage again.
 func (c *scaleCluster) leaderCrashTrial(ctx context.Context, env *Env, within time.Duration) (lead, cover time.Duration, err error) {
 	var victim *scaleMember
+	lacking := "no leader"
 	if err := poll(ctx, within, "leader with five live voters and every partition held", func(now time.Time) bool {
 		victim = c.leader(now)
 		if victim == nil {
+			lacking = "no leader"
 			return false
 		}
 		// A crash costs a voter; the leader replaces it after
@@ -564,12 +599,14 @@ func (c *scaleCluster) leaderCrashTrial(ctx context.Context, env *Env, within ti
 			}
 		}
 		if len(v.Table.PrevVoters) > 0 || voters != min(5, len(c.live())) || alive != voters {
+			lacking = fmt.Sprintf("leader %s sees %d voters, %d alive, %d previous voters", victim.name, voters, alive, len(v.Table.PrevVoters))
 			return false
 		}
 		covered, doubles := c.coverage(now)
+		lacking = fmt.Sprintf("%d of %d partitions held by exactly one member, %d by more", covered, scalePartitions, doubles)
 		return covered == scalePartitions && doubles == 0
 	}); err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("%w (last: %s)", err, lacking)
 	}
 	env.Log.Debug("crashing the leader", "leader", victim.name)
 	start := time.Now()
@@ -768,4 +805,22 @@ func writeHeapProfile(path string) error {
 	}
 	defer f.Close()
 	return pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// lockedWriter is a buffered writer that is safe for concurrent use.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (l *lockedWriter) flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Flush()
 }

@@ -19,10 +19,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +66,11 @@ type Env struct {
 	Dir string
 	// Log reports progress (stderr).
 	Log hclog.Logger
+	// ScaleSizes replaces figure e's cluster sizes when set (--scale-sizes).
+	ScaleSizes []int
+	// LiveProfiles: --pprof serves CPU profiles on request, so a figure
+	// must not hold the (single) CPU profiler for its own profile.
+	LiveProfiles bool
 
 	baseline *baseline
 }
@@ -101,11 +110,15 @@ type config struct {
 	list    bool
 	logJSON bool
 	baseRef string
+	// scaleSizes: figure e's cluster sizes, nil for its defaults.
+	scaleSizes []int
+	// pprof is where to serve net/http/pprof during the run ("": nowhere).
+	pprof string
 }
 
 func parseFlags(args []string, errOut io.Writer) (config, error) {
 	var cfg config
-	var only string
+	var only, sizes string
 	fs := flag.NewFlagSet("ringbench", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.BoolVar(&cfg.quick, "quick", false, "few trials and small sizes: a smoke run of every figure in minutes")
@@ -116,8 +129,20 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.BoolVar(&cfg.list, "list", false, "list the figures and exit")
 	fs.BoolVar(&cfg.logJSON, "log-json", false, "progress as JSON lines")
 	fs.StringVar(&cfg.baseRef, "baseline-ref", DefaultBaselineRef, "git commit whose ringd is measured as the baseline where a figure compares before and after")
+	fs.StringVar(&cfg.pprof, "pprof", "", "serve Go's profiling endpoints (/debug/pprof/) on this address during the run, e.g. 127.0.0.1:6060, to see where an in-process figure spends its time")
+	fs.StringVar(&sizes, "scale-sizes", "", "comma-separated cluster sizes for figure e instead of its defaults (100,500; 25,100 with --quick)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	for f := range strings.SplitSeq(sizes, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 2 || n > 2000 {
+			return cfg, fmt.Errorf("--scale-sizes: %q is not a cluster size from 2 to 2000", f)
+		}
+		cfg.scaleSizes = append(cfg.scaleSizes, n)
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -155,6 +180,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "ringbench", Output: stderr, JSONFormat: cfg.logJSON})
+	if cfg.pprof != "" {
+		ln, err := net.Listen("tcp", cfg.pprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "ringbench: --pprof: %v\n", err)
+			return exitUsage
+		}
+		defer ln.Close()
+		// The blank import of net/http/pprof registers its handlers on
+		// the default mux.
+		go func() { _ = http.Serve(ln, http.DefaultServeMux) }()
+		log.Info("serving profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	}
 
 	scratch, err := os.MkdirTemp("", "ringbench-")
 	if err != nil {
@@ -199,7 +236,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		flog := log.Named(f.ID)
 		flog.Info("measuring", "figure", f.Title)
 		start := time.Now()
-		sec, err := f.Run(ctx, &Env{Quick: cfg.quick, Ringd: cfg.ringd, Dir: dir, Log: flog, baseline: base})
+		sec, err := f.Run(ctx, &Env{Quick: cfg.quick, Ringd: cfg.ringd, Dir: dir, Log: flog, ScaleSizes: cfg.scaleSizes, LiveProfiles: cfg.pprof != "", baseline: base})
 		if err != nil {
 			failed = true
 			flog.Error("figure failed", "error", err, "after", time.Since(start).Round(time.Second))

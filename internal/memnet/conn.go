@@ -180,7 +180,7 @@ type connPair struct {
 	up, down       *pipe // dialer->target and target->dialer
 	dialerEnd      *conn
 	targetEnd      *conn
-	open           int // ends not yet closed; guarded by net.mu
+	open           int // ends not yet closed; guarded by net.connsMu
 }
 
 func newConnPair(n *Network, dialer, target *Transport) *connPair {
@@ -214,8 +214,8 @@ func (p *connPair) setFrozen(frozen bool) {
 // when both ends are closed.
 func (p *connPair) endClosed() {
 	n := p.net
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.connsMu.Lock()
+	defer n.connsMu.Unlock()
 	p.open--
 	if p.open <= 0 {
 		delete(n.conns, p)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -58,16 +59,24 @@ type LinkStats struct {
 	Dropped   uint64 // lost: drop fraction, cut, partition, paused sender, no receiver, full buffer, crash
 }
 
+// linkState is one directed link. Its faults are set under Network.mu
+// (write) and read under it (read); its random source has its own lock and
+// its counters are atomic, so that packets on different links, and on one
+// link from several goroutines, do not wait for each other.
 type linkState struct {
 	cut      bool
 	drop     float64
 	delayMin time.Duration
 	delayMax time.Duration
-	rng      *rand.Rand
-	stats    LinkStats
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	sent, delivered, dropped atomic.Uint64
 }
 
-// lost rolls the dice for one packet or dial.
+// lost rolls the dice for one packet or dial. Network.mu must be held
+// (read is enough).
 func (ls *linkState) lost() bool {
 	switch {
 	case ls.drop <= 0:
@@ -75,10 +84,13 @@ func (ls *linkState) lost() bool {
 	case ls.drop >= 1:
 		return true
 	default:
+		ls.rngMu.Lock()
+		defer ls.rngMu.Unlock()
 		return ls.rng.Float64() < ls.drop
 	}
 }
 
+// delay draws one packet's delay. Network.mu must be held (read is enough).
 func (ls *linkState) delay() time.Duration {
 	if ls.delayMax <= 0 {
 		return 0
@@ -86,21 +98,41 @@ func (ls *linkState) delay() time.Duration {
 	if ls.delayMax == ls.delayMin {
 		return ls.delayMin
 	}
+	ls.rngMu.Lock()
+	defer ls.rngMu.Unlock()
 	return ls.delayMin + time.Duration(ls.rng.Int64N(int64(ls.delayMax-ls.delayMin)+1))
+}
+
+func (ls *linkState) stats() LinkStats {
+	return LinkStats{Sent: ls.sent.Load(), Delivered: ls.delivered.Load(), Dropped: ls.dropped.Load()}
 }
 
 // Network is a simulated network of Transports with injectable faults. It
 // is safe for concurrent use. The zero value is not usable; call New.
+//
+// Locks, always taken in this order: mu (the faults and the transports:
+// written by fault changes and by transports coming and going, read by every
+// packet and dial), connsMu (the open connections), then a transport's own
+// lock (its inbox). A single lock for everything made hundreds of members
+// queue behind it (issue 11, figure e: 500 in-process members never elected
+// a leader, most goroutines waiting for it).
 type Network struct {
 	seed int64
 
-	mu         sync.Mutex
+	// links maps a Link to its *linkState. It has its own synchronisation
+	// and never shrinks, so a *linkState stays valid: hundreds of members
+	// open tens of thousands of links while they meet each other, and
+	// creating each under mu stalled every packet.
+	links sync.Map
+
+	mu         sync.RWMutex
 	transports map[string]*Transport // live transports by canonical address
-	links      map[Link]*linkState
-	partition  map[string]int // address -> group; nil when there is no partition
+	partition  map[string]int        // address -> group; nil when there is no partition
 	paused     map[string]bool
-	conns      map[*connPair]struct{}
 	changed    chan struct{} // closed and replaced when a fault changes or a node appears
+
+	connsMu sync.Mutex
+	conns   map[*connPair]struct{}
 }
 
 // New returns an empty network whose random drops and delays derive from
@@ -109,7 +141,6 @@ func New(seed int64) *Network {
 	return &Network{
 		seed:       seed,
 		transports: make(map[string]*Transport),
-		links:      make(map[Link]*linkState),
 		paused:     make(map[string]bool),
 		conns:      make(map[*connPair]struct{}),
 		changed:    make(chan struct{}),
@@ -189,7 +220,7 @@ func (n *Network) SetDrop(from, to string, fraction float64) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.linkLocked(canon(from), canon(to)).drop = min(fraction, 1)
+	n.link(canon(from), canon(to)).drop = min(fraction, 1)
 	n.notifyLocked()
 }
 
@@ -203,7 +234,7 @@ func (n *Network) SetDelay(from, to string, lo, hi time.Duration) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	ls := n.linkLocked(canon(from), canon(to))
+	ls := n.link(canon(from), canon(to))
 	ls.delayMin, ls.delayMax = lo, hi
 }
 
@@ -214,12 +245,8 @@ func (n *Network) Cut(from, to string) {
 	from, to = canon(from), canon(to)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.linkLocked(from, to).cut = true
-	for p := range n.conns {
-		if p.between(from, to) {
-			n.breakLocked(p)
-		}
-	}
+	n.link(from, to).cut = true
+	n.breakConns(func(p *connPair) bool { return p.between(from, to) })
 	n.notifyLocked()
 }
 
@@ -241,11 +268,9 @@ func (n *Network) Partition(groups ...[]string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.partition = part
-	for p := range n.conns {
-		if n.blockedLocked(p.dialer.addr, p.target.addr) || n.blockedLocked(p.target.addr, p.dialer.addr) {
-			n.breakLocked(p)
-		}
-	}
+	n.breakConns(func(p *connPair) bool {
+		return n.blockedLocked(p.dialer.addr, p.target.addr) || n.blockedLocked(p.target.addr, p.dialer.addr)
+	})
 	n.notifyLocked()
 }
 
@@ -254,9 +279,11 @@ func (n *Network) Partition(groups ...[]string) {
 func (n *Network) Heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, ls := range n.links {
+	n.links.Range(func(_, v any) bool {
+		ls := v.(*linkState)
 		ls.cut, ls.drop, ls.delayMin, ls.delayMax = false, 0, 0, 0
-	}
+		return true
+	})
 	n.partition = nil
 	n.notifyLocked()
 }
@@ -272,11 +299,13 @@ func (n *Network) Pause(addr string) {
 		return
 	}
 	n.paused[addr] = true
+	n.connsMu.Lock()
 	for p := range n.conns {
 		if p.involves(addr) {
 			p.setFrozen(true)
 		}
 	}
+	n.connsMu.Unlock()
 	n.notifyLocked()
 }
 
@@ -290,11 +319,13 @@ func (n *Network) Resume(addr string) {
 		return
 	}
 	delete(n.paused, addr)
+	n.connsMu.Lock()
 	for p := range n.conns {
 		if p.involves(addr) {
 			p.setFrozen(n.paused[p.dialer.addr] || n.paused[p.target.addr])
 		}
 	}
+	n.connsMu.Unlock()
 	if t := n.transports[addr]; t != nil {
 		t.wakePump()
 	}
@@ -309,8 +340,7 @@ func (n *Network) Crash(addr string) {
 	delete(n.paused, addr)
 	t := n.transports[addr]
 	if t != nil {
-		t.crashed = true
-		n.closeLocked(t)
+		n.closeLocked(t, true)
 	}
 	n.notifyLocked()
 	n.mu.Unlock()
@@ -322,35 +352,35 @@ func (n *Network) Crash(addr string) {
 // Stats returns a copy of the packet counters of every link that carried
 // or was configured for traffic.
 func (n *Network) Stats() map[Link]LinkStats {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := make(map[Link]LinkStats, len(n.links))
-	for l, ls := range n.links {
-		out[l] = ls.stats
-	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make(map[Link]LinkStats)
+	n.links.Range(func(l, ls any) bool {
+		out[l.(Link)] = ls.(*linkState).stats()
+		return true
+	})
 	return out
 }
 
-// linkLocked returns the state of the link from->to, creating it with its
-// own random source.
-func (n *Network) linkLocked(from, to string) *linkState {
+// link returns the state of the link from->to, creating it with its own
+// random source. Its faults may be changed only with mu held for writing.
+func (n *Network) link(from, to string) *linkState {
 	l := Link{From: from, To: to}
-	ls := n.links[l]
-	if ls == nil {
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(from))
-		_, _ = h.Write([]byte{0})
-		_, _ = h.Write([]byte(to))
-		ls = &linkState{rng: rand.New(rand.NewPCG(uint64(n.seed), h.Sum64()))}
-		n.links[l] = ls
+	if ls, ok := n.links.Load(l); ok {
+		return ls.(*linkState)
 	}
-	return ls
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(from))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(to))
+	ls, _ := n.links.LoadOrStore(l, &linkState{rng: rand.New(rand.NewPCG(uint64(n.seed), h.Sum64()))})
+	return ls.(*linkState)
 }
 
 // blockedLocked reports whether a cut or the partition stops traffic
-// from->to.
+// from->to. mu must be held (read is enough).
 func (n *Network) blockedLocked(from, to string) bool {
-	if ls := n.links[Link{From: from, To: to}]; ls != nil && ls.cut {
+	if ls, ok := n.links.Load(Link{From: from, To: to}); ok && ls.(*linkState).cut {
 		return true
 	}
 	if n.partition == nil {
@@ -361,70 +391,94 @@ func (n *Network) blockedLocked(from, to string) bool {
 	return !okf || !okt || gf != gt
 }
 
-// notifyLocked wakes dials waiting for a fault to change.
+// notifyLocked wakes dials waiting for a fault to change. mu must be held
+// for writing.
 func (n *Network) notifyLocked() {
 	close(n.changed)
 	n.changed = make(chan struct{})
 }
 
-func (n *Network) breakLocked(p *connPair) {
+// breakConns resets the open connections that match.
+func (n *Network) breakConns(match func(*connPair) bool) {
+	n.connsMu.Lock()
+	defer n.connsMu.Unlock()
+	for p := range n.conns {
+		if match(p) {
+			delete(n.conns, p)
+			p.breakConn()
+		}
+	}
+}
+
+// breakConn resets one connection.
+func (n *Network) breakConn(p *connPair) {
+	n.connsMu.Lock()
 	delete(n.conns, p)
+	n.connsMu.Unlock()
 	p.breakConn()
 }
 
-// closeLocked takes t off the network: everything held or in flight for it
-// is dropped and its connections are reset.
-func (n *Network) closeLocked(t *Transport) {
+// closeLocked takes t off the network (crashed: as a dead process, whose
+// sends vanish without an error): everything held or in flight for it is
+// dropped and its connections are reset. mu must be held for writing.
+func (n *Network) closeLocked(t *Transport, crashed bool) {
+	t.mu.Lock()
 	if t.closed {
+		t.mu.Unlock()
 		return
 	}
-	t.closed = true
+	t.closed, t.crashed = true, crashed
 	close(t.done)
-	if n.transports[t.addr] == t {
-		delete(n.transports, t.addr)
-	}
 	for _, q := range t.inbox {
-		q.link.stats.Dropped++
+		q.link.dropped.Add(1)
 	}
 	t.inbox = nil
 	for dp := range t.delayed {
 		dp.timer.Stop()
-		dp.link.stats.Dropped++
+		dp.link.dropped.Add(1)
 	}
 	clear(t.delayed)
-	for p := range n.conns {
-		if p.dialer == t || p.target == t {
-			n.breakLocked(p)
-		}
+	t.mu.Unlock()
+	if n.transports[t.addr] == t {
+		delete(n.transports, t.addr)
 	}
+	n.breakConns(func(p *connPair) bool { return p.dialer == t || p.target == t })
 }
 
 // send puts one packet on the link from t to the address to.
 func (n *Network) send(t *Transport, to string, b []byte) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if t.closed {
-		if t.crashed {
+	if closed, crashed := t.state(); closed {
+		if crashed {
 			return nil // a dead process sends nothing; nobody sees an error
 		}
 		return ErrClosed
 	}
-	ls := n.linkLocked(t.addr, to)
-	ls.stats.Sent++
+	ls := n.link(t.addr, to)
+	ls.sent.Add(1)
+	n.mu.RLock()
 	dst := n.transports[to]
 	if dst == nil || n.paused[t.addr] || n.blockedLocked(t.addr, to) || ls.lost() {
-		ls.stats.Dropped++
+		n.mu.RUnlock()
+		ls.dropped.Add(1)
 		return nil
 	}
+	d := ls.delay()
+	n.mu.RUnlock()
 	pkt := &memberlist.Packet{Buf: append([]byte(nil), b...), From: t.udpAddr}
-	if d := ls.delay(); d > 0 {
+	if d > 0 {
 		dp := &delayedPacket{pkt: pkt, link: ls}
+		dst.mu.Lock()
+		defer dst.mu.Unlock()
+		if dst.closed {
+			ls.dropped.Add(1)
+			return nil
+		}
 		dst.delayed[dp] = struct{}{}
-		// The callback takes n.mu, so it cannot run before dp.timer is set.
-		dp.timer = time.AfterFunc(d, func() { n.deliverLate(dst, dp) })
+		// The callback takes dst.mu, so it cannot run before dp.timer is set.
+		dp.timer = time.AfterFunc(d, func() { dst.deliverLate(dp) })
 		return nil
 	}
-	n.enqueueLocked(dst, pkt, ls)
+	dst.enqueue(pkt, ls)
 	return nil
 }
 
@@ -432,25 +486,6 @@ type delayedPacket struct {
 	pkt   *memberlist.Packet
 	link  *linkState
 	timer *time.Timer
-}
-
-func (n *Network) deliverLate(dst *Transport, dp *delayedPacket) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, ok := dst.delayed[dp]; !ok {
-		return // dst was closed and already counted it as dropped
-	}
-	delete(dst.delayed, dp)
-	n.enqueueLocked(dst, dp.pkt, dp.link)
-}
-
-func (n *Network) enqueueLocked(dst *Transport, pkt *memberlist.Packet, ls *linkState) {
-	if dst.closed || len(dst.inbox) >= inboxSize {
-		ls.stats.Dropped++
-		return
-	}
-	dst.inbox = append(dst.inbox, queued{pkt: pkt, link: ls})
-	dst.wakePump()
 }
 
 // dial connects t to the transport at to; see the package documentation
@@ -465,35 +500,39 @@ func (n *Network) dial(t *Transport, to string, timeout time.Duration) (net.Conn
 		defer timer.Stop()
 		expired = timer.C
 	}
+	ls := n.link(t.addr, to)
 	rolled, lost := false, false
 	for {
-		n.mu.Lock()
-		if t.closed {
-			n.mu.Unlock()
+		if closed, _ := t.state(); closed {
 			return nil, dialErr(ErrClosed)
 		}
+		n.mu.RLock()
 		dst := n.transports[to]
 		if dst == nil {
-			n.mu.Unlock()
+			n.mu.RUnlock()
 			return nil, dialErr(ErrConnRefused)
 		}
 		wait := n.paused[t.addr] || n.paused[to] ||
 			n.blockedLocked(t.addr, to) || n.blockedLocked(to, t.addr)
 		if !wait && !rolled {
 			rolled = true
-			lost = n.linkLocked(t.addr, to).lost()
+			lost = ls.lost()
 		}
 		if !wait && !lost {
+			// Registered while mu is held, so that a fault or a crash
+			// that comes after this check finds the connection to reset.
 			p := newConnPair(n, t, dst)
+			n.connsMu.Lock()
 			n.conns[p] = struct{}{}
-			n.mu.Unlock()
+			n.connsMu.Unlock()
+			n.mu.RUnlock()
 			return n.handOver(t, dst, p, expired, dialErr)
 		}
 		changed := n.changed
 		if lost {
 			changed = nil // the dial is lost; only its timeout ends it
 		}
-		n.mu.Unlock()
+		n.mu.RUnlock()
 		if expired == nil {
 			return nil, dialErr(os.ErrDeadlineExceeded)
 		}
@@ -510,9 +549,7 @@ func (n *Network) dial(t *Transport, to string, timeout time.Duration) (net.Conn
 // handOver puts the accepting end of p on dst's StreamCh.
 func (n *Network) handOver(t, dst *Transport, p *connPair, expired <-chan time.Time, dialErr func(error) error) (net.Conn, error) {
 	fail := func(err error) (net.Conn, error) {
-		n.mu.Lock()
-		n.breakLocked(p)
-		n.mu.Unlock()
+		n.breakConn(p)
 		return nil, dialErr(err)
 	}
 	select {

@@ -3,6 +3,7 @@ package memnet
 import (
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -26,11 +27,46 @@ type Transport struct {
 	kick     chan struct{} // wakes the pump; capacity 1
 	pumpDone chan struct{}
 
-	// Guarded by net.mu.
+	mu      sync.Mutex // after net.mu and net.connsMu; guards what follows
 	closed  bool
 	crashed bool
 	inbox   []queued
 	delayed map[*delayedPacket]struct{}
+}
+
+// state reports whether t was shut down or crashed.
+func (t *Transport) state() (closed, crashed bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed, t.crashed
+}
+
+// enqueue buffers pkt for delivery, or drops it when t is closed or its
+// buffer is full.
+func (t *Transport) enqueue(pkt *memberlist.Packet, ls *linkState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.enqueueLocked(pkt, ls)
+}
+
+func (t *Transport) enqueueLocked(pkt *memberlist.Packet, ls *linkState) {
+	if t.closed || len(t.inbox) >= inboxSize {
+		ls.dropped.Add(1)
+		return
+	}
+	t.inbox = append(t.inbox, queued{pkt: pkt, link: ls})
+	t.wakePump()
+}
+
+// deliverLate buffers a delayed packet whose time has come.
+func (t *Transport) deliverLate(dp *delayedPacket) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.delayed[dp]; !ok {
+		return // t was closed and already counted it as dropped
+	}
+	delete(t.delayed, dp)
+	t.enqueueLocked(dp.pkt, dp.link)
 }
 
 type queued struct {
@@ -95,7 +131,7 @@ func (t *Transport) StreamCh() <-chan net.Conn { return t.streamCh }
 // goroutine to end.
 func (t *Transport) Shutdown() error {
 	t.net.mu.Lock()
-	t.net.closeLocked(t)
+	t.net.closeLocked(t, false)
 	t.net.notifyLocked()
 	t.net.mu.Unlock()
 	<-t.pumpDone
@@ -116,15 +152,18 @@ func (t *Transport) pump() {
 	n := t.net
 	for {
 		var pkt *memberlist.Packet
-		n.mu.Lock()
-		if !t.closed && !n.paused[t.addr] && len(t.inbox) > 0 {
+		n.mu.RLock()
+		paused := n.paused[t.addr]
+		n.mu.RUnlock()
+		t.mu.Lock()
+		if !t.closed && !paused && len(t.inbox) > 0 {
 			q := t.inbox[0]
 			t.inbox[0] = queued{}
 			t.inbox = t.inbox[1:]
-			q.link.stats.Delivered++
+			q.link.delivered.Add(1)
 			pkt = q.pkt
 		}
-		n.mu.Unlock()
+		t.mu.Unlock()
 		if pkt == nil {
 			select {
 			case <-t.kick:
