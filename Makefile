@@ -73,6 +73,8 @@ test: $(TEST_CHECKS) $(HELM) ## go vet, then every test (race detector on where 
 fuzz: ## run every fuzz target for FUZZTIME each (default 50000x inputs; e.g. make fuzz FUZZTIME=5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./restapi/
 	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) ./rebalance/
+	$(GO) test -run '^$$' -fuzz '^FuzzTableBinary$$' -fuzztime $(FUZZTIME) ./partitions/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEnvelope$$' -fuzztime $(FUZZTIME) ./daemon/
 
 # The core's scenario files record the messages and state after each step;
 # after a change of behaviour, regenerate them and read the diff before

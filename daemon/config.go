@@ -117,8 +117,10 @@ type Config struct {
 	// API) before it is forgotten; it bounds the lists under churn.
 	DeadMemberTimeout time.Duration
 
-	// GossipProfile picks memberlist's timing defaults: "lan" or "local"
-	// (loopback and tests: faster failure detection).
+	// GossipProfile picks memberlist's timing defaults: "lan"; "wan"
+	// (a fifth of the gossip traffic and CPU, failure detection in tens of
+	// seconds: for clusters of hundreds of members or slow links); or
+	// "local" (loopback and tests: faster failure detection).
 	GossipProfile string
 
 	// TimingProfile names the set of timing settings (TimingProfiles) that

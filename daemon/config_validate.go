@@ -185,8 +185,8 @@ func (c Config) Resolve() (Resolved, error) {
 	default:
 		bad("--log-level", "must be one of trace, debug, info, warn, error (got %q)", c.LogLevel)
 	}
-	if c.GossipProfile != "lan" && c.GossipProfile != "local" {
-		bad("--gossip-profile", "must be lan or local (got %q)", c.GossipProfile)
+	if c.GossipProfile != "lan" && c.GossipProfile != "local" && c.GossipProfile != "wan" {
+		bad("--gossip-profile", "must be lan, wan or local (got %q)", c.GossipProfile)
 	}
 	if _, ok := TimingProfiles[c.TimingProfile]; !ok {
 		bad("--timing-profile", "must be default or fast (got %q)", c.TimingProfile)

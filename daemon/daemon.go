@@ -24,10 +24,13 @@ import (
 
 // Daemon is one running member.
 type Daemon struct {
-	cfg     Config
-	log     hclog.Logger
-	metrics *metrics
-	inc     uint64
+	cfg Config
+	// fingerprint is cfg.Fingerprint(), a hash every peer's metadata is
+	// checked against on every gossip alive message.
+	fingerprint string
+	log         hclog.Logger
+	metrics     *metrics
+	inc         uint64
 
 	ml        *memberlist.Memberlist
 	metaBytes atomic.Pointer[[]byte]
@@ -61,10 +64,12 @@ type Daemon struct {
 
 	// peers is our copy of the gossip view, written by memberlist's event
 	// callbacks; nodes and metas are derived from it by the loop.
-	peers   peerTable
-	nodesMu sync.Mutex
-	nodes   map[string]*memberlist.Node
-	metas   map[string]nodeMeta
+	peers peerTable
+	// compatible keeps checkCompatible's verdicts (see compatibleCache).
+	compatible compatibleCache
+	nodesMu    sync.Mutex
+	nodes      map[string]*memberlist.Node
+	metas      map[string]nodeMeta
 
 	sender  *sender
 	changes changeLog
@@ -127,20 +132,21 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	cfg := r.cfg
 	d := &Daemon{
-		cfg:        cfg,
-		gossipKey:  r.gossipKey,
-		log:        logger,
-		metrics:    newMetrics(),
-		inc:        uint64(time.Now().UnixNano()),
-		firstIndex: uint64(wallNow().UnixMicro()),
-		inbox:      make(chan []byte, 4096),
-		memberWake: make(chan struct{}, 1),
-		ackWake:    make(chan struct{}, 1),
-		cmds:       make(chan command),
-		nodes:      map[string]*memberlist.Node{},
-		metas:      map[string]nodeMeta{},
-		loopDone:   make(chan struct{}),
-		stop:       make(chan struct{}),
+		cfg:         cfg,
+		fingerprint: cfg.Fingerprint(),
+		gossipKey:   r.gossipKey,
+		log:         logger,
+		metrics:     newMetrics(),
+		inc:         uint64(time.Now().UnixNano()),
+		firstIndex:  uint64(wallNow().UnixMicro()),
+		inbox:       make(chan []byte, 4096),
+		memberWake:  make(chan struct{}, 1),
+		ackWake:     make(chan struct{}, 1),
+		cmds:        make(chan command),
+		nodes:       map[string]*memberlist.Node{},
+		metas:       map[string]nodeMeta{},
+		loopDone:    make(chan struct{}),
+		stop:        make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(d)
@@ -310,7 +316,7 @@ func (d *Daemon) setMeta() error {
 	httpAddr := d.advertisedHTTPAddr()
 	b, err := nodeMeta{Version: core.ProtocolVersion, Incarnation: d.inc, Identity: d.identity, Priority: d.cfg.Priority,
 		HTTPAddr: httpAddr, Draining: draining, Leaving: leaving, HasTable: hasTable, Partitions: d.cfg.Partitions,
-		Fingerprint: d.cfg.Fingerprint()}.encode()
+		Fingerprint: d.fingerprint}.encode()
 	if err != nil {
 		return err
 	}
@@ -320,7 +326,11 @@ func (d *Daemon) setMeta() error {
 
 func (d *Daemon) memberlistConfig() *memberlist.Config {
 	c := memberlist.DefaultLANConfig()
-	if d.cfg.GossipProfile == "local" {
+	switch d.cfg.GossipProfile {
+	case "wan":
+		c = memberlist.DefaultWANConfig()
+		c.DeadNodeReclaimTime = 10 * time.Second
+	case "local":
 		c = memberlist.DefaultLocalConfig()
 		// Loopback clusters and tests: notice a dead member in a second or
 		// two, and let a restarted member reclaim its name quickly. Not
@@ -333,7 +343,7 @@ func (d *Daemon) memberlistConfig() *memberlist.Config {
 		c.PushPullInterval = 2 * time.Second
 		c.GossipToTheDeadTime = 5 * time.Second
 		c.DeadNodeReclaimTime = 1 * time.Second
-	} else {
+	default:
 		c.DeadNodeReclaimTime = 10 * time.Second
 	}
 	// Our messages are small (heartbeats, acks) or sent once per table;

@@ -58,6 +58,9 @@ func (e *events) NotifyLeave(n *memberlist.Node)  { e.d.peers.set(n, false); e.d
 type peerTable struct {
 	mu    sync.Mutex
 	nodes map[string]peer
+	// oldestDead is the earliest deadSince of a dead peer (zero: none), so
+	// that reap, on every tick, looks at the peers only when one is due.
+	oldestDead time.Time
 }
 
 // peer is a copied memberlist node and whether gossip thinks it is alive.
@@ -84,11 +87,19 @@ func (t *peerTable) set(n *memberlist.Node, alive bool) {
 		t.nodes = map[string]peer{}
 	}
 	p := peer{node: cp, alive: alive}
-	p.meta, p.metaErr = decodeMeta(cp.Meta)
+	old, known := t.nodes[n.Name]
+	if known && string(old.node.Meta) == string(cp.Meta) {
+		p.meta, p.metaErr = old.meta, old.metaErr
+	} else {
+		p.meta, p.metaErr = decodeMeta(cp.Meta)
+	}
 	if !alive {
 		p.deadSince = time.Now()
-		if old, ok := t.nodes[n.Name]; ok && !old.alive {
+		if known && !old.alive {
 			p.deadSince = old.deadSince
+		}
+		if t.oldestDead.IsZero() || p.deadSince.Before(t.oldestDead) {
+			t.oldestDead = p.deadSince
 		}
 	}
 	t.nodes[n.Name] = p
@@ -100,11 +111,19 @@ func (t *peerTable) set(n *memberlist.Node, alive bool) {
 func (t *peerTable) reap(cutoff time.Time) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.oldestDead.IsZero() || !t.oldestDead.Before(cutoff) {
+		return nil
+	}
 	var gone []string
+	t.oldestDead = time.Time{}
 	for name, p := range t.nodes {
-		if !p.alive && p.deadSince.Before(cutoff) {
+		switch {
+		case p.alive:
+		case p.deadSince.Before(cutoff):
 			delete(t.nodes, name)
 			gone = append(gone, name)
+		case t.oldestDead.IsZero() || p.deadSince.Before(t.oldestDead):
+			t.oldestDead = p.deadSince
 		}
 	}
 	return gone
@@ -144,20 +163,69 @@ func (g *gatekeeper) NotifyMerge(peers []*memberlist.Node) error {
 }
 
 // checkCompatible logs and refuses a member whose settings differ.
+// memberlist asks on every alive message it gossips, so the verdict on the
+// metadata a member last showed is kept (compatibleCache).
 func (d *Daemon) checkCompatible(peer *memberlist.Node) error {
 	if peer.Name == d.gossipName() {
 		return nil
 	}
-	m, err := decodeMeta(peer.Meta)
-	if err == nil && m.Partitions != d.cfg.Partitions {
-		err = fmt.Errorf("it has --partitions %d, this cluster has %d", m.Partitions, d.cfg.Partitions)
-	}
-	if err == nil && m.Fingerprint != d.cfg.Fingerprint() {
-		err = fmt.Errorf("its cluster settings (--load, --cluster-label) differ: fingerprint %s, ours %s", m.Fingerprint, d.cfg.Fingerprint())
+	err, known := d.compatible.lookup(peer.Name, peer.Meta)
+	if !known {
+		err = d.compatibleMeta(peer.Meta)
+		d.compatible.store(peer.Name, peer.Meta, err)
 	}
 	if err != nil {
 		d.refusedOnce(peer.Name, err)
 		return fmt.Errorf("refusing member %s at %s: %w", peer.Name, peer.Address(), err)
 	}
 	return nil
+}
+
+// compatibleMeta says why gossip metadata belongs to a member of another
+// cluster shape, or nil.
+func (d *Daemon) compatibleMeta(meta []byte) error {
+	m, err := decodeMeta(meta)
+	if err == nil && m.Partitions != d.cfg.Partitions {
+		err = fmt.Errorf("it has --partitions %d, this cluster has %d", m.Partitions, d.cfg.Partitions)
+	}
+	if err == nil && m.Fingerprint != d.fingerprint {
+		err = fmt.Errorf("its cluster settings (--load, --cluster-label) differ: fingerprint %s, ours %s", m.Fingerprint, d.fingerprint)
+	}
+	return err
+}
+
+// compatibleCache keeps checkCompatible's verdict per gossip node and
+// metadata: at 500 members, decoding the metadata of every alive message
+// took a seventh of the cluster's CPU (issue 11, figure e).
+type compatibleCache struct {
+	mu       sync.Mutex
+	verdicts map[string]metaVerdict
+}
+
+type metaVerdict struct {
+	meta string
+	err  error
+}
+
+// compatibleCacheSize bounds the cache; it starts over when full (nodes
+// that left under old names are never looked up again).
+const compatibleCacheSize = 4096
+
+func (c *compatibleCache) lookup(node string, meta []byte) (err error, known bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.verdicts[node]
+	if !ok || v.meta != string(meta) {
+		return nil, false
+	}
+	return v.err, true
+}
+
+func (c *compatibleCache) store(node string, meta []byte, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.verdicts == nil || len(c.verdicts) >= compatibleCacheSize {
+		c.verdicts = map[string]metaVerdict{}
+	}
+	c.verdicts[node] = metaVerdict{meta: string(meta), err: err}
 }

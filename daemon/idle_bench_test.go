@@ -65,7 +65,7 @@ func newIdleCluster(tb testing.TB, n, partitions int) *idleCluster {
 func (c *idleCluster) ready(d *Daemon) {
 	r := d.core.Ready()
 	for _, out := range r.Messages {
-		b, err := encodeEnvelope(out.Env)
+		b, err := encodeEnvelope(out.Env, core.ProtocolVersion)
 		if err != nil {
 			panic(err)
 		}

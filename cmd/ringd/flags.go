@@ -157,7 +157,7 @@ var settings = []setting{
 		usage: "How often an isolated member tries its seeds again.",
 		bind:  func(c *daemon.Config) value { return (*durationValue)(&c.RejoinInterval) }},
 	{name: "gossip-profile",
-		usage: "memberlist timing defaults: lan, or local for loopback and tests (faster failure detection).",
+		usage: "memberlist timing defaults: lan; wan for hundreds of members or slow links (a fifth of the gossip cost, slower failure detection); or local for loopback and tests (faster failure detection).",
 		bind:  func(c *daemon.Config) value { return (*stringValue)(&c.GossipProfile) }},
 	{name: "timing-profile",
 		usage: "Timings for every timing flag not set otherwise: default, or fast (failover within a second on a quick LAN; see docs/operations.md). Same on every member.",

@@ -66,8 +66,12 @@ func (cc *confChange) members() []string {
 		in[n] = true
 	}
 	want := memberNames(slices.Concat(cc.table.Voters, cc.table.PrevVoters))
+	voter := make(map[string]bool, len(want))
+	for _, name := range want {
+		voter[name] = true
+	}
 	for name, m := range cc.gossip {
-		if slices.Contains(want, name) {
+		if voter[name] {
 			continue
 		}
 		switch {

@@ -7,11 +7,17 @@ import (
 	"github.com/ringd/ringd/partitions"
 )
 
-// ProtocolVersion is the version of the peer message format. Version 2:
-// voters are election names (name@identity) and tables carry Voters; members
-// speaking another version cannot talk to each other (a rollout from an
-// older version replaces the cluster, see docs/operations.md).
-const ProtocolVersion = 2
+// ProtocolVersion is the newest version of the peer message format, the one
+// a member gossips that it reads. Version 2: voters are election names
+// (name@identity) and tables carry Voters. Version 3: the same envelope,
+// with tables in a compact binary form (see daemon/codec.go). A member
+// reads MinProtocolVersion to ProtocolVersion and writes to each peer the
+// newest version both read, so a rolling upgrade from version 2 keeps the
+// cluster; members of version 1 cannot talk to either (docs/operations.md).
+const ProtocolVersion = 3
+
+// MinProtocolVersion is the oldest version a member still reads and writes.
+const MinProtocolVersion = 2
 
 // Envelope is one peer message between ringd members. Which fields are set
 // depends on what it carries; the daemon encodes it for the wire.

@@ -17,6 +17,19 @@ type memberState struct {
 	// returns is the member's record of outages within its process, which
 	// decides how long it waits before it gets partitions (holdDown).
 	returns returnRecord
+	// elName caches ElectionName(Name, Identity) for the identity
+	// elNameIdentity: the election's member list is rebuilt on every
+	// gossip change, for every member.
+	elName         string
+	elNameIdentity uint64
+}
+
+// electionName is the member's election name.
+func (m *memberState) electionName() string {
+	if m.elName == "" || m.elNameIdentity != m.Identity || memberOf(m.elName) != m.Name {
+		m.elName, m.elNameIdentity = ElectionName(m.Name, m.Identity), m.Identity
+	}
+	return m.elName
 }
 
 // returnRecord counts a member's flaps: returns after an outage within one
