@@ -313,6 +313,8 @@ func (d *Daemon) joinOneSeed(seeds []string) (int, error) {
 	for _, n := range d.ml.Members() {
 		seen[n.Address()] = true
 	}
+	self := d.ml.LocalNode().Address()
+	seeds = slices.DeleteFunc(slices.Clone(seeds), func(s string) bool { return s == self })
 	order := rand.Perm(len(seeds))
 	slices.SortStableFunc(order, func(a, b int) int { return cmpBool(seen[seeds[a]], seen[seeds[b]]) })
 	var errs []error

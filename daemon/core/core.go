@@ -332,6 +332,7 @@ func (c *Core) SetMembers(now time.Time, infos []MemberInfo) {
 	self.Draining, self.Leaving = c.draining, c.leaving
 	if self.aliveSince.IsZero() {
 		self.aliveSince = now
+		changed = true // the election reads it (the settle rule)
 	}
 	if changed {
 		// Only then: gossip also wakes the host for changes that do
@@ -367,6 +368,9 @@ func (c *Core) reapMembers(now time.Time) (reaped bool) {
 			delete(c.members, name)
 			reaped = true
 		}
+	}
+	if reaped {
+		c.membersGen++
 	}
 	return reaped
 }
@@ -625,7 +629,9 @@ func (c *Core) startable(t partitions.Table) partitions.Table {
 // Tick advances time.
 func (c *Core) Tick(now time.Time) {
 	c.started(now)
-	c.reapMembers(now)
+	if c.reapMembers(now) {
+		c.syncElection()
+	}
 	c.el.Tick(now)
 	c.leaderDue = true
 	c.flush(now)

@@ -54,9 +54,9 @@ func TestViewMembersFollowEveryChange(t *testing.T) {
 		}, func(v View) bool { m, _ := find(v, "b"); return !m.Alive }},
 		{"this member drains", func() { c.SetDraining(true) },
 			func(v View) bool { m, _ := find(v, "a"); return m.Draining }},
-		{"b is forgotten after the dead-member timeout", func() {
+		{"b is forgotten after the dead-member timeout, on a tick", func() {
 			now = now.Add(2 * time.Minute)
-			c.SetMembers(now, nil)
+			c.Tick(now)
 		}, func(v View) bool { _, ok := find(v, "b"); return !ok }},
 	} {
 		step.apply()

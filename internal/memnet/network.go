@@ -447,15 +447,18 @@ func (n *Network) closeLocked(t *Transport, crashed bool) {
 
 // send puts one packet on the link from t to the address to.
 func (n *Network) send(t *Transport, to string, b []byte) error {
+	ls := n.link(t.addr, to)
+	// Under mu (read): a transport closes only under mu (write), so a
+	// crash that returned has stopped every later send.
+	n.mu.RLock()
 	if closed, crashed := t.state(); closed {
+		n.mu.RUnlock()
 		if crashed {
 			return nil // a dead process sends nothing; nobody sees an error
 		}
 		return ErrClosed
 	}
-	ls := n.link(t.addr, to)
 	ls.sent.Add(1)
-	n.mu.RLock()
 	dst := n.transports[to]
 	if dst == nil || n.paused[t.addr] || n.blockedLocked(t.addr, to) || ls.lost() {
 		n.mu.RUnlock()
@@ -503,10 +506,11 @@ func (n *Network) dial(t *Transport, to string, timeout time.Duration) (net.Conn
 	ls := n.link(t.addr, to)
 	rolled, lost := false, false
 	for {
+		n.mu.RLock()
 		if closed, _ := t.state(); closed {
+			n.mu.RUnlock()
 			return nil, dialErr(ErrClosed)
 		}
-		n.mu.RLock()
 		dst := n.transports[to]
 		if dst == nil {
 			n.mu.RUnlock()

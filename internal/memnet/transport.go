@@ -152,11 +152,11 @@ func (t *Transport) pump() {
 	n := t.net
 	for {
 		var pkt *memberlist.Packet
+		// mu (read) held while taking the packet: Pause, under mu
+		// (write), then holds every packet not yet taken.
 		n.mu.RLock()
-		paused := n.paused[t.addr]
-		n.mu.RUnlock()
 		t.mu.Lock()
-		if !t.closed && !paused && len(t.inbox) > 0 {
+		if !t.closed && !n.paused[t.addr] && len(t.inbox) > 0 {
 			q := t.inbox[0]
 			t.inbox[0] = queued{}
 			t.inbox = t.inbox[1:]
@@ -164,6 +164,7 @@ func (t *Transport) pump() {
 			pkt = q.pkt
 		}
 		t.mu.Unlock()
+		n.mu.RUnlock()
 		if pkt == nil {
 			select {
 			case <-t.kick:
