@@ -121,8 +121,12 @@ func scaleSection(env *Env, sizes []int, trials int, runs []scaleRun) Section {
 			covered += fmt.Sprintf("; %d trial(s) not covered within %v", r.crashTimeouts, scaleCrashWait)
 		}
 		fail.AddRow(r.n, Durations(r.leader).Seconds(), covered)
-		cost.AddRow(r.n, r.formed.Round(100*time.Millisecond), fmt.Sprintf("%.2f", r.cost.cores),
-			mib(int64(r.cost.rss)), mib(int64(r.cost.heap)), r.cost.goroutines)
+		if r.formed == 0 {
+			cost.AddRow(r.n, "did not form", "—", "—", "—", "—")
+		} else {
+			cost.AddRow(r.n, r.formed.Round(100*time.Millisecond), fmt.Sprintf("%.2f", r.cost.cores),
+				mib(int64(r.cost.rss)), mib(int64(r.cost.heap)), r.cost.goroutines)
+		}
 		if r.profiles != "" {
 			notes = append(notes, fmt.Sprintf("CPU and heap profiles of the %d-member run were written to %s (kept with --keep).", r.n, r.profiles))
 		}
@@ -134,10 +138,11 @@ func scaleSection(env *Env, sizes []int, trials int, runs []scaleRun) Section {
 		if len(last.tables) == 0 || p99 > scaleGoal.Seconds() || last.late > 0 {
 			verdict = "missed"
 		}
+		judged := fmt.Sprintf("%s, p99 %.2f s", verdict, p99)
 		if last.failed != "" && len(last.tables) == 0 {
-			verdict, p99 = "not reached (the run stopped early)", 0
+			judged = "not judged: the cluster did not get that far"
 		}
-		notes = append([]string{fmt.Sprintf("Goal (table everywhere ≤ %v at 500 members, p99 over every table published during the joins): %s, p99 %.2f s.", scaleGoal, verdict, p99)}, notes...)
+		notes = append([]string{fmt.Sprintf("Goal (table everywhere ≤ %v at 500 members, p99 over every table published during the joins): %s.", scaleGoal, judged)}, notes...)
 	} else {
 		notes = append([]string{fmt.Sprintf("Quick run: the goal (≤ %v at 500 members) is judged by the full run; the largest size here is %d.", scaleGoal, last.n)}, notes...)
 	}
