@@ -473,6 +473,15 @@ func (l *leaderState) assignable(now time.Time) []string {
 			// more: its partitions would go back to it, unanswered.
 			continue
 		}
+		if name != l.opt.Self && !l.acks.heard(name) && !holdsAny(l.table, m) {
+			// The election gives every member a lease to answer, so that
+			// what it holds stays put; a member that holds nothing gets
+			// new grants only once it answers this leader. Gossip may
+			// call a crashed member alive for seconds (most of a minute
+			// with the WAN profile), and partitions granted to it stayed
+			// unowned for a lease before they moved on (figure e).
+			continue
+		}
 		if name != l.opt.Self && heldDownAndEmpty(now, l.opt, m, l.table) {
 			continue
 		}

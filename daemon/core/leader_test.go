@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ func TestPlanFailureReportedOncePerInputs(t *testing.T) {
 	members["m1"] = &memberState{MemberInfo: MemberInfo{Name: "m1", Incarnation: 1, Identity: 1, Alive: true},
 		aliveSince: now.Add(-time.Hour)}
 	l.table.Members = append(l.table.Members, "m1")
+	l.acks.lastAck["m1"] = now.Add(150 * time.Millisecond) // it answered: new grants may go to it
 	l.plan(now.Add(200 * time.Millisecond))
 	if n := failures(); n != 2 {
 		t.Fatalf("%d plan failures reported after the members changed, want 2", n)
@@ -74,5 +76,35 @@ func TestRefusedTransferRequestIsReported(t *testing.T) {
 	}
 	if c.Status().Role != election.Leader {
 		t.Error("a refused transfer request changed the leadership")
+	}
+}
+
+// TestNoNewGrantsToAMemberThatDidNotAnswer: right after an election, a
+// member that holds nothing gets partitions only once it acknowledges a
+// heartbeat of this leader: gossip may still call a crashed member alive,
+// and partitions granted to it would stay unowned for a lease. A member
+// that holds partitions keeps them meanwhile (the election's benefit of the
+// doubt).
+func TestNoNewGrantsToAMemberThatDidNotAnswer(t *testing.T) {
+	now := time.Unix(10_000, 0)
+	opt := Options{Self: "m0", Incarnation: 1, Identity: 1, Partitions: 8, Load: 1.25,
+		Lease: 2 * time.Second, Settle: time.Second}
+	members := memberTable{}
+	for _, n := range []string{"m0", "m1", "m2"} {
+		members[n] = &memberState{MemberInfo: MemberInfo{Name: n, Incarnation: 1, Identity: 1, Alive: true},
+			aliveSince: now.Add(-time.Hour)}
+	}
+	table := partitions.Table{ID: partitions.TableID{Term: 8, Version: 3}, Leader: "m9", Members: []string{"m0", "m1", "m2"},
+		Voters: []string{el("m0"), el("m1"), el("m2")}, Partitions: make([]partitions.Entry, 8)}
+	table.Partitions[0] = partitions.Entry{Owner: "m1", Incarnation: 1, Token: 8001, State: partitions.Owned}
+	l := newLeaderState(opt, members, func(Event) {}, now, 9, table, election.Config{Voters: table.Voters},
+		map[string]partitions.Report{"m0": {Incarnation: 1}}, fromVotes(now, opt, nil))
+	got := l.assignable(now)
+	if !slices.Equal(got, []string{"m0", "m1"}) {
+		t.Fatalf("assignable before any answer = %v, want [m0 m1] (m1 holds a partition, m2 nothing and silent)", got)
+	}
+	l.acks.lastAck["m2"] = now.Add(100 * time.Millisecond)
+	if got := l.assignable(now.Add(200 * time.Millisecond)); !slices.Equal(got, []string{"m0", "m1", "m2"}) {
+		t.Fatalf("assignable after m2 answered = %v, want all three", got)
 	}
 }

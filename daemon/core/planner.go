@@ -14,15 +14,18 @@ import (
 // through whatever gossip said; taking them away would move them for
 // nothing (and back after the hold-down), so it keeps its share.
 func heldDownAndEmpty(now time.Time, opt Options, m *memberState, t partitions.Table) bool {
-	if !m.heldDown(now, opt.Settle, opt.FlapHoldDown) {
-		return false
-	}
+	return m.heldDown(now, opt.Settle, opt.FlapHoldDown) && !holdsAny(t, m)
+}
+
+// holdsAny reports whether table t lists member m's process as the owner of
+// a partition.
+func holdsAny(t partitions.Table, m *memberState) bool {
 	for _, e := range t.Partitions {
 		if e.Owner == m.Name && e.Incarnation == m.Incarnation {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // planCache answers rebalance.Plan for the leader, reusing the last answer
