@@ -473,13 +473,14 @@ func (l *leaderState) assignable(now time.Time) []string {
 			// more: its partitions would go back to it, unanswered.
 			continue
 		}
-		if name != l.opt.Self && !l.acks.heard(name) && !holdsAny(l.table, m) {
-			// The election gives every member a lease to answer, so that
-			// what it holds stays put; a member that holds nothing gets
-			// new grants only once it answers this leader. Gossip may
+		if name != l.opt.Self && !l.acks.heard(name) && now.Sub(l.acks.electedAt) >= unheardGrace(l.opt) {
+			// Silent since the election for a few heartbeats: gossip may
 			// call a crashed member alive for seconds (most of a minute
-			// with the WAN profile), and partitions granted to it stayed
-			// unowned for a lease before they moved on (figure e).
+			// with the WAN profile), and partitions planned for it stayed
+			// unowned for a lease before they moved on (figure e). Until
+			// then it stays in, so that the planner's shares do not
+			// change twice as the first acknowledgements arrive; and
+			// canGrant gives it nothing before it answers.
 			continue
 		}
 		if name != l.opt.Self && heldDownAndEmpty(now, l.opt, m, l.table) {
@@ -489,6 +490,11 @@ func (l *leaderState) assignable(now time.Time) []string {
 	}
 	return out
 }
+
+// unheardGrace is how long after its election a leader keeps planning for a
+// member it has not heard from: three heartbeats, time for every live
+// member to answer the first ones.
+func unheardGrace(opt Options) time.Duration { return 3 * opt.HeartbeatInterval }
 
 // plan asks the planner where every partition should be, grants the free
 // ones that may be granted, and starts the planned moves.
@@ -614,8 +620,8 @@ func (l *leaderState) canGrant(now time.Time, p int, to string) bool {
 		return false
 	}
 	m := l.members[to]
-	if m == nil {
-		return false
+	if m == nil || (to != l.opt.Self && !l.acks.heard(to)) {
+		return false // a member gets new grants once it answered this leader (assignable)
 	}
 	if v := l.selfFreed[p]; v != 0 && to != l.opt.Self {
 		if !l.committed(v) {

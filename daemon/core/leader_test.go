@@ -79,16 +79,15 @@ func TestRefusedTransferRequestIsReported(t *testing.T) {
 	}
 }
 
-// TestNoNewGrantsToAMemberThatDidNotAnswer: right after an election, a
-// member that holds nothing gets partitions only once it acknowledges a
-// heartbeat of this leader: gossip may still call a crashed member alive,
-// and partitions granted to it would stay unowned for a lease. A member
-// that holds partitions keeps them meanwhile (the election's benefit of the
-// doubt).
+// TestNoNewGrantsToAMemberThatDidNotAnswer: a new leader grants nothing to
+// a member before it acknowledges one of its heartbeats (gossip may still
+// call a crashed member alive, and partitions granted to it would stay
+// unowned for a lease), and plans without a member still silent a few
+// heartbeats after the election.
 func TestNoNewGrantsToAMemberThatDidNotAnswer(t *testing.T) {
 	now := time.Unix(10_000, 0)
 	opt := Options{Self: "m0", Incarnation: 1, Identity: 1, Partitions: 8, Load: 1.25,
-		Lease: 2 * time.Second, Settle: time.Second}
+		HeartbeatInterval: 100 * time.Millisecond, Lease: 2 * time.Second, Settle: time.Second}
 	members := memberTable{}
 	for _, n := range []string{"m0", "m1", "m2"} {
 		members[n] = &memberState{MemberInfo: MemberInfo{Name: n, Incarnation: 1, Identity: 1, Alive: true},
@@ -96,15 +95,31 @@ func TestNoNewGrantsToAMemberThatDidNotAnswer(t *testing.T) {
 	}
 	table := partitions.Table{ID: partitions.TableID{Term: 8, Version: 3}, Leader: "m9", Members: []string{"m0", "m1", "m2"},
 		Voters: []string{el("m0"), el("m1"), el("m2")}, Partitions: make([]partitions.Entry, 8)}
-	table.Partitions[0] = partitions.Entry{Owner: "m1", Incarnation: 1, Token: 8001, State: partitions.Owned}
 	l := newLeaderState(opt, members, func(Event) {}, now, 9, table, election.Config{Voters: table.Voters},
 		map[string]partitions.Report{"m0": {Incarnation: 1}}, fromVotes(now, opt, nil))
-	got := l.assignable(now)
-	if !slices.Equal(got, []string{"m0", "m1"}) {
-		t.Fatalf("assignable before any answer = %v, want [m0 m1] (m1 holds a partition, m2 nothing and silent)", got)
+	if got := l.assignable(now); !slices.Equal(got, []string{"m0", "m1", "m2"}) {
+		t.Fatalf("assignable right after the election = %v, want all three", got)
 	}
-	l.acks.lastAck["m2"] = now.Add(100 * time.Millisecond)
-	if got := l.assignable(now.Add(200 * time.Millisecond)); !slices.Equal(got, []string{"m0", "m1", "m2"}) {
+	l.holders.safeUntil = now // as if the safe wait were over: only answering matters here
+	l.acks.lastAck["m1"] = now.Add(50 * time.Millisecond)
+	l.plan(now.Add(100 * time.Millisecond))
+	granted := 0
+	for p, e := range l.table.Partitions {
+		if e.Owner == "m2" {
+			t.Fatalf("partition %d granted to m2, which never answered: %+v", p, l.table.Partitions)
+		}
+		if e.Owner != "" {
+			granted++
+		}
+	}
+	if granted == 0 {
+		t.Fatalf("nothing granted to the members that answered: %+v", l.table.Partitions)
+	}
+	if got := l.assignable(now.Add(unheardGrace(opt))); !slices.Equal(got, []string{"m0", "m1"}) {
+		t.Fatalf("assignable three heartbeats after the election = %v, want [m0 m1] (m2 still silent)", got)
+	}
+	l.acks.lastAck["m2"] = now.Add(400 * time.Millisecond)
+	if got := l.assignable(now.Add(500 * time.Millisecond)); !slices.Equal(got, []string{"m0", "m1", "m2"}) {
 		t.Fatalf("assignable after m2 answered = %v, want all three", got)
 	}
 }
