@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringd/ringd/clientlib/api"
@@ -26,6 +27,9 @@ type snapshot struct {
 	// /partitions).
 	clusterIndex   uint64
 	clusterChanged chan struct{}
+	// mine is the view for GET /partitions/mine, made at its first read
+	// (most snapshots are never read).
+	mine atomic.Pointer[restapi.MineDeadlines]
 }
 
 // publish stores a fresh snapshot, wakes long-polls when the index moved,
@@ -164,26 +168,34 @@ type source struct{ d *Daemon }
 var _ restapi.Source = (*source)(nil)
 
 func (s *source) Mine() (api.Mine, <-chan struct{}) {
+	m := s.MineDeadlines()
+	return m.At(time.Now()), m.Changed
+}
+
+var _ restapi.DeadlineSource = (*source)(nil)
+
+// MineDeadlines is the newest snapshot's view with its deadlines; the
+// restapi checks them against its clock at every read.
+func (s *source) MineDeadlines() *restapi.MineDeadlines {
 	snap := s.d.snap.Load()
-	v := snap.view
-	out := api.Mine{Node: v.Node, Incarnation: strconv.FormatUint(v.Incarnation, 10), Term: v.Term,
-		Index: v.Index, Leader: v.Leader, Partitions: make([]api.Partition, 0, len(v.Holdings))}
-	// The lease is checked against the clock now, not when the snapshot was
-	// taken: a loop that stalled (GC, SIGSTOP) must not make us claim
-	// partitions past our lease. Rounded down, so never more than we have.
-	now := time.Now()
-	if left := v.LeaseUntil.Sub(now); left > 0 {
-		out.LeaseRemainingMs = left.Milliseconds()
-		for _, h := range v.Holdings {
-			p := api.Partition{ID: h.ID, Token: h.Token, State: string(h.State),
-				LeaseRemainingMs: max(h.Until.Sub(now), 0).Milliseconds()}
-			if p.LeaseRemainingMs == 0 {
-				continue // its release deadline passed: not ours to work on
-			}
-			out.Partitions = append(out.Partitions, p)
-		}
+	if m := snap.mine.Load(); m != nil {
+		return m
 	}
-	return out, snap.changed
+	v := snap.view
+	m := &restapi.MineDeadlines{
+		Mine: api.Mine{Node: v.Node, Incarnation: strconv.FormatUint(v.Incarnation, 10), Term: v.Term,
+			Index: v.Index, Leader: v.Leader, Partitions: make([]api.Partition, 0, len(v.Holdings))},
+		LeaseUntil: v.LeaseUntil,
+		Until:      make([]time.Time, 0, len(v.Holdings)),
+		Changed:    snap.changed,
+	}
+	for _, h := range v.Holdings {
+		m.Mine.Partitions = append(m.Mine.Partitions, api.Partition{ID: h.ID, Token: h.Token, State: string(h.State)})
+		m.Until = append(m.Until, h.Until)
+	}
+	// Two first readers may both build one; the first stored is everyone's.
+	snap.mine.CompareAndSwap(nil, m)
+	return snap.mine.Load()
 }
 
 func (s *source) Cluster() api.Cluster {

@@ -36,9 +36,9 @@ type httpMetrics struct {
 	duration *prometheus.HistogramVec
 	// routes are the registered patterns; anything else is unmatchedRoute.
 	routes map[string]bool
-	// parkedOK is the series of answered parked polls (parkedDone).
-	parkedOKOnce sync.Once
-	parkedOK     prometheus.Counter
+	// series holds the series looked up so far (counter, observer); the
+	// label values are bounded (routes, known methods, status codes).
+	series sync.Map
 }
 
 // newHTTPMetrics registers the HTTP series with reg; nil reg -> none. A
@@ -114,35 +114,74 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if !knownMethods[method] {
 			method = otherMethod
 		}
-		code := strconv.Itoa(resp.Status)
+		code := resp.Status
 		if !resp.Committed && req.Context().Err() != nil {
-			code = codeClientGone
+			code = clientGoneStatus
 		}
-		m.requests.WithLabelValues(route, method, code).Inc()
+		m.counter(route, method, code).Inc()
 		if !isLongPoll(req) {
-			m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			m.observer(route, method).Observe(time.Since(start).Seconds())
 		}
 		return err
 	}
 }
 
+// clientGoneStatus stands for codeClientGone in a seriesKey.
+const clientGoneStatus = 499
+
+// seriesKey names one series of the request counter (code 0 for the
+// latency histogram).
+type seriesKey struct {
+	route, method string
+	code          int
+}
+
+// counter is the request counter's series for route, method and code,
+// looked up once: finding a series by its label values hashes them, a good
+// part of a plain read's cost at tens of thousands of requests a second.
+func (m *httpMetrics) counter(route, method string, code int) prometheus.Counter {
+	k := seriesKey{route, method, code}
+	if c, ok := m.series.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	label := strconv.Itoa(code)
+	if code == clientGoneStatus {
+		label = codeClientGone
+	}
+	c := m.requests.WithLabelValues(route, method, label)
+	m.series.Store(k, c)
+	return c
+}
+
+// observer is the latency histogram's series for route and method, looked
+// up once.
+func (m *httpMetrics) observer(route, method string) prometheus.Observer {
+	k := seriesKey{route: route, method: method}
+	if o, ok := m.series.Load(k); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.duration.WithLabelValues(route, method)
+	m.series.Store(k, o)
+	return o
+}
+
 // parkedDone counts a parked GET /partitions/mine long-poll that ended:
-// answered (200) or left by its client (codeClientGone).
-func (m *httpMetrics) parkedDone(code string) {
+// answered (200) or left by its client (status 0).
+func (m *httpMetrics) parkedDone(status int) {
 	if m.requests == nil {
 		return
 	}
-	if code != "200" {
-		m.requests.WithLabelValues(mineRoute, http.MethodGet, code).Inc()
-		return
+	if status == 0 {
+		status = clientGoneStatus
 	}
-	// 10,000 watchers answered at once: look the series up once.
-	m.parkedOKOnce.Do(func() { m.parkedOK = m.requests.WithLabelValues(mineRoute, http.MethodGet, "200") })
-	m.parkedOK.Inc()
+	m.counter(mineRoute, http.MethodGet, status).Inc()
 }
 
 // isLongPoll tells a watch that may block (it has ?index=) from a plain read.
 func isLongPoll(req *http.Request) bool {
+	if req.URL.RawQuery == "" {
+		return false
+	}
 	vals, err := url.ParseQuery(req.URL.RawQuery)
 	if err != nil {
 		return false

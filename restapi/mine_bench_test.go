@@ -36,7 +36,19 @@ func (w *discardWriter) WriteHeader(int)             {}
 // handler chain (metrics, logging at the daemon's default level), the cost
 // figure f compares with a plain handler.
 func BenchmarkGetMine(b *testing.B) {
-	src := newFake(benchMine())
+	// A DeadlineSource, as the daemon is.
+	v := benchMine()
+	now := time.Now()
+	m := &MineDeadlines{Mine: v, LeaseUntil: now.Add(time.Hour)}
+	for range v.Partitions {
+		m.Until = append(m.Until, now.Add(time.Hour))
+	}
+	benchGetMine(b, &deadlineSource{fakeSource: newFake(v), m: m})
+}
+
+// benchGetMine runs plain GET /partitions/mine requests against src
+// through the whole handler chain.
+func benchGetMine(b *testing.B, src Source) {
 	s := New(src, Options{Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: discard{}}), Registerer: prometheus.NewRegistry()})
 	h := s.Handler()
 	req := httptest.NewRequest(http.MethodGet, "/partitions/mine", nil)

@@ -3,7 +3,6 @@ package restapi
 import (
 	"encoding/json"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -22,10 +21,15 @@ import (
 // mineAnswer is one encoded GET /partitions/mine answer. It is immutable once
 // made and shared by every request that may send it (see Server.mineAnswer).
 type mineAnswer struct {
-	// at is when the view was read (taken just before calling the Source). A
-	// request sends heldMs = at - its start, so that heldMs plus each
+	// read is when the view was read (taken just before calling the
+	// Source).
+	read time.Time
+	// at is the instant the answer's remaining times are for: read, or a
+	// little after it for a DeadlineSource (answerLookahead). A request
+	// sends heldMs = at - its start, so that heldMs plus each
 	// leaseRemainingMs, counted from the request's send time, never reaches
-	// past the real deadline however late the shared answer is written.
+	// past the real deadline however late the shared answer is written; so
+	// an answer goes only to requests that started at or before its at.
 	at      time.Time
 	index   uint64
 	changed <-chan struct{}
@@ -47,7 +51,21 @@ func encodeMine(at time.Time, v api.Mine, changed <-chan struct{}) *mineAnswer {
 	// enough in the common case.
 	b, held := appendMine(make([]byte, 0, 256+80*len(v.Partitions)), v, 0)
 	// The placeholder 0 of heldMs is one digit; each request writes its own.
-	return &mineAnswer{at: at, index: v.Index, changed: changed, head: b[:held:held], tail: b[held+1:]}
+	return &mineAnswer{read: at, at: at, index: v.Index, changed: changed, head: b[:held:held], tail: b[held+1:]}
+}
+
+// answerLookahead is how far past its read an answer from a template is
+// dated: its remaining times are those of read + answerLookahead, a little
+// less than they are, so that requests that start within that time may
+// share it (plain reads under load come many per millisecond). Short enough
+// that nobody reading leaseRemainingMs notices.
+const answerLookahead = time.Millisecond
+
+// encodeTemplate writes the template t as an answer dated at.
+func encodeTemplate(read, at time.Time, t *mineTemplate) *mineAnswer {
+	b := t.appendAt(make([]byte, 0, len(t.head)+len(t.parts)+len(t.partEnd)*8+64), at, 0)
+	held := len(t.head)
+	return &mineAnswer{read: read, at: at, index: t.from.Mine.Index, changed: t.from.Changed, head: b[:held:held], tail: b[held+1:]}
 }
 
 // appendMine appends v as JSON with heldMs set to heldMs and returns where
@@ -73,17 +91,23 @@ func appendMine(b []byte, v api.Mine, heldMs int64) (out []byte, heldAt int) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"id":`...)
-		b = strconv.AppendInt(b, int64(p.ID), 10)
-		b = append(b, `,"token":`...)
-		b = strconv.AppendUint(b, p.Token, 10)
-		b = append(b, `,"state":`...)
-		b = appendJSONString(b, p.State)
-		b = append(b, `,"leaseRemainingMs":`...)
+		b = appendPartitionHead(b, p)
 		b = strconv.AppendInt(b, p.LeaseRemainingMs, 10)
 		b = append(b, '}')
 	}
 	return append(b, "]}\n"...), heldAt
+}
+
+// appendPartitionHead appends p's JSON object up to and including
+// `"leaseRemainingMs":`.
+func appendPartitionHead(b []byte, p api.Partition) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, int64(p.ID), 10)
+	b = append(b, `,"token":`...)
+	b = strconv.AppendUint(b, p.Token, 10)
+	b = append(b, `,"state":`...)
+	b = appendJSONString(b, p.State)
+	return append(b, `,"leaseRemainingMs":`...)
 }
 
 // appendJSONString appends s as encoding/json writes it (HTML-safe). Names,
@@ -112,10 +136,6 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// bodyPool holds the buffers an answer is assembled in before its one Write,
-// so that the response goes out exactly as c.JSON sent it.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
 // mineAnswer returns an answer read at or after `after`: the shared one when
 // it was, is still current (its change channel is open, so the index has not
 // moved since) and is younger than maxAnswerAge; otherwise a fresh one, which
@@ -123,14 +143,35 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return 
 // read after the change.
 func (s *Server) mineAnswer(after time.Time) *mineAnswer {
 	now := time.Now()
-	if a := s.lastMine.Load(); a != nil && !a.at.Before(after) && now.Sub(a.at) <= maxAnswerAge && !isClosed(a.changed) {
+	if a := s.lastMine.Load(); a != nil && !a.read.Before(after) && now.Sub(a.read) <= maxAnswerAge && !isClosed(a.changed) {
 		return a
 	}
-	v, ch := s.src.Mine()
-	a := encodeMine(now, v, ch)
+	return s.newAnswer(now)
+}
+
+// answerFor returns an answer that a request which started at start may
+// send: the shared one when it is current and dated at or after start,
+// otherwise a fresh one, which it shares.
+func (s *Server) answerFor(start time.Time) *mineAnswer {
+	now := time.Now()
+	if a := s.lastMine.Load(); a != nil && !a.at.Before(start) && now.Sub(a.read) <= maxAnswerAge && !isClosed(a.changed) {
+		return a
+	}
+	return s.newAnswer(now)
+}
+
+// newAnswer reads the view now and shares its answer.
+func (s *Server) newAnswer(now time.Time) *mineAnswer {
+	var a *mineAnswer
+	if ds, ok := s.src.(DeadlineSource); ok {
+		a = encodeTemplate(now, now.Add(answerLookahead), s.mineTemplate(ds.MineDeadlines()))
+	} else {
+		v, ch := s.src.Mine()
+		a = encodeMine(now, v, ch)
+	}
 	for {
 		old := s.lastMine.Load()
-		if (old != nil && old.at.After(a.at)) || s.lastMine.CompareAndSwap(old, a) {
+		if (old != nil && old.read.After(a.read)) || s.lastMine.CompareAndSwap(old, a) {
 			break
 		}
 	}

@@ -275,11 +275,7 @@ func (p *parking) rest(poll *parkedPoll, back *handBackListener) {
 // finish accounts for a parked poll that ended: its metric and its log
 // line. status 0: the client left.
 func (p *parking) finish(poll *parkedPoll, status int) {
-	code := strconv.Itoa(status)
-	if status == 0 {
-		code = codeClientGone
-	}
-	p.s.metrics.parkedDone(code)
+	p.s.metrics.parkedDone(status)
 	p.s.logRequest(hclog.Debug, http.MethodGet, mineRoute, status, time.Since(poll.start))
 }
 
@@ -452,20 +448,35 @@ func (p *parking) answer(due []*parkedPoll, a *mineAnswer, back *handBackListene
 	defer func() {
 		p.s.log.Debug("answered parked watches", "count", len(due), "index", a.index, "took", time.Since(began))
 	}()
+	// Every answer is written before any connection is put to rest (a
+	// system call to watch it again, the parking's lock) or counted and
+	// logged: the last watcher should not wait for the others' bookkeeping.
+	keep := make([]bool, len(due))
 	writers := min(runtime.GOMAXPROCS(0), (len(due)+answerFanOut-1)/answerFanOut)
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
 			for i := w; i < len(due); i += writers {
-				p.answerOne(due[i], a, common, back)
+				keep[i] = p.answerOne(due[i], a, common)
+			}
+		})
+	}
+	wg.Wait()
+	for w := range writers {
+		wg.Go(func() {
+			for i := w; i < len(due); i += writers {
+				if keep[i] {
+					p.rest(due[i], back)
+				}
 			}
 		})
 	}
 	wg.Wait()
 }
 
-// answerOne writes a to one poll and hands its connection back or closes it.
-func (p *parking) answerOne(poll *parkedPoll, a *mineAnswer, common []byte, back *handBackListener) {
+// answerOne writes a to one poll; it returns true when the connection is
+// to be kept (then the caller puts it to rest), having closed it otherwise.
+func (p *parking) answerOne(poll *parkedPoll, a *mineAnswer, common []byte) bool {
 	// A server shutting down closes its connections: handed back, they
 	// would hold http.Server.Shutdown.
 	keep := poll.keep && !isClosed(p.s.quit)
@@ -484,16 +495,15 @@ func (p *parking) answerOne(poll *parkedPoll, a *mineAnswer, common []byte, back
 	if err != nil {
 		_ = poll.conn.Close()
 		p.finish(poll, 0)
-		return
+		return false
 	}
 	p.finish(poll, http.StatusOK)
 	if !keep {
 		_ = poll.conn.Close()
-		return
 	}
 	// The write deadline stays: the next answer sets its own, and net/http
 	// its own for the next request.
-	p.rest(poll, back)
+	return keep
 }
 
 // deadlineHeap orders parked polls by when their wait runs out.

@@ -120,6 +120,9 @@ type Server struct {
 	// lastMine is the newest encoded GET /partitions/mine answer, shared by
 	// the requests that may send it (see mineAnswer).
 	lastMine atomic.Pointer[mineAnswer]
+	// lastTemplate is the encoding of the newest view of a DeadlineSource,
+	// without its times (see mineTemplate).
+	lastTemplate atomic.Pointer[mineTemplate]
 
 	// metrics are the HTTP series (the parking counts parked polls).
 	metrics *httpMetrics

@@ -426,6 +426,7 @@ func plainHandler(body []byte, index string) http.Handler {
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-store")
 		h.Set(api.IndexHeader, index)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
 	})
 }
