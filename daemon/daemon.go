@@ -89,7 +89,8 @@ type Daemon struct {
 	// Config.Resolve, never from the file here.
 	gossipKey []byte
 
-	// Transport, when set, replaces memberlist's UDP/TCP transport (tests).
+	// transport is memberlist's: a netTransport on real sockets, or the
+	// one a test gave (WithTransport).
 	transport memberlist.NodeAwareTransport
 	// tableApplied, when set, hears of every change of the applied table
 	// (WithTableApplied).
@@ -198,9 +199,21 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, err
 	}
 
+	var ownTransport *netTransport
+	if d.transport == nil {
+		host, port := splitHostPort(cfg.GossipAddr)
+		if ownTransport, err = newNetTransport(host, port, logger.Named(LogMemberlist)); err != nil {
+			closeListeners()
+			return nil, fmt.Errorf("starting gossip on --gossip-addr %s: %w", cfg.GossipAddr, err)
+		}
+		d.transport = ownTransport
+	}
 	ml, err := memberlist.Create(d.memberlistConfig())
 	if err != nil {
 		closeListeners()
+		if ownTransport != nil {
+			_ = ownTransport.Shutdown()
+		}
 		return nil, fmt.Errorf("starting gossip on --gossip-addr %s: %w", cfg.GossipAddr, err)
 	}
 	d.ml = ml
@@ -368,6 +381,10 @@ func (d *Daemon) memberlistConfig() *memberlist.Config {
 	c.LogOutput = nil
 	if d.transport != nil {
 		c.Transport = d.transport
+	}
+	if nt, ok := d.transport.(*netTransport); ok {
+		// A join to a seed given without a port uses this one.
+		c.BindPort = nt.Port()
 	}
 	return c
 }
