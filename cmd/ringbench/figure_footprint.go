@@ -430,8 +430,20 @@ var footprintFixes = []string{
 		"once per pass, and skips planning while the table is as planned and its members are the same (`settledPlan`): " +
 		"`leaderTick` went from 25 % to 4 % of the leader's samples; memberlist compression is off. This figure before the " +
 		"round (commit df2f935): followers 0.97 / 1.53 / 2.00 %, leader 2.33 / 3.37 / 3.43 %.",
-	"Left: the leader sends 20 heartbeats and takes 20 acks a second (4 followers, 200 ms heartbeats), each a UDP system call " +
-		"and a JSON message, and memberlist's UDP transport allocates a 64 KiB buffer for every packet it receives, most of an idle " +
-		"member's garbage; what remains of the leader's profile is those sends and the Go runtime's wake-ups. Trials on this shared " +
-		"machine vary by ±0.2 % between runs.",
+	"Third round (`perf record -F 4000 -g` of an idle leader and follower, 30 s, and strace -c, 2026-12-02). Ringd's own code " +
+		"is now under a tenth of an idle member's samples; 30-40 % are the kernel switching threads (`finish_task_switch`, and in " +
+		"this virtual machine the interrupt re-enable after it), a quarter `runtime.sysmon`, which polls while anything runs. Per " +
+		"second the leader made ~64 futex, ~87 nanosleep, ~82 epoll_pwait, ~17 sendto and ~24 recvfrom calls: its cost is its " +
+		"wake-ups, and most come with the heartbeat rounds (4 heartbeats out, 4 acks in, each ack passing memberlist's reader, its " +
+		"packet handler and ringd's loop). Measured, not guessed: ticking once per heartbeat instead of twice (with the leader's " +
+		"heartbeats kept on time) made no difference that 4 runs of 30 s could see, so it was not kept; GOMAXPROCS=1 saved ~0.1 %; " +
+		"GOGC=800 saved a fifth of the leader's CPU, and the garbage was mostly memberlist's 64 KiB buffer per received packet. " +
+		"Fix: ringd runs memberlist over a transport of its own (daemon/nettransport.go) that reads into one buffer and hands on a " +
+		"copy of the packet's size; garbage collections of an idle 5-member cluster in 42 s (GODEBUG=gctrace=1) went from 30 to 4 " +
+		"on the leader and from 8 to 1 on a follower.",
+	"Left: the leader's heartbeat rounds. Halving them (an experiment that let heartbeats slip to 400 ms, not a fix: leases " +
+		"depend on them) brought the leader to 0.6-0.8 %; the ways to get there without fewer heartbeats are fewer goroutine " +
+		"hand-offs per ack (memberlist's packet handler and handoff queue sit between the socket and ringd's loop) or heartbeats " +
+		"and acks on a socket of ringd's own. Trials on this shared machine vary by ±0.2 % between runs, and a run differs from " +
+		"the next by up to 0.4 % on the same binary.",
 }

@@ -568,7 +568,7 @@ func restSection(env *Env, runs []restRun, notes []string) Section {
 		Setup: fmt.Sprintf("%d real members on loopback, P = %d, default timings; one follower measured. "+
 			"Throughput: `ringbench loadgen` (a separate process: %d keep-alive connections, closed loop) against "+
 			"GET /partitions/mine and against `ringbench plainserve` (a plain net/http handler in its own process serving "+
-			"the bytes of one answer captured from that member, same headers), %d run(s) of %s each, alternating. "+
+			"the bytes of one answer captured from that member, same headers, Content-Length included), %d run(s) of %s each, alternating. "+
 			"Long-polls: `ringbench loadgen --watchers N` parks N `GET /partitions/mine?index=I&wait=%s&ack=false`, one "+
 			"connection each; then the member is drained so that its index changes. RSS is the member's VmRSS "+
 			"(/proc), peak its VmHWM.", restMembers, restPartitions, restConns, trials, d, restWaitParam),
@@ -617,7 +617,10 @@ func restBeforeAfter(runs []restRun) []string {
 	}
 	out := []string{fmt.Sprintf("Before/after (same run, same machine): GET /partitions/mine at %.2f× the plain handler before, %.2f× now "+
 		"(%.0f → %.0f requests/s, median). What changed in restapi: the answer is encoded by hand into the same bytes "+
-		"encoding/json wrote (a plain read into a pooled buffer, no reflection); the watchers that one change wakes share "+
+		"encoding/json wrote (no reflection), once per view into a template that each request fills with the remaining "+
+		"times of its instant (restapi/mine_template.go), and an answer is shared by the requests that start within a "+
+		"millisecond of it (its times are those of that later instant); it goes out in its parts with a Content-Length, "+
+		"its headers set without canonicalizing, its metric series looked up once; the watchers that one change wakes share "+
 		"one read and encoding of the new view instead of each reading and encoding it; the request log line is built only "+
 		"when it is logged. A watch that has to wait is parked (restapi/parking.go): the handler takes the connection off "+
 		"net/http, one goroutine answers every parked watch when the index moves (writev of the shared encoding), and the "+
