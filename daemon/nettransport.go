@@ -58,15 +58,14 @@ const bindAttempts = 10
 // newNetTransport binds host:port (port 0: a free port) for TCP and UDP and
 // starts reading both.
 func newNetTransport(host string, port int, log hclog.Logger) (*netTransport, error) {
-	ip := net.ParseIP(host)
-	if host != "" && ip == nil {
-		return nil, fmt.Errorf("%q is not an IP address", host)
+	ip, err := bindIP(host)
+	if err != nil {
+		return nil, err
 	}
 	attempts := 1
 	if port == 0 {
 		attempts = bindAttempts
 	}
-	var err error
 	for range attempts {
 		var t *netTransport
 		if t, err = bindNetTransport(ip, port, log); err == nil {
@@ -77,6 +76,30 @@ func newNetTransport(host string, port int, log hclog.Logger) (*netTransport, er
 		}
 	}
 	return nil, err
+}
+
+// bindIP is the IP to bind for host: none (every address) for an empty
+// host, the IP itself, or a host name's first address (IPv4 first).
+func bindIP(host string) (net.IP, error) {
+	if host == "" {
+		return nil, nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip, nil
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %q to bind: %w", host, err)
+	}
+	for _, ip := range ips {
+		if ip.To4() != nil {
+			return ip, nil
+		}
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("%q resolves to no address", host)
+	}
+	return ips[0], nil
 }
 
 // bindNetTransport opens the two sockets.
@@ -124,6 +147,10 @@ func (t *netTransport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, err
 		if v4 := addr.To4(); v4 != nil {
 			addr = v4
 		}
+		if port == 0 {
+			// No port to advertise: the one bound (port 0 picked it).
+			port = t.Port()
+		}
 		return addr, port, nil
 	}
 	addr := t.bindIP
@@ -135,7 +162,9 @@ func (t *netTransport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, err
 		if private == "" {
 			return nil, 0, errors.New("no private IP address found to advertise; set the advertise address")
 		}
-		addr = net.ParseIP(private)
+		if addr = net.ParseIP(private); addr == nil {
+			return nil, 0, fmt.Errorf("the private IP found, %q, does not parse; set the advertise address", private)
+		}
 	}
 	if v4 := addr.To4(); v4 != nil {
 		addr = v4

@@ -100,8 +100,18 @@ func TestNetTransportAdvertises(t *testing.T) {
 	if _, _, err := nt.FinalAdvertiseAddr("pod-7", 7946); err == nil {
 		t.Fatal("an advertise address that is no IP was taken")
 	}
-	if _, err := newNetTransport("not-an-ip", 0, hclog.NewNullLogger()); err == nil {
-		t.Fatal("a bind address that is no IP was taken")
+	if ip, port, err := nt.FinalAdvertiseAddr("10.1.2.3", 0); err != nil || ip.String() != "10.1.2.3" || port != nt.Port() {
+		t.Fatalf("configured without a port: %v:%d, %v; want the bound port %d", ip, port, err, nt.Port())
+	}
+	// A host name binds its address (from /etc/hosts, no DNS), as
+	// memberlist never did (it bound every address and advertised "::").
+	byName, err := newNetTransport("localhost", 0, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byName.Shutdown()
+	if ip, _, err := byName.FinalAdvertiseAddr("", 0); err != nil || !ip.IsLoopback() {
+		t.Fatalf("bound to localhost, advertises %v, %v", ip, err)
 	}
 	// The port is taken now: a second transport on it fails, as memberlist's
 	// does, with the kernel's reason.

@@ -126,11 +126,15 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// clientGoneStatus stands for codeClientGone in a seriesKey.
-const clientGoneStatus = 499
+// clientGoneStatus stands for codeClientGone in a seriesKey;
+// histogramSeries, no status code, marks the latency histogram's series.
+const (
+	clientGoneStatus = 499
+	histogramSeries  = -1
+)
 
-// seriesKey names one series of the request counter (code 0 for the
-// latency histogram).
+// seriesKey names one series of the request counter (code
+// histogramSeries for the latency histogram).
 type seriesKey struct {
 	route, method string
 	code          int
@@ -156,7 +160,7 @@ func (m *httpMetrics) counter(route, method string, code int) prometheus.Counter
 // observer is the latency histogram's series for route and method, looked
 // up once.
 func (m *httpMetrics) observer(route, method string) prometheus.Observer {
-	k := seriesKey{route: route, method: method}
+	k := seriesKey{route: route, method: method, code: histogramSeries}
 	if o, ok := m.series.Load(k); ok {
 		return o.(prometheus.Observer)
 	}

@@ -172,7 +172,11 @@ func (s *Server) waitMine(c echo.Context, q pollQuery, start time.Time, a *mineA
 // getMinePretty answers GET /partitions/mine?pretty through echo's JSON
 // encoder, as before the hand encoder.
 func (s *Server) getMinePretty(c echo.Context, q pollQuery, start time.Time) error {
+	// heldMs runs to when the view was read, not to when it is sent:
+	// its remaining times are those of the read.
+	var readAt time.Time
 	view, ok := watch(s, c, q, func() (api.Mine, uint64, <-chan struct{}) {
+		readAt = time.Now()
 		v, ch := s.src.Mine()
 		return v, v.Index, ch
 	})
@@ -184,7 +188,7 @@ func (s *Server) getMinePretty(c echo.Context, q pollQuery, start time.Time) err
 	if view.Partitions == nil {
 		view.Partitions = []api.Partition{}
 	}
-	view.HeldMs = time.Since(start).Milliseconds()
+	view.HeldMs = readAt.Sub(start).Milliseconds()
 	setIndex(c, view.Index)
 	noStore(c)
 	return c.JSON(http.StatusOK, view)

@@ -33,6 +33,9 @@ type mineAnswer struct {
 	at      time.Time
 	index   uint64
 	changed <-chan struct{}
+	// from is the view of a DeadlineSource the answer was made of (nil
+	// for a plain Source): it is shared only while that view is current.
+	from *MineDeadlines
 	// head is the JSON up to and including `"heldMs":`, tail the rest from
 	// the comma after the heldMs value, newline included.
 	head, tail []byte
@@ -65,7 +68,7 @@ const answerLookahead = time.Millisecond
 func encodeTemplate(read, at time.Time, t *mineTemplate) *mineAnswer {
 	b := t.appendAt(make([]byte, 0, len(t.head)+len(t.parts)+len(t.partEnd)*8+64), at, 0)
 	held := len(t.head)
-	return &mineAnswer{read: read, at: at, index: t.from.Mine.Index, changed: t.from.Changed, head: b[:held:held], tail: b[held+1:]}
+	return &mineAnswer{read: read, at: at, index: t.from.Mine.Index, changed: t.from.Changed, from: t.from, head: b[:held:held], tail: b[held+1:]}
 }
 
 // appendMine appends v as JSON with heldMs set to heldMs and returns where
@@ -143,10 +146,25 @@ func isClosed(ch <-chan struct{}) bool {
 // read after the change.
 func (s *Server) mineAnswer(after time.Time) *mineAnswer {
 	now := time.Now()
-	if a := s.lastMine.Load(); a != nil && !a.read.Before(after) && now.Sub(a.read) <= maxAnswerAge && !isClosed(a.changed) {
+	if a := s.lastMine.Load(); a != nil && !a.read.Before(after) && now.Sub(a.read) <= maxAnswerAge && s.current(a) {
 		return a
 	}
 	return s.newAnswer(now)
+}
+
+// current reports whether a shows the source's view as it is now: its index
+// has not moved (its change channel is open) and, for a DeadlineSource, it
+// was made of the view the source hands out now. Two requests may make
+// answers at once and the one stored last may be of the older view; a
+// client that saw the newer one must not be sent the older one next.
+func (s *Server) current(a *mineAnswer) bool {
+	if isClosed(a.changed) {
+		return false
+	}
+	if ds, ok := s.src.(DeadlineSource); ok {
+		return a.from == ds.MineDeadlines()
+	}
+	return true
 }
 
 // answerFor returns an answer that a request which started at start may
@@ -154,7 +172,7 @@ func (s *Server) mineAnswer(after time.Time) *mineAnswer {
 // otherwise a fresh one, which it shares.
 func (s *Server) answerFor(start time.Time) *mineAnswer {
 	now := time.Now()
-	if a := s.lastMine.Load(); a != nil && !a.at.Before(start) && now.Sub(a.read) <= maxAnswerAge && !isClosed(a.changed) {
+	if a := s.lastMine.Load(); a != nil && !a.at.Before(start) && now.Sub(a.read) <= maxAnswerAge && s.current(a) {
 		return a
 	}
 	return s.newAnswer(now)

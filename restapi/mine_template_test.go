@@ -144,3 +144,75 @@ func TestGetMineFollowsDeadlineSource(t *testing.T) {
 }
 
 func jsonIndex(i uint64) string { b, _ := json.Marshal(i); return string(b) }
+
+// TestSharedPlainReadsNeverOverstate reads GET /partitions/mine over and
+// over from several clients, as figure f does: however the answers are
+// shared between requests, heldMs is never negative and send time + heldMs
+// + leaseRemainingMs never passes the lease's real end.
+func TestSharedPlainReadsNeverOverstate(t *testing.T) {
+	until := time.Now().Add(time.Hour)
+	m := &MineDeadlines{Mine: api.Mine{Node: "ringd-1", Index: 5, Partitions: []api.Partition{{ID: 1, Token: 2, State: "owned"}}},
+		LeaseUntil: until, Until: []time.Time{until}}
+	src := &deadlineSource{fakeSource: newFake(api.Mine{}), m: m}
+	h := New(src, Options{Logger: hclog.NewNullLogger()}).Handler()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 2000 {
+				sent := time.Now()
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/partitions/mine", nil))
+				var v api.Mine
+				if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+					t.Error(err)
+					return
+				}
+				if v.HeldMs < 0 {
+					t.Errorf("heldMs %d", v.HeldMs)
+					return
+				}
+				for _, p := range append(v.Partitions, api.Partition{LeaseRemainingMs: v.LeaseRemainingMs}) {
+					if end := sent.Add(time.Duration(v.HeldMs+p.LeaseRemainingMs) * time.Millisecond); end.After(until) {
+						t.Errorf("sent %v + held %d ms + remaining %d ms = %v, after the lease's end %v", sent, v.HeldMs, p.LeaseRemainingMs, end, until)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestSharedAnswerOfAnOlderViewIsNotServed: two requests may make answers
+// at once and store the one of the older view last. The next read must
+// not get it: its client may have seen the newer view already. Here the
+// older view's change channel is still open (the source has not closed it
+// yet), so only the view itself tells the answers apart.
+func TestSharedAnswerOfAnOlderViewIsNotServed(t *testing.T) {
+	now := time.Now()
+	view := func(index uint64) *MineDeadlines {
+		return &MineDeadlines{Mine: api.Mine{Node: "ringd-1", Index: index, Partitions: []api.Partition{}},
+			LeaseUntil: now.Add(time.Hour), Changed: make(chan struct{})}
+	}
+	src := &deadlineSource{fakeSource: newFake(api.Mine{}), m: view(5)}
+	s := New(src, Options{Logger: hclog.NewNullLogger()})
+	h := s.Handler()
+	read := func() uint64 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/partitions/mine", nil))
+		var v api.Mine
+		if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.Index
+	}
+	if got := read(); got != 5 {
+		t.Fatalf("first read: index %d, want 5", got)
+	}
+	src.setDeadlines(view(6))
+	for range 100 {
+		if got := read(); got != 6 {
+			t.Fatalf("after the view moved to index 6, a read got index %d", got)
+		}
+	}
+}

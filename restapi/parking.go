@@ -448,26 +448,23 @@ func (p *parking) answer(due []*parkedPoll, a *mineAnswer, back *handBackListene
 	defer func() {
 		p.s.log.Debug("answered parked watches", "count", len(due), "index", a.index, "took", time.Since(began))
 	}()
-	// Every answer is written before any connection is put to rest (a
-	// system call to watch it again, the parking's lock) or counted and
-	// logged: the last watcher should not wait for the others' bookkeeping.
-	keep := make([]bool, len(due))
+	// Each writer writes all its answers before it puts any of their
+	// connections to rest (a system call to watch it again, the parking's
+	// lock): its last watcher should not wait for the others'
+	// bookkeeping. Per writer, so that one client slow to read holds up
+	// the next requests of its writer's share only.
 	writers := min(runtime.GOMAXPROCS(0), (len(due)+answerFanOut-1)/answerFanOut)
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
+			var keep []*parkedPoll
 			for i := w; i < len(due); i += writers {
-				keep[i] = p.answerOne(due[i], a, common)
-			}
-		})
-	}
-	wg.Wait()
-	for w := range writers {
-		wg.Go(func() {
-			for i := w; i < len(due); i += writers {
-				if keep[i] {
-					p.rest(due[i], back)
+				if p.answerOne(due[i], a, common) {
+					keep = append(keep, due[i])
 				}
+			}
+			for _, poll := range keep {
+				p.rest(poll, back)
 			}
 		})
 	}
