@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -340,7 +343,12 @@ func cmpBool(a, b bool) int {
 }
 
 // isolated reports whether a member of the configuration is missing from
-// gossip, or we see nobody at all.
+// gossip, or we see nobody at all, or, before there is a configuration, a
+// seed is missing from gossip. Members that start together and each join
+// through one seed can form groups that never hear of each other (A and B
+// joined each other, C, D and E one another): with no configuration yet
+// nothing else would ever bring them together, and --bootstrap-expect would
+// wait for ever.
 func (d *Daemon) isolated() bool {
 	snap := d.snap.Load()
 	if d.ml.NumMembers() <= 1 {
@@ -349,8 +357,35 @@ func (d *Daemon) isolated() bool {
 	if snap == nil {
 		return false
 	}
+	configured := false
 	for _, m := range snap.view.Members {
-		if m.InConfig && !m.Alive {
+		if m.InConfig {
+			configured = true
+			if !m.Alive {
+				return true
+			}
+		}
+	}
+	if configured {
+		return false
+	}
+	var seen []string
+	for _, n := range d.ml.Members() {
+		seen = append(seen, n.Address())
+	}
+	local := d.ml.LocalNode()
+	return seedUnseen(resolveSeeds(d.cfg.Join), seen, local.Address(), int(local.Port))
+}
+
+// seedUnseen reports whether one of seeds (host:port, or a host, which
+// memberlist joins on port) is none of the addresses seen in gossip and not
+// self. A seed given by name never matches and so counts as unseen.
+func seedUnseen(seeds, seen []string, self string, port int) bool {
+	for _, seed := range seeds {
+		if _, _, err := net.SplitHostPort(seed); err != nil {
+			seed = net.JoinHostPort(strings.Trim(seed, "[]"), strconv.Itoa(port))
+		}
+		if seed != self && !slices.Contains(seen, seed) {
 			return true
 		}
 	}

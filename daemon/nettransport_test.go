@@ -147,3 +147,26 @@ func TestNetTransportShutdownWithNobodyReading(t *testing.T) {
 		t.Fatal("Shutdown hangs while a packet and a stream wait for memberlist")
 	}
 }
+
+// TestSeedUnseen: a seed counts as unseen unless gossip shows its address
+// (a seed without a port is on the gossip port) or it is this member.
+func TestSeedUnseen(t *testing.T) {
+	seen := []string{"10.0.0.1:7946", "10.0.0.2:7946", "[fd00::3]:7946"}
+	for _, tc := range []struct {
+		seeds []string
+		want  bool
+	}{
+		{[]string{"10.0.0.1:7946", "10.0.0.2"}, false},
+		{[]string{"10.0.0.9:7946"}, true},
+		{[]string{"10.0.0.1:7947"}, true},
+		{[]string{"10.0.0.5:7946", "10.0.0.1:7946"}, false}, // self and a seen one
+		{[]string{"fd00::3"}, false},
+		{[]string{"[fd00::3]"}, false},
+		{[]string{"ringd-0.ringd"}, true},
+		{nil, false},
+	} {
+		if got := seedUnseen(tc.seeds, seen, "10.0.0.5:7946", 7946); got != tc.want {
+			t.Errorf("seeds %v: unseen %v, want %v", tc.seeds, got, tc.want)
+		}
+	}
+}
