@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ringd/ringd/daemon/core"
@@ -41,7 +42,19 @@ type Daemon struct {
 	metaState  metaFlags
 
 	// Inputs of the loop.
-	inbox      chan []byte
+	inbox chan *core.Envelope
+	// urgent carries the election messages of voters (heartbeats, their
+	// acknowledgements, votes), which the loop takes before the rest: a
+	// leader of hundreds of members whose loop falls behind on the
+	// members' acknowledgements and reports must still see a majority of
+	// voters acknowledge within --leader-lease, or it loses its lease and
+	// the cluster its leader (issue 11, figure e). Only the order changes:
+	// the network reorders messages of different channels anyway.
+	urgent chan *core.Envelope
+	// voterNames are the member names of the voters of the newest view
+	// (see publish), read by NotifyMsg on memberlist's goroutines. Empty
+	// until this member applied a table: before that nothing is urgent.
+	voterNames atomic.Pointer[map[string]bool]
 	memberWake chan struct{}
 	cmds       chan command
 	// ackIndex is the highest view index an app acknowledged by polling;
@@ -140,7 +153,8 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		metrics:     newMetrics(),
 		inc:         uint64(time.Now().UnixNano()),
 		firstIndex:  uint64(wallNow().UnixMicro()),
-		inbox:       make(chan []byte, 4096),
+		inbox:       make(chan *core.Envelope, 4096),
+		urgent:      make(chan *core.Envelope, 1024),
 		memberWake:  make(chan struct{}, 1),
 		ackWake:     make(chan struct{}, 1),
 		cmds:        make(chan command),
@@ -152,6 +166,9 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	for _, o := range opts {
 		o(d)
 	}
+	d.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringd_peer_inbox_messages",
+		Help: "Peer messages waiting for the event loop (a loop that falls behind delays heartbeat acknowledgements; a full queue drops, see ringd_peer_messages_dropped_total)."},
+		func() float64 { return float64(len(d.inbox) + len(d.urgent)) }))
 	kept, found, err := loadState(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -217,7 +234,7 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, fmt.Errorf("starting gossip on --gossip-addr %s: %w", cfg.GossipAddr, err)
 	}
 	d.ml = ml
-	d.sender = newSender(d)
+	d.sender = newSender(d.sendReliable, d.metrics)
 	d.http = restapi.New(&source{d: d}, restapi.Options{
 		Logger:         logger.Named(LogHTTP),
 		AdminToken:     r.adminToken,

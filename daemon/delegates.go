@@ -8,8 +8,8 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// The memberlist callbacks are small adapters: they copy what they get and
-// hand it to the loop. memberlist calls some of them under its own locks, so
+// The memberlist callbacks are small adapters: they decode or copy what
+// they get and hand it to the loop. memberlist calls some of them under its own locks, so
 // none of them calls back into memberlist.
 
 // delegate carries node metadata and peer messages.
@@ -25,15 +25,31 @@ func (g *delegate) NodeMeta(limit int) []byte {
 	return *b
 }
 
+// NotifyMsg decodes a peer message on memberlist's goroutine, not the
+// loop's: the loop is the one goroutine that runs the protocol, and a
+// leader of hundreds of members gets hundreds of acknowledgements and
+// reports per heartbeat (issue 11, figure e). Tables and reports come over
+// streams, each on a goroutine of its own, so their decoding runs beside
+// the loop; the small UDP messages (heartbeats, acks) are decoded on
+// memberlist's one packet-handler goroutine, a few microseconds each. The
+// decoded envelope shares nothing with b, which memberlist reuses after we
+// return.
 func (g *delegate) NotifyMsg(b []byte) {
-	if len(b) > maxMessage {
-		g.d.metrics.badMessages.Inc() // refused before copying or queueing it
+	env, err := decodeEnvelope(b)
+	if err == nil {
+		err = checkTerms(env)
+	}
+	if err != nil {
+		g.d.metrics.badMessages.Inc()
+		g.d.log.Debug("dropping peer message", "error", err)
 		return
 	}
-	// memberlist reuses the buffer after we return.
-	msg := append([]byte(nil), b...)
+	inbox := g.d.inbox
+	if env.Election != nil && g.d.isVoter(env.From) {
+		inbox = g.d.urgent
+	}
 	select {
-	case g.d.inbox <- msg:
+	case inbox <- &env:
 	default:
 		g.d.metrics.droppedInbound.Inc()
 	}

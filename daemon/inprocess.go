@@ -35,8 +35,11 @@ func (d *Daemon) Crash() {
 	d.shutdownOnce.Do(func() {
 		close(d.stop)
 		<-d.loopDone
-		d.sender.close()
+		// As Shutdown does: a send stuck on a stalled peer ends with
+		// memberlist, so stop the sender, shut memberlist down, then wait.
+		d.sender.stop()
 		_ = d.ml.Shutdown()
+		d.sender.wait()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = d.http.Shutdown(ctx)

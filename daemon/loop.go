@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,11 @@ func (d *Daemon) refreshGap() time.Duration {
 // loop is the only goroutine that touches the core.
 func (d *Daemon) loop() {
 	defer close(d.loopDone)
+	// Label the loop's CPU samples with the member (and those of the
+	// goroutines it starts, such as the per-peer senders): in a profile of
+	// many members in one process (tests, cmd/ringbench figure e) one
+	// member can be told apart (go tool pprof -tagfocus member=NAME).
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("member", d.cfg.Name)))
 	ticker := time.NewTicker(d.tickInterval())
 	defer ticker.Stop()
 	d.refreshMembers(time.Now())
@@ -55,26 +61,12 @@ func (d *Daemon) loop() {
 		select {
 		case <-d.stop:
 			return
-		case b := <-d.inbox:
-			d.step(b)
-			// Step what else has arrived before asking the core what to
-			// do: the leader of hundreds of members gets hundreds of
-			// acknowledgements per heartbeat, and one Ready and one
-			// published view per batch instead of per message keeps it
-			// ahead of them (issue 11, figure e). Several inputs before a
-			// Ready are safe: the state persisted then is the newest, and
-			// it only moves forward (terms, votes within a term, newer
-			// configurations), so it covers the messages of every input
-			// of the batch.
-		batch:
-			for range maxBatch - 1 {
-				select {
-				case b := <-d.inbox:
-					d.step(b)
-				default:
-					break batch
-				}
-			}
+		case env := <-d.urgent:
+			d.step(env)
+			d.stepQueued()
+		case env := <-d.inbox:
+			d.step(env)
+			d.stepQueued()
 		case <-d.memberWake:
 			// A refresh reads every member, and while hundreds of
 			// members join, gossip wakes the loop for each: refresh at
@@ -117,25 +109,50 @@ func (d *Daemon) loop() {
 	}
 }
 
+// stepQueued steps what else has arrived, the voters' election messages
+// first, before the loop asks the core what to do: the leader of hundreds
+// of members gets hundreds of acknowledgements per heartbeat, and one
+// Ready and one published view per batch instead of per message keeps it
+// ahead of them (issue 11, figure e). Several inputs before a Ready are
+// safe: the state persisted then is the newest, and it only moves forward
+// (terms, votes within a term, newer configurations), so it covers the
+// messages of every input of the batch.
+func (d *Daemon) stepQueued() {
+	for range maxBatch - 1 {
+		env := d.nextQueued()
+		if env == nil {
+			return
+		}
+		d.step(env)
+	}
+}
+
+// nextQueued takes the next peer message, a voter's election message
+// (urgent) before any other; nil when none waits.
+func (d *Daemon) nextQueued() *core.Envelope {
+	select {
+	case env := <-d.urgent:
+		return env
+	default:
+	}
+	select {
+	case env := <-d.inbox:
+		return env
+	default:
+		return nil
+	}
+}
+
 // maxBatch bounds how many peer messages the loop steps before it handles
 // the core's Ready, so that timers and commands still get their turn.
 const maxBatch = 64
 
-// step decodes one peer message and feeds it to the core.
-func (d *Daemon) step(b []byte) {
-	env, err := decodeEnvelope(b)
-	if err == nil {
-		err = checkTerms(env)
-	}
-	if err != nil {
-		d.metrics.badMessages.Inc()
-		d.log.Debug("dropping peer message", "error", err)
-		return
-	}
+// step feeds one decoded peer message (see delegate.NotifyMsg) to the core.
+func (d *Daemon) step(env *core.Envelope) {
 	if m := env.Election; m != nil && d.log.IsTrace() && m.Type != election.MsgHeartbeat && m.Type != election.MsgHeartbeatAck {
 		d.log.Named(LogElection).Trace("recv", "type", m.Type.String(), "from", env.From, "term", m.Term, "granted", m.Granted)
 	}
-	d.core.Step(time.Now(), env)
+	d.core.Step(time.Now(), *env)
 }
 
 // handleReady does what the core asks after an input, in the order its
@@ -254,7 +271,11 @@ func (d *Daemon) send(msgs []core.Outgoing) {
 			continue
 		}
 		if out.Reliable || len(b) > bestEffortLimit {
-			d.sender.enqueue(out.To, b)
+			m := outMsg{b: b}
+			if out.Env.Table != nil {
+				m.table = out.Env.Table.ID
+			}
+			d.sender.enqueue(out.To, m)
 			continue
 		}
 		n := d.node(out.To)
@@ -265,6 +286,20 @@ func (d *Daemon) send(msgs []core.Outgoing) {
 			d.metrics.sendFailures.WithLabelValues("udp").Inc()
 		}
 	}
+}
+
+// sendReliable sends b to member to over memberlist's stream channel; a
+// member not known now is skipped.
+func (d *Daemon) sendReliable(to string, b []byte) error {
+	n := d.node(to)
+	if n == nil {
+		return nil
+	}
+	err := d.ml.SendReliable(n, b)
+	if err != nil {
+		d.log.Named(LogPeer).Debug("reliable send failed", "to", to, "error", err)
+	}
+	return err
 }
 
 // bestEffortLimit keeps UDP messages within memberlist's packet size.

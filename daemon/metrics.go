@@ -10,24 +10,25 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	droppedInbound prometheus.Counter
-	badMessages    prometheus.Counter
-	sendFailures   *prometheus.CounterVec
-	isLeader       prometheus.Gauge
-	term           prometheus.Gauge
-	tableVersion   prometheus.Gauge
-	owned          prometheus.Gauge
-	leaseValid     prometheus.Gauge
-	members        *prometheus.GaugeVec
-	voter          prometheus.Gauge
-	voters         prometheus.Gauge
-	leaderChanges  prometheus.Counter
-	leaseExpiries  prometheus.Counter
-	elections      prometheus.Counter
-	movesStarted   prometheus.Counter
-	movesFinished  prometheus.Counter
-	grants         prometheus.Counter
-	handoff        prometheus.Histogram
+	droppedInbound   prometheus.Counter
+	badMessages      prometheus.Counter
+	sendFailures     *prometheus.CounterVec
+	tablesSuperseded prometheus.Counter
+	isLeader         prometheus.Gauge
+	term             prometheus.Gauge
+	tableVersion     prometheus.Gauge
+	owned            prometheus.Gauge
+	leaseValid       prometheus.Gauge
+	members          *prometheus.GaugeVec
+	voter            prometheus.Gauge
+	voters           prometheus.Gauge
+	leaderChanges    prometheus.Counter
+	leaseExpiries    prometheus.Counter
+	elections        prometheus.Counter
+	movesStarted     prometheus.Counter
+	movesFinished    prometheus.Counter
+	grants           prometheus.Counter
+	handoff          prometheus.Histogram
 
 	// The children of members, looked up once: the loop sets them after
 	// every change of the member list.
@@ -43,6 +44,8 @@ func newMetrics() *metrics {
 			Help: "Peer messages refused as malformed."}),
 		sendFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringd_peer_send_failures_total",
 			Help: "Peer messages that could not be sent, by channel."}, []string{"channel"}),
+		tablesSuperseded: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_peer_tables_superseded_total",
+			Help: "Tables not sent to a peer because a newer one was queued for it first."}),
 		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_leader",
 			Help: "1 while this member leads with a valid leader lease."}),
 		term: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_term",
@@ -79,7 +82,7 @@ func newMetrics() *metrics {
 	m.membersDead = m.members.WithLabelValues("dead")
 	m.membersDraining = m.members.WithLabelValues("draining")
 	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff)
-	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.isLeader, m.term,
+	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.tablesSuperseded, m.isLeader, m.term,
 		m.tableVersion, m.owned, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -1,65 +1,126 @@
 package daemon
 
 import (
+	"slices"
 	"sync"
+
+	"github.com/ringd/ringd/partitions"
 )
 
 // sender delivers reliable peer messages, one goroutine and queue per peer,
 // so a slow or dead peer never blocks the loop or the other peers.
 type sender struct {
-	d      *Daemon
-	mu     sync.Mutex
-	queues map[string]chan []byte
-	wg     sync.WaitGroup
-	closed bool
+	// deliver sends one message to a peer over the reliable channel.
+	deliver func(to string, b []byte) error
+	m       *metrics
+	mu      sync.Mutex
+	queues  map[string]*peerQueue
+	wg      sync.WaitGroup
+	closed  bool
 }
 
-// peerQueue bounds what waits for one peer; when full the oldest message is
+// peerQueueLimit bounds what waits for one peer; when full the oldest message is
 // dropped: the protocol re-sends what matters (tables on request, reports on
 // mismatch).
-const peerQueue = 64
+const peerQueueLimit = 64
 
-func newSender(d *Daemon) *sender {
-	return &sender{d: d, queues: map[string]chan []byte{}}
+// peerQueue is what waits for one peer.
+type peerQueue struct {
+	mu    sync.Mutex
+	items []outMsg
+	// wake has room for one signal: something was queued.
+	wake chan struct{}
+	// done is closed when the queue ends (forget, stop); what is still
+	// queued is dropped.
+	done chan struct{}
 }
 
-func (s *sender) enqueue(to string, b []byte) {
+// outMsg is one encoded peer message. A table is the leader's whole state
+// of the assignment, and a newer one (a higher TableID) makes an older one
+// worthless: when a table is queued for a peer that already has one
+// waiting, only the newer of the two stays, in the place of the one queued
+// first, so a member that fell behind (a busy machine, a slow link,
+// hundreds of members each sent every version of a burst) gets the newest
+// table next instead of working through every version in between (issue
+// 11, figure e). Skipping versions is safe as losing them is: a member
+// applies any table newer than its own, and heartbeats name the newest
+// table, which a member that lacks it asks for.
+type outMsg struct {
+	b []byte
+	// table is the id of the table the message carries (zero: none).
+	table partitions.TableID
+}
+
+func newSender(deliver func(to string, b []byte) error, m *metrics) *sender {
+	return &sender{deliver: deliver, m: m, queues: map[string]*peerQueue{}}
+}
+
+func (s *sender) enqueue(to string, m outMsg) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return
 	}
 	q := s.queues[to]
 	if q == nil {
-		q = make(chan []byte, peerQueue)
+		q = &peerQueue{wake: make(chan struct{}, 1), done: make(chan struct{})}
 		s.queues[to] = q
 		s.wg.Add(1)
 		go s.run(to, q)
 	}
-	for {
-		select {
-		case q <- b:
-			return
-		default:
-			select {
-			case <-q:
-				s.d.metrics.sendFailures.WithLabelValues("queue").Inc()
-			default:
+	s.mu.Unlock()
+
+	q.mu.Lock()
+	if m.table != (partitions.TableID{}) {
+		if i := slices.IndexFunc(q.items, func(o outMsg) bool { return o.table != (partitions.TableID{}) }); i >= 0 {
+			if q.items[i].table.Less(m.table) {
+				q.items[i] = m
+				s.m.tablesSuperseded.Inc()
 			}
+			// Otherwise the queued table is as new (a repeat) or newer
+			// (this one is a deposed leader's): it stays.
+			q.mu.Unlock()
+			return
 		}
+	}
+	if len(q.items) >= peerQueueLimit {
+		q.items = q.items[1:]
+		s.m.sendFailures.WithLabelValues("queue").Inc()
+	}
+	q.items = append(q.items, m)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
 	}
 }
 
-func (s *sender) run(to string, q chan []byte) {
+func (s *sender) run(to string, q *peerQueue) {
 	defer s.wg.Done()
-	for b := range q {
-		n := s.d.node(to)
-		if n == nil || s.stopped() {
-			continue
+	for {
+		select {
+		case <-q.done:
+			return
+		case <-q.wake:
 		}
-		if err := s.d.ml.SendReliable(n, b); err != nil {
-			s.d.metrics.sendFailures.WithLabelValues("tcp").Inc()
-			s.d.log.Named(LogPeer).Debug("reliable send failed", "to", to, "error", err)
+		for {
+			q.mu.Lock()
+			if len(q.items) == 0 {
+				q.mu.Unlock()
+				break
+			}
+			m := q.items[0]
+			q.items[0] = outMsg{}
+			q.items = q.items[1:]
+			q.mu.Unlock()
+			select {
+			case <-q.done:
+				return
+			default:
+			}
+			if err := s.deliver(to, m.b); err != nil {
+				s.m.sendFailures.WithLabelValues("tcp").Inc()
+			}
 		}
 	}
 }
@@ -71,7 +132,7 @@ func (s *sender) forget(to string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if q := s.queues[to]; q != nil && !s.closed {
-		close(q)
+		close(q.done)
 		delete(s.queues, to)
 	}
 }
@@ -84,15 +145,9 @@ func (s *sender) stop() {
 	if !s.closed {
 		s.closed = true
 		for _, q := range s.queues {
-			close(q)
+			close(q.done)
 		}
 	}
-}
-
-func (s *sender) stopped() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
 }
 
 // wait waits for the per-peer goroutines to end.

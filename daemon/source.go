@@ -53,6 +53,10 @@ func (d *Daemon) publish(now time.Time) {
 		next.changed, next.clusterChanged = make(chan struct{}), make(chan struct{})
 	}
 	d.snap.Store(next)
+	if prev == nil || !slices.Equal(prev.view.Table.Voters, v.Table.Voters) || !slices.Equal(prev.view.Table.PrevVoters, v.Table.PrevVoters) {
+		voters := voterSet(v.Table)
+		d.voterNames.Store(&voters)
+	}
 	if prev != nil && next.changed != prev.changed {
 		close(prev.changed)
 	}
@@ -65,6 +69,23 @@ func (d *Daemon) publish(now time.Time) {
 	}
 }
 
+// voterSet returns the member names of t's voters, those of a
+// configuration change in flight included.
+func voterSet(t partitions.Table) map[string]bool {
+	voters := map[string]bool{}
+	for _, ev := range slices.Concat(t.Voters, t.PrevVoters) {
+		voters[core.MemberOf(ev)] = true
+	}
+	return voters
+}
+
+// isVoter reports whether member name votes in the newest view's
+// configuration.
+func (d *Daemon) isVoter(name string) bool {
+	v := d.voterNames.Load()
+	return v != nil && (*v)[name]
+}
+
 // observe updates metrics and logs what an operator wants to know.
 func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	m := d.metrics
@@ -75,7 +96,9 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	m.owned.Set(float64(len(v.Holdings)))
 	valid := now.Before(v.LeaseUntil)
 	m.leaseValid.Set(b2f(valid))
-	sameMembers := prev != nil && slices.Equal(prev.view.Members, v.Members)
+	// The member list is shared by the views until it changes: the same
+	// slice needs no comparing (hundreds of members, a view per input).
+	sameMembers := prev != nil && (sameSlice(prev.view.Members, v.Members) || slices.Equal(prev.view.Members, v.Members))
 	if !sameMembers {
 		d.countMembers(v)
 	}
@@ -89,6 +112,17 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 		// apart after a restart of every member without state.
 		d.log.Warn("the cluster has grown to twice --bootstrap-expect: raise --bootstrap-expect above half the largest cluster size so that a restart without state cannot form two clusters",
 			"members", len(v.Table.Members), "bootstrap_expect", e)
+	}
+	if p.Role == election.Leader && !leading {
+		// Why a leader stops matters at 3 a.m.: a newer term means another
+		// member was elected; within its own term a leader stops when no
+		// majority acknowledged a heartbeat within --leader-lease (a slow
+		// or lossy network, an overloaded machine) or when it hands over.
+		if v.Term > p.Term {
+			d.log.Named(LogElection).Info("stopped leading: a newer term began (another member was elected, or this one handed over)", "term", p.Term, "new_term", v.Term)
+		} else {
+			d.log.Named(LogElection).Warn("stopped leading: no majority acknowledged a heartbeat within --leader-lease, or it stepped down", "term", p.Term)
+		}
 	}
 	if p.Leader != v.Leader && v.Leader != "" {
 		m.leaderChanges.Inc()
@@ -149,10 +183,10 @@ func (d *Daemon) countMembers(v core.View) {
 // table's id, the leader and term, and each member's name and flags.
 func sameCluster(a, b core.View) bool {
 	return a.Table.ID == b.Table.ID && a.Leader == b.Leader && a.Term == b.Term &&
-		slices.EqualFunc(a.Members, b.Members, func(x, y core.MemberView) bool {
+		(sameSlice(a.Members, b.Members) || slices.EqualFunc(a.Members, b.Members, func(x, y core.MemberView) bool {
 			return x.Name == y.Name && x.Alive == y.Alive && x.Draining == y.Draining &&
 				x.InConfig == y.InConfig && x.Voter == y.Voter
-		})
+		}))
 }
 
 func b2f(b bool) float64 {

@@ -307,13 +307,13 @@ func newScaleCluster(env *Env, n int) (*scaleCluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Warnings and errors only: at info, hundreds of members logging every
+	// Warnings and errors only (the seeds log at info): at info, hundreds of members logging every
 	// leader change would measure the logger. Buffered: each member of a
 	// real cluster writes its own log, while here all share one file, and
 	// a write call per line made thousands of goroutines queue for it
 	// whenever gossip warned about many members at once.
 	buf := &lockedWriter{w: bufio.NewWriterSize(f, 1<<20)}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "ringd", Level: hclog.Warn, Output: buf})
+	logger := hclog.New(&hclog.LoggerOptions{Name: "ringd", Level: hclog.Warn, Output: buf, IndependentLevels: true})
 	return &scaleCluster{env: env, net: memnet.New(1), logFile: f, logBuf: buf, logger: logger, log: newTableLog(), seeds: min(scaleSeeds, n)}, nil
 }
 
@@ -346,7 +346,14 @@ func (c *scaleCluster) start(i int) error {
 		return fmt.Errorf("member %s: %w", m.name, err)
 	}
 	name := m.name
-	d, err := daemon.Start(res, c.logger.Named(m.name), daemon.WithTransport(tr),
+	logger := c.logger.Named(m.name)
+	if i < c.seeds {
+		// The seeds are the first voters: their elections, lease losses
+		// and leader changes at info tell what a slow figure went through.
+		logger = c.logger.ResetNamed("ringd." + m.name)
+		logger.SetLevel(hclog.Info)
+	}
+	d, err := daemon.Start(res, logger, daemon.WithTransport(tr),
 		daemon.WithTableApplied(func(t partitions.Table, at time.Time) { c.log.applied(name, t, at) }))
 	if err != nil {
 		_ = tr.Shutdown()

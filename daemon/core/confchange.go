@@ -220,14 +220,27 @@ func (cc *confChange) wantVoters() []string {
 	if len(want) > maxVoters {
 		want = want[:maxVoters]
 	}
-	cands := cc.voterCandidates(want)
-	target := min(maxVoters, len(want)+len(cands))
-	if target%2 == 0 {
-		target--
+	// The candidates (every other member, ranked) are listed only when a
+	// place is free: with the voters whole, as nearly always, a leader of
+	// 500 members ranked 500 members on every report for nothing (issue
+	// 11, figure e).
+	var cands []string
+	listed, kept := false, slices.Clone(want)
+	candidates := func() []string {
+		if !listed {
+			cands, listed = cc.voterCandidates(kept), true
+		}
+		return cands
 	}
-	for len(want) < target && len(cands) > 0 {
-		want = append(want, cands[0])
-		cands = cands[1:]
+	if len(want) < maxVoters {
+		target := min(maxVoters, len(want)+len(candidates()))
+		if target%2 == 0 {
+			target--
+		}
+		for len(want) < target && len(cands) > 0 {
+			want = append(want, cands[0])
+			cands = cands[1:]
+		}
 	}
 	for _, v := range expired {
 		if len(want) < min(3, maxVoters) && cc.liveMajority(append(slices.Clone(want), v)) {
@@ -256,7 +269,7 @@ func (cc *confChange) wantVoters() []string {
 		}
 		want = slices.Delete(want, drop, drop+1)
 		// A freed slot goes to a candidate when the count allows.
-		if t := min(maxVoters, len(want)+len(cands)); len(want) < t-1+t%2 && len(cands) > 0 {
+		if t := min(maxVoters, len(want)+len(candidates())); len(want) < t-1+t%2 && len(cands) > 0 {
 			want = append(want, cands[0])
 			cands = cands[1:]
 		}

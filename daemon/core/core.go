@@ -123,6 +123,9 @@ func ElectionName(name string, identity uint64) string {
 
 const electionNameSep = "@"
 
+// MemberOf returns the member name of an election name.
+func MemberOf(electionName string) string { return memberOf(electionName) }
+
 // memberOf returns the member name of an election name.
 func memberOf(electionName string) string {
 	name, _, _ := strings.Cut(electionName, electionNameSep)
@@ -581,7 +584,7 @@ func (c *Core) onTable(now time.Time, t partitions.Table) {
 	}
 	if c.own.Apply(now, c.startable(t)) {
 		c.saveConfig(t)
-		c.syncElection()
+		c.syncElectionConfig() // a table changes no member, only the configuration
 		// Tell the leader at once (flush): it waits for a majority to
 		// apply a table that freed its own partitions (selfFreed), and
 		// heartbeat acks would say so only a heartbeat later.

@@ -281,7 +281,7 @@ func (c *Core) publishTable(now time.Time) {
 	if c.own.Apply(now, c.startable(t)) { // our own stale grants too
 		c.saveConfig(t)
 	}
-	c.syncElection()
+	c.syncElectionConfig()
 	for _, name := range c.leader.recipients() {
 		tt := t
 		c.send(name, true, Envelope{Table: &tt})
@@ -426,14 +426,21 @@ type ownerFacts struct {
 	view    *holderView
 }
 
-// ownerCache holds the ownerFacts of one pass; owners are few (the members),
-// so a slice searched from the last hit beats a map.
+// ownerCache holds the ownerFacts of one pass; neighbouring partitions
+// often share an owner, so the last hit is tried before the index.
 type ownerCache struct {
 	facts []ownerFacts
 	last  int
+	// index finds a process's facts: a pass looks up every partition's
+	// owner, and a scan of the facts made a pass over 1024 partitions of
+	// 500 members cost half a million comparisons (issue 11, figure e).
+	index map[holderKey]int
 }
 
-func (oc *ownerCache) reset() { oc.facts, oc.last = oc.facts[:0], 0 }
+func (oc *ownerCache) reset() {
+	oc.facts, oc.last = oc.facts[:0], 0
+	clear(oc.index)
+}
 
 // of returns the facts of process (name, inc), looking them up on first use
 // in this pass.
@@ -443,13 +450,15 @@ func (oc *ownerCache) of(l *leaderState, now time.Time, name string, inc uint64)
 			return f
 		}
 	}
-	for i := range oc.facts {
-		if f := &oc.facts[i]; f.key.name == name && f.key.inc == inc {
-			oc.last = i
-			return f
-		}
-	}
 	k := holderKey{name, inc}
+	if i, ok := oc.index[k]; ok {
+		oc.last = i
+		return &oc.facts[i]
+	}
+	if oc.index == nil {
+		oc.index = map[holderKey]int{}
+	}
+	oc.index[k] = len(oc.facts)
 	oc.facts = append(oc.facts, ownerFacts{key: k, alive: l.members.current(name, inc),
 		mayHold: l.holders.mayHoldAnything(now, k), view: l.holders.views[k]})
 	oc.last = len(oc.facts) - 1
