@@ -9,8 +9,8 @@ import (
 )
 
 // The memberlist callbacks are small adapters: they decode or copy what
-// they get and hand it to the loop. memberlist calls some of them under its own locks, so
-// none of them calls back into memberlist.
+// they get and hand it to the loop. memberlist calls some of them under its
+// own locks, so none of them calls back into memberlist.
 
 // delegate carries node metadata and peer messages.
 type delegate struct{ d *Daemon }

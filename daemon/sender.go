@@ -70,29 +70,52 @@ func (s *sender) enqueue(to string, m outMsg) {
 	}
 	s.mu.Unlock()
 
-	q.mu.Lock()
-	if m.table != (partitions.TableID{}) {
-		if i := slices.IndexFunc(q.items, func(o outMsg) bool { return o.table != (partitions.TableID{}) }); i >= 0 {
-			if q.items[i].table.Less(m.table) {
-				q.items[i] = m
-				s.m.tablesSuperseded.Inc()
-			}
-			// Otherwise the queued table is as new (a repeat) or newer
-			// (this one is a deposed leader's): it stays.
-			q.mu.Unlock()
-			return
-		}
+	superseded, overflowed := q.put(m)
+	if superseded {
+		s.m.tablesSuperseded.Inc()
 	}
-	if len(q.items) >= peerQueueLimit {
-		q.items = q.items[1:]
+	if overflowed {
 		s.m.sendFailures.WithLabelValues("queue").Inc()
 	}
-	q.items = append(q.items, m)
-	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
+}
+
+// put queues m: a table replaces an older queued one in its place (and is
+// dropped when the queued one is as new or newer); when the queue is full
+// its oldest message goes.
+func (q *peerQueue) put(m outMsg) (superseded, overflowed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	isTable := func(o outMsg) bool { return o.table != (partitions.TableID{}) }
+	if i := slices.IndexFunc(q.items, isTable); i >= 0 && isTable(m) {
+		if q.items[i].table.Less(m.table) {
+			q.items[i] = m
+			return true, false
+		}
+		return false, false // a repeat, or a deposed leader's older table
+	}
+	if len(q.items) >= peerQueueLimit {
+		q.items = q.items[1:]
+		overflowed = true
+	}
+	q.items = append(q.items, m)
+	return false, overflowed
+}
+
+// take removes and returns the oldest queued message.
+func (q *peerQueue) take() (outMsg, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return outMsg{}, false
+	}
+	m := q.items[0]
+	q.items[0] = outMsg{}
+	q.items = q.items[1:]
+	return m, true
 }
 
 func (s *sender) run(to string, q *peerQueue) {
@@ -103,16 +126,7 @@ func (s *sender) run(to string, q *peerQueue) {
 			return
 		case <-q.wake:
 		}
-		for {
-			q.mu.Lock()
-			if len(q.items) == 0 {
-				q.mu.Unlock()
-				break
-			}
-			m := q.items[0]
-			q.items[0] = outMsg{}
-			q.items = q.items[1:]
-			q.mu.Unlock()
+		for m, ok := q.take(); ok; m, ok = q.take() {
 			select {
 			case <-q.done:
 				return
