@@ -33,8 +33,13 @@ type Daemon struct {
 	metrics     *metrics
 	inc         uint64
 
-	ml        *memberlist.Memberlist
-	metaBytes atomic.Pointer[[]byte]
+	ml *memberlist.Memberlist
+	// gossipAddr and gossipPort are where memberlist listens, read once at
+	// start: the local node memberlist hands out is rewritten on every
+	// metadata update, so reading it later races.
+	gossipAddr string
+	gossipPort int
+	metaBytes  atomic.Pointer[[]byte]
 	// metaState holds the flags our metadata gossips (see setMeta).
 	metaMu sync.Mutex
 	// background tracks short-lived goroutines the loop starts.
@@ -258,7 +263,9 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	if r.adminToken == "" && !isLoopbackAddr(ln.Addr()) {
 		d.log.Warn("the API listens on a non-loopback address without --admin-token-file: the admin routes refuse every request", "http", ln.Addr().String())
 	}
-	d.log.Info("ringd started", "name", cfg.Name, "gossip", ml.LocalNode().Address(),
+	local := ml.LocalNode()
+	d.gossipAddr, d.gossipPort = local.Address(), int(local.Port)
+	d.log.Info("ringd started", "name", cfg.Name, "gossip", d.gossipAddr,
 		"http", ln.Addr().String(), "http_advertised", d.advertisedHTTPAddr(), "ops", opsAddr,
 		"partitions", cfg.Partitions, "incarnation", d.inc)
 	go d.loop()

@@ -145,6 +145,22 @@ func (t *peerTable) reap(cutoff time.Time) []string {
 	return gone
 }
 
+// aliveAddrs returns the gossip address (host:port) of every peer gossip
+// shows alive. memberlist's own Members() hands out pointers into its state,
+// which it rewrites under its lock on every update, so reading their fields
+// afterwards races (the race detector caught it).
+func (t *peerTable) aliveAddrs() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.nodes))
+	for _, p := range t.nodes {
+		if p.alive {
+			out = append(out, p.node.Address())
+		}
+	}
+	return out
+}
+
 // snapshot returns copies of every known peer.
 func (t *peerTable) snapshot() []peer {
 	t.mu.Lock()

@@ -348,10 +348,10 @@ func (d *Daemon) rejoinLoop() {
 // a DNS name stands for all its addresses, and memberlist contacts each.
 func (d *Daemon) joinOneSeed(seeds []string) (int, error) {
 	seen := map[string]bool{}
-	for _, n := range d.ml.Members() {
-		seen[n.Address()] = true
+	for _, addr := range d.peers.aliveAddrs() {
+		seen[addr] = true
 	}
-	self := d.ml.LocalNode().Address()
+	self := d.gossipAddr
 	seeds = slices.DeleteFunc(slices.Clone(seeds), func(s string) bool { return s == self })
 	order := rand.Perm(len(seeds))
 	slices.SortStableFunc(order, func(a, b int) int { return cmpBool(seen[seeds[a]], seen[seeds[b]]) })
@@ -404,12 +404,7 @@ func (d *Daemon) isolated() bool {
 	if configured {
 		return false
 	}
-	var seen []string
-	for _, n := range d.ml.Members() {
-		seen = append(seen, n.Address())
-	}
-	local := d.ml.LocalNode()
-	return seedUnseen(resolveSeeds(d.cfg.Join), seen, local.Address(), int(local.Port))
+	return seedUnseen(resolveSeeds(d.cfg.Join), d.peers.aliveAddrs(), d.gossipAddr, d.gossipPort)
 }
 
 // seedUnseen reports whether one of seeds (host:port, or a host, which
