@@ -107,13 +107,14 @@ func runFlap(ctx context.Context, env *Env) (Section, error) {
 		Setup: fmt.Sprintf("%d real ringd processes, each in its own network namespace on one bridge (veth pairs, a private /24), "+
 			"P = %d, default timings, one follower flaky for %v per scenario: (i) %d %% of its inbound packets dropped "+
 			"(an nftables rule on its namespace's input; this kernel has no netem), (ii) its link down and up every %v "+
-			"(its bridge port). An app beside every member acknowledges releases at once. The tables the %d stable members "+
+			"(its bridge port). An app beside every member acknowledges releases at once, from the start. The fault starts "+
+			"once the table has owned every partition, listed all %d members and stayed the same for %v. The tables the %d stable members "+
 			"publish are long-polled from the root namespace; every distinct table version is analysed. "+
 			"A *change caused by the flaky member* is a run of table versions that move partitions to it, or away from it "+
 			"(one failover or one rebalance spans several versions, as releases come in); the first, its partitions going "+
 			"away when it fails, is counted too. *Back and forth*: a partition whose owners go X, Y, X with the flaky member "+
 			"as X or Y. One run per scenario and setting.",
-			flapMembers, flapPartitions, d, flapLoss, flapPeriod, flapMembers-1),
+			flapMembers, flapPartitions, d, flapLoss, flapPeriod, flapMembers, flapSettled, flapMembers-1),
 	}
 	tab := Table{Header: []string{"scenario", "setting", "changes caused by the flaky member", "table versions moving its partitions",
 		"partitions back and forth", "partition moves in all", "leader changes (elections)", "flaky member's share at the end"}}
@@ -223,23 +224,31 @@ func flapRun(ctx context.Context, env *Env, sc flapScenario, st flapSetting, d t
 		c.procs = append(c.procs, cmd.Process)
 		c.done = append(c.done, done)
 	}
-	start, err := c.waitCovered(ctx, 90*time.Second)
+	// An app beside every member acknowledges releases at once, from the
+	// start: without it, moves planned while the cluster formed would wait
+	// for their release timeout and complete during the fault, where they
+	// would count against the flaky member.
+	recCtx, stopRec := context.WithCancel(ctx)
+	defer stopRec()
+	var wg sync.WaitGroup
+	for i := range flapMembers {
+		wg.Add(1)
+		go func() { defer wg.Done(); flapApp(recCtx, c.httpAddr(i)) }()
+	}
+	start, err := c.waitSettled(ctx, 90*time.Second, flapSettled)
 	if err != nil {
+		stopRec()
+		wg.Wait()
 		return flapResult{}, fmt.Errorf("%w (member logs in %s; --keep keeps them)", err, dir)
 	}
 	flaky := slices.IndexFunc(start.Partitions, func(e api.Entry) bool { return e.Owner != start.Leader && e.Owner != "" })
 	flakyName := start.Partitions[flaky].Owner
 	flakyIdx, _ := strconv.Atoi(strings.TrimPrefix(flakyName, "ringd-"))
-	env.Log.Info("covered; faulting a follower", "flaky", flakyName, "leader", start.Leader)
+	env.Log.Info("settled; faulting a follower", "flaky", flakyName, "leader", start.Leader)
 
-	// Record every table the stable members publish, and run an app beside
-	// every member that acknowledges releases at once.
-	recCtx, stopRec := context.WithCancel(ctx)
+	// Record every table the stable members publish.
 	var rec tableRecorder
-	var wg sync.WaitGroup
 	for i := range flapMembers {
-		wg.Add(1)
-		go func() { defer wg.Done(); flapApp(recCtx, c.httpAddr(i)) }()
 		if i != flakyIdx {
 			wg.Add(1)
 			go func() { defer wg.Done(); rec.follow(recCtx, c.httpAddr(i)) }()
@@ -263,11 +272,19 @@ func flapRun(ctx context.Context, env *Env, sc flapScenario, st flapSetting, d t
 	return analyseFlap(tables, flakyName), nil
 }
 
-// waitCovered waits until some member's table has every partition owned
-// and every member answers, and returns that table.
-func (c *flapCluster) waitCovered(ctx context.Context, limit time.Duration) (api.Table, error) {
+// flapSettled is how long the table must stay the same, covering every
+// partition with every member in it, before the fault starts.
+const flapSettled = 3 * time.Second
+
+// waitSettled waits until every member answers and the table has every
+// partition owned (none releasing), lists every member, and has stayed the
+// same version for settled; it returns that table. The figure counts what
+// changes after this point, so the start must be a state the cluster keeps.
+func (c *flapCluster) waitSettled(ctx context.Context, limit, settled time.Duration) (api.Table, error) {
 	deadline := time.Now().Add(limit)
 	var last error
+	var since time.Time
+	var held api.Table
 	for time.Now().Before(deadline) {
 		var t api.Table
 		ok := true
@@ -277,17 +294,24 @@ func (c *flapCluster) waitCovered(ctx context.Context, limit time.Duration) (api
 				break
 			}
 		}
-		if ok && slices.IndexFunc(t.Partitions, func(e api.Entry) bool { return e.Owner == "" || e.State != "owned" }) < 0 &&
-			len(t.Partitions) == flapPartitions {
+		full := ok && len(t.Partitions) == flapPartitions && len(t.Members) == flapMembers &&
+			slices.IndexFunc(t.Partitions, func(e api.Entry) bool { return e.Owner == "" || e.State != "owned" }) < 0
+		switch {
+		case !full:
+			since = time.Time{}
+		case since.IsZero() || t.Term != held.Term || t.TableVersion != held.TableVersion:
+			since, held = time.Now(), t
+		case time.Since(since) >= settled:
 			return t, nil
 		}
 		select {
 		case <-ctx.Done():
 			return api.Table{}, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return api.Table{}, fmt.Errorf("no full coverage within %v (last error: %v)", limit, last)
+	return api.Table{}, fmt.Errorf("the table did not settle (every partition owned by one of %d members, unchanged for %v) within %v (last error: %v)",
+		flapMembers, settled, limit, last)
 }
 
 // flapApp is the application beside one member: it long-polls its
