@@ -54,7 +54,7 @@ help: ## list the targets
 
 .PHONY: build
 build: ## build bin/ringd and every other command under cmd/ into bin/
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -buildvcs=auto -o $(BIN)/ ./cmd/...
 
 .PHONY: test
 # -p 1: one package at a time. Several packages run clusters on real timers

@@ -2,11 +2,9 @@ package daemon
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"os"
@@ -14,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ringd/ringd/internal/secret"
 )
 
 // Sentinel errors of the configuration. Callers test for them with errors.Is.
@@ -22,13 +22,13 @@ var (
 	ErrInvalidConfig = errors.New("invalid config")
 	// ErrInvalidGossipKey means a gossip key file does not hold the base64
 	// encoding of a 16, 24 or 32 byte AES key.
-	ErrInvalidGossipKey = errors.New("gossip key must be base64 of 16, 24 or 32 bytes")
+	ErrInvalidGossipKey = secret.ErrInvalidKey
 	// ErrEmptyAdminToken means an admin token file holds nothing but
 	// white space.
-	ErrEmptyAdminToken = errors.New("admin token file is empty")
+	ErrEmptyAdminToken = secret.ErrEmptyToken
 	// ErrSecretFileTooLarge means a key or token file is larger than
-	// maxSecretFileSize; such a file is certainly not a key or a token.
-	ErrSecretFileTooLarge = errors.New("file is too large for a key or token")
+	// secret.MaxFileSize; such a file is certainly not a key or a token.
+	ErrSecretFileTooLarge = secret.ErrTooLarge
 )
 
 // Bounds that Resolve enforces. They are the limits of what ringd supports,
@@ -47,7 +47,7 @@ const (
 	// maxFlapHoldDown: doubled up to 16x, an hour already keeps a flaky
 	// member out for most of a day.
 	maxFlapHoldDown   = time.Hour
-	maxSecretFileSize = 64 << 10
+	maxSecretFileSize = secret.MaxFileSize
 )
 
 // FieldError is one bad setting found by Resolve. Its message names the
@@ -271,57 +271,14 @@ func (c Config) Fingerprint() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// LoadGossipKey reads a gossip encryption key: the standard base64 encoding
-// of a 16, 24 or 32 byte AES key, surrounding white space ignored. Errors
-// never contain the key material.
-func LoadGossipKey(path string) ([]byte, error) {
-	raw, err := readSecretFile(path)
-	if err != nil {
-		return nil, err
-	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: not valid base64: %w", path, ErrInvalidGossipKey)
-	}
-	switch len(key) {
-	case 16, 24, 32:
-		return key, nil
-	default:
-		return nil, fmt.Errorf("%s: decodes to %d bytes: %w", path, len(key), ErrInvalidGossipKey)
-	}
-}
+// LoadGossipKey reads a gossip encryption key file: the standard base64
+// encoding of a 16, 24 or 32 byte AES key, surrounding white space ignored.
+// Errors never contain the key material.
+func LoadGossipKey(path string) ([]byte, error) { return secret.GossipKeyFile(path) }
 
 // LoadAdminToken reads the admin bearer token: the file's content with
 // surrounding white space removed, which must not be empty.
-func LoadAdminToken(path string) (string, error) {
-	raw, err := readSecretFile(path)
-	if err != nil {
-		return "", err
-	}
-	tok := strings.TrimSpace(string(raw))
-	if tok == "" {
-		return "", fmt.Errorf("%s: %w", path, ErrEmptyAdminToken)
-	}
-	return tok, nil
-}
-
-// readSecretFile reads a small file whole, refusing anything larger than
-// maxSecretFileSize (a device or a wrong path).
-func readSecretFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxSecretFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(raw) > maxSecretFileSize {
-		return nil, fmt.Errorf("%s: %w", path, ErrSecretFileTooLarge)
-	}
-	return raw, nil
-}
+func LoadAdminToken(path string) (string, error) { return secret.Token(path) }
 
 // times returns n*d for a positive d, saturating instead of overflowing.
 func times(n int64, d time.Duration) time.Duration {

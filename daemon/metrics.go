@@ -3,6 +3,8 @@ package daemon
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ringd/ringd/internal/buildinfo"
 )
 
 // metrics are the daemon's Prometheus series. Each daemon has its own
@@ -11,6 +13,7 @@ type metrics struct {
 	reg *prometheus.Registry
 
 	droppedInbound   prometheus.Counter
+	unassigned       prometheus.Gauge
 	badMessages      prometheus.Counter
 	sendFailures     *prometheus.CounterVec
 	tablesSuperseded prometheus.Counter
@@ -54,6 +57,8 @@ func newMetrics() *metrics {
 			Help: "Version of the newest applied table."}),
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_owned_partitions",
 			Help: "Partitions this member's app may work on now."}),
+		unassigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_partitions_unassigned",
+			Help: "Partitions the newest table this member applied gives to nobody (between a release and the next grant, or after a failure until the leader grants them again)."}),
 		leaseValid: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_lease_valid",
 			Help: "1 while this member's lease runs."}),
 		members: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ringd_members",
@@ -78,12 +83,24 @@ func newMetrics() *metrics {
 			Help:    "Time from marking a partition releasing to granting it to its new owner.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 	}
+	// Every series an operator graphs or alerts on exists from the start at
+	// 0: a rate() over a series that appears only with its first failure
+	// misses that failure.
+	for _, channel := range []string{"udp", "tcp", "queue"} {
+		m.sendFailures.WithLabelValues(channel)
+	}
+	bi := buildinfo.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_build_info",
+		Help:        "Always 1; the labels say which build of ringd runs (as GET /version).",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "commit": bi.Commit, "goversion": bi.GoVersion}})
+	build.Set(1)
+	m.reg.MustRegister(build)
 	m.membersAlive = m.members.WithLabelValues("alive")
 	m.membersDead = m.members.WithLabelValues("dead")
 	m.membersDraining = m.members.WithLabelValues("draining")
 	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff)
 	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.tablesSuperseded, m.isLeader, m.term,
-		m.tableVersion, m.owned, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
+		m.tableVersion, m.owned, m.unassigned, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -79,6 +79,21 @@ func voterSet(t partitions.Table) map[string]bool {
 	return voters
 }
 
+// unassigned counts the partitions t gives to nobody: all p of them before
+// the first table.
+func unassigned(t partitions.Table, p int) int {
+	if len(t.Partitions) == 0 {
+		return p
+	}
+	n := 0
+	for _, e := range t.Partitions {
+		if e.Owner == "" {
+			n++
+		}
+	}
+	return n
+}
+
 // isVoter reports whether member name votes in the newest view's
 // configuration.
 func (d *Daemon) isVoter(name string) bool {
@@ -94,6 +109,9 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	m.term.Set(float64(v.Term))
 	m.tableVersion.Set(float64(v.Table.ID.Version))
 	m.owned.Set(float64(len(v.Holdings)))
+	if prev == nil || prev.view.Table.ID != v.Table.ID {
+		m.unassigned.Set(float64(unassigned(v.Table, d.cfg.Partitions)))
+	}
 	valid := now.Before(v.LeaseUntil)
 	m.leaseValid.Set(b2f(valid))
 	// The member list is shared by the views until it changes: the same

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/ringd/ringd/clientlib/api"
@@ -48,6 +49,22 @@ func TestClusterNoMembersIsArray(t *testing.T) {
 	r := get(t, newClient(t), ts.URL+"/cluster")
 	if !bytes.Contains(r.body, []byte(`"members":[]`)) {
 		t.Fatalf("body %s: want \"members\":[]", r.body)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	// Like /healthz, /version answers without asking the daemon.
+	_, ts, _ := newHTTPTest(t, panicSource{}, Options{})
+	r := get(t, newClient(t), ts.URL+"/version")
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var v api.Version
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("body %s: %v", r.body, err)
+	}
+	if v.Version == "" || v.Commit == "" || v.GoVersion != runtime.Version() {
+		t.Fatalf("version = %+v, want every field set and Go %s", v, runtime.Version())
 	}
 }
 

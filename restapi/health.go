@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ringd/ringd/clientlib/api"
+	"github.com/ringd/ringd/internal/buildinfo"
 )
 
 // getHealthz serves GET /healthz. It says only that the process answers HTTP
@@ -21,6 +22,19 @@ import (
 func (s *Server) getHealthz(c echo.Context) error {
 	noStore(c)
 	return c.JSON(http.StatusOK, api.Health{Status: "ok"})
+}
+
+// getVersion serves GET /version.
+//
+//	@Summary		Build of this ringd
+//	@Description	The version, VCS commit and Go version of the ringd binary that answers, as `ringd --version` prints them and the ringd_build_info metric labels them. During a rolling upgrade, ask each member.
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	api.Version
+//	@Router			/version [get]
+func (s *Server) getVersion(c echo.Context) error {
+	bi := buildinfo.Get()
+	return c.JSON(http.StatusOK, api.Version{Version: bi.Version, Commit: bi.Commit, GoVersion: bi.GoVersion})
 }
 
 // getReadyz serves GET /readyz.

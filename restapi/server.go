@@ -238,7 +238,7 @@ func (s *Server) ServeOps(ln net.Listener) error {
 }
 
 // routes registers every endpoint. What the Source can do decides which:
-// GET /partitions/mine, /cluster, /members, /leader, /healthz and the Swagger
+// GET /partitions/mine, /cluster, /members, /leader, /healthz, /version and the Swagger
 // UI need only a Source; the table, lookups, readiness, the change log and
 // the dashboard need a ClusterSource; release and the admin actions need
 // Actions. 404 messages and 405 Allow headers pick the routes up by
@@ -253,6 +253,7 @@ func (s *Server) routes() {
 	e.GET("/members", s.getMembers)
 	e.GET("/leader", s.getLeader)
 	e.GET("/healthz", s.getHealthz)
+	e.GET("/version", s.getVersion)
 
 	if cs, ok := s.src.(ClusterSource); ok {
 		s.cs = cs

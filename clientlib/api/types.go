@@ -140,6 +140,17 @@ type Members struct {
 	Members []Member `json:"members"`
 }
 
+// Version is the response of GET /version: which build of ringd answers.
+type Version struct {
+	// Version is the release ("v1.2.3"), the module's pseudo-version for
+	// a build from a checkout, or "dev".
+	Version string `json:"version"`
+	// Commit is the VCS revision it was built from ("-dirty" with local
+	// changes), or "unknown".
+	Commit    string `json:"commit"`
+	GoVersion string `json:"goVersion"`
+}
+
 // Ready is the body of GET /readyz.
 type Ready struct {
 	Ready bool `json:"ready"`

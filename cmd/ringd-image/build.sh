@@ -46,15 +46,16 @@ else
 fi
 
 # The binaries: static (no cgo), for linux/$arch, without paths of this
-# machine or debug information. ringd prints main.version for --version;
-# ringd-worker has no such variable.
+# machine or debug information. The version is stamped in
+# internal/buildinfo, which ringd shows in --version, GET /version and
+# ringd_build_info; the commit comes from the build's VCS stamp.
 cd "$root"
-echo "build.sh: building ringd $version for linux/$arch"
-CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$go" build -trimpath -ldflags "-s -w -X main.version=$version" \
-	-o "$outdir/image/ringd" ./cmd/ringd
-echo "build.sh: building ringd-worker for linux/$arch"
-CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$go" build -trimpath -ldflags "-s -w" \
-	-o "$outdir/image/ringd-worker" ./cmd/ringd-worker
+ldflags="-s -w -X github.com/ringd/ringd/internal/buildinfo.Version=$version"
+for name in ringd ringd-worker; do
+	echo "build.sh: building $name $version for linux/$arch"
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$go" build -trimpath -buildvcs=auto -ldflags "$ldflags" \
+		-o "$outdir/image/$name" "./cmd/$name"
+done
 
 # The image builder runs here, so it is built for this machine: the GOOS and
 # GOARCH of the environment, if any, are not its.

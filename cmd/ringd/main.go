@@ -20,11 +20,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ringd/ringd/daemon"
+	"github.com/ringd/ringd/internal/buildinfo"
 )
-
-// version is printed by --version; release builds set it with
-// -ldflags "-X main.version=v1.2.3".
-var version = "dev"
 
 // Exit statuses.
 const (
@@ -51,7 +48,7 @@ func realMain(args []string, env func(string) string, stdout, stderr io.Writer) 
 		printUsage(stdout)
 		return exitOK
 	case errors.Is(err, errVersion):
-		fmt.Fprintf(stdout, "ringd %s\n", version)
+		fmt.Fprintf(stdout, "ringd %s\n", buildinfo.Get())
 		return exitOK
 	case err != nil:
 		// One line, whatever the error holds.
@@ -133,7 +130,7 @@ func serve(resolved daemon.Resolved, logger hclog.Logger, sigs <-chan os.Signal,
 		}
 	}()
 
-	logger.Info("starting", "version", version, "name", cfg.Name,
+	logger.Info("starting", "version", buildinfo.Get().Version, "commit", buildinfo.Get().Commit, "name", cfg.Name,
 		"gossip_addr", cfg.GossipAddr, "http_addr", cfg.HTTPAddr)
 	err := run(ctx, resolved, logger)
 	close(done)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ringd/ringd/daemon"
+	"github.com/ringd/ringd/internal/buildinfo"
 	"github.com/ringd/ringd/internal/testlog"
 )
 
@@ -153,7 +154,7 @@ func TestRealMainUsageErrorsAndVersion(t *testing.T) {
 	if code := realMain([]string{"--version"}, envOf(nil), &stdout, &stderr); code != exitOK {
 		t.Errorf("--version: status %d", code)
 	}
-	if got := stdout.String(); got != "ringd "+version+"\n" {
+	if got := stdout.String(); got != "ringd "+buildinfo.Get().String()+"\n" {
 		t.Errorf("--version printed %q", got)
 	}
 	stdout.Reset()

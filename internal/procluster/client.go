@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ringd/ringd/clientlib/api"
@@ -143,28 +142,13 @@ func (c *Client) do(ctx context.Context, method, path string, reqBody io.Reader)
 		return nil, fmt.Errorf("%s %s to %s: %w", method, path, c.Addr, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, &HTTPError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(body)}
+		return nil, &HTTPError{Method: method, Path: path, Status: resp.StatusCode, Message: api.ErrorText(body)}
 	}
 	return body, nil
 }
 
 // noProxy is the transport of a Client without its own http.Client.
 var noProxy = &http.Transport{Proxy: nil}
-
-func errorMessage(body []byte) string {
-	var e api.Error
-	if err := json.Unmarshal(body, &e); err == nil && e.Error != "" {
-		return e.Error
-	}
-	s := strings.TrimSpace(string(body))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	if s == "" {
-		return "(empty body)"
-	}
-	return s
-}
 
 // IsHTTPStatus reports whether err is an *HTTPError with that status.
 func IsHTTPStatus(err error, status int) bool {

@@ -150,16 +150,3 @@ func TestClientErrors(t *testing.T) {
 		t.Errorf("Mine against a closed port = %v, want a connection error", err)
 	}
 }
-
-func TestErrorMessageTruncates(t *testing.T) {
-	long := strings.Repeat("x", 500)
-	if got := errorMessage([]byte(long)); len(got) != 203 || !strings.HasSuffix(got, "...") {
-		t.Errorf("long body gives %d chars", len(got))
-	}
-	if got := errorMessage(nil); got != "(empty body)" {
-		t.Errorf("empty body gives %q", got)
-	}
-	if got := errorMessage([]byte(`{"error":"bad index"}`)); got != "bad index" {
-		t.Errorf("JSON body gives %q", got)
-	}
-}

@@ -1,0 +1,188 @@
+package main
+
+// ringctl against real ringd processes on 127.0.0.1.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringd/ringd/clientlib/api"
+	"github.com/ringd/ringd/internal/procluster"
+)
+
+var ringdBinary string
+
+func TestMain(m *testing.M) {
+	os.Exit(procluster.RunWithRingd(m, &ringdBinary))
+}
+
+const procPartitions = 32
+
+// ringctlOK runs ringctl and fails the test unless it exits 0.
+func ringctlOK(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := ringctl(t, nil, args...)
+	if code != exitOK {
+		t.Fatalf("ringctl %q: exit %d: %s", args, code, errOut)
+	}
+	return out
+}
+
+func decode[T any](t *testing.T, out string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	return v
+}
+
+func TestAgainstRealMembers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "admin-token")
+	if err := os.WriteFile(tokenFile, []byte("let-me-in\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := procluster.Start(ctx, procluster.Options{Binary: ringdBinary, Members: 3, Partitions: procPartitions,
+		Dir: dir, Fast: true, ExtraArgs: []string{"--admin-token-file", tokenFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stopApps := c.RunApps(ctx)
+	defer stopApps()
+	if _, _, err := c.WaitSettled(ctx, c.Names(), time.Second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	first := c.Members()[0]
+	at := []string{"--addr", first.HTTPAddr}
+	admin := append(at[:len(at):len(at)], "--token-file", tokenFile)
+
+	// status: the leader and every member, in a table and in JSON.
+	out := ringctlOK(t, append(at, "status")...)
+	for _, want := range []string{"leader", "partitions  32: 32 owned, 0 releasing, 0 unassigned", "RANK", "ringd-0", "ringd-1", "ringd-2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	st := decode[statusJSON](t, ringctlOK(t, append(at, "--json", "status")...))
+	if st.Leader == "" || len(st.Members) != 3 || st.Partitions.Owned != procPartitions {
+		t.Fatalf("status --json = %+v", st)
+	}
+	owned := 0
+	for _, m := range decode[api.Members](t, ringctlOK(t, append(at, "--json", "members")...)).Members {
+		owned += m.Owned
+	}
+	if owned != procPartitions {
+		t.Errorf("members list %d partitions in all, want %d", owned, procPartitions)
+	}
+
+	// locate agrees with the table.
+	table := decode[api.Table](t, ringctlOK(t, append(at, "--json", "partitions")...))
+	loc := decode[api.Locate](t, ringctlOK(t, append(at, "--json", "locate", "customer-42")...))
+	if loc.Key != "customer-42" || loc.Owner != table.Partitions[loc.Partition].Owner {
+		t.Errorf("locate = %+v, table says partition %d is %s's", loc, loc.Partition, table.Partitions[loc.Partition].Owner)
+	}
+
+	// Admin commands need the token.
+	code, _, errOut := ringctl(t, nil, append(at, "drain")...)
+	if code != exitRefused || !strings.Contains(errOut, "401") {
+		t.Errorf("drain without a token: exit %d, %q", code, errOut)
+	}
+	wrong := filepath.Join(dir, "wrong")
+	_ = os.WriteFile(wrong, []byte("guess"), 0o600)
+	code, _, errOut = ringctl(t, nil, append(at, "--token-file", wrong, "drain")...)
+	if code != exitRefused || !strings.Contains(errOut, "403") {
+		t.Errorf("drain with a wrong token: exit %d, %q", code, errOut)
+	}
+
+	// A watch sees the drain move the partitions away.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var watchOut lockedBuffer
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		realMain(watchCtx, append(at, "--json", "partitions", "--watch", "--owner", first.Name), func(string) string { return "" }, &watchOut, os.Stderr)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(watchOut.String(), "\n"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch printed nothing in 30s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the buffer, with a deadline
+	}
+
+	out = ringctlOK(t, append(admin, "drain", "--wait", "--wait-timeout", "1m")...)
+	if !strings.Contains(out, first.Name+": drained, it holds no partition") {
+		t.Errorf("drain --wait said:\n%s", out)
+	}
+	for _, m := range decode[statusJSON](t, ringctlOK(t, append(at, "--json", "status")...)).Members {
+		if m.Name == first.Name && (!m.Draining || m.Owned != 0) {
+			t.Errorf("after drain: %+v", m)
+		}
+	}
+	stopWatch()
+	wg.Wait()
+	lines := strings.Split(strings.TrimSpace(watchOut.String()), "\n")
+	firstTable, lastTable := decode[api.Table](t, lines[0]), decode[api.Table](t, lines[len(lines)-1])
+	if len(lines) < 2 || len(firstTable.Partitions) == 0 || len(lastTable.Partitions) != 0 {
+		t.Errorf("the watch of %s's partitions printed %d tables, first with %d partitions, last with %d; want its partitions, then none",
+			first.Name, len(lines), len(firstTable.Partitions), len(lastTable.Partitions))
+	}
+
+	if out := ringctlOK(t, append(admin, "undrain")...); strings.TrimSpace(out) != "undrained" {
+		t.Errorf("undrain said %q", out)
+	}
+
+	// Hand leadership to a member that does not lead.
+	code, _, errOut = ringctl(t, nil, append(admin, "transfer-leader", "no-such-member")...)
+	if code != exitRefused || !strings.Contains(errOut, "404") {
+		t.Errorf("transfer to an unknown member: exit %d, %q", code, errOut)
+	}
+	leader := decode[api.Leader](t, mustGet(t, first.HTTPAddr, "/leader"))
+	to := c.Members()[2].Name
+	if to == leader.Leader {
+		to = c.Members()[1].Name
+	}
+	out = ringctlOK(t, append(admin, "transfer-leader", to, "--wait", "--wait-timeout", "1m")...)
+	if !strings.HasPrefix(out, to+" leads") {
+		t.Errorf("transfer-leader --wait said %q", out)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer one goroutine writes while another reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// mustGet returns the body of a GET on a member.
+func mustGet(t *testing.T, addr, path string) string {
+	t.Helper()
+	var raw json.RawMessage
+	if err := procluster.NewClient(addr).GetJSON(context.Background(), path, &raw); err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}

@@ -1,0 +1,88 @@
+// Package secret reads the small files that hold ringd's secrets: the
+// admin token and gossip keys. ringd and ringctl read them the same way, so
+// a file that works for one works for the other. Errors never contain the
+// secret.
+package secret
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// MaxFileSize bounds a secret file: anything larger is a device or a wrong
+// path, not a key or a token.
+const MaxFileSize = 64 << 10
+
+var (
+	// ErrTooLarge means a file is larger than MaxFileSize.
+	ErrTooLarge = errors.New("file is too large for a key or token")
+	// ErrEmptyToken means a token file holds nothing but white space.
+	ErrEmptyToken = errors.New("admin token file is empty")
+	// ErrInvalidKey means a key is not the base64 encoding of a 16, 24 or
+	// 32 byte AES key.
+	ErrInvalidKey = errors.New("gossip key must be base64 of 16, 24 or 32 bytes")
+)
+
+// ReadFile reads a small file whole, refusing anything larger than
+// MaxFileSize.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(raw) > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+	}
+	return raw, nil
+}
+
+// Token reads a bearer token: the file's content with surrounding white
+// space removed, which must not be empty.
+func Token(path string) (string, error) {
+	raw, err := ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(raw))
+	if tok == "" {
+		return "", fmt.Errorf("%s: %w", path, ErrEmptyToken)
+	}
+	return tok, nil
+}
+
+// GossipKeyFile reads a gossip encryption key file (see GossipKey).
+func GossipKeyFile(path string) ([]byte, error) {
+	raw, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := GossipKey(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return key, nil
+}
+
+// GossipKey decodes a gossip encryption key: the standard base64 encoding
+// of a 16, 24 or 32 byte AES key, surrounding white space ignored.
+func GossipKey(text string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+	if err != nil {
+		return nil, fmt.Errorf("not valid base64: %w", ErrInvalidKey)
+	}
+	switch len(key) {
+	case 16, 24, 32:
+		return key, nil
+	default:
+		return nil, fmt.Errorf("decodes to %d bytes: %w", len(key), ErrInvalidKey)
+	}
+}
