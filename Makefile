@@ -25,7 +25,7 @@ RACE = $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 # application that imports the client library gets none of the daemon's
 # dependencies). `go ... ./...` stops at a nested module, so every
 # module-wide step runs once per module.
-MODULES := . clientlib helm/test cmd/ringd-image
+MODULES := . clientlib helm/test cmd/ringd-image docs/openapi/check
 
 # helm, for the chart's checks, is built from source at a pinned version into
 # bin/ (no package manager has it): `make helm`.
@@ -66,6 +66,7 @@ test: $(TEST_CHECKS) $(HELM) ## go vet, then every test (race detector on where 
 	$(GO) test $(RACE) -count=1 -p 1 -timeout 15m ./...
 	cd clientlib && $(GO) test $(RACE) -count=1 -timeout 5m ./...
 	cd cmd/ringd-image && $(GO) test $(RACE) -count=1 -timeout 5m ./...
+	cd docs/openapi/check && $(GO) test -count=1 -timeout 5m ./...
 	cd helm/test && HELM=$(abspath $(HELM)) $(GO) test $(RACE) -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
@@ -75,6 +76,8 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 50000x inputs; e.g. ma
 	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) ./rebalance/
 	$(GO) test -run '^$$' -fuzz '^FuzzTableBinary$$' -fuzztime $(FUZZTIME) ./partitions/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEnvelope$$' -fuzztime $(FUZZTIME) ./daemon/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMeta$$' -fuzztime $(FUZZTIME) ./daemon/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigFile$$' -fuzztime $(FUZZTIME) ./cmd/ringd/
 
 # The core's scenario files record the messages and state after each step;
 # after a change of behaviour, regenerate them and read the diff before

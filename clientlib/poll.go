@@ -71,7 +71,8 @@ func (c *Client) poll(ctx context.Context, out chan<- answer) {
 			q.Set("wait", wait.String())
 		}
 		sent := time.Now()
-		m, err := c.mine(ctx, q, wait+requestSlack)
+		// ringd adds up to wait/16 to spread watchers' answers out.
+		m, err := c.mine(ctx, q, wait+wait/16+requestSlack)
 		if err != nil {
 			if ctx.Err() != nil {
 				return

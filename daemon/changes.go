@@ -9,27 +9,49 @@ import (
 	"github.com/ringd/ringd/daemon/core"
 )
 
-// changeLog keeps the most recent events for GET /changes and the dashboard.
+// changeLog keeps the most recent events for GET /changes and the
+// dashboard: the partition moves apart from the rest, so that the hundreds
+// of moves of one rebalance do not push the leader changes out.
 type changeLog struct {
-	mu    sync.Mutex
-	items []api.Change
+	mu     sync.Mutex
+	events []api.Change
+	moves  []api.Change
 }
 
+// changeLogSize is how many of each the log keeps.
 const changeLogSize = 100
 
-func (l *changeLog) add(at time.Time, format string, args ...any) {
+func (l *changeLog) add(at time.Time, kind, format string, args ...any) {
+	c := api.Change{At: at.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Kind: kind, What: fmt.Sprintf(format, args...)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.items = append(l.items, api.Change{At: at.UTC().Format("2006-01-02T15:04:05.000Z07:00"), What: fmt.Sprintf(format, args...)})
-	if len(l.items) > changeLogSize {
-		l.items = append([]api.Change(nil), l.items[len(l.items)-changeLogSize:]...)
+	ring := &l.events
+	if kind == api.ChangeMove {
+		ring = &l.moves
+	}
+	*ring = append(*ring, c)
+	if len(*ring) > changeLogSize {
+		*ring = append([]api.Change(nil), (*ring)[len(*ring)-changeLogSize:]...)
 	}
 }
 
+// list returns both, merged oldest first (the times have a fixed width, so
+// they order as strings).
 func (l *changeLog) list() []api.Change {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]api.Change{}, l.items...)
+	out := make([]api.Change, 0, len(l.events)+len(l.moves))
+	i, j := 0, 0
+	for i < len(l.events) || j < len(l.moves) {
+		if j == len(l.moves) || (i < len(l.events) && l.events[i].At <= l.moves[j].At) {
+			out = append(out, l.events[i])
+			i++
+		} else {
+			out = append(out, l.moves[j])
+			j++
+		}
+	}
+	return out
 }
 
 // recordEvents turns the core's events into metrics, log lines and changes.
@@ -40,7 +62,7 @@ func (d *Daemon) recordEvents(events []core.Event) {
 		switch e.Kind {
 		case core.EventElected:
 			d.metrics.elections.Inc()
-			d.changes.add(wall, "%s became leader", d.cfg.Name)
+			d.changes.add(wall, api.ChangeCluster, "%s became leader", d.cfg.Name)
 			if e.From != "" {
 				d.log.Info("became leader: the previous leader's partitions move once its lease surely ended",
 					"previous", e.From, "its_partitions", e.Partition, "after", e.Bound.Round(time.Millisecond),
@@ -55,17 +77,17 @@ func (d *Daemon) recordEvents(events []core.Event) {
 		case core.EventMoveFinished:
 			d.metrics.movesFinished.Inc()
 			d.metrics.handoff.Observe(e.Took.Seconds())
-			d.changes.add(wall, "partition %d moved to %s (handoff %v)", e.Partition, e.To, e.Took.Round(time.Millisecond))
+			d.changes.add(wall, api.ChangeMove, "partition %d moved to %s (handoff %v)", e.Partition, e.To, e.Took.Round(time.Millisecond))
 		case core.EventGranted:
 			d.metrics.grants.Inc()
 		case core.EventConfigChanged:
-			d.changes.add(wall, "voters are now %v", e.Members)
+			d.changes.add(wall, api.ChangeCluster, "voters are now %v", e.Members)
 			d.log.Named(LogElection).Info("voters changed", "voters", e.Members)
 		case core.EventHandedOver:
-			d.changes.add(wall, "%s handed leadership to %s", d.cfg.Name, e.To)
+			d.changes.add(wall, api.ChangeCluster, "%s handed leadership to %s", d.cfg.Name, e.To)
 			d.log.Named(LogElection).Info("handing leadership over", "to", e.To)
 		case core.EventPlanFailed:
-			d.changes.add(wall, "planning failed: %v", e.Err)
+			d.changes.add(wall, api.ChangeCluster, "planning failed: %v", e.Err)
 			d.log.Named(LogTable).Error("planning failed; nothing is granted or moved until the members change", "error", e.Err)
 		case core.EventTransferFailed:
 			d.log.Named(LogElection).Warn("leadership transfer refused", "to", e.To, "asked-by", e.From, "error", e.Err)

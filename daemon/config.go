@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto/tls"
 	"os"
 	"slices"
 	"time"
@@ -56,7 +57,13 @@ type Config struct {
 	// all gossip and peer messages.
 	GossipKeyFile string
 	// AdminTokenFile holds the bearer token the admin endpoints require.
+	// It is read again on SIGHUP and whenever it changes.
 	AdminTokenFile string
+	// TLSCertFile and TLSKeyFile, both or neither, make the API listener
+	// (--http-addr) serve HTTPS with this PEM certificate chain and key.
+	// They are read again on SIGHUP and whenever they change.
+	TLSCertFile string
+	TLSKeyFile  string
 	// DataDir, when set, keeps the term and vote on disk so fencing tokens and
 	// votes survive a restart without relying on wall clocks.
 	DataDir string
@@ -158,9 +165,10 @@ var TimingProfiles = map[string]map[string]string{
 // is another Resolve. Start refuses the zero value.
 type Resolved struct {
 	cfg        Config
-	gossipKey  []byte // from --gossip-key-file; nil without one
-	adminToken string // from --admin-token-file; "" without one
-	resolved   bool   // set only by Resolve
+	gossipKey  []byte           // from --gossip-key-file; nil without one
+	adminToken string           // from --admin-token-file; "" without one
+	tlsCert    *tls.Certificate // from --tls-cert-file and --tls-key-file; nil without
+	resolved   bool             // set only by Resolve
 }
 
 // Config returns the checked settings.

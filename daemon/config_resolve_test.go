@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -136,5 +137,38 @@ func TestResolvedIsACopy(t *testing.T) {
 	got.Join[1] = "changed too"
 	if want := []string{"a", "b"}; !slices.Equal(r.Config().Join, want) {
 		t.Errorf("Resolved join = %q, want %q", r.Config().Join, want)
+	}
+}
+
+// TLS files go in pairs, and a pair that does not load is refused at start
+// with one line naming the flag.
+func TestResolveTLSFiles(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	writeCert(t, cert, key, 1)
+	for _, tc := range []struct {
+		name      string
+		cert, key string
+		ok        bool
+	}{
+		{"both", cert, key, true},
+		{"cert only", cert, "", false},
+		{"key only", "", key, false},
+		{"swapped", key, cert, false},
+		{"missing", filepath.Join(dir, "none"), key, false},
+	} {
+		c := validConfig()
+		c.TLSCertFile, c.TLSKeyFile = tc.cert, tc.key
+		r, err := c.Resolve()
+		if tc.ok {
+			if err != nil || r.tlsCert == nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		fes := fieldErrors(t, err)
+		if len(fes) != 1 || fes[0].Flag != "--tls-cert-file" || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: Resolve error = %v, want one --tls-cert-file error", tc.name, err)
+		}
 	}
 }

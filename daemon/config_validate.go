@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -168,6 +169,15 @@ func (c Config) Resolve() (Resolved, error) {
 			badCause("--admin-token-file", "must name a readable file holding a token", err)
 		}
 	}
+	switch {
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		bad("--tls-cert-file", "and --tls-key-file go together: give both or neither")
+	case c.TLSCertFile != "":
+		var err error
+		if r.tlsCert, err = LoadTLSCert(c.TLSCertFile, c.TLSKeyFile); err != nil {
+			badCause("--tls-cert-file", "and --tls-key-file must name a PEM certificate chain and its private key", err)
+		}
+	}
 	if c.DataDir != "" {
 		// A missing directory is fine (Run creates it); a file in its place
 		// is not.
@@ -275,6 +285,15 @@ func (c Config) Fingerprint() string {
 // encoding of a 16, 24 or 32 byte AES key, surrounding white space ignored.
 // Errors never contain the key material.
 func LoadGossipKey(path string) ([]byte, error) { return secret.GossipKeyFile(path) }
+
+// LoadTLSCert reads a PEM certificate chain and its key.
+func LoadTLSCert(certFile, keyFile string) (*tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &cert, nil
+}
 
 // LoadAdminToken reads the admin bearer token: the file's content with
 // surrounding white space removed, which must not be empty.

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/signal"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -34,6 +37,8 @@ type Daemon struct {
 	inc         uint64
 
 	ml *memberlist.Memberlist
+	// secrets holds the admin token and TLS certificate and reloads them.
+	secrets secrets
 	// gossipAddr and gossipPort are where memberlist listens, read once at
 	// start: the local node memberlist hands out is rewritten on every
 	// metadata update, so reading it later races.
@@ -130,13 +135,25 @@ func WithTransport(t memberlist.NodeAwareTransport) Option {
 }
 
 // Run starts a ringd member and blocks until ctx is cancelled, then shuts down
-// gracefully (drain, leave, stop HTTP) bounded by --shutdown-timeout.
+// gracefully (drain, leave, stop HTTP) bounded by --shutdown-timeout. Until
+// then SIGHUP reloads the admin token and the TLS certificate (Reload).
 func Run(ctx context.Context, r Resolved, logger hclog.Logger) error {
 	d, err := Start(r, logger)
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	// SIGHUP reloads the admin token and the TLS certificate.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-hup:
+			logger.Info("SIGHUP: reloading the admin token and the TLS certificate")
+			_ = d.Reload() // logged by Reload; the previous values stay
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
 	defer cancel()
 	return d.Shutdown(sctx)
@@ -203,6 +220,8 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, fmt.Errorf("--http-addr %s: %w", cfg.HTTPAddr, err)
 	}
 	d.httpLn = ln
+	d.secrets.d = d
+	d.secrets.start(r.tlsCert)
 	if cfg.OpsAddr != "" {
 		if d.opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
 			ln.Close()
@@ -246,8 +265,12 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		Registerer:     d.metrics.reg,
 		MetricsHandler: promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}),
 	})
+	serveLn := ln
+	if r.tlsCert != nil {
+		serveLn = d.secrets.tlsListener(ln)
+	}
 	go func() {
-		if err := d.http.Serve(ln); err != nil {
+		if err := d.http.Serve(serveLn); err != nil {
 			d.log.Error("http server stopped", "error", err)
 		}
 	}()
@@ -260,9 +283,18 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 			}
 		}()
 	}
-	if r.adminToken == "" && !isLoopbackAddr(ln.Addr()) {
-		d.log.Warn("the API listens on a non-loopback address without --admin-token-file: the admin routes refuse every request", "http", ln.Addr().String())
+	if !isLoopbackAddr(ln.Addr()) {
+		if r.adminToken == "" {
+			d.log.Warn("the API listens on a non-loopback address without --admin-token-file: the admin routes refuse every request", "http", ln.Addr().String())
+		}
+		if r.tlsCert == nil {
+			d.log.Warn("the API listens on a non-loopback address in plain HTTP: other hosts can read the answers and the admin token; set --tls-cert-file and --tls-key-file", "http", ln.Addr().String())
+		}
 	}
+	if d.opsLn != nil && !isLoopbackAddr(d.opsLn.Addr()) {
+		d.log.Info("the ops listener serves /healthz, /readyz and /metrics in plain HTTP to other hosts (no admin routes, no partitions)", "ops", d.opsLn.Addr().String())
+	}
+	go d.secrets.watch()
 	local := ml.LocalNode()
 	d.gossipAddr, d.gossipPort = local.Address(), int(local.Port)
 	d.log.Info("ringd started", "name", cfg.Name, "gossip", d.gossipAddr,

@@ -495,6 +495,9 @@ func (d *Daemon) setDraining(ctx context.Context, on bool) error {
 		if c.Leaving() {
 			return errShuttingDown // a leave cannot be undone
 		}
+		if on && !c.Draining() && !d.othersCanTakeOver() {
+			return errOnlyMember
+		}
 		c.SetDraining(on)
 		return nil
 	}); err != nil {
@@ -505,6 +508,25 @@ func (d *Daemon) setDraining(ctx context.Context, on bool) error {
 		return err
 	}
 	return d.ml.UpdateNode(time.Second)
+}
+
+// errOnlyMember refuses a drain nobody could take the partitions from.
+var errOnlyMember = errors.New("no other member can take this member's partitions (every other admitted member is dead or draining): " +
+	"drained, they would come back to it after the release timeout; add or undrain a member first")
+
+// othersCanTakeOver reports whether the newest view shows another member
+// admitted to the table, alive and not draining.
+func (d *Daemon) othersCanTakeOver() bool {
+	snap := d.snap.Load()
+	if snap == nil {
+		return false
+	}
+	for _, m := range snap.view.Members {
+		if m.Name != d.cfg.Name && m.InConfig && m.Alive && !m.Draining {
+			return true
+		}
+	}
+	return false
 }
 
 // setLeaving starts a leave for good (shutdown): the member drains and the

@@ -14,6 +14,7 @@ type metrics struct {
 
 	droppedInbound   prometheus.Counter
 	unassigned       prometheus.Gauge
+	reloads          *prometheus.CounterVec
 	badMessages      prometheus.Counter
 	sendFailures     *prometheus.CounterVec
 	tablesSuperseded prometheus.Counter
@@ -57,6 +58,9 @@ func newMetrics() *metrics {
 			Help: "Version of the newest applied table."}),
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_owned_partitions",
 			Help: "Partitions this member's app may work on now."}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringd_secret_reloads_total",
+			Help: "Reloads of --admin-token-file (file=admin-token) and the TLS certificate (file=tls), by result (ok, error: the previous one stays)."},
+			[]string{"file", "result"}),
 		unassigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_partitions_unassigned",
 			Help: "Partitions the newest table this member applied gives to nobody (between a release and the next grant, or after a failure until the leader grants them again)."}),
 		leaseValid: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_lease_valid",
@@ -89,6 +93,10 @@ func newMetrics() *metrics {
 	for _, channel := range []string{"udp", "tcp", "queue"} {
 		m.sendFailures.WithLabelValues(channel)
 	}
+	for _, file := range []string{"admin-token", "tls"} {
+		m.reloads.WithLabelValues(file, "ok")
+		m.reloads.WithLabelValues(file, "error")
+	}
 	bi := buildinfo.Get()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_build_info",
 		Help:        "Always 1; the labels say which build of ringd runs (as GET /version).",
@@ -100,7 +108,7 @@ func newMetrics() *metrics {
 	m.membersDraining = m.members.WithLabelValues("draining")
 	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff)
 	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.tablesSuperseded, m.isLeader, m.term,
-		m.tableVersion, m.owned, m.unassigned, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
+		m.tableVersion, m.owned, m.unassigned, m.reloads, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

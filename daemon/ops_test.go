@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,14 +33,7 @@ func TestOpsListenerServesOnlyProbesAndMetrics(t *testing.T) {
 
 	get := func(method, path string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, ops+path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return httpCall(t, method, ops+path)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -79,6 +79,23 @@ func voterSet(t partitions.Table) map[string]bool {
 	return voters
 }
 
+// adminAsked logs an operator's action as it arrives, with who asked
+// (restapi.Requester): at 3 a.m. the first question about a drained member
+// is who drained it.
+func (d *Daemon) adminAsked(ctx context.Context, what string) {
+	d.log.Info("admin action asked", "action", what, "by", restapi.Requester(ctx))
+}
+
+// adminDone lists a done action in /changes.
+func (d *Daemon) adminDone(ctx context.Context, what, to string) {
+	switch {
+	case to != "":
+		d.changes.add(time.Now(), api.ChangeAdmin, "%s: %s to %s asked by %s", d.cfg.Name, what, to, restapi.Requester(ctx))
+	default:
+		d.changes.add(time.Now(), api.ChangeAdmin, "%s: %s asked by %s", d.cfg.Name, what, restapi.Requester(ctx))
+	}
+}
+
 // unassigned counts the partitions t gives to nobody: all p of them before
 // the first table.
 func unassigned(t partitions.Table, p int) int {
@@ -145,12 +162,12 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	if p.Leader != v.Leader && v.Leader != "" {
 		m.leaderChanges.Inc()
 		d.log.Named(LogElection).Info("leader", "leader", v.Leader, "term", v.Term, "self", leading)
-		d.changes.add(wall, "leader is %s (term %d)", v.Leader, v.Term)
+		d.changes.add(wall, api.ChangeCluster, "leader is %s (term %d)", v.Leader, v.Term)
 	}
 	if len(p.Holdings) > 0 && len(v.Holdings) == 0 && !valid {
 		m.leaseExpiries.Inc()
 		d.log.Named(LogTable).Warn("lease ran out: holding nothing until renewed", "had", len(p.Holdings))
-		d.changes.add(wall, "%s's lease ran out: it holds nothing until renewed", v.Node)
+		d.changes.add(wall, api.ChangeCluster, "%s's lease ran out: it holds nothing until renewed", v.Node)
 	}
 	if !sameMembers {
 		was := map[string]bool{}
@@ -159,9 +176,9 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 		}
 		for _, mem := range v.Members {
 			if alive, ok := was[mem.Name]; (!ok || !alive) && mem.Alive && mem.Name != v.Node {
-				d.changes.add(wall, "%s is alive", mem.Name)
+				d.changes.add(wall, api.ChangeCluster, "%s is alive", mem.Name)
 			} else if ok && alive && !mem.Alive {
-				d.changes.add(wall, "%s is gone", mem.Name)
+				d.changes.add(wall, api.ChangeCluster, "%s is gone", mem.Name)
 			}
 		}
 	}
@@ -400,17 +417,30 @@ func (s *source) Drain(ctx context.Context) error   { return s.setDraining(ctx, 
 func (s *source) Undrain(ctx context.Context) error { return s.setDraining(ctx, false) }
 
 func (s *source) setDraining(ctx context.Context, on bool) error {
+	what := "undrain"
+	if on {
+		what = "drain"
+	}
+	s.d.adminAsked(ctx, what)
 	if err := s.d.setDraining(ctx, on); err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case errors.Is(err, errOnlyMember):
+			return fmt.Errorf("%w: %v", restapi.ErrConflict, err)
+		case ctx.Err() != nil:
 			return fmt.Errorf("changing draining: %w", err)
 		}
 		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
 	}
+	s.d.adminDone(ctx, what, "")
 	return nil
 }
 
 func (s *source) Transfer(ctx context.Context, to string) error {
+	s.d.adminAsked(ctx, "leader transfer to "+to)
 	err := s.d.do(ctx, func(now time.Time, c *core.Core) error { return c.Transfer(now, to) })
+	if err == nil {
+		s.d.adminDone(ctx, "leader transfer", to)
+	}
 	switch {
 	case errors.Is(err, core.ErrNoLeader), errors.Is(err, errShuttingDown):
 		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -149,11 +150,35 @@ func (s *Server) postTransfer(c echo.Context) error {
 func (s *Server) runAction(c echo.Context, status string, do func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.opts.ActionTimeout)
 	defer cancel()
+	ctx = context.WithValue(ctx, requesterKey{}, s.requester(c.Request()))
 	if err := do(ctx); err != nil {
 		return s.sourceError(c, err)
 	}
 	noStore(c)
 	return c.JSON(http.StatusOK, api.Result{Status: status})
+}
+
+// requesterKey is the context key of Requester.
+type requesterKey struct{}
+
+// Requester says who asked for the action running under ctx, for the
+// Actions to log and list: the client's address and how it was let in.
+// "" outside an action.
+func Requester(ctx context.Context) string {
+	who, _ := ctx.Value(requesterKey{}).(string)
+	return who
+}
+
+// requester describes the client of r. The address is the connection's:
+// X-Forwarded-For is anyone's to set.
+func (s *Server) requester(r *http.Request) string {
+	how := "without a token"
+	if s.adminDigest.Load() != nil {
+		if _, ok := bearerToken(r.Header.Values(echo.HeaderAuthorization)); ok {
+			how = "with the admin token"
+		}
+	}
+	return r.RemoteAddr + " " + how
 }
 
 // sourceStatus maps the sentinel errors of a Source to statuses; first match
@@ -176,7 +201,9 @@ var sourceStatus = []struct {
 func (s *Server) sourceError(c echo.Context, err error) error {
 	for _, m := range sourceStatus {
 		if errors.Is(err, m.err) {
-			msg := err.Error()
+			// The sentinel says which status; its text ("conflict: ")
+			// means nothing to the person reading the message.
+			msg := strings.TrimPrefix(err.Error(), m.err.Error()+": ")
 			switch m.err {
 			case context.DeadlineExceeded:
 				msg = "the member did not finish in time (" + s.opts.ActionTimeout.String() + "); the action may still happen, check before retrying"

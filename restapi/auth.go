@@ -13,37 +13,48 @@ import (
 // bearerChallenge is the WWW-Authenticate of a 401 (RFC 6750).
 const bearerChallenge = `Bearer realm="ringd admin"`
 
-// requireAdmin guards the /admin/* endpoints with Options.AdminToken.
-// Without a token configured it lets through only requests that came in on
-// a loopback listener (the default 127.0.0.1): on an address the network
-// reaches, drain and leader transfer would be open to every pod.
+// requireAdmin guards the /admin/* endpoints with the admin token
+// (Options.AdminToken, then SetAdminToken). Without a token it lets through
+// only requests that came in on a loopback listener (the default
+// 127.0.0.1): on an address the network reaches, drain and leader transfer
+// would be open to every pod. The token is looked up per request, so a
+// reloaded one takes effect at once.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
-	if s.opts.AdminToken == "" {
-		return func(c echo.Context) error {
+	return func(c echo.Context) error {
+		want := s.adminDigest.Load()
+		if want == nil {
 			if !onLoopback(c.Request()) {
 				return echo.NewHTTPError(http.StatusForbidden,
 					"the admin routes are disabled: ringd listens on a non-loopback address and has no --admin-token-file")
 			}
 			return next(c)
 		}
-	}
-	// Compare digests, so the comparison takes the same time whatever the
-	// length of the token sent (ConstantTimeCompare returns at once on a
-	// length mismatch).
-	want := sha256.Sum256([]byte(s.opts.AdminToken))
-	return func(c echo.Context) error {
 		got, ok := bearerToken(c.Request().Header.Values(echo.HeaderAuthorization))
 		if !ok {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, bearerChallenge)
 			return echo.NewHTTPError(http.StatusUnauthorized,
 				`this endpoint needs the admin token: send "Authorization: Bearer <token>" with the token from ringd's --admin-token-file`)
 		}
+		// Compare digests, so the comparison takes the same time whatever
+		// the length of the token sent (ConstantTimeCompare returns at once
+		// on a length mismatch).
 		sum := sha256.Sum256([]byte(got))
 		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			return echo.NewHTTPError(http.StatusForbidden, "the admin token is wrong")
 		}
 		return next(c)
 	}
+}
+
+// SetAdminToken replaces the admin token ("" : none, loopback only), for a
+// reload of --admin-token-file; requests from then on need the new one.
+func (s *Server) SetAdminToken(token string) {
+	if token == "" {
+		s.adminDigest.Store(nil)
+		return
+	}
+	sum := sha256.Sum256([]byte(token))
+	s.adminDigest.Store(&sum)
 }
 
 // onLoopback reports whether r came in on a loopback listener.

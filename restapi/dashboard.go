@@ -33,6 +33,16 @@ func (s *Server) getDashboard(c echo.Context) error {
 	return s.serveDashboard(c, "index.html")
 }
 
+// getDashboardSlash serves GET /dashboard/.
+//
+//	@Summary		Redirect to the dashboard
+//	@Tags			docs
+//	@Success		301	"to /dashboard"
+//	@Router			/dashboard/ [get]
+func (s *Server) getDashboardSlash(c echo.Context) error {
+	return c.Redirect(http.StatusMovedPermanently, "/dashboard")
+}
+
 // getDashboardAsset serves the dashboard's script and style sheet.
 //
 //	@Summary		Dashboard script and style sheet
@@ -45,9 +55,9 @@ func (s *Server) getDashboard(c echo.Context) error {
 //	@Router			/dashboard/{file} [get]
 func (s *Server) getDashboardAsset(c echo.Context) error {
 	name := c.Param("file")
-	if name == "index.html" {
+	if name == "" || name == "index.html" {
 		// One address for the page.
-		return noDashboardFile(name)
+		return c.Redirect(http.StatusMovedPermanently, "/dashboard")
 	}
 	return s.serveDashboard(c, name)
 }

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ringd/ringd/clientlib/api"
 	"github.com/ringd/ringd/docs/openapi"
 )
 
@@ -129,10 +132,10 @@ func TestDashboardFiles(t *testing.T) {
 		{"/dashboard", "text/html", `src="dashboard/app.js"`, http.StatusOK},
 		{"/dashboard/app.js", "text/javascript", "ack=false", http.StatusOK},
 		{"/dashboard/style.css", "text/css", ".cell", http.StatusOK},
-		{"/dashboard/index.html", "application/json", "/dashboard", http.StatusNotFound},
+		{"/dashboard/index.html", "text/html", `src="dashboard/app.js"`, http.StatusOK}, // redirected
 		{"/dashboard/nope.js", "application/json", "no dashboard file", http.StatusNotFound},
 		{"/dashboard/..", "application/json", "", http.StatusNotFound},
-		{"/dashboard/", "application/json", "", http.StatusNotFound},
+		{"/dashboard/", "text/html", `src="dashboard/app.js"`, http.StatusOK}, // redirected
 	} {
 		r := get(t, c, ts.URL+tc.path)
 		if r.status != tc.status {
@@ -156,6 +159,67 @@ func TestDashboardFiles(t *testing.T) {
 		}
 		if m := externalURL(b); m != "" {
 			t.Errorf("%s refers to %s: the dashboard must load nothing from elsewhere", name, m)
+		}
+	}
+}
+
+// TestRedirects: the addresses people type lead to the pages.
+func TestRedirects(t *testing.T) {
+	_, ts, _ := newHTTPTest(t, newFullFake(8, "ringd-0"), Options{})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{
+		"/swagger":              "/swagger/index.html",
+		"/dashboard/":           "/dashboard",
+		"/dashboard/index.html": "/dashboard",
+	} {
+		r := get(t, c, ts.URL+path)
+		if r.status != http.StatusMovedPermanently || r.header.Get("Location") != want {
+			t.Errorf("GET %s: %d to %q, want 301 to %q", path, r.status, r.header.Get("Location"), want)
+		}
+	}
+}
+
+// TestSpecTypesMatchTheGoTypes walks every JSON type of the API and checks
+// the OpenAPI document says what a generated client needs: 64-bit integers
+// (tokens, terms and indexes do not fit in 32 bits) and which fields are
+// always present.
+func TestSpecTypesMatchTheGoTypes(t *testing.T) {
+	var doc struct {
+		Definitions map[string]struct {
+			Required   []string                  `json:"required"`
+			Properties map[string]map[string]any `json:"properties"`
+		} `json:"definitions"`
+	}
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []any{api.Partition{}, api.Mine{}, api.Member{}, api.Cluster{}, api.Error{}, api.Health{},
+		api.Entry{}, api.Table{}, api.Locate{}, api.Leader{}, api.Members{}, api.Version{}, api.Ready{},
+		api.TransferRequest{}, api.Result{}, api.Change{}, api.Changes{}} {
+		typ := reflect.TypeOf(v)
+		name := "api." + typ.Name()
+		def, ok := doc.Definitions[name]
+		if !ok {
+			t.Errorf("%s is not in the document", name)
+			continue
+		}
+		for _, f := range reflect.VisibleFields(typ) {
+			tag, ok := f.Tag.Lookup("json")
+			if !ok || f.Anonymous {
+				continue
+			}
+			field, opts, _ := strings.Cut(tag, ",")
+			prop := def.Properties[field]
+			if prop == nil {
+				t.Errorf("%s.%s is not in the document", name, field)
+				continue
+			}
+			if k := f.Type.Kind(); (k == reflect.Uint64 || k == reflect.Int64) && prop["format"] != "int64" {
+				t.Errorf("%s.%s is a 64-bit integer, documented with format %v", name, field, prop["format"])
+			}
+			if required := !strings.Contains(opts, "omitempty"); required != slices.Contains(def.Required, field) {
+				t.Errorf("%s.%s: always present %v, but required in the document %v", name, field, required, !required)
+			}
 		}
 	}
 }

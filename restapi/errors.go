@@ -45,6 +45,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	code, msg := s.describe(err, c)
+	// An error is about this moment: a cache must not serve it later.
+	noStore(c)
 	var werr error
 	if c.Request().Method == http.MethodHead {
 		werr = c.NoContent(code)

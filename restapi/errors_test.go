@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -112,5 +113,21 @@ func TestPanicBecomesLogged500(t *testing.T) {
 	// The server keeps serving.
 	if r := get(t, c, ts.URL+"/healthz"); r.status != http.StatusOK {
 		t.Fatalf("healthz after panics: %d", r.status)
+	}
+}
+
+// TestErrorAnswersReadAsWritten: a message quoting "<" shows "<" (JSON for
+// people and programs, not HTML), and no cache keeps an error.
+func TestErrorAnswersReadAsWritten(t *testing.T) {
+	_, ts, _ := newHTTPTest(t, newFullFake(8, "ringd-0"), Options{})
+	r := get(t, newClient(t), ts.URL+"/partitions/%3Cx%3E")
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if !bytes.Contains(r.body, []byte(`<x>`)) || bytes.Contains(r.body, []byte(`\u003c`)) {
+		t.Errorf("body %s: want <x> as written", r.body)
+	}
+	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q on an error, want no-store", cc)
 	}
 }

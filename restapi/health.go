@@ -19,6 +19,7 @@ import (
 //	@Produce		json
 //	@Success		200	{object}	api.Health
 //	@Router			/healthz [get]
+//	@Router			/healthz [head]
 func (s *Server) getHealthz(c echo.Context) error {
 	noStore(c)
 	return c.JSON(http.StatusOK, api.Health{Status: "ok"})
@@ -32,6 +33,7 @@ func (s *Server) getHealthz(c echo.Context) error {
 //	@Produce		json
 //	@Success		200	{object}	api.Version
 //	@Router			/version [get]
+//	@Router			/version [head]
 func (s *Server) getVersion(c echo.Context) error {
 	bi := buildinfo.Get()
 	return c.JSON(http.StatusOK, api.Version{Version: bi.Version, Commit: bi.Commit, GoVersion: bi.GoVersion})
@@ -44,8 +46,9 @@ func (s *Server) getVersion(c echo.Context) error {
 //	@Tags			health
 //	@Produce		json
 //	@Success		200	{object}	api.Ready
-//	@Failure		503	{object}	api.Ready	"not ready; reason says what is missing"
+//	@Failure		503	{object}	api.Ready	"not ready; reason (and error, as in every error answer) says what is missing"
 //	@Router			/readyz [get]
+//	@Router			/readyz [head]
 func (s *Server) getReadyz(c echo.Context) error {
 	ok, reason := s.cs.Ready()
 	noStore(c)
@@ -53,7 +56,7 @@ func (s *Server) getReadyz(c echo.Context) error {
 		if reason == "" {
 			reason = "not ready"
 		}
-		return c.JSON(http.StatusServiceUnavailable, api.Ready{Ready: false, Reason: reason})
+		return c.JSON(http.StatusServiceUnavailable, api.Ready{Ready: false, Reason: reason, Error: reason})
 	}
 	return c.JSON(http.StatusOK, api.Ready{Ready: true})
 }

@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,7 +37,7 @@ type pollQuery struct {
 //	@Tags			partitions
 //	@Produce		json
 //	@Param			index	query		integer	false	"wait until the index differs from this one (the X-Ringd-Index of your last answer)"	minimum(0)
-//	@Param			wait	query		string	false	"how long to wait: a Go duration (30s, 500ms) or whole seconds; default 30s, larger values are cut to the server's maximum (5m)"
+//	@Param			wait	query		string	false	"how long to wait: a Go duration (30s, 500ms) or whole seconds; default 30s, larger values are cut to the server's maximum (5m); a random extra of up to wait/16 is added, so that watchers do not all come back at once"
 //	@Param			ack		query		boolean	false	"false: do not acknowledge releases with this poll (for observers such as the dashboard)"	default(true)
 //	@Param			incarnation	query	string	false	"the incarnation of the answer that gave you ?index=: a poll for another process of this member (it restarted) acknowledges nothing"
 //	@Success		200		{object}	api.Mine
@@ -330,7 +331,20 @@ func (s *Server) pollFrom(vals url.Values) (pollQuery, error) {
 	if q.wait > s.opts.MaxWait {
 		q.wait = s.opts.MaxWait
 	}
+	if q.block {
+		q.wait += pollJitter(q.wait)
+	}
 	return q, nil
+}
+
+// pollJitter is a random extra wait of up to wait/16 (as Consul adds): a
+// thousand watchers that started together would otherwise all come back
+// at the same instant, every time their wait runs out.
+func pollJitter(wait time.Duration) time.Duration {
+	if wait < 16 {
+		return 0
+	}
+	return rand.N(wait / 16)
 }
 
 // parseWait accepts a Go duration ("30s", "500ms") or whole seconds ("30"), as

@@ -308,8 +308,31 @@ func TestParsePollClampsAndDefaults(t *testing.T) {
 		{"index=18446744073709551615&wait=9223372036854775807", pollQuery{block: true, index: 1<<64 - 1, wait: time.Minute}},
 	} {
 		got, err := s.parsePoll(tc.raw)
-		if err != nil || got != tc.want {
-			t.Errorf("parsePoll(%q) = %+v, %v; want %+v", tc.raw, got, err, tc.want)
+		// A watch waits up to 1/16 longer (jitter).
+		jitter := got.wait - tc.want.wait
+		if tc.want.block && jitter >= 0 && jitter < tc.want.wait/16 {
+			got.wait = tc.want.wait
 		}
+		if err != nil || got != tc.want {
+			t.Errorf("parsePoll(%q) = %+v, %v; want %+v (a watch's wait up to 1/16 longer)", tc.raw, got, err, tc.want)
+		}
+	}
+}
+
+// TestPollJitterSpreads checks that watches do not all get the same wait.
+func TestPollJitterSpreads(t *testing.T) {
+	seen := map[time.Duration]bool{}
+	for range 100 {
+		j := pollJitter(16 * time.Second)
+		if j < 0 || j >= time.Second {
+			t.Fatalf("jitter %v for a 16s wait, want [0, 1s)", j)
+		}
+		seen[j] = true
+	}
+	if len(seen) < 50 {
+		t.Errorf("100 jitters took only %d values", len(seen))
+	}
+	if j := pollJitter(0); j != 0 {
+		t.Errorf("jitter %v for wait=0 (answer at once)", j)
 	}
 }

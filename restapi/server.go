@@ -100,8 +100,11 @@ type Server struct {
 	act  Actions
 	opts Options
 	log  hclog.Logger
-	e    *echo.Echo
-	srv  *http.Server
+	// adminDigest is the SHA-256 of the admin token, nil without one
+	// (SetAdminToken).
+	adminDigest atomic.Pointer[[32]byte]
+	e           *echo.Echo
+	srv         *http.Server
 	// ops serves the probes and metrics on a second listener (ServeOps).
 	ops *http.Server
 
@@ -160,6 +163,7 @@ func New(src Source, opts Options) *Server {
 		quit: make(chan struct{}),
 	}
 	s.parking = newParking(s)
+	s.SetAdminToken(opts.AdminToken)
 
 	e := echo.New()
 	// We serve through our own http.Server (Serve), so echo's banner and port line
@@ -172,6 +176,7 @@ func New(src Source, opts Options) *Server {
 	e.Logger.SetOutput(s.log.StandardWriter(stdOpts))
 	e.StdLogger = s.log.StandardLogger(stdOpts)
 	e.HTTPErrorHandler = s.handleError
+	e.JSONSerializer = jsonSerializer{}
 	s.e = e
 	s.routes()
 	s.endpoints = listEndpoints(e)
@@ -252,8 +257,11 @@ func (s *Server) routes() {
 	e.GET("/cluster", s.getCluster)
 	e.GET("/members", s.getMembers)
 	e.GET("/leader", s.getLeader)
+	// Probes and monitors may ask with HEAD.
 	e.GET("/healthz", s.getHealthz)
+	e.HEAD("/healthz", headOf(s.getHealthz))
 	e.GET("/version", s.getVersion)
+	e.HEAD("/version", headOf(s.getVersion))
 
 	if cs, ok := s.src.(ClusterSource); ok {
 		s.cs = cs
@@ -261,10 +269,12 @@ func (s *Server) routes() {
 		e.GET("/partitions/locate", s.getLocate)
 		e.GET("/partitions/:id", s.getPartition)
 		e.GET("/readyz", s.getReadyz)
+		e.HEAD("/readyz", headOf(s.getReadyz))
 		e.GET("/changes", s.getChanges)
 		// The dashboard draws the table, so it needs it too.
 		e.GET("/dashboard", s.getDashboard)
 		e.GET("/dashboard/:file", s.getDashboardAsset)
+		e.GET("/dashboard/", s.getDashboardSlash)
 	}
 	if act, ok := s.src.(Actions); ok {
 		s.act = act
@@ -279,7 +289,23 @@ func (s *Server) routes() {
 		e.GET("/metrics", s.getMetrics)
 	}
 	e.GET("/swagger/*", s.getSwagger)
+	// The addresses people type lead to the pages.
+	e.GET("/swagger", s.getSwaggerBare)
 }
+
+// headOf answers HEAD with the status and headers h gives GET, without
+// the body.
+func headOf(h echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Writer = bodyless{c.Response().Writer}
+		return h(c)
+	}
+}
+
+// bodyless drops what is written to it.
+type bodyless struct{ http.ResponseWriter }
+
+func (bodyless) Write(p []byte) (int, error) { return len(p), nil }
 
 // listEndpoints renders the registered routes as "GET /a, GET /b" for error
 // messages, so a person who mistyped a path sees what exists.

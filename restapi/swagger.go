@@ -33,6 +33,16 @@ var contentTypes = map[string]string{
 	".yaml": "application/yaml; charset=utf-8",
 }
 
+// getSwaggerBare serves GET /swagger.
+//
+//	@Summary		Redirect to the Swagger UI
+//	@Tags			docs
+//	@Success		301	"to /swagger/index.html"
+//	@Router			/swagger [get]
+func (s *Server) getSwaggerBare(c echo.Context) error {
+	return c.Redirect(http.StatusMovedPermanently, "/swagger/index.html")
+}
+
 // getSwagger serves GET /swagger/*: the Swagger UI (from the swagger-ui
 // copy embedded in github.com/swaggo/files/v2) and the OpenAPI document.
 //

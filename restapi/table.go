@@ -24,7 +24,7 @@ const maxKeyBytes = 1024
 //	@Tags			partitions
 //	@Produce		json
 //	@Param			index	query		integer	false	"wait until the index differs from this one (the X-Ringd-Index of your last answer)"	minimum(0)
-//	@Param			wait	query		string	false	"how long to wait: a Go duration (30s, 500ms) or whole seconds; default 30s, larger values are cut to the server's maximum (5m)"
+//	@Param			wait	query		string	false	"how long to wait: a Go duration (30s, 500ms) or whole seconds; default 30s, larger values are cut to the server's maximum (5m); a random extra of up to wait/16 is added, so that watchers do not all come back at once"
 //	@Success		200		{object}	api.Table
 //	@Header			200		{integer}	X-Ringd-Index	"the index of the answer; pass it as ?index= on the next poll"
 //	@Failure		400		{object}	api.Error	"bad index or wait"

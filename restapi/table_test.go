@@ -256,8 +256,8 @@ func TestReadyz(t *testing.T) {
 		body   string
 	}{
 		{true, "", http.StatusOK, `{"ready":true}`},
-		{false, "no table yet", http.StatusServiceUnavailable, `{"ready":false,"reason":"no table yet"}`},
-		{false, "", http.StatusServiceUnavailable, `{"ready":false,"reason":"not ready"}`},
+		{false, "no table yet", http.StatusServiceUnavailable, `{"ready":false,"reason":"no table yet","error":"no table yet"}`},
+		{false, "", http.StatusServiceUnavailable, `{"ready":false,"reason":"not ready","error":"not ready"}`},
 	} {
 		f.setReady(tc.ready, tc.reason)
 		r := get(t, c, ts.URL+"/readyz")

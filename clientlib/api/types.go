@@ -5,81 +5,81 @@ package api
 
 // Partition is one partition this member's app may work on.
 type Partition struct {
-	ID int `json:"id"`
+	ID int `json:"id" validate:"required"`
 	// Token is the fencing token of this grant: every later grant of the
 	// partition has a higher one. Below 2^53 (exact in JavaScript).
-	Token uint64 `json:"token" format:"int64"`
+	Token uint64 `json:"token" format:"int64" validate:"required"`
 	// State is "owned" (work on it) or "releasing" (finish and let go).
-	State string `json:"state" enums:"owned,releasing"`
+	State string `json:"state" enums:"owned,releasing" validate:"required"`
 	// LeaseRemainingMs is how long the app may still work on this
 	// partition, counted from when the answer was written: the member's
 	// lease, or for a releasing partition its release deadline when that
 	// comes first (after it, the partition goes to its next owner). Count
 	// it from when you sent the request plus HeldMs, never from when the
 	// answer arrived.
-	LeaseRemainingMs int64 `json:"leaseRemainingMs"`
+	LeaseRemainingMs int64 `json:"leaseRemainingMs" format:"int64" validate:"required"`
 }
 
 // Mine is the response of GET /partitions/mine.
 type Mine struct {
-	Node string `json:"node"`
+	Node string `json:"node" validate:"required"`
 	// Incarnation names this process of the member (decimal): pass it as
 	// ?incarnation= with ?index= so that a poll never acknowledges anything
 	// for another process (after a restart).
-	Incarnation string `json:"incarnation"`
-	Term        uint64 `json:"term" format:"int64"`
-	Index       uint64 `json:"index" format:"int64"`
-	Leader      string `json:"leader"`
+	Incarnation string `json:"incarnation" validate:"required"`
+	Term        uint64 `json:"term" format:"int64" validate:"required"`
+	Index       uint64 `json:"index" format:"int64" validate:"required"`
+	Leader      string `json:"leader" validate:"required"`
 	// HeldMs is how long the server held this request (a long-poll) before
 	// it answered: a partition's deadline is send time + HeldMs +
 	// LeaseRemainingMs.
-	HeldMs int64 `json:"heldMs"`
+	HeldMs int64 `json:"heldMs" format:"int64" validate:"required"`
 	// LeaseRemainingMs is how long this member's lease still runs; 0 when it has
 	// none, and then Partitions is empty.
-	LeaseRemainingMs int64       `json:"leaseRemainingMs"`
-	Partitions       []Partition `json:"partitions"`
+	LeaseRemainingMs int64       `json:"leaseRemainingMs" format:"int64" validate:"required"`
+	Partitions       []Partition `json:"partitions" validate:"required"`
 }
 
 // Member is one member of the cluster as GET /cluster shows it.
 type Member struct {
-	Name string `json:"name"`
+	Name string `json:"name" validate:"required"`
 	// Rank is the position in the ring order (priority desc, name asc), 0 first.
-	Rank     int    `json:"rank"`
-	Priority int    `json:"priority"`
-	Alive    bool   `json:"alive"`
-	Draining bool   `json:"draining"`
-	Leader   bool   `json:"leader"`
+	Rank     int    `json:"rank" validate:"required"`
+	Priority int    `json:"priority" validate:"required"`
+	Alive    bool   `json:"alive" validate:"required"`
+	Draining bool   `json:"draining" validate:"required"`
+	Leader   bool   `json:"leader" validate:"required"`
 	HTTPAddr string `json:"httpAddr,omitempty"`
 	// InConfig is true when the member is admitted to the table's members
 	// (it may get partitions).
-	InConfig bool `json:"inConfig"`
+	InConfig bool `json:"inConfig" validate:"required"`
 	// Voter is true when the member votes in elections and counts for the
 	// majority (a voter, or a previous voter while the voters change). The
 	// leader keeps --voters of them among the live members.
-	Voter bool `json:"voter"`
+	Voter bool `json:"voter" validate:"required"`
 	// Owned is how many partitions the table gives this member.
-	Owned int `json:"owned"`
+	Owned int `json:"owned" validate:"required"`
 }
 
 // Cluster is the response of GET /cluster.
 type Cluster struct {
-	Node         string   `json:"node"`
-	Leader       string   `json:"leader"`
-	Term         uint64   `json:"term"`
-	TableVersion uint64   `json:"tableVersion"`
-	Partitions   int      `json:"partitions"`
-	Members      []Member `json:"members"`
+	Node         string   `json:"node" validate:"required"`
+	Leader       string   `json:"leader" validate:"required"`
+	Term         uint64   `json:"term" format:"int64" validate:"required"`
+	TableVersion uint64   `json:"tableVersion" format:"int64" validate:"required"`
+	Partitions   int      `json:"partitions" validate:"required"`
+	Members      []Member `json:"members" validate:"required"`
 }
 
 // Error is the body of every error response.
 type Error struct {
-	Error string `json:"error"`
+	Error string `json:"error" validate:"required"`
 }
 
 // Health is the body of GET /healthz.
 type Health struct {
 	// Status is "ok" whenever the process answers at all.
-	Status string `json:"status"`
+	Status string `json:"status" validate:"required"`
 }
 
 // IndexHeader is the response header of GET /partitions/mine that carries the
@@ -90,92 +90,108 @@ const IndexHeader = "X-Ringd-Index"
 // Entry is one partition's row of the table as GET /partitions and
 // GET /partitions/{id} show it.
 type Entry struct {
-	ID int `json:"id"`
+	ID int `json:"id" validate:"required"`
 	// Owner is "" while the partition is unassigned (between a release
 	// and the next grant).
-	Owner string `json:"owner"`
+	Owner string `json:"owner" validate:"required"`
 	// OwnerHTTPAddr is the owner's API address, for apps that forward work.
 	OwnerHTTPAddr string `json:"ownerHttpAddr,omitempty"`
-	Token         uint64 `json:"token"`
+	Token         uint64 `json:"token" format:"int64" validate:"required"`
 	// State is "owned", "releasing" or "unassigned".
-	State string `json:"state"`
+	State string `json:"state" enums:"owned,releasing,unassigned" validate:"required"`
 }
 
 // Table is the response of GET /partitions: the whole assignment as this
 // member knows it.
 type Table struct {
-	Node string `json:"node"`
+	Node string `json:"node" validate:"required"`
 	// Index grows whenever the table or the membership this member sees
 	// changes; pass it back as ?index= to wait for the next change.
-	Index        uint64   `json:"index"`
-	Term         uint64   `json:"term"`
-	TableVersion uint64   `json:"tableVersion"`
-	Leader       string   `json:"leader"`
-	Members      []string `json:"members"`
+	Index        uint64   `json:"index" format:"int64" validate:"required"`
+	Term         uint64   `json:"term" format:"int64" validate:"required"`
+	TableVersion uint64   `json:"tableVersion" format:"int64" validate:"required"`
+	Leader       string   `json:"leader" validate:"required"`
+	Members      []string `json:"members" validate:"required"`
 	// Voters are the voters of the configuration as name@identity: a
 	// member that restarted without its state runs under a new identity, so
 	// a voter whose identity no member has any more is gone for good.
-	Voters []string `json:"voters"`
+	Voters []string `json:"voters" validate:"required"`
 	// PrevVoters are the previous voters while a change is in flight.
 	PrevVoters []string `json:"prevVoters,omitempty"`
-	Partitions []Entry  `json:"partitions"`
+	Partitions []Entry  `json:"partitions" validate:"required"`
 }
 
 // Locate is the response of GET /partitions/locate?key=K.
 type Locate struct {
-	Key       string `json:"key"`
-	Partition int    `json:"partition"`
+	Key       string `json:"key" validate:"required"`
+	Partition int    `json:"partition" validate:"required"`
 	Entry
 }
 
 // Leader is the response of GET /leader.
 type Leader struct {
-	Leader   string `json:"leader"`
-	Term     uint64 `json:"term"`
+	Leader   string `json:"leader" validate:"required"`
+	Term     uint64 `json:"term" format:"int64" validate:"required"`
 	HTTPAddr string `json:"httpAddr,omitempty"`
 }
 
 // Members is the response of GET /members.
 type Members struct {
-	Members []Member `json:"members"`
+	Members []Member `json:"members" validate:"required"`
 }
 
 // Version is the response of GET /version: which build of ringd answers.
 type Version struct {
 	// Version is the release ("v1.2.3"), the module's pseudo-version for
 	// a build from a checkout, or "dev".
-	Version string `json:"version"`
+	Version string `json:"version" validate:"required"`
 	// Commit is the VCS revision it was built from ("-dirty" with local
 	// changes), or "unknown".
-	Commit    string `json:"commit"`
-	GoVersion string `json:"goVersion"`
+	Commit    string `json:"commit" validate:"required"`
+	GoVersion string `json:"goVersion" validate:"required"`
 }
 
 // Ready is the body of GET /readyz.
 type Ready struct {
-	Ready bool `json:"ready"`
+	Ready bool `json:"ready" validate:"required"`
 	// Reason says what is missing when not ready.
 	Reason string `json:"reason,omitempty"`
+	// Error repeats Reason when not ready (503), so that the answer has
+	// the shape of every other error too.
+	Error string `json:"error,omitempty"`
 }
 
 // TransferRequest is the body of POST /admin/leader/transfer.
 type TransferRequest struct {
-	To string `json:"to"`
+	To string `json:"to" validate:"required"`
 }
 
 // Result is the body of successful actions.
 type Result struct {
-	Status string `json:"status"`
+	Status string `json:"status" validate:"required"`
 }
 
 // Change is one recent event the dashboard lists.
 type Change struct {
 	// At is RFC 3339 with milliseconds.
-	At   string `json:"at"`
-	What string `json:"what"`
+	At string `json:"at" validate:"required"`
+	// Kind is "cluster" (leaders, members, voters, leases, planning),
+	// "admin" (an operator's drain, undrain or leader transfer, with who
+	// asked) or "move" (a partition reached its new owner).
+	Kind string `json:"kind" enums:"cluster,admin,move" validate:"required"`
+	What string `json:"what" validate:"required"`
 }
 
-// Changes is the response of GET /changes: recent events, newest last.
+// Kinds of Change.
+const (
+	ChangeCluster = "cluster"
+	ChangeAdmin   = "admin"
+	ChangeMove    = "move"
+)
+
+// Changes is the response of GET /changes: recent events, newest last. The
+// last 100 moves and the last 100 other events are kept apart, so a big
+// rebalance does not push the leader changes out.
 type Changes struct {
-	Changes []Change `json:"changes"`
+	Changes []Change `json:"changes" validate:"required"`
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -31,12 +34,24 @@ type ctl struct {
 	out       io.Writer
 }
 
-func newCtl(addr, tokenFile string, timeout time.Duration, asJSON bool, out io.Writer) (*ctl, error) {
+func newCtl(addr, tokenFile, caFile string, timeout time.Duration, asJSON bool, out io.Writer) (*ctl, error) {
 	base, err := parseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
-	return &ctl{base: base, tokenFile: tokenFile, timeout: timeout, hc: &http.Client{}, json: asJSON, out: out}, nil
+	hc := &http.Client{}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, usagef("--ca-file: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usagef("--ca-file %s holds no PEM certificate", caFile)
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	return &ctl{base: base, tokenFile: tokenFile, timeout: timeout, hc: hc, json: asJSON, out: out}, nil
 }
 
 // parseAddr takes host:port, or a URL with http or https.

@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout io.
 	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", "", "host:port of the ringd to talk to (default $RINGCTL_ADDR, else "+defaultAddr+")")
 	tokenFile := fs.String("token-file", "", "file holding ringd's admin token, for drain, undrain and transfer-leader (default $RINGCTL_TOKEN_FILE)")
+	caFile := fs.String("ca-file", "", "PEM certificates to trust for an https:// --addr, instead of the system's (default $RINGCTL_CA_FILE)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables, for scripts")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long one request to ringd may take")
 	version := fs.Bool("version", false, "print ringctl's version and exit")
@@ -135,6 +136,9 @@ func run(ctx context.Context, args []string, env func(string) string, stdout io.
 	if *tokenFile == "" {
 		*tokenFile = env("RINGCTL_TOKEN_FILE")
 	}
+	if *caFile == "" {
+		*caFile = env("RINGCTL_CA_FILE")
+	}
 	if *timeout <= 0 {
 		return usagef("--timeout must be positive, not %v", *timeout)
 	}
@@ -152,7 +156,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout io.
 		}
 		return usagef("%s: %s", cmd.name, flagError(err))
 	}
-	c, err := newCtl(*addr, *tokenFile, *timeout, *asJSON, stdout)
+	c, err := newCtl(*addr, *tokenFile, *caFile, *timeout, *asJSON, stdout)
 	if err != nil {
 		return err
 	}
@@ -204,7 +208,7 @@ func commandNames() string {
 
 func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "ringctl talks to a ringd over its REST API.\n\n"+
-		"usage: ringctl [--addr HOST:PORT] [--token-file FILE] [--json] COMMAND [ARGS]\n\ncommands:\n")
+		"usage: ringctl [--addr HOST:PORT | https://HOST:PORT] [--token-file FILE] [--json] COMMAND [ARGS]\n\ncommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-34s %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -125,5 +126,30 @@ func TestRefusals(t *testing.T) {
 	code, _, errOut := ringctl(t, nil, "--addr", addr, "--token-file", filepath.Join(t.TempDir(), "none"), "drain")
 	if code != exitUsage || !strings.Contains(errOut, "--token-file") {
 		t.Errorf("missing token file: exit %d, %q", code, errOut)
+	}
+}
+
+// TestHTTPSWithCAFile: an https:// address is trusted through --ca-file,
+// and refused without it.
+func TestHTTPSWithCAFile(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"members":[{"name":"ringd-0","rank":0,"alive":true,"owned":3}]}`))
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := ringctl(t, nil, "--addr", srv.URL, "--ca-file", ca, "members")
+	if code != exitOK || !strings.Contains(out, "ringd-0") {
+		t.Fatalf("with --ca-file: exit %d, %q %q", code, out, errOut)
+	}
+	code, _, errOut = ringctl(t, nil, "--addr", srv.URL, "members")
+	if code != exitRefused || !strings.Contains(errOut, "certificate") {
+		t.Errorf("without --ca-file: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = ringctl(t, nil, "--addr", srv.URL, "--ca-file", filepath.Join(t.TempDir(), "none"), "members")
+	if code != exitUsage || !strings.Contains(errOut, "--ca-file") {
+		t.Errorf("missing --ca-file: exit %d, %q", code, errOut)
 	}
 }

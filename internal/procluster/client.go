@@ -53,13 +53,13 @@ func (c *Client) Mine(ctx context.Context) (api.Mine, error) {
 }
 
 // MineAfter is the long-poll GET /partitions/mine?index=N&wait=D: it returns
-// as soon as the member's index passes index, or after wait with the same
-// view. Polling with the index of the last view seen tells ringd that the app
+// as soon as the member's index differs from index, or after wait (plus
+// ringd's jitter of up to wait/16) with the same view. Polling with the index of the last view seen tells ringd that the app
 // has taken that view in, which acknowledges the releases in it.
 func (c *Client) MineAfter(ctx context.Context, index uint64, wait time.Duration) (api.Mine, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, wait+requestTimeout)
+		ctx, cancel = context.WithTimeout(ctx, wait+wait/16+requestTimeout)
 		defer cancel()
 	}
 	q := url.Values{}
