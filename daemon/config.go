@@ -53,8 +53,10 @@ type Config struct {
 	// live members, stickily; the others are members without a vote, so
 	// pods coming and going never cost the majority.
 	Voters int
-	// GossipKeyFile holds a base64 AES key (16, 24 or 32 bytes) that encrypts
-	// all gossip and peer messages.
+	// GossipKeyFile holds base64 AES keys (16, 24 or 32 bytes), one per
+	// line, that encrypt all gossip and peer messages: the first encrypts,
+	// all decrypt. With --data-dir, keys changed at run time (the admin
+	// API) are kept there and win over this file at the next start.
 	GossipKeyFile string
 	// AdminTokenFile holds the bearer token the admin endpoints require.
 	// It is read again on SIGHUP and whenever it changes.
@@ -165,7 +167,7 @@ var TimingProfiles = map[string]map[string]string{
 // is another Resolve. Start refuses the zero value.
 type Resolved struct {
 	cfg        Config
-	gossipKey  []byte           // from --gossip-key-file; nil without one
+	gossipKeys [][]byte         // from --gossip-key-file, the primary first; nil without one
 	adminToken string           // from --admin-token-file; "" without one
 	tlsCert    *tls.Certificate // from --tls-cert-file and --tls-key-file; nil without
 	resolved   bool             // set only by Resolve

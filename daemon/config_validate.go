@@ -159,8 +159,8 @@ func (c Config) Resolve() (Resolved, error) {
 	// Secrets and storage.
 	if c.GossipKeyFile != "" {
 		var err error
-		if r.gossipKey, err = LoadGossipKey(c.GossipKeyFile); err != nil {
-			badCause("--gossip-key-file", "must name a readable file holding a base64 key of 16, 24 or 32 bytes", err)
+		if r.gossipKeys, err = LoadGossipKeys(c.GossipKeyFile); err != nil {
+			badCause("--gossip-key-file", "must name a readable file holding base64 keys of 16, 24 or 32 bytes, one per line", err)
 		}
 	}
 	if c.AdminTokenFile != "" {
@@ -281,10 +281,10 @@ func (c Config) Fingerprint() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// LoadGossipKey reads a gossip encryption key file: the standard base64
-// encoding of a 16, 24 or 32 byte AES key, surrounding white space ignored.
-// Errors never contain the key material.
-func LoadGossipKey(path string) ([]byte, error) { return secret.GossipKeyFile(path) }
+// LoadGossipKeys reads a gossip key file: one or more keys, each the
+// standard base64 encoding of a 16, 24 or 32 byte AES key, one per line,
+// the first the primary. Errors never contain the key material.
+func LoadGossipKeys(path string) ([][]byte, error) { return secret.GossipKeysFile(path) }
 
 // LoadTLSCert reads a PEM certificate chain and its key.
 func LoadTLSCert(certFile, keyFile string) (*tls.Certificate, error) {

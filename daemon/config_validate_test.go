@@ -269,18 +269,18 @@ func TestResolveReportsEveryBadField(t *testing.T) {
 	}
 }
 
-func TestLoadGossipKey(t *testing.T) {
+func TestLoadGossipKeys(t *testing.T) {
 	for _, n := range []int{16, 24, 32} {
 		raw := make([]byte, n)
 		for i := range raw {
 			raw[i] = byte(i*7 + n)
 		}
 		p := writeFile(t, "key", "\n "+base64.StdEncoding.EncodeToString(raw)+" \n")
-		got, err := LoadGossipKey(p)
+		keys, err := LoadGossipKeys(p)
 		if err != nil {
 			t.Fatalf("%d bytes: %v", n, err)
 		}
-		if string(got) != string(raw) {
+		if got := keys[0]; len(keys) != 1 || string(got) != string(raw) {
 			t.Errorf("%d bytes: key = %x, want %x", n, got, raw)
 		}
 	}
@@ -297,7 +297,7 @@ func TestLoadGossipKey(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadGossipKey(writeFile(t, "key", tt.content))
+			_, err := LoadGossipKeys(writeFile(t, "key", tt.content))
 			if !errors.Is(err, tt.is) {
 				t.Fatalf("err = %v, want %v", err, tt.is)
 			}
@@ -306,7 +306,7 @@ func TestLoadGossipKey(t *testing.T) {
 			}
 		})
 	}
-	if _, err := LoadGossipKey(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := LoadGossipKeys(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: err = %v, want fs.ErrNotExist", err)
 	}
 }

@@ -108,9 +108,11 @@ type Daemon struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 
-	// gossipKey encrypts gossip and peer messages (nil: none); read by
-	// Config.Resolve, never from the file here.
-	gossipKey []byte
+	// keyring holds the keys that encrypt gossip and peer messages (nil:
+	// encryption off): --gossip-key-file as Config.Resolve read it, and
+	// the keys saved in --data-dir. keyMu orders the admin API's changes.
+	keyring *memberlist.Keyring
+	keyMu   sync.Mutex
 
 	// transport is memberlist's: a netTransport on real sockets, or the
 	// one a test gave (WithTransport).
@@ -170,7 +172,6 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	d := &Daemon{
 		cfg:         cfg,
 		fingerprint: cfg.Fingerprint(),
-		gossipKey:   r.gossipKey,
 		log:         logger,
 		metrics:     newMetrics(),
 		inc:         uint64(time.Now().UnixNano()),
@@ -191,6 +192,11 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	d.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringd_peer_inbox_messages",
 		Help: "Peer messages waiting for the event loop (a loop that falls behind delays heartbeat acknowledgements; a full queue drops, see ringd_peer_messages_dropped_total)."},
 		func() float64 { return float64(len(d.inbox) + len(d.urgent)) }))
+	keyring, err := d.newKeyring(r.gossipKeys)
+	if err != nil {
+		return nil, err
+	}
+	d.keyring = keyring
 	kept, found, err := loadState(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -427,7 +433,7 @@ func (d *Daemon) memberlistConfig() *memberlist.Config {
 		c.AdvertiseAddr, c.AdvertisePort = splitHostPort(d.cfg.AdvertiseAddr)
 	}
 	c.Label = d.cfg.ClusterLabel
-	c.SecretKey = d.gossipKey
+	c.Keyring = d.keyring
 	c.Delegate = &delegate{d}
 	c.Events = &events{d}
 	gk := &gatekeeper{d}

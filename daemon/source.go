@@ -14,6 +14,7 @@ import (
 	"github.com/ringd/ringd/election"
 	"github.com/ringd/ringd/partitions"
 	"github.com/ringd/ringd/rebalance"
+	"github.com/ringd/ringd/internal/secret"
 	"github.com/ringd/ringd/restapi"
 )
 
@@ -77,6 +78,30 @@ func voterSet(t partitions.Table) map[string]bool {
 		voters[core.MemberOf(ev)] = true
 	}
 	return voters
+}
+
+func (s *source) Keys(ctx context.Context) (api.Keys, error) {
+	k, err := s.d.keys()
+	if errors.Is(err, errNoEncryption) {
+		return k, fmt.Errorf("%w: %v", restapi.ErrConflict, err)
+	}
+	return k, err
+}
+
+func (s *source) KeyOp(ctx context.Context, op, text string) error {
+	key, err := secret.GossipKey(text)
+	if err != nil {
+		return fmt.Errorf("%w: %v", restapi.ErrBadInput, err)
+	}
+	s.d.adminAsked(ctx, op+" gossip key "+keyFingerprint(key))
+	err = s.d.keyOp(ctx, op, key)
+	switch {
+	case errors.Is(err, errNoEncryption), errors.Is(err, errRemovePrimary):
+		return fmt.Errorf("%w: %v", restapi.ErrConflict, err)
+	case errors.Is(err, errKeyUnknown):
+		return fmt.Errorf("%w: %v", restapi.ErrNotFound, err)
+	}
+	return err
 }
 
 // adminAsked logs an operator's action as it arrives, with who asked
@@ -235,6 +260,7 @@ func b2f(b bool) float64 {
 type source struct{ d *Daemon }
 
 var _ restapi.Source = (*source)(nil)
+var _ restapi.Keyring = (*source)(nil)
 
 func (s *source) Mine() (api.Mine, <-chan struct{}) {
 	m := s.MineDeadlines()

@@ -56,18 +56,24 @@ func newIdentity() uint64 {
 }
 
 // saveState writes the state durably before anything that depends on it is
-// sent: a temporary file, fsync, rename, then fsync of the directory so that
-// the rename itself survives a power loss.
+// sent.
 func saveState(dir string, st core.Durable) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating --data-dir: %w", err)
-	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, stateFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	return writeDurably(dir, stateFile, b, 0o644)
+}
+
+// writeDurably replaces dir/name with b so that a crash leaves the old or
+// the new content, never a mix: a temporary file, fsync, rename, then
+// fsync of the directory so that the rename itself survives a power loss.
+func writeDurably(dir, name string, b []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating --data-dir: %w", err)
+	}
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
 	if err != nil {
 		return err
 	}
@@ -82,7 +88,7 @@ func saveState(dir string, st core.Durable) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, stateFile)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}
 	d, err := os.Open(dir)

@@ -41,6 +41,7 @@ var (
 	_ ClusterSource = (*fullFake)(nil)
 	_ Actions       = (*fullFake)(nil)
 	_ Acknowledger  = (*fullFake)(nil)
+	_ Keyring       = (*fullFake)(nil)
 )
 
 // newFullFake builds a cluster of the named members (the first is the
@@ -205,6 +206,18 @@ func (f *fullFake) Release(ctx context.Context, id int, token uint64) error {
 
 func (f *fullFake) Drain(ctx context.Context) error   { return f.act(ctx, "drain") }
 func (f *fullFake) Undrain(ctx context.Context) error { return f.act(ctx, "undrain") }
+
+func (f *fullFake) Keys(ctx context.Context) (api.Keys, error) {
+	if err := f.act(ctx, "keys"); err != nil {
+		return api.Keys{}, err
+	}
+	return api.Keys{Node: f.mine.Node, Primary: "00112233aabbccdd",
+		Keys: []api.Key{{Fingerprint: "00112233aabbccdd", Primary: true}}}, nil
+}
+
+func (f *fullFake) KeyOp(ctx context.Context, op, key string) error {
+	return f.act(ctx, op+" key "+key)
+}
 
 func (f *fullFake) Transfer(ctx context.Context, to string) error {
 	if err := f.act(ctx, "transfer "+to); err != nil {

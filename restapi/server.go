@@ -96,10 +96,11 @@ type Server struct {
 	src Source
 	// cs and act are src as a ClusterSource and as Actions, nil when it is
 	// not one.
-	cs   ClusterSource
-	act  Actions
-	opts Options
-	log  hclog.Logger
+	cs      ClusterSource
+	act     Actions
+	keyring Keyring
+	opts    Options
+	log     hclog.Logger
 	// adminDigest is the SHA-256 of the admin token, nil without one
 	// (SetAdminToken).
 	adminDigest atomic.Pointer[[32]byte]
@@ -284,6 +285,13 @@ func (s *Server) routes() {
 		e.POST("/admin/drain", s.postDrain, s.requireAdmin)
 		e.POST("/admin/undrain", s.postUndrain, s.requireAdmin)
 		e.POST("/admin/leader/transfer", s.postTransfer, s.requireAdmin)
+	}
+	if kr, ok := s.src.(Keyring); ok {
+		s.keyring = kr
+		e.GET("/admin/keys", s.getKeys, s.requireAdmin)
+		e.POST("/admin/keys/install", s.postKeyInstall, s.requireAdmin)
+		e.POST("/admin/keys/use", s.postKeyUse, s.requireAdmin)
+		e.POST("/admin/keys/remove", s.postKeyRemove, s.requireAdmin)
 	}
 	if s.opts.MetricsHandler != nil {
 		e.GET("/metrics", s.getMetrics)

@@ -47,3 +47,14 @@ type Actions interface {
 	// Transfer asks the leader to hand leadership over to member `to`.
 	Transfer(ctx context.Context, to string) error
 }
+
+// Keyring manages the gossip keys of this member. Key operations change
+// only this member; a rotation runs each step on every member (ringctl keys
+// --all does).
+type Keyring interface {
+	// Keys lists the installed keys by fingerprint.
+	Keys(ctx context.Context) (api.Keys, error)
+	// KeyOp installs, uses (makes primary) or removes the key given in
+	// standard base64.
+	KeyOp(ctx context.Context, op, key string) error
+}

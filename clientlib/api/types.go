@@ -166,6 +166,29 @@ type TransferRequest struct {
 	To string `json:"to" validate:"required"`
 }
 
+// Keys is the response of GET /admin/keys: the gossip keys installed on
+// this member, by fingerprint (the first 8 bytes of the key's SHA-256, in
+// hex); the keys themselves are never shown.
+type Keys struct {
+	Node    string `json:"node" validate:"required"`
+	Primary string `json:"primary" validate:"required"`
+	Keys    []Key  `json:"keys" validate:"required"`
+}
+
+// Key is one installed gossip key.
+type Key struct {
+	Fingerprint string `json:"fingerprint" validate:"required"`
+	// Primary: the key this member encrypts with (all installed keys
+	// decrypt).
+	Primary bool `json:"primary" validate:"required"`
+}
+
+// KeyRequest is the body of POST /admin/keys/install, /use and /remove.
+type KeyRequest struct {
+	// Key is the standard base64 encoding of a 16, 24 or 32 byte AES key.
+	Key string `json:"key" validate:"required"`
+}
+
 // Result is the body of successful actions.
 type Result struct {
 	Status string `json:"status" validate:"required"`

@@ -26,6 +26,8 @@ const maxAnswer = 64 << 20
 
 // ctl is one invocation's connection to ringd and its output settings.
 type ctl struct {
+	// name is the member's name when known (keys --all), else its address.
+	name      string
 	base      *url.URL
 	tokenFile string
 	timeout   time.Duration
@@ -51,7 +53,7 @@ func newCtl(addr, tokenFile, caFile string, timeout time.Duration, asJSON bool, 
 		}
 		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
-	return &ctl{base: base, tokenFile: tokenFile, timeout: timeout, hc: hc, json: asJSON, out: out}, nil
+	return &ctl{name: base.Host, base: base, tokenFile: tokenFile, timeout: timeout, hc: hc, json: asJSON, out: out}, nil
 }
 
 // parseAddr takes host:port, or a URL with http or https.

@@ -35,6 +35,7 @@ var commands = []command{
 	{name: "transfer-leader", args: "NAME", summary: "hand leadership over to member NAME",
 		flags: waitFlags("until NAME leads"),
 		run:   runTransfer},
+	keysCommand,
 }
 
 func waitFlags(until string) func(fs *flag.FlagSet, o *cmdOpts) {

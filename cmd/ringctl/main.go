@@ -52,6 +52,8 @@ type command struct {
 	name    string
 	args    string // the arguments after the name, for the usage line
 	summary string
+	// details are printed by COMMAND --help after the summary.
+	details string
 	// flags adds the command's own flags; nil when it has none.
 	flags func(fs *flag.FlagSet, o *cmdOpts)
 	run   func(ctx context.Context, c *ctl, o *cmdOpts, args []string) error
@@ -63,6 +65,8 @@ type cmdOpts struct {
 	owner   string
 	wait    bool
 	timeout time.Duration
+	keyFile string
+	all     bool
 }
 
 func main() {
@@ -95,7 +99,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout io.
 	fs := flag.NewFlagSet("ringctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", "", "host:port of the ringd to talk to (default $RINGCTL_ADDR, else "+defaultAddr+")")
-	tokenFile := fs.String("token-file", "", "file holding ringd's admin token, for drain, undrain and transfer-leader (default $RINGCTL_TOKEN_FILE)")
+	tokenFile := fs.String("token-file", "", "file holding ringd's admin token, for drain, undrain, transfer-leader and keys (default $RINGCTL_TOKEN_FILE)")
 	caFile := fs.String("ca-file", "", "PEM certificates to trust for an https:// --addr, instead of the system's (default $RINGCTL_CA_FILE)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables, for scripts")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long one request to ringd may take")
@@ -220,6 +224,9 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 
 func printCommandUsage(w io.Writer, c command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: ringctl [global flags] %s\n\n%s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+	if c.details != "" {
+		fmt.Fprintf(w, "\n%s\n", c.details)
+	}
 	if c.flags != nil {
 		fmt.Fprintf(w, "\nflags:\n")
 		printFlags(w, fs)

@@ -5,7 +5,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,4 +190,133 @@ func mustGet(t *testing.T, addr, path string) string {
 		t.Fatal(err)
 	}
 	return string(raw)
+}
+
+// writeKey writes a random gossip key to path and returns it in base64.
+func writeKey(t *testing.T, path string) string {
+	t.Helper()
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	key := base64.StdEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func fingerprint(key string) string {
+	raw, _ := base64.StdEncoding.DecodeString(key)
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:8])
+}
+
+// TestKeyRotation rotates the gossip key of a running cluster with ringctl
+// (install, use, remove, each on every member) while apps hold partitions,
+// restarts a member whose key file still holds the old key (its data dir
+// kept the new keyring), and checks that a member with only the old key
+// cannot join while one with the new key can.
+func TestKeyRotation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "gossip.key")
+	oldKey := writeKey(t, keyFile)
+	newKeyFile := filepath.Join(dir, "new.key")
+	newKey := writeKey(t, newKeyFile)
+	c, err := procluster.Start(ctx, procluster.Options{Binary: ringdBinary, Members: 3, Partitions: procPartitions,
+		Dir: dir, Fast: true, ExtraArgs: []string{"--gossip-key-file", keyFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stopApps := c.RunApps(ctx)
+	defer stopApps()
+	w := c.Watch(ctx, 20*time.Millisecond)
+	defer func() {
+		if v := w.Stop(); len(v) > 0 {
+			t.Errorf("ownership violations seen from outside (%d polls):\n%s", w.Polls(), strings.Join(v, "\n"))
+		}
+		if v := c.AppLeases().Violations(); len(v) > 0 {
+			t.Errorf("application lease violations:\n%s", strings.Join(v, "\n"))
+		}
+		if t.Failed() {
+			for _, m := range c.Members() {
+				t.Logf("log of %s:\n%s", m.Name, m.LogTail(40))
+			}
+		}
+	}()
+	if _, _, err := c.WaitSettled(ctx, c.Names(), time.Second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	at := []string{"--addr", c.Members()[0].HTTPAddr}
+	type outcome struct {
+		Member string    `json:"member"`
+		Keys   *api.Keys `json:"keys"`
+	}
+	primaries := func() map[string]string {
+		out := map[string]string{}
+		for _, o := range decode[[]outcome](t, ringctlOK(t, append(at, "--json", "keys", "list", "--all")...)) {
+			var fps []string
+			for _, k := range o.Keys.Keys {
+				fps = append(fps, k.Fingerprint)
+			}
+			out[o.Member] = o.Keys.Primary + " of " + strings.Join(fps, ",")
+		}
+		return out
+	}
+	want := func(what string) map[string]string {
+		return map[string]string{"ringd-0": what, "ringd-1": what, "ringd-2": what}
+	}
+	if got, w := primaries(), want(fingerprint(oldKey)+" of "+fingerprint(oldKey)); !maps.Equal(got, w) {
+		t.Fatalf("keys before: %v, want %v", got, w)
+	}
+	ringctlOK(t, append(at, "keys", "install", "--key-file", newKeyFile, "--all")...)
+	ringctlOK(t, append(at, "keys", "use", newKey, "--all")...)
+	ringctlOK(t, append(at, "keys", "remove", oldKey, "--all")...)
+	if got, w := primaries(), want(fingerprint(newKey)+" of "+fingerprint(newKey)); !maps.Equal(got, w) {
+		t.Fatalf("keys after the rotation: %v, want %v", got, w)
+	}
+	// The primary key cannot be removed.
+	code, _, errOut := ringctl(t, nil, append(at, "keys", "remove", newKey)...)
+	if code != exitRefused || !strings.Contains(errOut, "409") {
+		t.Errorf("removing the primary key: exit %d, %q", code, errOut)
+	}
+
+	// A restart with the old key file: the keyring kept in the data dir wins.
+	if err := c.Member("ringd-2").Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.WaitSettled(ctx, c.Names(), time.Second, time.Minute); err != nil {
+		t.Fatalf("after restarting ringd-2 with the old key file: %v", err)
+	}
+
+	// A new member with only the old key is refused by every member...
+	intruder, err := c.Add(ctx, "ringd-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(c.Member("ringd-0").LogTail(200)+c.Member("ringd-1").LogTail(200)+c.Member("ringd-2").LogTail(200), "could decrypt") {
+		if time.Now().After(deadline) {
+			t.Fatal("no member logged refusing ringd-3's packets within a minute")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the logs, with a deadline
+	}
+	for _, m := range decode[api.Members](t, ringctlOK(t, append(at, "--json", "members")...)).Members {
+		if m.Name == "ringd-3" {
+			t.Fatalf("ringd-3 with the old key is a member: %+v", m)
+		}
+	}
+	// ...and joins once its key file holds the new key.
+	if err := os.WriteFile(keyFile, []byte(newKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := intruder.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.WaitSettled(ctx, c.Names(), time.Second, time.Minute); err != nil {
+		t.Fatalf("ringd-3 with the new key did not join: %v", err)
+	}
 }

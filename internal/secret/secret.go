@@ -59,17 +59,31 @@ func Token(path string) (string, error) {
 	return tok, nil
 }
 
-// GossipKeyFile reads a gossip encryption key file (see GossipKey).
-func GossipKeyFile(path string) ([]byte, error) {
+// GossipKeysFile reads a gossip key file: one or more keys (see
+// GossipKey), one per line, the first the primary (it encrypts; all
+// decrypt). Blank lines and lines starting with # are skipped. Several keys
+// let a key be rotated through the file.
+func GossipKeysFile(path string) ([][]byte, error) {
 	raw, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	key, err := GossipKey(string(raw))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	var keys [][]byte
+	for i, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, err := GossipKey(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+		}
+		keys = append(keys, key)
 	}
-	return key, nil
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s holds no key: %w", path, ErrInvalidKey)
+	}
+	return keys, nil
 }
 
 // GossipKey decodes a gossip encryption key: the standard base64 encoding
