@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"io"
 	"net/http"
 	"strings"
@@ -98,6 +99,11 @@ func TestDrainKeepsSomebodyToTakeOver(t *testing.T) {
 	if code, body := httpDo(t, m1, http.MethodPost, "/admin/drain"); code != http.StatusOK {
 		t.Fatalf("draining m1 once m0 is back: %d %s", code, body)
 	}
+	// memberlist's own telemetry is served with ringd's metrics.
+	if code, body := httpDo(t, m0, http.MethodGet, "/metrics"); code != http.StatusOK ||
+		!strings.Contains(body, "memberlist_msg_alive") || !strings.Contains(body, "ringd_build_info") {
+		t.Errorf("/metrics: %d, without memberlist_msg_alive or ringd_build_info", code)
+	}
 }
 
 // TestChangeLogKeepsEventsApartFromMoves: a rebalance's moves do not push
@@ -122,4 +128,39 @@ func TestChangeLogKeepsEventsApartFromMoves(t *testing.T) {
 			t.Fatalf("not oldest first at %d: %v after %v", i, got[i].At, got[i-1].At)
 		}
 	}
+}
+
+// TestAppLivenessDrains: a member whose application stops polling loses
+// its partitions after --app-liveness-timeout, says why, and takes
+// partitions again at the application's next poll. Observers' polls
+// (?ack=false) do not count.
+func TestAppLivenessDrains(t *testing.T) {
+	c := newTestCluster(t, 2, 16)
+	c.waitCoverage(c.members, 30*time.Second)
+	m0 := c.members[0]
+	// Restart m0 with the timeout; nothing polls as its application.
+	c.kill(m0)
+	m0.cfg.AppLivenessTimeout = time.Second
+	c.start(m0)
+	observe := func() api.Mine {
+		code, body := httpDo(t, m0, http.MethodGet, "/partitions/mine?ack=false")
+		var m api.Mine
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &m) != nil {
+			t.Fatalf("/partitions/mine: %d %s", code, body)
+		}
+		return m
+	}
+	c.eventually(30*time.Second, "m0 drained for its silent application", func() bool {
+		m := observe()
+		return m.Draining && m.DrainReason == "app-liveness"
+	})
+	c.eventually(30*time.Second, "m0's partitions moved away", func() bool { return len(c.holdings(m0)) == 0 })
+	if v := testutil.ToFloat64(m0.d.metrics.appLive); v != 0 {
+		t.Errorf("ringd_app_live = %v while drained for liveness", v)
+	}
+	// The application polls again (a watch, as clientlib does).
+	go httpDo(t, m0, http.MethodGet, "/partitions/mine?index=0&wait=5s")
+	c.eventually(30*time.Second, "m0 undrained after its application polled", func() bool {
+		return !observe().Draining && testutil.ToFloat64(m0.d.metrics.appLive) == 1
+	})
 }

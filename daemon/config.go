@@ -113,6 +113,13 @@ type Config struct {
 	// ReleaseTimeout bounds how long a member waits for its app to acknowledge
 	// a release before it lets the partition go anyway.
 	ReleaseTimeout time.Duration
+	// AppLivenessTimeout, when > 0, drains this member once its
+	// application has not polled GET /partitions/mine for that long (a
+	// long-poll counts until its wait ends), as Kafka's max.poll.interval
+	// does: an application that hangs with its partitions loses them
+	// instead of holding them up. The member takes partitions again at the
+	// application's next poll. 0 (default): off.
+	AppLivenessTimeout time.Duration
 	// ShutdownTimeout bounds a graceful shutdown (drain, leave, stop HTTP).
 	ShutdownTimeout time.Duration
 	// RejoinInterval is how often an isolated member tries its seeds again.

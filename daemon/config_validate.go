@@ -233,6 +233,9 @@ func (c Config) Resolve() (Resolved, error) {
 	if c.FlapHoldDown < 0 || c.FlapHoldDown > maxFlapHoldDown {
 		bad("--flap-hold-down", "must be between 0 (damping off) and %v (got %v)", maxFlapHoldDown, c.FlapHoldDown)
 	}
+	if t := c.AppLivenessTimeout; t != 0 && (t < time.Second || t > time.Hour) {
+		bad("--app-liveness-timeout", "must be 0 (off) or between 1s and 1h (got %v)", t)
+	}
 	if c.SafetyMargin < 0 {
 		bad("--safety-margin", "must be >= 0 (got %v)", c.SafetyMargin)
 	}

@@ -37,6 +37,14 @@ type Daemon struct {
 	inc         uint64
 
 	ml *memberlist.Memberlist
+	// drainReasons are why this member drains (drainAdmin,
+	// drainAppLiveness); drainMu orders their changes.
+	drainMu      sync.Mutex
+	drainReasons map[string]bool
+	// appLiveUntil is when the application's latest poll of
+	// /partitions/mine ends (UnixNano), for --app-liveness-timeout.
+	appLiveUntil atomic.Int64
+
 	// secrets holds the admin token and TLS certificate and reloads them.
 	secrets secrets
 	// gossipAddr and gossipPort are where memberlist listens, read once at
@@ -169,6 +177,7 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, fmt.Errorf("%w: Start needs the result of Config.Resolve", ErrInvalidConfig)
 	}
 	cfg := r.cfg
+	memberlistTelemetry() // before memberlist starts reporting
 	d := &Daemon{
 		cfg:         cfg,
 		fingerprint: cfg.Fingerprint(),
@@ -269,7 +278,7 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		Logger:         logger.Named(LogHTTP),
 		AdminToken:     r.adminToken,
 		Registerer:     d.metrics.reg,
-		MetricsHandler: promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}),
+		MetricsHandler: promhttp.HandlerFor(prometheus.Gatherers{d.metrics.reg, memberlistTelemetry()}, promhttp.HandlerOpts{}),
 	})
 	serveLn := ln
 	if r.tlsCert != nil {
@@ -301,6 +310,7 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		d.log.Info("the ops listener serves /healthz, /readyz and /metrics in plain HTTP to other hosts (no admin routes, no partitions)", "ops", d.opsLn.Addr().String())
 	}
 	go d.secrets.watch()
+	go d.watchAppLiveness()
 	local := ml.LocalNode()
 	d.gossipAddr, d.gossipPort = local.Address(), int(local.Port)
 	d.log.Info("ringd started", "name", cfg.Name, "gossip", d.gossipAddr,

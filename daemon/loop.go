@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"runtime/pprof"
@@ -488,26 +489,64 @@ func (d *Daemon) drain(ctx context.Context) {
 	}
 }
 
-// setDraining updates the core and our gossiped metadata (an operator's
-// drain: the member keeps its vote).
-func (d *Daemon) setDraining(ctx context.Context, on bool) error {
+// Why a member drains: an operator, or its application stopped polling
+// (--app-liveness-timeout). It drains while either holds; each is lifted
+// on its own.
+const (
+	drainAdmin       = "admin"
+	drainAppLiveness = "app-liveness"
+)
+
+// setDraining sets or lifts one reason to drain and applies the result to
+// the core and our gossiped metadata (a drain keeps the member's vote).
+// Only an operator's drain is refused when no other member could take the
+// partitions: an application that stopped polling cannot work on them
+// anyway.
+func (d *Daemon) setDraining(ctx context.Context, reason string, on bool) error {
+	d.drainMu.Lock()
+	defer d.drainMu.Unlock()
+	want := maps.Clone(d.drainReasons)
+	if want == nil {
+		want = map[string]bool{}
+	}
+	if on {
+		want[reason] = true
+	} else {
+		delete(want, reason)
+	}
+	draining := len(want) > 0
 	if err := d.do(ctx, func(now time.Time, c *core.Core) error {
 		if c.Leaving() {
 			return errShuttingDown // a leave cannot be undone
 		}
-		if on && !c.Draining() && !d.othersCanTakeOver() {
+		if on && reason == drainAdmin && !c.Draining() && !d.othersCanTakeOver() {
 			return errOnlyMember
 		}
-		c.SetDraining(on)
+		d.drainReasons = want
+		c.SetDraining(draining)
 		return nil
 	}); err != nil {
 		return err
 	}
-	d.setMetaFlags(func(s *metaFlags) { s.draining = on })
+	d.setMetaFlags(func(s *metaFlags) { s.draining = draining })
 	if err := d.setMeta(); err != nil {
 		return err
 	}
 	return d.ml.UpdateNode(time.Second)
+}
+
+// drainReason says why this member drains ("" while it does not): for
+// GET /partitions/mine.
+func (d *Daemon) drainReason() string {
+	d.drainMu.Lock()
+	defer d.drainMu.Unlock()
+	switch {
+	case d.drainReasons[drainAdmin]:
+		return drainAdmin
+	case d.drainReasons[drainAppLiveness]:
+		return drainAppLiveness
+	}
+	return ""
 }
 
 // errOnlyMember refuses a drain nobody could take the partitions from.

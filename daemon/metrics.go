@@ -15,6 +15,7 @@ type metrics struct {
 	droppedInbound   prometheus.Counter
 	unassigned       prometheus.Gauge
 	reloads          *prometheus.CounterVec
+	appLive          prometheus.Gauge
 	badMessages      prometheus.Counter
 	sendFailures     *prometheus.CounterVec
 	tablesSuperseded prometheus.Counter
@@ -61,6 +62,8 @@ func newMetrics() *metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringd_secret_reloads_total",
 			Help: "Reloads of --admin-token-file (file=admin-token) and the TLS certificate (file=tls), by result (ok, error: the previous one stays)."},
 			[]string{"file", "result"}),
+		appLive: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_app_live",
+			Help: "0 while this member is drained because its application has not polled within --app-liveness-timeout; 1 otherwise."}),
 		unassigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_partitions_unassigned",
 			Help: "Partitions the newest table this member applied gives to nobody (between a release and the next grant, or after a failure until the leader grants them again)."}),
 		leaseValid: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_lease_valid",
@@ -97,6 +100,7 @@ func newMetrics() *metrics {
 		m.reloads.WithLabelValues(file, "ok")
 		m.reloads.WithLabelValues(file, "error")
 	}
+	m.appLive.Set(1)
 	bi := buildinfo.Get()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_build_info",
 		Help:        "Always 1; the labels say which build of ringd runs (as GET /version).",
@@ -108,7 +112,7 @@ func newMetrics() *metrics {
 	m.membersDraining = m.members.WithLabelValues("draining")
 	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff)
 	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.tablesSuperseded, m.isLeader, m.term,
-		m.tableVersion, m.owned, m.unassigned, m.reloads, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
+		m.tableVersion, m.owned, m.unassigned, m.reloads, m.appLive, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

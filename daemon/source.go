@@ -277,9 +277,16 @@ func (s *source) MineDeadlines() *restapi.MineDeadlines {
 		return m
 	}
 	v := snap.view
+	reason := s.d.drainReason()
+	s.d.metaMu.Lock()
+	if s.d.metaState.leaving {
+		reason = "shutdown"
+	}
+	s.d.metaMu.Unlock()
 	m := &restapi.MineDeadlines{
 		Mine: api.Mine{Node: v.Node, Incarnation: strconv.FormatUint(v.Incarnation, 10), Term: v.Term,
-			Index: v.Index, Leader: v.Leader, Partitions: make([]api.Partition, 0, len(v.Holdings))},
+			Index: v.Index, Leader: v.Leader, Draining: reason != "", DrainReason: reason,
+			Partitions: make([]api.Partition, 0, len(v.Holdings))},
 		LeaseUntil: v.LeaseUntil,
 		Until:      make([]time.Time, 0, len(v.Holdings)),
 		Changed:    snap.changed,
@@ -448,7 +455,7 @@ func (s *source) setDraining(ctx context.Context, on bool) error {
 		what = "drain"
 	}
 	s.d.adminAsked(ctx, what)
-	if err := s.d.setDraining(ctx, on); err != nil {
+	if err := s.d.setDraining(ctx, drainAdmin, on); err != nil {
 		switch {
 		case errors.Is(err, errOnlyMember):
 			return fmt.Errorf("%w: %v", restapi.ErrConflict, err)

@@ -59,6 +59,13 @@ func (s *Server) getMine(c echo.Context) error {
 		return err
 	}
 
+	if w, ok := s.src.(AppWatcher); ok && ack {
+		until := start
+		if q.block {
+			until = start.Add(q.wait)
+		}
+		w.AppPolled(until)
+	}
 	// An index acknowledges only for the process that handed it out: with
 	// ?incarnation= naming another one (the member restarted), nothing.
 	if a, ok := s.src.(Acknowledger); ok && q.block && ack {

@@ -84,6 +84,12 @@ func appendMine(b []byte, v api.Mine, heldMs int64) (out []byte, heldAt int) {
 	b = strconv.AppendUint(b, v.Index, 10)
 	b = append(b, `,"leader":`...)
 	b = appendJSONString(b, v.Leader)
+	b = append(b, `,"draining":`...)
+	b = strconv.AppendBool(b, v.Draining)
+	if v.DrainReason != "" {
+		b = append(b, `,"drainReason":`...)
+		b = appendJSONString(b, v.DrainReason)
+	}
 	b = append(b, `,"heldMs":`...)
 	heldAt = len(b)
 	b = strconv.AppendInt(b, heldMs, 10)

@@ -53,7 +53,7 @@ func TestMineJSONFieldsAsDesigned(t *testing.T) {
 	if err := dec.Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"heldMs", "incarnation", "index", "leader", "leaseRemainingMs", "node", "partitions", "term"}
+	want := []string{"draining", "heldMs", "incarnation", "index", "leader", "leaseRemainingMs", "node", "partitions", "term"}
 	if got := keys(doc); !reflect.DeepEqual(got, want) {
 		t.Fatalf("top-level fields = %v, want %v", got, want)
 	}

@@ -38,6 +38,13 @@ type Acknowledger interface {
 	AckIndex(index uint64)
 }
 
+// AppWatcher hears of the application's polls of GET /partitions/mine
+// (not those with ?ack=false, which observers send): until is when the
+// poll's wait ends, the request's arrival for a plain read.
+type AppWatcher interface {
+	AppPolled(until time.Time)
+}
+
 // Options tunes a Server. The zero value is usable.
 type Options struct {
 	// Logger gets one debug line per request and error lines for bugs.

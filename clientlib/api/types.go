@@ -30,6 +30,13 @@ type Mine struct {
 	Term        uint64 `json:"term" format:"int64" validate:"required"`
 	Index       uint64 `json:"index" format:"int64" validate:"required"`
 	Leader      string `json:"leader" validate:"required"`
+	// Draining is true while the leader moves this member's partitions away
+	// and gives it none: DrainReason says why ("admin": an operator's
+	// drain; "app-liveness": the application did not poll within
+	// --app-liveness-timeout, lifted by this very poll once the leader
+	// hears of it; "shutdown": the member is stopping).
+	Draining    bool   `json:"draining" validate:"required"`
+	DrainReason string `json:"drainReason,omitempty" enums:"admin,app-liveness,shutdown"`
 	// HeldMs is how long the server held this request (a long-poll) before
 	// it answered: a partition's deadline is send time + HeldMs +
 	// LeaseRemainingMs.

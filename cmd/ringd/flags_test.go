@@ -381,7 +381,7 @@ func TestEveryConfigFieldHasAFlag(t *testing.T) {
 	nonDefault := map[string]string{
 		"name": "other-name", "gossip-addr": "127.0.0.1:1", "advertise-addr": "10.0.0.1:2",
 		"http-addr": "127.0.0.1:3", "join": "a,b", "partitions": "64", "load": "2",
-		"priority": "4", "bootstrap-expect": "3", "gossip-key-file": "/k", "admin-token-file": "/t", "tls-cert-file": "/c", "tls-key-file": "/kk",
+		"priority": "4", "bootstrap-expect": "3", "gossip-key-file": "/k", "admin-token-file": "/t", "tls-cert-file": "/c", "tls-key-file": "/kk", "app-liveness-timeout": "30s",
 		"data-dir": "/d", "cluster-label": "blue", "log-level": "debug", "log-json": "true",
 		"preempt": "false", "heartbeat-interval": "100ms", "leader-timeout": "2s",
 		"election-timeout": "300ms", "leader-lease": "900ms", "lease": "4s", "drift": "0.1",
@@ -474,8 +474,8 @@ func TestParseConfigBadGossipKey(t *testing.T) {
 	}
 	env := envOf(map[string]string{"RINGD_GOSSIP_KEY_FILE": key})
 	_, err := parseConfig(nil, env)
-	want := "--gossip-key-file must name a readable file holding a base64 key of 16, 24 or 32 bytes: " +
-		key + ": not valid base64: gossip key must be base64 of 16, 24 or 32 bytes (set by RINGD_GOSSIP_KEY_FILE)"
+	want := "--gossip-key-file must name a readable file holding base64 keys of 16, 24 or 32 bytes, one per line: " +
+		key + " line 1: not valid base64: gossip key must be base64 of 16, 24 or 32 bytes (set by RINGD_GOSSIP_KEY_FILE)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v\nwant    %s", err, want)
 	}
