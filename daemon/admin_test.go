@@ -133,7 +133,7 @@ func TestChangeLogKeepsEventsApartFromMoves(t *testing.T) {
 // TestAppLivenessDrains: a member whose application stops polling loses
 // its partitions after --app-liveness-timeout, says why, and takes
 // partitions again at the application's next poll. Observers' polls
-// (?ack=false) do not count.
+// (?observer=true) do not count; clientlib's (?ack=false) do.
 func TestAppLivenessDrains(t *testing.T) {
 	c := newTestCluster(t, 2, 16)
 	c.waitCoverage(c.members, 30*time.Second)
@@ -143,24 +143,32 @@ func TestAppLivenessDrains(t *testing.T) {
 	m0.cfg.AppLivenessTimeout = time.Second
 	c.start(m0)
 	observe := func() api.Mine {
-		code, body := httpDo(t, m0, http.MethodGet, "/partitions/mine?ack=false")
+		code, body := httpDo(t, m0, http.MethodGet, "/partitions/mine?ack=false&observer=true")
 		var m api.Mine
 		if code != http.StatusOK || json.Unmarshal([]byte(body), &m) != nil {
 			t.Fatalf("/partitions/mine: %d %s", code, body)
 		}
 		return m
 	}
-	c.eventually(30*time.Second, "m0 drained for its silent application", func() bool {
+	c.eventually(30*time.Second, "m0 drained for its silent application, ringd_app_live 0", func() bool {
 		m := observe()
-		return m.Draining && m.DrainReason == "app-liveness"
+		return m.Draining && m.DrainReason == "app-liveness" && testutil.ToFloat64(m0.d.metrics.appLive) == 0
 	})
 	c.eventually(30*time.Second, "m0's partitions moved away", func() bool { return len(c.holdings(m0)) == 0 })
-	if v := testutil.ToFloat64(m0.d.metrics.appLive); v != 0 {
-		t.Errorf("ringd_app_live = %v while drained for liveness", v)
-	}
-	// The application polls again (a watch, as clientlib does).
-	go httpDo(t, m0, http.MethodGet, "/partitions/mine?index=0&wait=5s")
+	// The application polls again: a watch without acknowledging, as
+	// clientlib polls.
+	polled := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + m0.d.HTTPAddr() + "/partitions/mine?index=0&wait=2s&ack=false")
+		if err == nil {
+			resp.Body.Close()
+		}
+		polled <- err
+	}()
 	c.eventually(30*time.Second, "m0 undrained after its application polled", func() bool {
 		return !observe().Draining && testutil.ToFloat64(m0.d.metrics.appLive) == 1
 	})
+	if err := <-polled; err != nil {
+		t.Errorf("the application's poll: %v", err)
+	}
 }

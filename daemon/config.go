@@ -175,7 +175,7 @@ var TimingProfiles = map[string]map[string]string{
 type Resolved struct {
 	cfg        Config
 	gossipKeys [][]byte         // from --gossip-key-file, the primary first; nil without one
-	adminToken string           // from --admin-token-file; "" without one
+	adminTokens []string        // from --admin-token-file; nil without one
 	tlsCert    *tls.Certificate // from --tls-cert-file and --tls-key-file; nil without
 	resolved   bool             // set only by Resolve
 }

@@ -165,7 +165,7 @@ func (c Config) Resolve() (Resolved, error) {
 	}
 	if c.AdminTokenFile != "" {
 		var err error
-		if r.adminToken, err = LoadAdminToken(c.AdminTokenFile); err != nil {
+		if r.adminTokens, err = LoadAdminTokens(c.AdminTokenFile); err != nil {
 			badCause("--admin-token-file", "must name a readable file holding a token", err)
 		}
 	}
@@ -298,9 +298,10 @@ func LoadTLSCert(certFile, keyFile string) (*tls.Certificate, error) {
 	return &cert, nil
 }
 
-// LoadAdminToken reads the admin bearer token: the file's content with
-// surrounding white space removed, which must not be empty.
-func LoadAdminToken(path string) (string, error) { return secret.Token(path) }
+// LoadAdminTokens reads the admin bearer tokens: one per line, surrounding
+// white space removed, at least one. Every one is accepted, so a token is
+// rotated by adding the new one, updating the clients, removing the old.
+func LoadAdminTokens(path string) ([]string, error) { return secret.Tokens(path) }
 
 // times returns n*d for a positive d, saturating instead of overflowing.
 func times(n int64, d time.Duration) time.Duration {

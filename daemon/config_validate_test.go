@@ -311,15 +311,19 @@ func TestLoadGossipKeys(t *testing.T) {
 	}
 }
 
-func TestLoadAdminToken(t *testing.T) {
-	got, err := LoadAdminToken(writeFile(t, "tok", "\tabc def \r\n"))
-	if err != nil || got != "abc def" {
-		t.Fatalf("LoadAdminToken = %q, %v; want %q", got, err, "abc def")
+func TestLoadAdminTokens(t *testing.T) {
+	got, err := LoadAdminTokens(writeFile(t, "tok", "\tabc def \r\n"))
+	if err != nil || len(got) != 1 || got[0] != "abc def" {
+		t.Fatalf("LoadAdminTokens = %q, %v; want [abc def]", got, err)
 	}
-	if _, err := LoadAdminToken(writeFile(t, "tok", "\n\n")); !errors.Is(err, ErrEmptyAdminToken) {
+	got, err = LoadAdminTokens(writeFile(t, "tok", "new-token\n\n  old-token  \n"))
+	if err != nil || len(got) != 2 || got[0] != "new-token" || got[1] != "old-token" {
+		t.Fatalf("two lines: LoadAdminTokens = %q, %v", got, err)
+	}
+	if _, err := LoadAdminTokens(writeFile(t, "tok", "\n\n")); !errors.Is(err, ErrEmptyAdminToken) {
 		t.Errorf("blank file: err = %v, want ErrEmptyAdminToken", err)
 	}
-	if _, err := LoadAdminToken(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := LoadAdminTokens(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: err = %v, want fs.ErrNotExist", err)
 	}
 }

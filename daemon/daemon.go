@@ -38,9 +38,12 @@ type Daemon struct {
 
 	ml *memberlist.Memberlist
 	// drainReasons are why this member drains (drainAdmin,
-	// drainAppLiveness); drainMu orders their changes.
-	drainMu      sync.Mutex
+	// drainAppLiveness), owned by the loop; drainShown is the reason
+	// /partitions/mine shows ("shutdown" once leaving); drainMu orders the
+	// gossiped metadata's updates.
 	drainReasons map[string]bool
+	drainShown   atomic.Pointer[string]
+	drainMu      sync.Mutex
 	// appLiveUntil is when the application's latest poll of
 	// /partitions/mine ends (UnixNano), for --app-liveness-timeout.
 	appLiveUntil atomic.Int64
@@ -148,19 +151,21 @@ func WithTransport(t memberlist.NodeAwareTransport) Option {
 // gracefully (drain, leave, stop HTTP) bounded by --shutdown-timeout. Until
 // then SIGHUP reloads the admin token and the TLS certificate (Reload).
 func Run(ctx context.Context, r Resolved, logger hclog.Logger) error {
+	// SIGHUP reloads the admin token, the TLS certificate and the gossip
+	// keys; caught from before the start, so that an early one does not
+	// end the process (SIGHUP's default).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	d, err := Start(r, logger)
 	if err != nil {
 		return err
 	}
-	// SIGHUP reloads the admin token and the TLS certificate.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-hup:
-			logger.Info("SIGHUP: reloading the admin token and the TLS certificate")
+			logger.Info("SIGHUP: reloading the admin token, the TLS certificate and the gossip key file")
 			_ = d.Reload() // logged by Reload; the previous values stay
 		}
 	}
@@ -179,21 +184,22 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	cfg := r.cfg
 	memberlistTelemetry() // before memberlist starts reporting
 	d := &Daemon{
-		cfg:         cfg,
-		fingerprint: cfg.Fingerprint(),
-		log:         logger,
-		metrics:     newMetrics(),
-		inc:         uint64(time.Now().UnixNano()),
-		firstIndex:  uint64(wallNow().UnixMicro()),
-		inbox:       make(chan *core.Envelope, 4096),
-		urgent:      make(chan *core.Envelope, 1024),
-		memberWake:  make(chan struct{}, 1),
-		ackWake:     make(chan struct{}, 1),
-		cmds:        make(chan command),
-		nodes:       map[string]*memberlist.Node{},
-		metas:       map[string]nodeMeta{},
-		loopDone:    make(chan struct{}),
-		stop:        make(chan struct{}),
+		cfg:          cfg,
+		fingerprint:  cfg.Fingerprint(),
+		log:          logger,
+		metrics:      newMetrics(),
+		inc:          uint64(time.Now().UnixNano()),
+		firstIndex:   uint64(wallNow().UnixMicro()),
+		inbox:        make(chan *core.Envelope, 4096),
+		drainReasons: map[string]bool{},
+		urgent:       make(chan *core.Envelope, 1024),
+		memberWake:   make(chan struct{}, 1),
+		ackWake:      make(chan struct{}, 1),
+		cmds:         make(chan command),
+		nodes:        map[string]*memberlist.Node{},
+		metas:        map[string]nodeMeta{},
+		loopDone:     make(chan struct{}),
+		stop:         make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(d)
@@ -236,7 +242,7 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	d.httpLn = ln
 	d.secrets.d = d
-	d.secrets.start(r.tlsCert)
+	d.secrets.start(r.tlsCert, r.gossipKeys)
 	if cfg.OpsAddr != "" {
 		if d.opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
 			ln.Close()
@@ -276,7 +282,7 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	d.sender = newSender(d.sendReliable, d.metrics)
 	d.http = restapi.New(&source{d: d}, restapi.Options{
 		Logger:         logger.Named(LogHTTP),
-		AdminToken:     r.adminToken,
+		AdminTokens:    r.adminTokens,
 		Registerer:     d.metrics.reg,
 		MetricsHandler: promhttp.HandlerFor(prometheus.Gatherers{d.metrics.reg, memberlistTelemetry()}, promhttp.HandlerOpts{}),
 	})
@@ -299,7 +305,7 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		}()
 	}
 	if !isLoopbackAddr(ln.Addr()) {
-		if r.adminToken == "" {
+		if len(r.adminTokens) == 0 {
 			d.log.Warn("the API listens on a non-loopback address without --admin-token-file: the admin routes refuse every request", "http", ln.Addr().String())
 		}
 		if r.tlsCert == nil {

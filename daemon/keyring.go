@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 
@@ -38,6 +39,7 @@ const keyringVersion = 1
 var (
 	errNoEncryption  = errors.New("gossip encryption is off: it can only be turned on by starting every member with --gossip-key-file")
 	errKeyUnknown    = errors.New("that key is not installed on this member")
+	errNotKept       = errors.New("the key change is in effect on this member but could not be saved in --data-dir; update --gossip-key-file before it restarts")
 	errRemovePrimary = errors.New("that key is the primary one, which encrypts what this member sends: use another key first")
 )
 
@@ -136,6 +138,10 @@ func (d *Daemon) keys() (api.Keys, error) {
 	if d.keyring == nil {
 		return api.Keys{}, errNoEncryption
 	}
+	// memberlist's RemoveKey shifts the slice GetKeys hands out in place:
+	// read it only while no change runs.
+	d.keyMu.Lock()
+	defer d.keyMu.Unlock()
 	primary := d.keyring.GetPrimaryKey()
 	out := api.Keys{Node: d.cfg.Name, Primary: keyFingerprint(primary), Keys: []api.Key{}}
 	for _, k := range d.keyring.GetKeys() {
@@ -168,7 +174,7 @@ func (d *Daemon) keyOp(ctx context.Context, op string, key []byte) error {
 	case "remove":
 		switch {
 		case !installed:
-			return errKeyUnknown
+			return nil // already gone: a step run again after a partial failure succeeds
 		case bytes.Equal(d.keyring.GetPrimaryKey(), key):
 			return errRemovePrimary
 		}
@@ -188,6 +194,50 @@ func (d *Daemon) keyOp(ctx context.Context, op string, key []byte) error {
 	}
 	if err := saveKeyring(d.cfg.DataDir, d.keyring); err != nil {
 		d.log.Error("the key change is in effect but could not be saved in --data-dir; update --gossip-key-file before this member restarts", "error", err)
+		return fmt.Errorf("%w: %v", errNotKept, err)
+	}
+	return nil
+}
+
+// setKeyring makes the keyring hold exactly keys, the first primary: a
+// change of --gossip-key-file read at run time. Kubernetes updates a
+// mounted Secret in place, so a rotation can also go through the file:
+// "old, new" on every member, then "new, old", then "new", waiting for
+// every member to read each (ringctl keys list --all shows it).
+func (d *Daemon) setKeyring(keys [][]byte) error {
+	d.keyMu.Lock()
+	defer d.keyMu.Unlock()
+	for _, k := range keys {
+		if err := d.keyring.AddKey(k); err != nil {
+			return err
+		}
+	}
+	if err := d.keyring.UseKey(keys[0]); err != nil {
+		return err
+	}
+	// The keys to drop first, then drop them: RemoveKey shifts the slice
+	// GetKeys returned, so removing while ranging over it skips keys.
+	var drop [][]byte
+	for _, k := range d.keyring.GetKeys() {
+		if !slices.ContainsFunc(keys, func(o []byte) bool { return bytes.Equal(o, k) }) {
+			drop = append(drop, bytes.Clone(k))
+		}
+	}
+	for _, k := range drop {
+		if err := d.keyring.RemoveKey(k); err != nil {
+			return err
+		}
+	}
+	var fps []string
+	for _, k := range keys {
+		fps = append(fps, keyFingerprint(k))
+	}
+	d.log.Info("gossip keys set from --gossip-key-file", "primary", fps[0], "keys", fps)
+	d.changes.add(time.Now(), api.ChangeAdmin, "%s: gossip keys set from the key file, primary %s", d.cfg.Name, fps[0])
+	if d.cfg.DataDir != "" {
+		if err := saveKeyring(d.cfg.DataDir, d.keyring); err != nil {
+			d.log.Error("the keys from --gossip-key-file are in effect but could not be saved in --data-dir", "error", err)
+		}
 	}
 	return nil
 }

@@ -6,8 +6,8 @@ import (
 )
 
 // AppPolled records a poll of GET /partitions/mine by the application (not
-// an observer's ?ack=false): the application counts as alive until the
-// poll's wait ends (until), and for --app-liveness-timeout after that.
+// an ?observer=true one): the application counts as alive until the poll's
+// wait ends (until), and for --app-liveness-timeout after that.
 func (s *source) AppPolled(until time.Time) {
 	n := until.UnixNano()
 	for {

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"runtime/pprof"
@@ -501,20 +500,9 @@ const (
 // the core and our gossiped metadata (a drain keeps the member's vote).
 // Only an operator's drain is refused when no other member could take the
 // partitions: an application that stopped polling cannot work on them
-// anyway.
+// anyway. The reasons live in the loop (the closure), so a call that gave
+// up waiting cannot race a later one; readers see d.drainShown.
 func (d *Daemon) setDraining(ctx context.Context, reason string, on bool) error {
-	d.drainMu.Lock()
-	defer d.drainMu.Unlock()
-	want := maps.Clone(d.drainReasons)
-	if want == nil {
-		want = map[string]bool{}
-	}
-	if on {
-		want[reason] = true
-	} else {
-		delete(want, reason)
-	}
-	draining := len(want) > 0
 	if err := d.do(ctx, func(now time.Time, c *core.Core) error {
 		if c.Leaving() {
 			return errShuttingDown // a leave cannot be undone
@@ -522,12 +510,22 @@ func (d *Daemon) setDraining(ctx context.Context, reason string, on bool) error 
 		if on && reason == drainAdmin && !c.Draining() && !d.othersCanTakeOver() {
 			return errOnlyMember
 		}
-		d.drainReasons = want
-		c.SetDraining(draining)
+		if on {
+			d.drainReasons[reason] = true
+		} else {
+			delete(d.drainReasons, reason)
+		}
+		c.SetDraining(len(d.drainReasons) > 0)
+		d.drainShown.Store(drainShownOf(d.drainReasons))
 		return nil
 	}); err != nil {
 		return err
 	}
+	// The metadata follows the newest state, whatever order concurrent
+	// calls finish in.
+	d.drainMu.Lock()
+	defer d.drainMu.Unlock()
+	draining := *d.drainShown.Load() != ""
 	d.setMetaFlags(func(s *metaFlags) { s.draining = draining })
 	if err := d.setMeta(); err != nil {
 		return err
@@ -535,16 +533,23 @@ func (d *Daemon) setDraining(ctx context.Context, reason string, on bool) error 
 	return d.ml.UpdateNode(time.Second)
 }
 
+// drainShownOf is the reason GET /partitions/mine shows for reasons.
+func drainShownOf(reasons map[string]bool) *string {
+	r := ""
+	switch {
+	case reasons[drainAdmin]:
+		r = drainAdmin
+	case reasons[drainAppLiveness]:
+		r = drainAppLiveness
+	}
+	return &r
+}
+
 // drainReason says why this member drains ("" while it does not): for
 // GET /partitions/mine.
 func (d *Daemon) drainReason() string {
-	d.drainMu.Lock()
-	defer d.drainMu.Unlock()
-	switch {
-	case d.drainReasons[drainAdmin]:
-		return drainAdmin
-	case d.drainReasons[drainAppLiveness]:
-		return drainAppLiveness
+	if p := d.drainShown.Load(); p != nil {
+		return *p
 	}
 	return ""
 }
@@ -572,6 +577,8 @@ func (d *Daemon) othersCanTakeOver() bool {
 // leader takes its vote away.
 func (d *Daemon) setLeaving(ctx context.Context) error {
 	if err := d.do(ctx, func(now time.Time, c *core.Core) error {
+		shutdown := "shutdown"
+		d.drainShown.Store(&shutdown) // before the leaving view is published
 		c.SetLeaving()
 		return nil
 	}); err != nil {

@@ -60,7 +60,7 @@ func newMetrics() *metrics {
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_owned_partitions",
 			Help: "Partitions this member's app may work on now."}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringd_secret_reloads_total",
-			Help: "Reloads of --admin-token-file (file=admin-token) and the TLS certificate (file=tls), by result (ok, error: the previous one stays)."},
+			Help: "Reloads of --admin-token-file (file=admin-token), the TLS certificate (file=tls) and --gossip-key-file (file=gossip-key), by result (ok, error: the previous one stays)."},
 			[]string{"file", "result"}),
 		appLive: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_app_live",
 			Help: "0 while this member is drained because its application has not polled within --app-liveness-timeout; 1 otherwise."}),
@@ -96,7 +96,7 @@ func newMetrics() *metrics {
 	for _, channel := range []string{"udp", "tcp", "queue"} {
 		m.sendFailures.WithLabelValues(channel)
 	}
-	for _, file := range []string{"admin-token", "tls"} {
+	for _, file := range []string{"admin-token", "tls", "gossip-key"} {
 		m.reloads.WithLabelValues(file, "ok")
 		m.reloads.WithLabelValues(file, "error")
 	}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -25,6 +26,11 @@ type secrets struct {
 	stamps map[string]fileStamp
 	// cert is the API listener's certificate, nil without TLS.
 	cert *tls.Certificate
+	// gossipKeys is the digest of the keys last read from
+	// --gossip-key-file: the file is applied when its keys change, so a
+	// SIGHUP for the certificate does not undo a rotation done through
+	// the admin API.
+	gossipKeys [32]byte
 }
 
 type fileStamp struct {
@@ -43,7 +49,7 @@ func stampOf(path string) fileStamp {
 // files lists the secret files of the configuration.
 func (s *secrets) files() []string {
 	var out []string
-	for _, f := range []string{s.d.cfg.AdminTokenFile, s.d.cfg.TLSCertFile, s.d.cfg.TLSKeyFile} {
+	for _, f := range []string{s.d.cfg.AdminTokenFile, s.d.cfg.TLSCertFile, s.d.cfg.TLSKeyFile, s.d.cfg.GossipKeyFile} {
 		if f != "" {
 			out = append(out, f)
 		}
@@ -52,10 +58,11 @@ func (s *secrets) files() []string {
 }
 
 // start records the files as Resolve read them.
-func (s *secrets) start(cert *tls.Certificate) {
+func (s *secrets) start(cert *tls.Certificate, gossipKeys [][]byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cert = cert
+	s.gossipKeys = keysDigest(gossipKeys)
 	s.stamps = map[string]fileStamp{}
 	for _, f := range s.files() {
 		s.stamps[f] = stampOf(f)
@@ -99,7 +106,7 @@ func (s *secrets) reload(why string) error {
 	var errs []error
 	if cfg.AdminTokenFile != "" {
 		stamp := stampOf(cfg.AdminTokenFile)
-		if tok, err := LoadAdminToken(cfg.AdminTokenFile); err != nil {
+		if toks, err := LoadAdminTokens(cfg.AdminTokenFile); err != nil {
 			// Noted as read, so that a bad file is reported once, not
 			// every poll; the next change is read again.
 			s.stamps[cfg.AdminTokenFile] = stamp
@@ -107,7 +114,7 @@ func (s *secrets) reload(why string) error {
 			s.d.log.Error("cannot reload --admin-token-file; keeping the previous token", "why", why, "error", err)
 			errs = append(errs, err)
 		} else if stamp != s.stamps[cfg.AdminTokenFile] || why == reloadSignal {
-			s.d.http.SetAdminToken(tok)
+			s.d.http.SetAdminTokens(toks)
 			s.stamps[cfg.AdminTokenFile] = stamp
 			s.d.metrics.reloads.WithLabelValues("admin-token", "ok").Inc()
 			s.d.log.Info("reloaded the admin token", "why", why, "file", cfg.AdminTokenFile)
@@ -127,7 +134,36 @@ func (s *secrets) reload(why string) error {
 			s.d.log.Info("reloaded the TLS certificate", append([]any{"why", why, "file", cfg.TLSCertFile}, certFields(cert)...)...)
 		}
 	}
+	if cfg.GossipKeyFile != "" && s.d.keyring != nil {
+		stamp := stampOf(cfg.GossipKeyFile)
+		s.stamps[cfg.GossipKeyFile] = stamp
+		if keys, err := LoadGossipKeys(cfg.GossipKeyFile); err != nil {
+			s.d.metrics.reloads.WithLabelValues("gossip-key", "error").Inc()
+			s.d.log.Error("cannot reload --gossip-key-file; keeping the keyring as it is", "why", why, "error", err)
+			errs = append(errs, err)
+		} else if digest := keysDigest(keys); digest != s.gossipKeys {
+			s.gossipKeys = digest
+			if err := s.d.setKeyring(keys); err != nil {
+				s.d.metrics.reloads.WithLabelValues("gossip-key", "error").Inc()
+				errs = append(errs, err)
+			} else {
+				s.d.metrics.reloads.WithLabelValues("gossip-key", "ok").Inc()
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// keysDigest identifies a list of keys in order, without keeping them.
+func keysDigest(keys [][]byte) [32]byte {
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte{byte(len(k))})
+		h.Write(k)
+	}
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
 }
 
 // reloadSignal is the reason of a reload an operator asked for: it applies

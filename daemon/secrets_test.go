@@ -1,18 +1,21 @@
 package daemon
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -125,8 +128,8 @@ func TestTLSAndTokenReload(t *testing.T) {
 		t.Fatalf("HTTPS /healthz: %d %v", code, err)
 	}
 	// net/http answers plain HTTP on a TLS listener with a bare 400.
-	if code, err := status(&http.Client{Timeout: 5 * time.Second}, http.MethodGet, "http://"+d.HTTPAddr()+"/healthz", ""); err == nil && code != http.StatusBadRequest {
-		t.Errorf("plain HTTP on the TLS listener: %d", code)
+	if code, err := status(&http.Client{Timeout: 5 * time.Second}, http.MethodGet, "http://"+d.HTTPAddr()+"/healthz", ""); err != nil || code != http.StatusBadRequest {
+		t.Errorf("plain HTTP on the TLS listener: %d %v, want 400", code, err)
 	}
 	if code, _ := status(c1, http.MethodPost, base+"/admin/undrain", "one"); code != http.StatusOK {
 		t.Fatalf("undrain with the token: %d", code)
@@ -135,17 +138,24 @@ func TestTLSAndTokenReload(t *testing.T) {
 		t.Fatalf("undrain with another token: %d", code)
 	}
 
-	// Rotate both: the new token and certificate are used without a restart.
+	// Rotate both: the new token and certificate are used without a
+	// restart. The token goes through a file with both, so that no client
+	// is refused while they change over.
 	second := writeCert(t, certFile, keyFile, 2)
-	writeAtomically(t, tokenFile, []byte("two\n"))
+	writeAtomically(t, tokenFile, []byte("two\none\n"))
 	c2 := client(second)
-	eventually("the new token to be required", func() bool {
+	eventually("the new token to be accepted", func() bool {
 		code, _ := status(c2, http.MethodPost, base+"/admin/undrain", "two")
 		return code == http.StatusOK
 	})
-	if code, _ := status(c2, http.MethodPost, base+"/admin/undrain", "one"); code != http.StatusForbidden {
-		t.Errorf("the old token still works after the rotation: %d", code)
+	if code, _ := status(c2, http.MethodPost, base+"/admin/undrain", "one"); code != http.StatusOK {
+		t.Errorf("the old token is refused while both are in the file: %d", code)
 	}
+	writeAtomically(t, tokenFile, []byte("two\n"))
+	eventually("the old token to be refused", func() bool {
+		code, _ := status(c2, http.MethodPost, base+"/admin/undrain", "one")
+		return code == http.StatusForbidden
+	})
 	if _, err := status(client(first), http.MethodGet, base+"/healthz", ""); err == nil {
 		t.Error("the old certificate is still served")
 	}
@@ -166,4 +176,79 @@ func TestTLSAndTokenReload(t *testing.T) {
 	if code, err := status(c2, http.MethodPost, base+"/admin/undrain", "two"); err != nil || code != http.StatusOK {
 		t.Errorf("after a broken update, the previous token and certificate: %d %v", code, err)
 	}
+}
+
+// TestGossipKeyFileReload: a rotation through the key file (as a mounted
+// Kubernetes Secret is updated): each version of the file is applied when
+// its keys change, and kept in the data dir.
+func TestGossipKeyFileReload(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "gossip.key")
+	a, b := make([]byte, 32), make([]byte, 32)
+	for i := range a {
+		a[i], b[i] = byte(i), byte(100+i)
+	}
+	enc := func(keys ...[]byte) []byte {
+		var out []byte
+		for _, k := range keys {
+			out = append(out, []byte(base64.StdEncoding.EncodeToString(k)+"\n")...)
+		}
+		return out
+	}
+	writeAtomically(t, keyFile, enc(a))
+	tr, err := memnet.New(1).NewTransport("127.0.0.1:7946")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig("m0", "127.0.0.1:7946", 8, nil, 0)
+	cfg.GossipKeyFile, cfg.DataDir = keyFile, filepath.Join(dir, "data")
+	d, err := Start(mustResolve(t, cfg), hclog.NewNullLogger(), WithTransport(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Crash()
+	want := func(primary []byte, keys ...[]byte) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			k, err := d.keys()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fps []string
+			for _, key := range k.Keys {
+				fps = append(fps, key.Fingerprint)
+			}
+			var wantFps []string
+			for _, key := range keys {
+				wantFps = append(wantFps, keyFingerprint(key))
+			}
+			slices.Sort(fps)
+			slices.Sort(wantFps)
+			if k.Primary == keyFingerprint(primary) && slices.Equal(fps, wantFps) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("keys %v primary %s, want %v primary %s", fps, k.Primary, wantFps, keyFingerprint(primary))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	want(a, a)
+	writeAtomically(t, keyFile, enc(a, b)) // install
+	want(a, a, b)
+	writeAtomically(t, keyFile, enc(b, a)) // use
+	want(b, a, b)
+	writeAtomically(t, keyFile, enc(b)) // remove
+	want(b, b)
+	saved, ok, err := loadKeyring(cfg.DataDir)
+	if err != nil || !ok || len(saved) != 1 || !bytes.Equal(saved[0], b) {
+		t.Errorf("kept keyring: %d keys, %v, %v; want only the new key", len(saved), ok, err)
+	}
+	// A broken file changes nothing.
+	writeAtomically(t, keyFile, []byte("not a key\n"))
+	if err := d.Reload(); err == nil {
+		t.Error("Reload of a broken key file returned no error")
+	}
+	want(b, b)
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/ringd/ringd/clientlib/api"
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/secret"
 	"github.com/ringd/ringd/partitions"
 	"github.com/ringd/ringd/rebalance"
-	"github.com/ringd/ringd/internal/secret"
 	"github.com/ringd/ringd/restapi"
 )
 
@@ -100,6 +100,8 @@ func (s *source) KeyOp(ctx context.Context, op, text string) error {
 		return fmt.Errorf("%w: %v", restapi.ErrConflict, err)
 	case errors.Is(err, errKeyUnknown):
 		return fmt.Errorf("%w: %v", restapi.ErrNotFound, err)
+	case errors.Is(err, errNotKept):
+		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
 	}
 	return err
 }
@@ -278,11 +280,6 @@ func (s *source) MineDeadlines() *restapi.MineDeadlines {
 	}
 	v := snap.view
 	reason := s.d.drainReason()
-	s.d.metaMu.Lock()
-	if s.d.metaState.leaving {
-		reason = "shutdown"
-	}
-	s.d.metaMu.Unlock()
 	m := &restapi.MineDeadlines{
 		Mine: api.Mine{Node: v.Node, Incarnation: strconv.FormatUint(v.Incarnation, 10), Term: v.Term,
 			Index: v.Index, Leader: v.Leader, Draining: reason != "", DrainReason: reason,

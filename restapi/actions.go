@@ -173,7 +173,7 @@ func Requester(ctx context.Context) string {
 // X-Forwarded-For is anyone's to set.
 func (s *Server) requester(r *http.Request) string {
 	how := "without a token"
-	if s.adminDigest.Load() != nil {
+	if s.adminDigests.Load() != nil {
 		if _, ok := bearerToken(r.Header.Values(echo.HeaderAuthorization)); ok {
 			how = "with the admin token"
 		}

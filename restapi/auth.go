@@ -13,15 +13,15 @@ import (
 // bearerChallenge is the WWW-Authenticate of a 401 (RFC 6750).
 const bearerChallenge = `Bearer realm="ringd admin"`
 
-// requireAdmin guards the /admin/* endpoints with the admin token
-// (Options.AdminToken, then SetAdminToken). Without a token it lets through
+// requireAdmin guards the /admin/* endpoints with the admin tokens
+// (Options.AdminToken and AdminTokens, then SetAdminTokens). Without a token it lets through
 // only requests that came in on a loopback listener (the default
 // 127.0.0.1): on an address the network reaches, drain and leader transfer
 // would be open to every pod. The token is looked up per request, so a
 // reloaded one takes effect at once.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		want := s.adminDigest.Load()
+		want := s.adminDigests.Load()
 		if want == nil {
 			if !onLoopback(c.Request()) {
 				return echo.NewHTTPError(http.StatusForbidden,
@@ -39,22 +39,32 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		// the length of the token sent (ConstantTimeCompare returns at once
 		// on a length mismatch).
 		sum := sha256.Sum256([]byte(got))
-		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		match := 0
+		for _, w := range *want {
+			match |= subtle.ConstantTimeCompare(sum[:], w[:])
+		}
+		if match != 1 {
 			return echo.NewHTTPError(http.StatusForbidden, "the admin token is wrong")
 		}
 		return next(c)
 	}
 }
 
-// SetAdminToken replaces the admin token ("" : none, loopback only), for a
-// reload of --admin-token-file; requests from then on need the new one.
-func (s *Server) SetAdminToken(token string) {
-	if token == "" {
-		s.adminDigest.Store(nil)
+// SetAdminTokens replaces the accepted admin tokens (empty strings are
+// skipped; none at all: loopback only), for a reload of
+// --admin-token-file; requests from then on need one of them.
+func (s *Server) SetAdminTokens(tokens []string) {
+	var sums [][32]byte
+	for _, t := range tokens {
+		if t != "" {
+			sums = append(sums, sha256.Sum256([]byte(t)))
+		}
+	}
+	if len(sums) == 0 {
+		s.adminDigests.Store(nil)
 		return
 	}
-	sum := sha256.Sum256([]byte(token))
-	s.adminDigest.Store(&sum)
+	s.adminDigests.Store(&sums)
 }
 
 // onLoopback reports whether r came in on a loopback listener.

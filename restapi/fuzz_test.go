@@ -124,6 +124,9 @@ func wireRequest(method, path, query, auth string, body []byte) (*http.Request, 
 func checkAnswer(t *testing.T, req *http.Request, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	code := rec.Code
+	if loc := rec.Header().Get("Location"); code == http.StatusMovedPermanently && (loc == "/swagger/index.html" || loc == "/dashboard") {
+		return // the addresses people type, led to the pages (TestRedirects)
+	}
 	if code >= 500 || (code >= 300 && code < 400) || code < 200 {
 		t.Fatalf("%s %s: status %d: %s", req.Method, req.URL, code, rec.Body.Bytes())
 	}

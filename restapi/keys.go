@@ -49,6 +49,7 @@ func (s *Server) getKeys(c echo.Context) error {
 //	@Failure		403		{object}	api.Error	"wrong admin token"
 //	@Failure		409		{object}	api.Error	"gossip encryption is off on this member"
 //	@Failure		413		{object}	api.Error	"body too large"
+//	@Failure		503		{object}	api.Error	"the change is in effect but could not be saved in --data-dir"
 //	@Router			/admin/keys/install [post]
 func (s *Server) postKeyInstall(c echo.Context) error { return s.keyOp(c, "install", "installed") }
 
@@ -68,13 +69,14 @@ func (s *Server) postKeyInstall(c echo.Context) error { return s.keyOp(c, "insta
 //	@Failure		404		{object}	api.Error	"the key is not installed on this member"
 //	@Failure		409		{object}	api.Error	"gossip encryption is off on this member"
 //	@Failure		413		{object}	api.Error	"body too large"
+//	@Failure		503		{object}	api.Error	"the change is in effect but could not be saved in --data-dir"
 //	@Router			/admin/keys/use [post]
 func (s *Server) postKeyUse(c echo.Context) error { return s.keyOp(c, "use", "in use") }
 
 // postKeyRemove serves POST /admin/keys/remove.
 //
 //	@Summary		Remove a gossip key from this member
-//	@Description	This member no longer decrypts with the key. Step 3 of a rotation, once every member uses the new key. The primary key cannot be removed.
+//	@Description	This member no longer decrypts with the key. Step 3 of a rotation, once every member uses the new key. The primary key cannot be removed; a key that is not installed is already removed (200), so a step can be run again.
 //	@Tags			admin
 //	@Accept			json
 //	@Produce		json
@@ -84,8 +86,8 @@ func (s *Server) postKeyUse(c echo.Context) error { return s.keyOp(c, "use", "in
 //	@Failure		400		{object}	api.Error	"the body is not a JSON object with a valid key"
 //	@Failure		401		{object}	api.Error	"no or malformed Authorization header (an admin token is configured)"
 //	@Failure		403		{object}	api.Error	"wrong admin token"
-//	@Failure		404		{object}	api.Error	"the key is not installed on this member"
 //	@Failure		409		{object}	api.Error	"the key is the primary one, or gossip encryption is off"
+//	@Failure		503		{object}	api.Error	"the change is in effect but could not be saved in --data-dir"
 //	@Failure		413		{object}	api.Error	"body too large"
 //	@Router			/admin/keys/remove [post]
 func (s *Server) postKeyRemove(c echo.Context) error { return s.keyOp(c, "remove", "removed") }

@@ -38,7 +38,8 @@ type pollQuery struct {
 //	@Produce		json
 //	@Param			index	query		integer	false	"wait until the index differs from this one (the X-Ringd-Index of your last answer)"	minimum(0)
 //	@Param			wait	query		string	false	"how long to wait: a Go duration (30s, 500ms) or whole seconds; default 30s, larger values are cut to the server's maximum (5m); a random extra of up to wait/16 is added, so that watchers do not all come back at once"
-//	@Param			ack		query		boolean	false	"false: do not acknowledge releases with this poll (for observers such as the dashboard)"	default(true)
+//	@Param			ack		query		boolean	false	"false: do not acknowledge releases with this poll (for observers such as the dashboard, and applications that acknowledge each release by its token)"	default(true)
+//	@Param			observer	query	boolean	false	"true: this poll is not the application's (a dashboard, a monitor): it does not count as the application polling for --app-liveness-timeout"	default(false)
 //	@Param			incarnation	query	string	false	"the incarnation of the answer that gave you ?index=: a poll for another process of this member (it restarted) acknowledges nothing"
 //	@Success		200		{object}	api.Mine
 //	@Header			200		{integer}	X-Ringd-Index	"the index of the answer; pass it as ?index= on the next poll"
@@ -59,7 +60,14 @@ func (s *Server) getMine(c echo.Context) error {
 		return err
 	}
 
-	if w, ok := s.src.(AppWatcher); ok && ack {
+	observer, err := boolParam(vals, "observer", false)
+	if err != nil {
+		return err
+	}
+	// The application's polls keep it alive (--app-liveness-timeout),
+	// whether they acknowledge or not (clientlib acknowledges each release
+	// by its token and polls with ?ack=false); an observer says so.
+	if w, ok := s.src.(AppWatcher); ok && !observer {
 		until := start
 		if q.block {
 			until = start.Add(q.wait)

@@ -39,8 +39,8 @@ type Acknowledger interface {
 }
 
 // AppWatcher hears of the application's polls of GET /partitions/mine
-// (not those with ?ack=false, which observers send): until is when the
-// poll's wait ends, the request's arrival for a plain read.
+// (not those with ?observer=true): until is when the poll's wait ends, the
+// request's arrival for a plain read.
 type AppWatcher interface {
 	AppPolled(until time.Time)
 }
@@ -58,11 +58,13 @@ type Options struct {
 	DefaultWait time.Duration
 	// AdminToken protects the /admin/* endpoints: when it is not empty they
 	// need "Authorization: Bearer <AdminToken>" (401 without or malformed,
-	// 403 with another token). When it is empty they are open to anyone who
-	// can reach the API, which is safe only because ringd listens on
-	// 127.0.0.1 by default. It is used as given (no trimming): the caller
-	// reads it from --admin-token-file and strips the line end.
+	// 403 with another token). Without any token they answer only requests
+	// that came in over loopback. It is used as given (no trimming): the
+	// caller reads it from --admin-token-file and strips the line end.
 	AdminToken string
+	// AdminTokens are more tokens accepted as AdminToken is (a rotation:
+	// old and new together). SetAdminTokens replaces both.
+	AdminTokens []string
 	// Registerer gets the HTTP metrics (ringd_http_requests_total and
 	// ringd_http_request_duration_seconds). nil -> no HTTP metrics.
 	Registerer prometheus.Registerer
@@ -108,9 +110,9 @@ type Server struct {
 	keyring Keyring
 	opts    Options
 	log     hclog.Logger
-	// adminDigest is the SHA-256 of the admin token, nil without one
-	// (SetAdminToken).
-	adminDigest atomic.Pointer[[32]byte]
+	// adminDigests are the SHA-256 of the admin tokens, nil without any
+	// (SetAdminTokens).
+	adminDigests atomic.Pointer[[][32]byte]
 	e           *echo.Echo
 	srv         *http.Server
 	// ops serves the probes and metrics on a second listener (ServeOps).
@@ -171,7 +173,7 @@ func New(src Source, opts Options) *Server {
 		quit: make(chan struct{}),
 	}
 	s.parking = newParking(s)
-	s.SetAdminToken(opts.AdminToken)
+	s.SetAdminTokens(append([]string{opts.AdminToken}, opts.AdminTokens...))
 
 	e := echo.New()
 	// We serve through our own http.Server (Serve), so echo's banner and port line

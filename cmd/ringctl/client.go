@@ -41,7 +41,11 @@ func newCtl(addr, tokenFile, caFile string, timeout time.Duration, asJSON bool, 
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{}
+	// No proxy: ringctl talks to members on the pod network or loopback,
+	// and the admin token must not pass through a proxy from the
+	// environment.
+	tr := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+	hc := &http.Client{Transport: tr}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
@@ -51,7 +55,7 @@ func newCtl(addr, tokenFile, caFile string, timeout time.Duration, asJSON bool, 
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, usagef("--ca-file %s holds no PEM certificate", caFile)
 		}
-		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		tr.TLSClientConfig.RootCAs = pool
 	}
 	return &ctl{name: base.Host, base: base, tokenFile: tokenFile, timeout: timeout, hc: hc, json: asJSON, out: out}, nil
 }
@@ -159,11 +163,11 @@ func (c *ctl) do(ctx context.Context, method, path string, query url.Values, bod
 
 // readToken reads the admin token the way ringd reads --admin-token-file.
 func readToken(path string) (string, error) {
-	token, err := secret.Token(path)
+	toks, err := secret.Tokens(path)
 	if err != nil {
 		return "", usagef("--token-file: %v", err)
 	}
-	return token, nil
+	return toks[0], nil // the first: a server accepts every token of its own file
 }
 
 // unwrapURLError drops net/http's `Get "http://...":` prefix: the message

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ var keysCommand = command{
 	flags: func(fs *flag.FlagSet, o *cmdOpts) {
 		fs.StringVar(&o.keyFile, "key-file", "", "read the key from this file instead of the command line (where other users see it)")
 		fs.BoolVar(&o.all, "all", false, "on every member the cluster lists, through their API addresses, instead of only the one at --addr")
+		fs.BoolVar(&o.skipDead, "skip-dead", false, "with --all, leave out members that are not alive instead of refusing")
 	},
 	run: runKeys,
 }
@@ -52,7 +54,7 @@ func runKeys(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {
 	targets := []*ctl{c}
 	if o.all {
 		var err error
-		if targets, err = c.everyMember(ctx); err != nil {
+		if targets, err = c.everyMember(ctx, o.skipDead); err != nil {
 			return err
 		}
 	}
@@ -71,7 +73,7 @@ func runKeys(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {
 		var err error
 		if op == "list" {
 			var keys api.Keys
-			if err = t.get(ctx, "/admin/keys", nil, 0, &keys); err == nil {
+			if err = t.do(ctx, http.MethodGet, "/admin/keys", nil, nil, true, 0, &keys); err == nil {
 				out.Keys, out.Status = &keys, "ok"
 				out.Member = keys.Node
 			}
@@ -156,18 +158,21 @@ func keyArg(op, keyFile string, args []string) (string, error) {
 
 // everyMember returns a ctl for every member the cluster lists, by their
 // advertised API addresses, with this one's scheme, token and trust.
-func (c *ctl) everyMember(ctx context.Context) ([]*ctl, error) {
+func (c *ctl) everyMember(ctx context.Context, skipDead bool) ([]*ctl, error) {
 	var ms api.Members
 	if err := c.get(ctx, "/members", nil, 0, &ms); err != nil {
 		return nil, err
 	}
 	var out []*ctl
-	var missing []string
+	var missing, dead []string
 	for _, m := range ms.Members {
-		if !m.Alive {
+		switch {
+		case !m.Alive && !skipDead:
+			dead = append(dead, m.Name)
 			continue
-		}
-		if m.HTTPAddr == "" {
+		case !m.Alive:
+			continue
+		case m.HTTPAddr == "":
 			missing = append(missing, m.Name)
 			continue
 		}
@@ -176,8 +181,15 @@ func (c *ctl) everyMember(ctx context.Context) ([]*ctl, error) {
 		t.name = m.Name
 		out = append(out, &t)
 	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
+	slices.Sort(dead)
+	slices.Sort(missing)
+	switch {
+	case len(dead) > 0:
+		// A member that misses a step cannot read the others after the
+		// next one: every member or none.
+		return nil, fmt.Errorf("members %s are not alive, and a key step must reach every member; run it again once they are, "+
+			"or pass --skip-dead for members that are gone for good (restarted, they need the new key in their key file)", strings.Join(dead, ", "))
+	case len(missing) > 0:
 		return nil, fmt.Errorf("members %s have no API address other members can reach (their --http-addr is loopback); "+
 			"run the step on each of them with --addr, or give them --http-advertise-addr", strings.Join(missing, ", "))
 	}

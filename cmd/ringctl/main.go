@@ -61,12 +61,13 @@ type command struct {
 
 // cmdOpts are the flags of the commands (each command binds the ones it has).
 type cmdOpts struct {
-	watch   bool
-	owner   string
-	wait    bool
-	timeout time.Duration
-	keyFile string
-	all     bool
+	watch    bool
+	owner    string
+	wait     bool
+	timeout  time.Duration
+	keyFile  string
+	all      bool
+	skipDead bool
 }
 
 func main() {

@@ -110,6 +110,17 @@ func TestAgainstRealMembers(t *testing.T) {
 		t.Errorf("drain with a wrong token: exit %d, %q", code, errOut)
 	}
 
+	// keys list is an admin route too: with the token it gets as far as
+	// the keyring (off in this cluster), without it no further than 401.
+	code, _, errOut = ringctl(t, nil, append(admin, "keys", "list")...)
+	if code != exitRefused || !strings.Contains(errOut, "409") || !strings.Contains(errOut, "encryption is off") {
+		t.Errorf("keys list with the token, encryption off: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = ringctl(t, nil, append(at, "keys", "list")...)
+	if code != exitRefused || !strings.Contains(errOut, "401") {
+		t.Errorf("keys list without the token: exit %d, %q", code, errOut)
+	}
+
 	// A watch sees the drain move the partitions away.
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watchOut lockedBuffer

@@ -45,18 +45,25 @@ func ReadFile(path string) ([]byte, error) {
 	return raw, nil
 }
 
-// Token reads a bearer token: the file's content with surrounding white
-// space removed, which must not be empty.
-func Token(path string) (string, error) {
+// Tokens reads bearer tokens: one per line, surrounding white space
+// removed, empty lines skipped; at least one. Several let a token be
+// rotated: the server accepts every token of its file, and a client sends
+// the first of its own.
+func Tokens(path string) ([]string, error) {
 	raw, err := ReadFile(path)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	tok := strings.TrimSpace(string(raw))
-	if tok == "" {
-		return "", fmt.Errorf("%s: %w", path, ErrEmptyToken)
+	var toks []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if tok := strings.TrimSpace(line); tok != "" {
+			toks = append(toks, tok)
+		}
 	}
-	return tok, nil
+	if len(toks) == 0 {
+		return nil, fmt.Errorf("%s: %w", path, ErrEmptyToken)
+	}
+	return toks, nil
 }
 
 // GossipKeysFile reads a gossip key file: one or more keys (see

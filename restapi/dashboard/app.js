@@ -395,7 +395,7 @@
 
   function start() {
     watch("table", "partitions", TABLE_WAIT, onTable);
-    watch("mine", "partitions/mine?ack=false", MINE_WAIT, onMine);
+    watch("mine", "partitions/mine?ack=false&observer=true", MINE_WAIT, onMine);
     setInterval(() => {
       renderLease();
       if (state.failing.size > 0) renderLink();
