@@ -3,10 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/ringd/ringd/internal/procluster"
@@ -37,24 +33,7 @@ func (e *Env) BaselineRingd(ctx context.Context) (string, error) {
 	}
 	b.once.Do(func() {
 		e.Log.Info("building the baseline ringd", "ref", b.ref)
-		src := filepath.Join(b.scratch, "baseline-src")
-		out := filepath.Join(b.scratch, "ringd-baseline")
-		add := exec.CommandContext(ctx, "git", "worktree", "add", "--detach", "--force", src, b.ref)
-		if msg, err := add.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("git worktree add %s: %v: %s", b.ref, err, strings.TrimSpace(string(msg)))
-			return
-		}
-		defer func() {
-			_ = exec.Command("git", "worktree", "remove", "--force", src).Run()
-		}()
-		build := exec.CommandContext(ctx, "go", "build", "-o", out, procluster.RingdPackage)
-		build.Dir = src
-		build.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-		if msg, err := build.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("building ringd at %s: %v: %s", b.ref, err, strings.TrimSpace(string(msg)))
-			return
-		}
-		b.path = out
+		b.path, b.err = procluster.BuildRingdAt(ctx, b.scratch, b.ref)
 	})
 	return b.path, b.err
 }

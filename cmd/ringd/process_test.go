@@ -42,7 +42,10 @@ func startProcsOpts(t *testing.T, opt procluster.Options) (*procluster.Cluster, 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
-	opt.Binary, opt.Partitions, opt.Dir, opt.Fast = ringdBinary, procPartitions, t.TempDir(), true
+	if opt.Binary == "" {
+		opt.Binary = ringdBinary
+	}
+	opt.Partitions, opt.Dir, opt.Fast = procPartitions, t.TempDir(), true
 	n := opt.Members
 	c, err := procluster.Start(ctx, opt)
 	if err != nil {

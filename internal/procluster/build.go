@@ -86,3 +86,29 @@ func Build(ctx context.Context, pkg, out string, race bool, tags ...string) erro
 	}
 	return nil
 }
+
+// BuildRingdAt builds the ringd of git commit ref of this repository into
+// dir (a detached worktree, removed afterwards) and returns the binary's
+// path: an earlier release, for upgrade tests and baselines. It needs the
+// repository's history (a shallow clone that lacks ref fails with git's
+// message) and the modules that ref requires (fetched like any others).
+func BuildRingdAt(ctx context.Context, dir, ref string) (string, error) {
+	src := filepath.Join(dir, "src-"+ref)
+	out := filepath.Join(dir, "ringd-"+ref)
+	add := exec.CommandContext(ctx, "git", "worktree", "add", "--detach", "--force", src, ref)
+	if msg, err := add.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("procluster: git worktree add %s: %v: %s", ref, err, strings.TrimSpace(string(msg)))
+	}
+	defer func() {
+		_ = exec.Command("git", "worktree", "remove", "--force", src).Run()
+	}()
+	build := exec.CommandContext(ctx, "go", "build", "-o", out, RingdPackage)
+	build.Dir = src
+	// The old go.sum may lack what this toolchain wants to check; the
+	// module cache and the proxy fill it in.
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	if msg, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("procluster: building ringd at %s: %v: %s", ref, err, strings.TrimSpace(string(msg)))
+	}
+	return out, nil
+}
