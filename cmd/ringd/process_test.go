@@ -86,6 +86,23 @@ func settled(ctx context.Context, t *testing.T, c *procluster.Cluster, names []s
 	return s
 }
 
+// terminate sends m SIGTERM and waits until it has handed its partitions
+// over and exited.
+func terminate(ctx context.Context, t *testing.T, m *procluster.Member) {
+	t.Helper()
+	start := time.Now()
+	if err := m.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := m.Wait(wctx)
+	cancel()
+	if err != nil {
+		t.Fatalf("%s did not exit after SIGTERM: %v", m.Name, err)
+	}
+	t.Logf("%s drained and exited in %v", m.Name, time.Since(start).Round(time.Millisecond))
+}
+
 func joinLines(v []string) string {
 	out := ""
 	for i, s := range v {
@@ -195,17 +212,7 @@ func TestProcessRollingRestart(t *testing.T) {
 	c, ctx := startProcs(t, 3)
 	for _, name := range c.Names() {
 		m := c.Member(name)
-		start := time.Now()
-		if err := m.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := m.Wait(wctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s did not exit after SIGTERM: %v", name, err)
-		}
-		t.Logf("%s drained and exited in %v", name, time.Since(start).Round(time.Millisecond))
+		terminate(ctx, t, m)
 		settled(ctx, t, c, c.Names())
 		if err := m.Restart(ctx); err != nil {
 			t.Fatal(err)

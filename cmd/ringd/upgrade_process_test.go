@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,15 +37,7 @@ func TestProcessRollingUpgradeFromPreviousRelease(t *testing.T) {
 	c, ctx := startProcsOpts(t, procluster.Options{Members: 3, Binary: previous})
 	for _, name := range c.Names() {
 		m := c.Member(name)
-		if err := m.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := m.Wait(wctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s did not exit after SIGTERM: %v", name, err)
-		}
+		terminate(ctx, t, m)
 		m.SetBinary(ringdBinary)
 		if err := m.Restart(ctx); err != nil {
 			t.Fatal(err)
