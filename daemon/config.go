@@ -169,15 +169,17 @@ var TimingProfiles = map[string]map[string]string{
 
 // Resolved is a Config that passed every check of Config.Resolve, with the
 // secrets its files hold, read once. Start and Run take it and read no
-// configuration file themselves, so what runs is what was checked even if a
-// file changes or disappears afterwards; reading the files again (a reload)
-// is another Resolve. Start refuses the zero value.
+// configuration file themselves, so what starts is what was checked. Only
+// the secret files (admin token, TLS certificate, gossip keys) are read
+// again later, on SIGHUP or when they change (daemon/secrets.go), each kept
+// as it was when the new content does not read. Start refuses the zero
+// value.
 type Resolved struct {
-	cfg        Config
-	gossipKeys [][]byte         // from --gossip-key-file, the primary first; nil without one
-	adminTokens []string        // from --admin-token-file; nil without one
-	tlsCert    *tls.Certificate // from --tls-cert-file and --tls-key-file; nil without
-	resolved   bool             // set only by Resolve
+	cfg         Config
+	gossipKeys  [][]byte         // from --gossip-key-file, the primary first; nil without one
+	adminTokens []string         // from --admin-token-file; nil without one
+	tlsCert     *tls.Certificate // from --tls-cert-file and --tls-key-file; nil without
+	resolved    bool             // set only by Resolve
 }
 
 // Config returns the checked settings.

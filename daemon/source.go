@@ -88,6 +88,24 @@ func (s *source) Keys(ctx context.Context) (api.Keys, error) {
 	return k, err
 }
 
+func (s *source) ForceVoters(ctx context.Context, names []string) error {
+	s.d.adminAsked(ctx, fmt.Sprintf("force the voters to %v", names))
+	err := s.d.do(ctx, func(now time.Time, c *core.Core) error { return c.ForceVoters(now, names) })
+	switch {
+	case errors.Is(err, core.ErrForceLeader), errors.Is(err, core.ErrForceNotAlive):
+		return fmt.Errorf("%w: %v", restapi.ErrConflict, err)
+	case errors.Is(err, core.ErrForceEmpty):
+		return fmt.Errorf("%w: %v", restapi.ErrBadInput, err)
+	case errors.Is(err, errShuttingDown):
+		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
+	case err != nil:
+		return fmt.Errorf("forcing the voters: %w", err)
+	}
+	s.d.log.Warn("voters forced by an operator: the members named elect a leader among themselves", "voters", names, "by", restapi.Requester(ctx))
+	s.d.adminDone(ctx, fmt.Sprintf("voters forced to %v", names), "")
+	return nil
+}
+
 func (s *source) KeyOp(ctx context.Context, op, text string) error {
 	key, err := secret.GossipKey(text)
 	if err != nil {
@@ -263,6 +281,7 @@ type source struct{ d *Daemon }
 
 var _ restapi.Source = (*source)(nil)
 var _ restapi.Keyring = (*source)(nil)
+var _ restapi.Recovery = (*source)(nil)
 
 func (s *source) Mine() (api.Mine, <-chan struct{}) {
 	m := s.MineDeadlines()

@@ -42,6 +42,7 @@ var (
 	_ Actions       = (*fullFake)(nil)
 	_ Acknowledger  = (*fullFake)(nil)
 	_ Keyring       = (*fullFake)(nil)
+	_ Recovery      = (*fullFake)(nil)
 )
 
 // newFullFake builds a cluster of the named members (the first is the
@@ -213,6 +214,10 @@ func (f *fullFake) Keys(ctx context.Context) (api.Keys, error) {
 	}
 	return api.Keys{Node: f.mine.Node, Primary: "00112233aabbccdd",
 		Keys: []api.Key{{Fingerprint: "00112233aabbccdd", Primary: true}}}, nil
+}
+
+func (f *fullFake) ForceVoters(ctx context.Context, names []string) error {
+	return f.act(ctx, fmt.Sprint("recover ", names))
 }
 
 func (f *fullFake) KeyOp(ctx context.Context, op, key string) error {

@@ -108,3 +108,43 @@ func (s *Server) keyOp(c echo.Context, op, status string) error {
 	}
 	return s.runAction(c, status, func(ctx context.Context) error { return s.keyring.KeyOp(ctx, op, req.Key) })
 }
+
+// postRecover serves POST /admin/recover.
+//
+//	@Summary		Force the voters after a majority of them was lost for good
+//	@Description	Replaces this member's voter configuration with the named members, without the agreement of the configuration in force: the way out when a majority of the voters is gone for good and no leader can be elected (as Raft's peers.json). Run it on every surviving member with the same names (ringctl recover --all); the named members then elect a leader, which writes the configuration into its first table. Refused while a leader is in office. Unsafe if the voters left out still run somewhere: they could elect a second leader.
+//	@Tags			admin
+//	@Accept			json
+//	@Produce		json
+//	@Security		AdminToken
+//	@Param			body	body		api.RecoverRequest	true	"the members that vote from now on"
+//	@Success		200		{object}	api.Result
+//	@Failure		400		{object}	api.Error	"the body is not a JSON object with a list of member names"
+//	@Failure		401		{object}	api.Error	"no or malformed Authorization header (an admin token is configured)"
+//	@Failure		403		{object}	api.Error	"wrong admin token"
+//	@Failure		409		{object}	api.Error	"a leader is in office, or a named member is not alive here"
+//	@Failure		413		{object}	api.Error	"body too large"
+//	@Failure		503		{object}	api.Error	"the member cannot do it now"
+//	@Failure		504		{object}	api.Error	"the member did not answer in time"
+//	@Router			/admin/recover [post]
+func (s *Server) postRecover(c echo.Context) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var req api.RecoverRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		return badRequest(`the body must be one JSON object {"voters": ["<member name>", ...]}`)
+	}
+	if len(req.Voters) == 0 {
+		return badRequest(`name the members that vote from now on: {"voters": ["<member name>", ...]}`)
+	}
+	for _, v := range req.Voters {
+		if v == "" || len(v) > maxMemberName {
+			return badRequest("member names are 1 to %d bytes long", maxMemberName)
+		}
+	}
+	return s.runAction(c, "voters forced", func(ctx context.Context) error { return s.recovery.ForceVoters(ctx, req.Voters) })
+}

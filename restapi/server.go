@@ -105,16 +105,17 @@ type Server struct {
 	src Source
 	// cs and act are src as a ClusterSource and as Actions, nil when it is
 	// not one.
-	cs      ClusterSource
-	act     Actions
-	keyring Keyring
-	opts    Options
-	log     hclog.Logger
+	cs       ClusterSource
+	act      Actions
+	keyring  Keyring
+	recovery Recovery
+	opts     Options
+	log      hclog.Logger
 	// adminDigests are the SHA-256 of the admin tokens, nil without any
 	// (SetAdminTokens).
 	adminDigests atomic.Pointer[[][32]byte]
-	e           *echo.Echo
-	srv         *http.Server
+	e            *echo.Echo
+	srv          *http.Server
 	// ops serves the probes and metrics on a second listener (ServeOps).
 	ops *http.Server
 
@@ -294,6 +295,10 @@ func (s *Server) routes() {
 		e.POST("/admin/drain", s.postDrain, s.requireAdmin)
 		e.POST("/admin/undrain", s.postUndrain, s.requireAdmin)
 		e.POST("/admin/leader/transfer", s.postTransfer, s.requireAdmin)
+	}
+	if rc, ok := s.src.(Recovery); ok {
+		s.recovery = rc
+		e.POST("/admin/recover", s.postRecover, s.requireAdmin)
 	}
 	if kr, ok := s.src.(Keyring); ok {
 		s.keyring = kr

@@ -58,3 +58,9 @@ type Keyring interface {
 	// standard base64.
 	KeyOp(ctx context.Context, op, key string) error
 }
+
+// Recovery forces a new voter configuration after a majority of the voters
+// was lost for good (POST /admin/recover).
+type Recovery interface {
+	ForceVoters(ctx context.Context, names []string) error
+}

@@ -196,6 +196,13 @@ type KeyRequest struct {
 	Key string `json:"key" validate:"required"`
 }
 
+// RecoverRequest is the body of POST /admin/recover.
+type RecoverRequest struct {
+	// Voters are the names of the members that vote from now on: the
+	// surviving members, each alive.
+	Voters []string `json:"voters" validate:"required"`
+}
+
 // Result is the body of successful actions.
 type Result struct {
 	Status string `json:"status" validate:"required"`

@@ -36,6 +36,7 @@ var commands = []command{
 		flags: waitFlags("until NAME leads"),
 		run:   runTransfer},
 	keysCommand,
+	recoverCommand,
 }
 
 func waitFlags(until string) func(fs *flag.FlagSet, o *cmdOpts) {

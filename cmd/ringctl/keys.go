@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/ringd/ringd/clientlib/api"
@@ -26,8 +24,7 @@ var keysCommand = command{
 		"its keyring there across restarts; without one, update --gossip-key-file before it restarts.",
 	flags: func(fs *flag.FlagSet, o *cmdOpts) {
 		fs.StringVar(&o.keyFile, "key-file", "", "read the key from this file instead of the command line (where other users see it)")
-		fs.BoolVar(&o.all, "all", false, "on every member the cluster lists, through their API addresses, instead of only the one at --addr")
-		fs.BoolVar(&o.skipDead, "skip-dead", false, "with --all, leave out members that are not alive instead of refusing")
+		allFlags(fs, o)
 	},
 	run: runKeys,
 }
@@ -51,79 +48,41 @@ func runKeys(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {
 	default:
 		return usagef("unknown keys subcommand %q: list, install, use or remove", op)
 	}
-	targets := []*ctl{c}
-	if o.all {
-		var err error
-		if targets, err = c.everyMember(ctx, o.skipDead); err != nil {
-			return err
-		}
-	}
-	// Each member in turn; the table says how each fared.
-	type outcome struct {
-		Member string    `json:"member"`
-		Status string    `json:"status,omitempty"`
-		Keys   *api.Keys `json:"keys,omitempty"`
-		Error  string    `json:"error,omitempty"`
-	}
-	var outcomes []outcome
-	var errs []error
-	failed := 0
-	for _, t := range targets {
+	outcomes, err := c.fanOut(ctx, o, func(t *ctl) (outcome, error) {
 		out := outcome{Member: t.name}
-		var err error
 		if op == "list" {
 			var keys api.Keys
-			if err = t.do(ctx, http.MethodGet, "/admin/keys", nil, nil, true, 0, &keys); err == nil {
-				out.Keys, out.Status = &keys, "ok"
-				out.Member = keys.Node
+			err := t.do(ctx, http.MethodGet, "/admin/keys", nil, nil, true, 0, &keys)
+			if err == nil {
+				out.Keys, out.Status, out.Member = &keys, "ok", keys.Node
 			}
-		} else {
-			var res api.Result
-			if err = t.admin(ctx, "/admin/keys/"+op, api.KeyRequest{Key: key}, &res); err == nil {
-				out.Status = res.Status
-			}
+			return out, err
 		}
-		if err != nil {
-			out.Error = err.Error()
-			errs = append(errs, err)
-			failed++
-		}
-		outcomes = append(outcomes, out)
+		var res api.Result
+		err := t.admin(ctx, "/admin/keys/"+op, api.KeyRequest{Key: key}, &res)
+		out.Status = res.Status
+		return out, err
+	})
+	if outcomes == nil {
+		return err
 	}
-	if c.json {
-		if err := c.printJSON(outcomes); err != nil {
-			return err
-		}
-	} else {
-		w := newTable(c.out)
-		if op == "list" {
-			w.row("MEMBER", "PRIMARY", "KEYS")
-		} else {
-			w.row("MEMBER", "RESULT")
-		}
-		for _, o := range outcomes {
-			switch {
-			case o.Error != "":
-				w.row(o.Member, "error: "+o.Error)
-			case op == "list":
-				var fps []string
-				for _, k := range o.Keys.Keys {
-					fps = append(fps, k.Fingerprint)
-				}
-				w.row(o.Member, o.Keys.Primary, strings.Join(fps, ","))
-			default:
-				w.row(o.Member, o.Status)
+	header := []string{"MEMBER", "RESULT"}
+	row := func(o outcome) []string { return []string{o.Member, o.Status} }
+	if op == "list" {
+		header = []string{"MEMBER", "PRIMARY", "KEYS"}
+		row = func(o outcome) []string {
+			var fps []string
+			for _, k := range o.Keys.Keys {
+				fps = append(fps, k.Fingerprint)
 			}
-		}
-		if err := w.flush(); err != nil {
-			return err
+			return []string{o.Member, o.Keys.Primary, strings.Join(fps, ",")}
 		}
 	}
-	if failed > 0 && !o.all {
-		return errs[0] // one member: its own answer, as the other commands give
+	if perr := c.printOutcomes(outcomes, header, row); perr != nil {
+		return perr
 	}
-	if failed > 0 {
-		return fmt.Errorf("keys %s failed on %d of %d members (listed above); run it again once they answer", op, failed, len(outcomes))
+	if err != nil {
+		return fmt.Errorf("keys %s: %w", op, err)
 	}
 	return nil
 }
@@ -154,46 +113,6 @@ func keyArg(op, keyFile string, args []string) (string, error) {
 		return "", usagef("keys %s: bad key: %v", op, err)
 	}
 	return encodeKey(key), nil
-}
-
-// everyMember returns a ctl for every member the cluster lists, by their
-// advertised API addresses, with this one's scheme, token and trust.
-func (c *ctl) everyMember(ctx context.Context, skipDead bool) ([]*ctl, error) {
-	var ms api.Members
-	if err := c.get(ctx, "/members", nil, 0, &ms); err != nil {
-		return nil, err
-	}
-	var out []*ctl
-	var missing, dead []string
-	for _, m := range ms.Members {
-		switch {
-		case !m.Alive && !skipDead:
-			dead = append(dead, m.Name)
-			continue
-		case !m.Alive:
-			continue
-		case m.HTTPAddr == "":
-			missing = append(missing, m.Name)
-			continue
-		}
-		t := *c
-		t.base = &url.URL{Scheme: c.base.Scheme, Host: m.HTTPAddr}
-		t.name = m.Name
-		out = append(out, &t)
-	}
-	slices.Sort(dead)
-	slices.Sort(missing)
-	switch {
-	case len(dead) > 0:
-		// A member that misses a step cannot read the others after the
-		// next one: every member or none.
-		return nil, fmt.Errorf("members %s are not alive, and a key step must reach every member; run it again once they are, "+
-			"or pass --skip-dead for members that are gone for good (restarted, they need the new key in their key file)", strings.Join(dead, ", "))
-	case len(missing) > 0:
-		return nil, fmt.Errorf("members %s have no API address other members can reach (their --http-addr is loopback); "+
-			"run the step on each of them with --addr, or give them --http-advertise-addr", strings.Join(missing, ", "))
-	}
-	return out, nil
 }
 
 func encodeKey(k []byte) string { return base64.StdEncoding.EncodeToString(k) }

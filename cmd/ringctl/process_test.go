@@ -13,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -203,6 +204,36 @@ func mustGet(t *testing.T, addr, path string) string {
 	return string(raw)
 }
 
+// startChecked starts real members with fast timings and apps that hold
+// partitions, and checks at the end of the test, from outside and through
+// the applications' leases, that no partition ever had two owners.
+func startChecked(ctx context.Context, t *testing.T, opt procluster.Options) *procluster.Cluster {
+	t.Helper()
+	opt.Binary, opt.Partitions, opt.Fast = ringdBinary, procPartitions, true
+	c, err := procluster.Start(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopApps := c.RunApps(ctx)
+	w := c.Watch(ctx, 20*time.Millisecond)
+	t.Cleanup(func() {
+		stopApps()
+		if v := w.Stop(); len(v) > 0 {
+			t.Errorf("ownership violations seen from outside (%d polls):\n%s", w.Polls(), strings.Join(v, "\n"))
+		}
+		if v := c.AppLeases().Violations(); len(v) > 0 {
+			t.Errorf("application lease violations:\n%s", strings.Join(v, "\n"))
+		}
+		if t.Failed() {
+			for _, m := range c.Members() {
+				t.Logf("log of %s:\n%s", m.Name, m.LogTail(40))
+			}
+		}
+		c.Close()
+	})
+	return c
+}
+
 // writeKey writes a random gossip key to path and returns it in base64.
 func writeKey(t *testing.T, path string) string {
 	t.Helper()
@@ -236,28 +267,7 @@ func TestKeyRotation(t *testing.T) {
 	oldKey := writeKey(t, keyFile)
 	newKeyFile := filepath.Join(dir, "new.key")
 	newKey := writeKey(t, newKeyFile)
-	c, err := procluster.Start(ctx, procluster.Options{Binary: ringdBinary, Members: 3, Partitions: procPartitions,
-		Dir: dir, Fast: true, ExtraArgs: []string{"--gossip-key-file", keyFile}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	stopApps := c.RunApps(ctx)
-	defer stopApps()
-	w := c.Watch(ctx, 20*time.Millisecond)
-	defer func() {
-		if v := w.Stop(); len(v) > 0 {
-			t.Errorf("ownership violations seen from outside (%d polls):\n%s", w.Polls(), strings.Join(v, "\n"))
-		}
-		if v := c.AppLeases().Violations(); len(v) > 0 {
-			t.Errorf("application lease violations:\n%s", strings.Join(v, "\n"))
-		}
-		if t.Failed() {
-			for _, m := range c.Members() {
-				t.Logf("log of %s:\n%s", m.Name, m.LogTail(40))
-			}
-		}
-	}()
+	c := startChecked(ctx, t, procluster.Options{Members: 3, Dir: dir, ExtraArgs: []string{"--gossip-key-file", keyFile}})
 	if _, _, err := c.WaitSettled(ctx, c.Names(), time.Second, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -329,5 +339,95 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if _, _, err := c.WaitSettled(ctx, c.Names(), time.Second, time.Minute); err != nil {
 		t.Fatalf("ringd-3 with the new key did not join: %v", err)
+	}
+}
+
+// TestRecoverAfterLosingTheMajority: two of three voters are SIGKILLed for
+// good; no leader can be elected; ringctl recover --all makes the three
+// survivors the voters, they elect a leader and cover every partition again,
+// and no partition ever had two owners.
+func TestRecoverAfterLosingTheMajority(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	c := startChecked(ctx, t, procluster.Options{Members: 5, Dir: t.TempDir(), ExtraArgs: []string{"--voters", "3"}})
+	var voters []string
+	deadline := time.Now().Add(time.Minute)
+	for len(voters) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("voters %v, want 3", voters)
+		}
+		if _, _, err := c.WaitSettled(ctx, c.Names(), time.Second, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		voters = nil
+		for _, m := range decode[api.Members](t, mustGet(t, c.Members()[0].HTTPAddr, "/members")).Members {
+			if m.Voter {
+				voters = append(voters, m.Name)
+			}
+		}
+	}
+	lost := voters[:2]
+	var survivors []string
+	for _, name := range c.Names() {
+		if !slices.Contains(lost, name) {
+			survivors = append(survivors, name)
+		}
+	}
+	for _, name := range lost {
+		if err := c.Member(name).Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := []string{"--addr", c.Member(survivors[0]).HTTPAddr}
+	// ringd refuses while a leader is in office: wait until the survivors'
+	// leases ran out (a leader among them steps down without its majority)
+	// and gossip declares the lost voters dead.
+	deadline = time.Now().Add(time.Minute)
+	for {
+		// Leaderless: no survivor's lease is renewed any more.
+		leaderless := true
+		for _, name := range survivors {
+			var m api.Mine
+			err := procluster.NewClient(c.Member(name).HTTPAddr).GetJSON(ctx, "/partitions/mine?ack=false&observer=true", &m)
+			leaderless = leaderless && err == nil && m.LeaseRemainingMs == 0
+		}
+		dead := 0
+		for _, m := range decode[api.Members](t, ringctlOK(t, append(at, "--json", "members")...)).Members {
+			if slices.Contains(lost, m.Name) && !m.Alive {
+				dead++
+			}
+		}
+		if leaderless && dead == len(lost) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("within a minute of losing %v: leaderless %v, %d of them dead in gossip", lost, leaderless, dead)
+		}
+		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	}
+	code, out, errOut := ringctl(t, nil, append(at, append([]string{"recover", "--all", "--skip-dead"}, survivors...)...)...)
+	if code != exitOK {
+		t.Fatalf("ringctl recover: exit %d: %s\n%s", code, errOut, out)
+	}
+	t.Logf("ringctl recover:\n%s", out)
+	if _, took, err := c.WaitSettled(ctx, survivors, time.Second, time.Minute); err != nil {
+		t.Fatalf("the survivors did not cover the partitions after the recovery: %v", err)
+	} else {
+		t.Logf("covered again %v after the recovery", took.Round(time.Millisecond))
+	}
+	var now []string
+	for _, m := range decode[api.Members](t, mustGet(t, c.Member(survivors[0]).HTTPAddr, "/members")).Members {
+		if m.Voter {
+			now = append(now, m.Name)
+		}
+	}
+	slices.Sort(now)
+	if !slices.Equal(now, survivors) {
+		t.Errorf("voters after the recovery %v, want %v", now, survivors)
+	}
+	// A healthy cluster refuses a forced configuration.
+	code, _, errOut = ringctl(t, nil, append(at, "recover", survivors[0])...)
+	if code != exitRefused || !strings.Contains(errOut, "409") || !strings.Contains(errOut, "leader is in office") {
+		t.Errorf("recover with a leader in office: exit %d, %q", code, errOut)
 	}
 }

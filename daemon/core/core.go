@@ -192,6 +192,12 @@ type Core struct {
 	leaving  bool
 	// saved is the newest voter configuration applied (see Durable).
 	saved SavedConfig
+	// forced is a voter configuration an operator forced (ForceVoters)
+	// after a majority of the voters was lost for good. It outranks the
+	// table's configuration until a table of a later term than forcedTerm
+	// carries it: the leader elected by it writes it into its first table.
+	forced     *election.Config
+	forcedTerm uint64
 	// sawTable: a peer showed a table (heartbeat, probe, vote request,
 	// ack); a member without one then waits for it instead of
 	// bootstrapping a cluster of its own.
@@ -294,6 +300,16 @@ func (c *Core) saveConfig(t partitions.Table) {
 	voters, prev := t.VoterSet()
 	if len(voters) == 0 {
 		return
+	}
+	if c.forced != nil {
+		if t.ID.Term <= c.forcedTerm || len(prev) > 0 || !slices.Equal(voters, c.forced.Voters) {
+			// A table of the lost configuration: the forced one stays.
+			if c.saved.Table.Less(t.ID) {
+				c.saved.Table = t.ID
+			}
+			return
+		}
+		c.forced = nil // a leader of the forced configuration took over
 	}
 	if slices.Equal(voters, c.saved.Voters) && slices.Equal(prev, c.saved.PrevVoters) {
 		if c.saved.Table.Less(t.ID) {
@@ -404,6 +420,9 @@ func (c *Core) syncElectionConfig() {
 // member waits for it: it must never form a cluster of its own while one
 // exists within reach).
 func (c *Core) electionConfig() election.Config {
+	if c.forced != nil {
+		return *c.forced
+	}
 	t := c.own.Table()
 	if len(t.Partitions) > 0 {
 		voters, prev := t.VoterSet()
@@ -430,6 +449,56 @@ func (c *Core) electionConfig() election.Config {
 		return election.Config{Voters: []string{c.self()}}
 	}
 	return election.Config{}
+}
+
+// Errors of ForceVoters.
+var (
+	ErrForceEmpty    = errors.New("name at least one member to vote")
+	ErrForceNotAlive = errors.New("a forced voter must be a member this one sees alive")
+	ErrForceLeader   = errors.New("a leader is in office: forcing the voters is only for a cluster that lost the majority of its voters for good")
+)
+
+// ForceVoters replaces the voter configuration with the named members,
+// without the agreement of the configuration in force: the recovery after
+// a majority of the voters was lost for good (as Raft's peers.json). Run
+// it on every surviving member with the same names; the members named then
+// elect a leader among themselves, which writes the configuration into its
+// first table, and every member adopts it from there. It is safe only if
+// the voters left out are really gone: a majority of the old configuration
+// that still runs somewhere could elect a second leader.
+func (c *Core) ForceVoters(now time.Time, names []string) error {
+	if len(names) == 0 {
+		return ErrForceEmpty
+	}
+	// A leader in office renews this member's lease (voters and the rest
+	// alike); a member that still names a leader it no longer hears from
+	// (a member without a vote never campaigns, so never forgets it) is
+	// not refused.
+	if st := c.el.Status(); st.Role == election.Leader || (st.Leader != "" && c.own.LeaseValid(now)) {
+		return fmt.Errorf("%w (%s, term %d)", ErrForceLeader, memberOf(st.Leader), st.Term)
+	}
+	var voters []string
+	for _, name := range names {
+		m := c.members[name]
+		if m == nil || !m.Alive {
+			return fmt.Errorf("%w: %q", ErrForceNotAlive, name)
+		}
+		en := ElectionName(name, m.Identity)
+		if !slices.Contains(voters, en) {
+			voters = append(voters, en)
+		}
+	}
+	sort.Strings(voters)
+	c.forced = &election.Config{Voters: voters}
+	c.forcedTerm = c.el.Status().Term
+	id := c.own.Table().ID
+	if id.Less(c.saved.Table) {
+		id = c.saved.Table
+	}
+	c.saved = SavedConfig{Table: id, Voters: slices.Clone(voters)}
+	c.syncElectionConfig()
+	c.flush(now)
+	return nil
 }
 
 // HasTable reports whether this member belongs to a cluster: it applied a
@@ -673,7 +742,7 @@ func (c *Core) newLeader(now time.Time, term uint64) *leaderState {
 		}
 	}
 	reports[c.opt.Self] = c.own.Report()
-	return newLeaderState(c.opt, c.members, c.emit, now, term, c.own.Table(), c.electionConfig(), reports,
+	return newLeaderState(c.opt, c.members, c.emit, now, term, c.own.Table(), c.electionConfig(), c.forced != nil, reports,
 		fromVotes(now, c.opt, votes))
 }
 

@@ -102,7 +102,7 @@ func TestLeaderGrantsWhatItFreedOnlyOnceCommitted(t *testing.T) {
 	hold := func(items ...partitions.Holding) partitions.Report {
 		return partitions.Report{Incarnation: 1, Seq: uint64(len(items) + 1), Applied: base.ID, Items: items}
 	}
-	l := newLeaderState(opt, members, func(Event) {}, now, 9, base, election.Config{Voters: voters},
+	l := newLeaderState(opt, members, func(Event) {}, now, 9, base, election.Config{Voters: voters}, false,
 		map[string]partitions.Report{"a": hold(ownedHolding(0, 3001)), "b": hold(ownedHolding(1, 3001)), "c": hold()},
 		fromVotes(now, opt, nil))
 	later := now.Add(time.Hour) // long past every wait
@@ -139,7 +139,7 @@ func TestNewLeaderListsAsItsOwnOnlyWhatItHolds(t *testing.T) {
 		Voters: []string{el("b")}, Partitions: []partitions.Entry{
 			{Owner: "b", Incarnation: 1, Token: 1001, State: partitions.Releasing},
 			{Owner: "b", Incarnation: 1, Token: 1002, State: partitions.Owned}}}
-	l := newLeaderState(opt, members, func(Event) {}, now, 2, base, election.Config{Voters: []string{el("b")}},
+	l := newLeaderState(opt, members, func(Event) {}, now, 2, base, election.Config{Voters: []string{el("b")}}, false,
 		map[string]partitions.Report{"b": {Incarnation: 1, Seq: 3, Applied: base.ID, Items: []partitions.Holding{ownedHolding(1, 1002)}}},
 		fromVotes(now, opt, nil))
 	if e := l.table.Partitions[0]; e.Owner != "" {

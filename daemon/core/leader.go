@@ -81,7 +81,7 @@ type leaderState struct {
 // it has no table (the bootstrap one, or the one saved before a restart);
 // reports are the holdings its voters sent with their votes, and its own.
 func newLeaderState(opt Options, members memberTable, emit func(Event), now time.Time, term uint64,
-	base partitions.Table, elected election.Config, reports map[string]partitions.Report, pred predecessors) *leaderState {
+	base partitions.Table, elected election.Config, forced bool, reports map[string]partitions.Report, pred predecessors) *leaderState {
 	P := opt.Partitions
 	l := &leaderState{
 		opt: opt, members: members, emit: emit,
@@ -105,9 +105,21 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 		PrevVoters: slices.Clone(prev),
 		Partitions: make([]partitions.Entry, P),
 	}
-	if len(base.Partitions) == P {
+	switch {
+	case len(base.Partitions) == P && forced:
+		// Elected by a configuration an operator forced: the first table
+		// carries it, and every member adopts it from there.
 		copy(t.Partitions, base.Partitions)
-	} else {
+		t.Voters, t.PrevVoters = slices.Clone(elected.Voters), nil
+		for _, name := range memberNames(elected.Voters) {
+			if !slices.Contains(t.Members, name) {
+				t.Members = append(t.Members, name)
+			}
+		}
+		sort.Strings(t.Members)
+	case len(base.Partitions) == P:
+		copy(t.Partitions, base.Partitions)
+	default:
 		t.Voters, t.PrevVoters = slices.Clone(elected.Voters), slices.Clone(elected.Prev)
 		t.Members = memberNames(elected.All())
 	}

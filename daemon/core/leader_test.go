@@ -19,7 +19,7 @@ func TestPlanFailureReportedOncePerInputs(t *testing.T) {
 	members := memberTable{"m0": {MemberInfo: MemberInfo{Name: "m0", Incarnation: 1, Identity: 1, Alive: true}}}
 	var events []Event
 	l := newLeaderState(opt, members, func(e Event) { events = append(events, e) }, now, 9,
-		partitions.Table{}, election.Config{Voters: []string{el("m0")}},
+		partitions.Table{}, election.Config{Voters: []string{el("m0")}}, false,
 		map[string]partitions.Report{"m0": {Incarnation: 1}}, fromVotes(now, opt, nil))
 	failures := func() int {
 		n := 0
@@ -95,7 +95,7 @@ func TestNoNewGrantsToAMemberThatDidNotAnswer(t *testing.T) {
 	}
 	table := partitions.Table{ID: partitions.TableID{Term: 8, Version: 3}, Leader: "m9", Members: []string{"m0", "m1", "m2"},
 		Voters: []string{el("m0"), el("m1"), el("m2")}, Partitions: make([]partitions.Entry, 8)}
-	l := newLeaderState(opt, members, func(Event) {}, now, 9, table, election.Config{Voters: table.Voters},
+	l := newLeaderState(opt, members, func(Event) {}, now, 9, table, election.Config{Voters: table.Voters}, false,
 		map[string]partitions.Report{"m0": {Incarnation: 1}}, fromVotes(now, opt, nil))
 	if got := l.assignable(now); !slices.Equal(got, []string{"m0", "m1", "m2"}) {
 		t.Fatalf("assignable right after the election = %v, want all three", got)

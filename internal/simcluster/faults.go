@@ -1,6 +1,7 @@
 package simcluster
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/ringd/ringd/internal/faults"
@@ -186,3 +187,17 @@ var _ faults.Target = (*Cluster)(nil)
 // Crashed reports whether name's process is crashed; with Paused it tells a
 // fault generator what the members' processes do (faults.State).
 func (c *Cluster) Crashed(name string) bool { return c.members[name].crashed }
+
+// ForceVoters forces the voter configuration of member name (an operator's
+// recovery after losing a majority of the voters, core.Core.ForceVoters).
+func (c *Cluster) ForceVoters(name string, voters []string) error {
+	m := c.members[name]
+	if m.crashed {
+		return fmt.Errorf("%s is crashed", name)
+	}
+	if err := m.core.ForceVoters(c.Now(name), voters); err != nil {
+		return err
+	}
+	c.Logf("voters of %s forced to %v", name, voters)
+	return nil
+}
