@@ -281,6 +281,9 @@ The ringd container, as one item of a pod's "containers" list.
     {{- with $r.deadMemberTimeout }}
     - --dead-member-timeout={{ . }}
     {{- end }}
+    {{- with $r.appLivenessTimeout }}
+    - --app-liveness-timeout={{ . }}
+    {{- end }}
     {{- range $r.extraArgs }}
     - {{ . | quote }}
     {{- end }}
