@@ -105,10 +105,11 @@ func (c *ctl) everyMember(ctx context.Context, skipDead bool) ([]*ctl, error) {
 	slices.Sort(missing)
 	switch {
 	case len(dead) > 0:
-		// A member that misses a step cannot read the others after the
-		// next one: every member or none.
-		return nil, fmt.Errorf("members %s are not alive, and a key step must reach every member; run it again once they are, "+
-			"or pass --skip-dead for members that are gone for good (restarted, they need the new key in their key file)", strings.Join(dead, ", "))
+		// A member that misses a key step cannot read the others after
+		// the next one, one that misses recover elects by the old voters:
+		// every member or none.
+		return nil, fmt.Errorf("members %s are not alive, and this step must reach every member; run it again once they are, "+
+			"or pass --skip-dead for members that are gone for good", strings.Join(dead, ", "))
 	case len(missing) > 0:
 		return nil, fmt.Errorf("members %s have no API address other members can reach (their --http-addr is loopback); "+
 			"run the step on each of them with --addr, or give them --http-advertise-addr", strings.Join(missing, ", "))

@@ -415,15 +415,18 @@ func TestRecoverAfterLosingTheMajority(t *testing.T) {
 	} else {
 		t.Logf("covered again %v after the recovery", took.Round(time.Millisecond))
 	}
-	var now []string
-	for _, m := range decode[api.Members](t, mustGet(t, c.Member(survivors[0]).HTTPAddr, "/members")).Members {
-		if m.Voter {
-			now = append(now, m.Name)
+	// Every survivor applied a table of the new leader that carries the
+	// forced voters (not only its own forced configuration).
+	for _, name := range survivors {
+		table := decode[api.Table](t, mustGet(t, c.Member(name).HTTPAddr, "/partitions"))
+		var now []string
+		for _, v := range table.Voters {
+			now = append(now, strings.SplitN(v, "@", 2)[0])
 		}
-	}
-	slices.Sort(now)
-	if !slices.Equal(now, survivors) {
-		t.Errorf("voters after the recovery %v, want %v", now, survivors)
+		slices.Sort(now)
+		if !slices.Equal(now, survivors) || table.Leader == "" || len(table.PrevVoters) > 0 {
+			t.Errorf("%s's table after the recovery: leader %q, voters %v (previous %v), want %v", name, table.Leader, now, table.PrevVoters, survivors)
+		}
 	}
 	// A healthy cluster refuses a forced configuration.
 	code, _, errOut = ringctl(t, nil, append(at, "recover", survivors[0])...)

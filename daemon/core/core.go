@@ -302,7 +302,7 @@ func (c *Core) saveConfig(t partitions.Table) {
 		return
 	}
 	if c.forced != nil {
-		if t.ID.Term <= c.forcedTerm || len(prev) > 0 || !slices.Equal(voters, c.forced.Voters) {
+		if t.ID.Term <= c.forcedTerm {
 			// A table of the lost configuration: the forced one stays.
 			if c.saved.Table.Less(t.ID) {
 				c.saved.Table = t.ID
@@ -474,7 +474,7 @@ func (c *Core) ForceVoters(now time.Time, names []string) error {
 	// alike); a member that still names a leader it no longer hears from
 	// (a member without a vote never campaigns, so never forgets it) is
 	// not refused.
-	if st := c.el.Status(); st.Role == election.Leader || (st.Leader != "" && c.own.LeaseValid(now)) {
+	if st := c.el.Status(); st.Role == election.Leader || c.own.LeaseValid(now) {
 		return fmt.Errorf("%w (%s, term %d)", ErrForceLeader, memberOf(st.Leader), st.Term)
 	}
 	var voters []string
@@ -490,11 +490,11 @@ func (c *Core) ForceVoters(now time.Time, names []string) error {
 	}
 	sort.Strings(voters)
 	c.forced = &election.Config{Voters: voters}
-	c.forcedTerm = c.el.Status().Term
 	id := c.own.Table().ID
 	if id.Less(c.saved.Table) {
 		id = c.saved.Table
 	}
+	c.forcedTerm = id.Term
 	c.saved = SavedConfig{Table: id, Voters: slices.Clone(voters)}
 	c.syncElectionConfig()
 	c.flush(now)
@@ -742,8 +742,11 @@ func (c *Core) newLeader(now time.Time, term uint64) *leaderState {
 		}
 	}
 	reports[c.opt.Self] = c.own.Report()
-	return newLeaderState(c.opt, c.members, c.emit, now, term, c.own.Table(), c.electionConfig(), c.forced != nil, reports,
-		fromVotes(now, c.opt, votes))
+	pred := fromVotes(now, c.opt, votes)
+	if c.forced != nil {
+		pred.prevKnown = false // the votes need not intersect the majority that renewed the old leader
+	}
+	return newLeaderState(c.opt, c.members, c.emit, now, term, c.own.Table(), c.electionConfig(), c.forced != nil, reports, pred)
 }
 
 // flush runs after every input: election outbox, role changes, leader
