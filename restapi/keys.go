@@ -93,15 +93,9 @@ func (s *Server) postKeyUse(c echo.Context) error { return s.keyOp(c, "use", "in
 func (s *Server) postKeyRemove(c echo.Context) error { return s.keyOp(c, "remove", "removed") }
 
 func (s *Server) keyOp(c echo.Context, op, status string) error {
-	body, err := readBody(c)
-	if err != nil {
-		return err
-	}
 	var req api.KeyRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		return badRequest(`the body must be one JSON object {"key": "<base64 key>"}`)
+	if err := readObject(c, &req, `{"key": "<base64 key>"}`); err != nil {
+		return err
 	}
 	if req.Key == "" {
 		return badRequest(`the body must give the key: {"key": "<base64 of 16, 24 or 32 bytes>"}`)
@@ -128,15 +122,9 @@ func (s *Server) keyOp(c echo.Context, op, status string) error {
 //	@Failure		504		{object}	api.Error	"the member did not answer in time"
 //	@Router			/admin/recover [post]
 func (s *Server) postRecover(c echo.Context) error {
-	body, err := readBody(c)
-	if err != nil {
-		return err
-	}
 	var req api.RecoverRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		return badRequest(`the body must be one JSON object {"voters": ["<member name>", ...]}`)
+	if err := readObject(c, &req, `{"voters": ["<member name>", ...]}`); err != nil {
+		return err
 	}
 	if len(req.Voters) == 0 {
 		return badRequest(`name the members that vote from now on: {"voters": ["<member name>", ...]}`)
@@ -147,4 +135,19 @@ func (s *Server) postRecover(c echo.Context) error {
 		}
 	}
 	return s.runAction(c, "voters forced", func(ctx context.Context) error { return s.recovery.ForceVoters(ctx, req.Voters) })
+}
+
+// readObject reads the request body as exactly one JSON object into v, with
+// no field v lacks; anything else is a 400 showing the expected shape.
+func readObject(c echo.Context, v any, shape string) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil || dec.More() {
+		return badRequest("the body must be one JSON object %s", shape)
+	}
+	return nil
 }
