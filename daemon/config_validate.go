@@ -266,13 +266,25 @@ func (c Config) Resolve() (Resolved, error) {
 	return r, nil
 }
 
-// Fingerprint is a short, stable hex hash of the settings every member of one
-// cluster must share: the partition count, the load factor, the cluster label,
-// and the timings the leader relies on to know when a silent member's lease
-// surely ran out (lease, leader lease, drift, safety margin): a member with a
-// longer lease than the leader assumes could still work on a partition the
-// leader gave away. It goes into memberlist node metadata so that a member with
-// different settings is refused at join. The value depends only on those
+// ShapeFingerprint is a short, stable hex hash of what every member of one
+// cluster must share: the partition count and the cluster label. It goes into
+// memberlist node metadata so that a member of another shape is refused at
+// join. The timing settings and the load factor are not in it: they may
+// differ between members while a rolling update changes them (the leader's
+// rule; docs/operations.md, "Changing a cluster-wide setting").
+func (c Config) ShapeFingerprint() string {
+	canon := fmt.Sprintf("ringd-shape-v1\npartitions=%d\nlabel=%q\n", c.Partitions, c.ClusterLabel)
+	sum := sha256.Sum256([]byte(canon))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Fingerprint is the fingerprint ringd gossiped before ShapeFingerprint, still
+// gossiped for members of that older version, which refuse a member whose
+// value differs from theirs: a short, stable hex hash of the partition count,
+// the load factor, the cluster label, and the lease timings (lease, leader
+// lease, drift, safety margin). A member without a shape fingerprint is of
+// that version, and is refused when its value differs from ours, because it
+// counts every lease with its own settings. The value depends only on those
 // settings, never on the process or the Go version.
 func (c Config) Fingerprint() string {
 	// Version tag first, so a future change of the hashed fields cannot

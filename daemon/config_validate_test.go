@@ -328,6 +328,29 @@ func TestLoadAdminTokens(t *testing.T) {
 	}
 }
 
+func TestShapeFingerprint(t *testing.T) {
+	base := validConfig()
+	fp := base.ShapeFingerprint()
+	if len(fp) != 16 || strings.Trim(fp, "0123456789abcdef") != "" {
+		t.Errorf("ShapeFingerprint %q is not 16 lower-case hex digits", fp)
+	}
+	other := base
+	other.Lease, other.LeaderLease, other.Load, other.Drift, other.SafetyMargin = time.Minute, 2*time.Second, 2, 0.1, time.Second
+	if got := other.ShapeFingerprint(); got != fp {
+		t.Errorf("the lease settings and load changed the shape: %q != %q", got, fp)
+	}
+	for name, mutate := range map[string]func(*Config){
+		"partitions": func(c *Config) { c.Partitions = 272 },
+		"label":      func(c *Config) { c.ClusterLabel = "ringd2" },
+	} {
+		c := base
+		mutate(&c)
+		if c.ShapeFingerprint() == fp {
+			t.Errorf("%s: the shape did not change", name)
+		}
+	}
+}
+
 func TestFingerprint(t *testing.T) {
 	base := validConfig()
 	fp := base.Fingerprint()

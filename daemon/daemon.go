@@ -29,8 +29,11 @@ import (
 // Daemon is one running member.
 type Daemon struct {
 	cfg Config
-	// fingerprint is cfg.Fingerprint(), a hash every peer's metadata is
-	// checked against on every gossip alive message.
+	// shape is cfg.ShapeFingerprint(), which every peer's metadata is
+	// checked against on every gossip alive message; fingerprint is
+	// cfg.Fingerprint(), checked instead for a peer of the version before
+	// (compatibleMeta).
+	shape       string
 	fingerprint string
 	log         hclog.Logger
 	metrics     *metrics
@@ -186,6 +189,7 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 	d := &Daemon{
 		cfg:          cfg,
 		fingerprint:  cfg.Fingerprint(),
+		shape:        cfg.ShapeFingerprint(),
 		log:          logger,
 		metrics:      newMetrics(),
 		inc:          uint64(time.Now().UnixNano()),
@@ -407,7 +411,8 @@ func (d *Daemon) setMeta() error {
 	httpAddr := d.advertisedHTTPAddr()
 	b, err := nodeMeta{Version: core.ProtocolVersion, Incarnation: d.inc, Identity: d.identity, Priority: d.cfg.Priority,
 		HTTPAddr: httpAddr, Draining: draining, Leaving: leaving, HasTable: hasTable, Partitions: d.cfg.Partitions,
-		Fingerprint: d.fingerprint}.encode()
+		Fingerprint: d.fingerprint, Shape: d.shape,
+		LeaseMs: d.cfg.Lease.Milliseconds(), LeaderLeaseMs: d.cfg.LeaderLease.Milliseconds(), Load: d.cfg.Load}.encode()
 	if err != nil {
 		return err
 	}

@@ -173,7 +173,7 @@ func (t *peerTable) snapshot() []peer {
 }
 
 // gatekeeper refuses members of another shape: a different partition count
-// or config fingerprint would make two tables disagree.
+// or cluster label would make two tables disagree.
 type gatekeeper struct{ d *Daemon }
 
 var (
@@ -217,13 +217,27 @@ func (d *Daemon) checkCompatible(peer *memberlist.Node) error {
 // cluster shape, or nil.
 func (d *Daemon) compatibleMeta(meta []byte) error {
 	m, err := decodeMeta(meta)
-	if err == nil && m.Partitions != d.cfg.Partitions {
-		err = fmt.Errorf("it has --partitions %d, this cluster has %d", m.Partitions, d.cfg.Partitions)
+	if err != nil {
+		return err
 	}
-	if err == nil && m.Fingerprint != d.fingerprint {
-		err = fmt.Errorf("its cluster settings (--load, --cluster-label) differ: fingerprint %s, ours %s", m.Fingerprint, d.fingerprint)
+	return d.sameShape(&m)
+}
+
+// sameShape says why a member's metadata belongs to another cluster shape,
+// or nil. A member that gossips no shape is of the version before it, which
+// counts every lease with its own settings and refuses a member whose
+// settings differ: it must have ours (see Config.Fingerprint).
+func (d *Daemon) sameShape(m *nodeMeta) error {
+	switch {
+	case m.Partitions != d.cfg.Partitions:
+		return fmt.Errorf("it has --partitions %d, this cluster has %d", m.Partitions, d.cfg.Partitions)
+	case m.Shape == "" && m.Fingerprint != d.fingerprint:
+		return fmt.Errorf("it is an older ringd whose --lease, --leader-lease, --load, --drift or --safety-margin differ from ours "+
+			"(fingerprint %s, ours %s): upgrade every member before changing those", m.Fingerprint, d.fingerprint)
+	case m.Shape != "" && m.Shape != d.shape:
+		return fmt.Errorf("its cluster shape (--partitions, --cluster-label) differs: %s, ours %s", m.Shape, d.shape)
 	}
-	return err
+	return nil
 }
 
 // compatibleCache keeps checkCompatible's verdict per gossip node and

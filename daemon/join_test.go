@@ -20,7 +20,6 @@ func TestIncompatibleMembersCannotJoin(t *testing.T) {
 		wantLogs bool // refusal lines on both sides
 	}{
 		{"partition count", func(c *Config) { c.Partitions = 64 }, true},
-		{"lease (fingerprint)", func(c *Config) { c.Lease = 3 * time.Second }, true},
 		{"cluster label", func(c *Config) { c.ClusterLabel = "other" }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

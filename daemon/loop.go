@@ -209,7 +209,7 @@ func (d *Daemon) refreshMembers(now time.Time) {
 			d.log.Warn("ignoring member without usable metadata", "member", n.Name, "error", err)
 			continue
 		}
-		if m.Partitions != d.cfg.Partitions || m.Fingerprint != d.fingerprint {
+		if d.sameShape(m) != nil {
 			continue
 		}
 		name := memberName(n.Name)

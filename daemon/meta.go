@@ -46,10 +46,20 @@ type nodeMeta struct {
 	Leaving bool `json:"l,omitempty"`
 	// HasTable: the member belongs to a cluster (core.MemberInfo.HasTable).
 	HasTable bool `json:"t,omitempty"`
-	// Partitions and Fingerprint must match across the cluster; a member
-	// with other values is refused at join.
+	// Partitions and Shape must match across the cluster; a member with
+	// other values is refused at join. Fingerprint is for members of the
+	// version before Shape, which refuse a member whose Fingerprint differs
+	// from theirs (Config.Fingerprint); a member without Shape is one of
+	// them, and is refused unless its Fingerprint matches ours.
 	Partitions  int    `json:"n"`
 	Fingerprint string `json:"f"`
+	Shape       string `json:"s,omitempty"`
+	// LeaseMs, LeaderLeaseMs and Load are this member's --lease,
+	// --leader-lease and --load, shown in /cluster so that an operator can
+	// follow a rolling change of them (the leader's are in force).
+	LeaseMs       int64   `json:"ls,omitempty"`
+	LeaderLeaseMs int64   `json:"ll,omitempty"`
+	Load          float64 `json:"ld,omitempty"`
 }
 
 // metaLimit is memberlist's MetaMaxSize.

@@ -330,13 +330,15 @@ func (s *source) Cluster() api.Cluster {
 	out := api.Cluster{Node: v.Node, Leader: v.Leader, Term: v.Term, TableVersion: v.Table.ID.Version,
 		Partitions: s.d.cfg.Partitions, Members: []api.Member{}}
 	for i, m := range v.Members {
-		httpAddr := metas[m.Name].HTTPAddr
+		meta := metas[m.Name]
 		if m.Name == v.Node {
-			httpAddr = s.d.HTTPAddr()
+			cfg := s.d.cfg
+			meta.HTTPAddr, meta.LeaseMs, meta.LeaderLeaseMs, meta.Load = s.d.HTTPAddr(), cfg.Lease.Milliseconds(), cfg.LeaderLease.Milliseconds(), cfg.Load
 		}
 		out.Members = append(out.Members, api.Member{Name: m.Name, Rank: i, Priority: m.Priority,
-			Alive: m.Alive, Draining: m.Draining, Leader: m.Name == v.Leader, HTTPAddr: httpAddr,
-			InConfig: m.InConfig, Voter: m.Voter, Owned: owned[m.Name]})
+			Alive: m.Alive, Draining: m.Draining, Leader: m.Name == v.Leader, HTTPAddr: meta.HTTPAddr,
+			InConfig: m.InConfig, Voter: m.Voter, Owned: owned[m.Name],
+			LeaseMs: meta.LeaseMs, LeaderLeaseMs: meta.LeaderLeaseMs, Load: meta.Load})
 	}
 	return out
 }

@@ -66,6 +66,13 @@ type Member struct {
 	Voter bool `json:"voter" validate:"required"`
 	// Owned is how many partitions the table gives this member.
 	Owned int `json:"owned" validate:"required"`
+	// LeaseMs, LeaderLeaseMs and Load are the member's --lease,
+	// --leader-lease and --load, from its gossip (absent for a member of an
+	// older ringd, or one not heard from). Members may differ while
+	// a rolling update changes them; the leader's are in force.
+	LeaseMs       int64   `json:"leaseMs,omitempty" format:"int64"`
+	LeaderLeaseMs int64   `json:"leaderLeaseMs,omitempty" format:"int64"`
+	Load          float64 `json:"load,omitempty"`
 }
 
 // Cluster is the response of GET /cluster.

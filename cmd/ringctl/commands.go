@@ -17,7 +17,7 @@ import (
 var commands = []command{
 	{name: "status", summary: "the leader, the term, the partitions by state and the members in ring order with their partitions",
 		run: runStatus},
-	{name: "members", summary: "the members in ring order: alive, voter, draining, partitions, API address",
+	{name: "members", summary: "the members in ring order: alive, voter, draining, partitions, lease settings, API address",
 		run: runMembers},
 	{name: "partitions", summary: "every partition with its owner, state and fencing token; --watch prints each new table",
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
@@ -166,16 +166,34 @@ func runMembers(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 
 func (c *ctl) printMembers(ms []api.Member) error {
 	w := newTable(c.out)
-	w.row("RANK", "NAME", "LEADER", "VOTER", "ALIVE", "ADMITTED", "DRAINING", "PARTITIONS", "API")
+	w.row("RANK", "NAME", "LEADER", "VOTER", "ALIVE", "ADMITTED", "DRAINING", "PARTITIONS", "LEASE", "LEADER-LEASE", "LOAD", "API")
 	for _, m := range ms {
 		api := m.HTTPAddr
 		if api == "" {
 			api = "-"
 		}
 		w.row(strconv.Itoa(m.Rank), m.Name, yes(m.Leader, "*"), yes(m.Voter, "yes"), yesNo(m.Alive),
-			yesNo(m.InConfig), yesNo(m.Draining), strconv.Itoa(m.Owned), api)
+			yesNo(m.InConfig), yesNo(m.Draining), strconv.Itoa(m.Owned),
+			millis(m.LeaseMs), millis(m.LeaderLeaseMs), loadOf(m.Load), api)
 	}
 	return w.flush()
+}
+
+// millis shows a duration in milliseconds from the API as Go writes
+// durations ("1.4s"), "-" when a member does not say (an older ringd).
+func millis(ms int64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return (time.Duration(ms) * time.Millisecond).String()
+}
+
+// loadOf shows a member's --load, "-" when it does not say.
+func loadOf(load float64) string {
+	if load <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(load, 'g', -1, 64)
 }
 
 func runPartitions(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {

@@ -75,7 +75,7 @@ func TestAgainstRealMembers(t *testing.T) {
 
 	// status: the leader and every member, in a table and in JSON.
 	out := ringctlOK(t, append(at, "status")...)
-	for _, want := range []string{"leader", "partitions  32: 32 owned, 0 releasing, 0 unassigned", "RANK", "ringd-0", "ringd-1", "ringd-2"} {
+	for _, want := range []string{"leader", "partitions  32: 32 owned, 0 releasing, 0 unassigned", "RANK", "LEASE", "ringd-0", "ringd-1", "ringd-2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
@@ -87,6 +87,9 @@ func TestAgainstRealMembers(t *testing.T) {
 	owned := 0
 	for _, m := range decode[api.Members](t, ringctlOK(t, append(at, "--json", "members")...)).Members {
 		owned += m.Owned
+		if m.LeaseMs != 2000 || m.LeaderLeaseMs != 1000 || m.Load != 1.25 { // procluster.FastArgs, default load
+			t.Errorf("members shows %s with lease %d ms, leader lease %d ms, load %v; want 2000, 1000, 1.25", m.Name, m.LeaseMs, m.LeaderLeaseMs, m.Load)
+		}
 	}
 	if owned != procPartitions {
 		t.Errorf("members list %d partitions in all, want %d", owned, procPartitions)

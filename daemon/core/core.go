@@ -233,8 +233,13 @@ type Core struct {
 	votePrior uint64
 	voteFrom  string
 	voteInc   uint64
-	termSeen  uint64
-	termPrior uint64
+	// voteBounds are the LeaseBounds of the vote request being answered.
+	voteBounds *LeaseBounds
+	termSeen   uint64
+	termPrior  uint64
+	// leaseGiven is the member lease the current leader grants (its
+	// --lease, from its heartbeats): renewals run this long.
+	leaseGiven time.Duration
 
 	// leaderDue asks flush to run the leader's planning.
 	leaderDue bool
@@ -271,6 +276,8 @@ func New(opt Options, kept Durable) *Core {
 		voteAcks:    map[string]*AckRecord{},
 		termSeen:    hard.Term,
 		termPrior:   hard.Term,
+		acked:       lastAck{bounds: opt.ownBounds()},
+		leaseGiven:  opt.Lease,
 	}
 	c.members[opt.Self] = &memberState{MemberInfo: MemberInfo{Name: opt.Self,
 		Incarnation: opt.Incarnation, Identity: opt.Identity, Priority: opt.Priority, Alive: true}}
@@ -580,12 +587,13 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		switch m.Type {
 		case election.MsgHeartbeat:
 			c.hbIn = &incomingHeartbeat{from: m.From, term: m.Term, member: env.From,
-				inc: env.Incarnation, tail: env.LeaderTail}
+				inc: env.Incarnation, tail: env.LeaderTail, bounds: env.Bounds}
 			defer func() { c.hbIn = nil }()
 		case election.MsgVoteRequest:
 			c.votePrior = c.el.Status().Term
 			c.voteFrom = env.From
 			c.voteInc = env.Incarnation
+			c.voteBounds = env.Bounds
 		}
 		c.el.Step(now, *m)
 		st := c.el.Status()
@@ -632,10 +640,17 @@ func (c *Core) onHeartbeat(now time.Time, env Envelope) {
 	// them next to their new owners).
 	// With the lease still valid, Renew starts nothing.
 	upToDate := !c.own.Table().ID.Less(env.TableID) || c.own.LeaseValid(now)
+	if env.Lease != nil && *env.Lease > 0 {
+		// The leader's --lease, not ours: it counts our lease out with its
+		// own (a rolling change of --lease leaves members on both).
+		c.leaseGiven = *env.Lease
+	} else {
+		c.leaseGiven = c.opt.Lease // a leader of an older version: the same settings as ours
+	}
 	if sent, ok := c.ackSentAt[env.Renewed]; ok && env.Renewed != 0 && upToDate {
 		// The lease runs from when we asked, by our own clock: a late
 		// answer never stretches it.
-		c.own.Renew(now, sent.Add(c.opt.Lease))
+		c.own.Renew(now, sent.Add(c.leaseGiven))
 	}
 	if c.own.Table().ID.Less(env.TableID) && now.Sub(c.lastWantTable) >= c.opt.HeartbeatInterval {
 		c.lastWantTable = now
@@ -724,6 +739,7 @@ type incomingHeartbeat struct {
 	member string
 	inc    uint64
 	tail   *time.Duration
+	bounds *LeaseBounds
 }
 
 // newLeader starts this member's term as leader, won at now, from its
@@ -799,7 +815,7 @@ func (c *Core) flush(now time.Time) {
 		}
 	}
 	for seq, at := range c.ackSentAt {
-		if now.Sub(at) > c.opt.Lease {
+		if now.Sub(at) > max(c.opt.Lease, c.leaseGiven) {
 			delete(c.ackSentAt, seq)
 		}
 	}
@@ -814,7 +830,7 @@ func (c *Core) wrapElection(now time.Time) {
 		switch m.Type {
 		case election.MsgHeartbeat:
 			if c.leader != nil {
-				c.leader.fillHeartbeat(&env, memberOf(m.To))
+				c.leader.fillHeartbeat(now, &env, memberOf(m.To))
 			}
 			// Were this the last heartbeat a majority acknowledges, our
 			// own lease would run at most this much longer.
@@ -824,13 +840,18 @@ func (c *Core) wrapElection(now time.Time) {
 			if hb := c.hbIn; hb != nil && m.To == hb.from && m.Term == hb.term {
 				// A real acknowledgement (not a stale leader being told
 				// of a newer term): it may extend that leader's lease.
-				c.acked.ackedHeartbeat(now, hb.term, hb.member, hb.inc, hb.tail)
+				c.acked.ackedHeartbeat(now, hb.term, hb.member, hb.inc, hb.tail, orOwn(hb.bounds, c.opt), c.opt.ownBounds())
 			}
 			c.ackSeq++
 			c.ackSentAt[c.ackSeq] = now
 			env.AckSeq = c.ackSeq
 			env.HoldingsSeq = c.own.HoldingsSeq()
 			env.TableID = c.own.Table().ID
+		case election.MsgVoteRequest:
+			// A winner's lease runs from its request: the voters keep
+			// how long leases under it may run (lastAck.votedFor).
+			b := c.opt.ownBounds()
+			env.Bounds = &b
 		case election.MsgTimeoutNow:
 			// A lost hand-over costs a leader timeout: send it on the
 			// reliable channel.
@@ -848,7 +869,7 @@ func (c *Core) wrapElection(now time.Time) {
 				// From now on our last acknowledgement is this vote: if the
 				// candidate wins, its lease runs from its request.
 				if memberOf(m.To) == c.voteFrom {
-					c.acked.votedFor(now, m.Term, c.voteFrom, c.voteInc)
+					c.acked.votedFor(now, m.Term, c.voteFrom, c.voteInc, orOwn(c.voteBounds, c.opt))
 				}
 			}
 		}

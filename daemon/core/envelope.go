@@ -48,6 +48,13 @@ type Envelope struct {
 	// unless a majority acknowledges a later heartbeat. Absent from a
 	// leader of an older version, which bounds nothing.
 	LeaderTail *time.Duration `json:"tail,omitempty"`
+	// Lease is the member lease the leader grants (heartbeats): a renewal
+	// runs this long from the member's ack, whatever the member's own
+	// --lease. Absent from a leader of an older version.
+	Lease *time.Duration `json:"lease,omitempty"`
+	// Bounds (heartbeats and vote requests) bound the leases that may
+	// still run: see LeaseBounds. Absent from a member of an older version.
+	Bounds *LeaseBounds `json:"bounds,omitempty"`
 
 	// On heartbeat acks (member -> leader):
 	// AckSeq numbers the renewal request this ack makes.

@@ -27,6 +27,42 @@ import (
 //     (every voter's term before its vote is at most that leader's term):
 //     such a leader could have renewed the previous one as an ordinary
 //     member, for a whole lease.
+//
+// Leaders need not share --lease and --leader-lease (a rolling change of
+// them): a leader's member leases run its own --lease (the member takes
+// the length from the heartbeat that renews it), and every heartbeat and
+// vote request carries LeaseBounds, which the voters keep in their
+// AckRecords, so that the new leader's bounds above use the longest leases
+// an older leader may still have running rather than its own settings.
+
+// LeaseBounds bound the leases that may still run when a message is sent:
+// every member lease an older or the sending leader granted is at most Lease
+// long, every leader lease at most LeaderLease.
+type LeaseBounds struct {
+	Lease       time.Duration `json:"lease"`
+	LeaderLease time.Duration `json:"leaderLease"`
+}
+
+// widen is the larger of b and o, field by field.
+func (b LeaseBounds) widen(o LeaseBounds) LeaseBounds {
+	return LeaseBounds{Lease: max(b.Lease, o.Lease), LeaderLease: max(b.LeaderLease, o.LeaderLease)}
+}
+
+// orOwn is the bounds a message carried, or, from a member of an older
+// version that sends none, this member's own settings: members of an older
+// version refuse members whose timing settings differ from theirs (the
+// config fingerprint), so theirs are ours.
+func orOwn(b *LeaseBounds, opt Options) LeaseBounds {
+	if b == nil || b.Lease <= 0 || b.LeaderLease <= 0 {
+		return opt.ownBounds()
+	}
+	return *b
+}
+
+// ownBounds are this member's own lease settings.
+func (o Options) ownBounds() LeaseBounds {
+	return LeaseBounds{Lease: o.Lease, LeaderLease: o.LeaderLease}
+}
 
 // AckRecord is what a voter tells the candidate it votes for about the last
 // leader heartbeat it acknowledged.
@@ -47,6 +83,11 @@ type AckRecord struct {
 	TailKnown bool          `json:"tailKnown,omitempty"`
 	// PriorTerm is the voter's term before it took the term of this vote.
 	PriorTerm uint64 `json:"prior"`
+	// Bounds are the LeaseBounds of that heartbeat, or, when the last
+	// thing acknowledged was a vote, the candidate's own widened by what
+	// the voter knew before it (the leases running then may outlive the
+	// vote); nil from a voter of an older version.
+	Bounds *LeaseBounds `json:"bounds,omitempty"`
 }
 
 // lastAck is the member side: the newest heartbeat this process
@@ -55,23 +96,34 @@ type lastAck struct {
 	at    time.Time
 	known bool
 	rec   AckRecord // Term, Leader, Incarnation, Tail, TailKnown
+	// bounds are rec's LeaseBounds, never below this member's own
+	// settings (a floor that costs nothing and covers a voter whose own
+	// earlier process led).
+	bounds LeaseBounds
 }
 
 // votedFor records a vote granted at now to candidate (member name and
 // incarnation) for term: a vote extends the winner's lease like an
 // acknowledgement (its lease runs from when it asked), with no tail known.
-func (a *lastAck) votedFor(now time.Time, term uint64, candidate string, inc uint64) {
+// The candidate's bounds (its own settings, from the vote request) widen
+// the ones kept: the leases the last acknowledged heartbeat told of may
+// still run.
+func (a *lastAck) votedFor(now time.Time, term uint64, candidate string, inc uint64, cand LeaseBounds) {
 	a.at, a.known = now, true
 	a.rec = AckRecord{Term: term, Leader: candidate, Incarnation: inc}
+	a.bounds = a.bounds.widen(cand)
 }
 
-// ackedHeartbeat records an acknowledgement of a heartbeat sent at now.
-func (a *lastAck) ackedHeartbeat(now time.Time, term uint64, leader string, inc uint64, tail *time.Duration) {
+// ackedHeartbeat records an acknowledgement of a heartbeat sent at now. The
+// heartbeat's bounds replace the ones kept: its leader's bounds cover every
+// older leader's leases that may still run (leaderState.heartbeatBounds).
+func (a *lastAck) ackedHeartbeat(now time.Time, term uint64, leader string, inc uint64, tail *time.Duration, hb, own LeaseBounds) {
 	a.at, a.known = now, true
 	a.rec = AckRecord{Term: term, Leader: leader, Incarnation: inc}
 	if tail != nil {
 		a.rec.Tail, a.rec.TailKnown = *tail, true
 	}
+	a.bounds = hb.widen(own)
 }
 
 // record is the AckRecord for a vote sent at now by a member whose term
@@ -81,6 +133,8 @@ func (a *lastAck) record(now time.Time, prior uint64) AckRecord {
 	r.Age = max(now.Sub(a.at), 0)
 	r.Known = a.known
 	r.PriorTerm = prior
+	b := a.bounds
+	r.Bounds = &b
 	return r
 }
 
@@ -96,6 +150,9 @@ type predecessors struct {
 	prevTerm  uint64
 	prevUntil time.Time
 	prevKnown bool
+	// bounds are the longest leases an older leader may have running: the
+	// votes' bounds and this leader's own settings.
+	bounds LeaseBounds
 }
 
 // fromVotes bounds the predecessors of a leader elected at now from the
@@ -115,10 +172,16 @@ func fromVotes(now time.Time, opt Options, votes []*AckRecord) predecessors {
 			minAge = age
 		}
 	}
+	bounds := opt.ownBounds()
+	for _, v := range votes {
+		if v != nil {
+			bounds = bounds.widen(orOwn(v.Bounds, opt))
+		}
+	}
 	// The newest acknowledgement any voter made is at most now - minAge;
-	// an older leader's lease ran at most LeaderLease past it.
-	wait := max(scale(opt.LeaderLease, opt.Drift)-shrink(minAge), 0)
-	p := predecessors{leasesEnd: now.Add(wait)}
+	// an older leader's lease ran at most bounds.LeaderLease past it.
+	wait := max(scale(bounds.LeaderLease, opt.Drift)-shrink(minAge), 0)
+	p := predecessors{leasesEnd: now.Add(wait), bounds: bounds}
 
 	var newest uint64
 	for _, v := range votes {

@@ -158,13 +158,73 @@ func TestVoteCountsAsAcknowledgement(t *testing.T) {
 	now := time.Unix(1000, 0)
 	var a lastAck
 	tail := time.Second
-	a.ackedHeartbeat(now, 5, "x", 7, &tail)
-	a.votedFor(now.Add(2*time.Second), 6, "y", 3)
+	own := handoverOpt.ownBounds()
+	a.ackedHeartbeat(now, 5, "x", 7, &tail, own, own)
+	a.votedFor(now.Add(2*time.Second), 6, "y", 3, own)
 	rec := a.record(now.Add(2500*time.Millisecond), 6)
 	if rec.Age != 500*time.Millisecond || rec.Term != 6 || rec.Leader != "y" || rec.TailKnown {
 		t.Fatalf("record after a vote = %+v, want age 500ms, term 6, leader y, no tail", rec)
 	}
 	if p := fromVotes(now, handoverOpt, []*AckRecord{&rec}); p.prevKnown {
 		t.Error("a leader known only from a vote has bounded holdings")
+	}
+}
+
+// TestBoundsFollowTheLongestLeases: while members run different --lease and
+// --leader-lease (a rolling change), a new leader counts its waits with the
+// longest leases its votes tell of, never with shorter ones of its own.
+func TestBoundsFollowTheLongestLeases(t *testing.T) {
+	now := time.Unix(1000, 0)
+	long := LeaseBounds{Lease: 8 * time.Second, LeaderLease: 3 * time.Second}
+	v := ackOf(0, time.Second)
+	v.Bounds = &long
+	p := fromVotes(now, handoverOpt, []*AckRecord{ackOf(0, time.Second), v})
+	if p.bounds != long {
+		t.Errorf("bounds = %+v, want the longer %+v", p.bounds, long)
+	}
+	if got, want := p.leasesEnd.Sub(now), 3150*time.Millisecond; got != want {
+		t.Errorf("leasesEnd = now+%v, want now+%v (the older leader's 3s leader lease × 1.05)", got, want)
+	}
+	// Shorter bounds than this leader's own settings never shorten a wait.
+	short := LeaseBounds{Lease: time.Second, LeaderLease: 100 * time.Millisecond}
+	v.Bounds = &short
+	if p := fromVotes(now, handoverOpt, []*AckRecord{v}); p.bounds != handoverOpt.ownBounds() {
+		t.Errorf("bounds = %+v, want our own %+v", p.bounds, handoverOpt.ownBounds())
+	}
+}
+
+// TestLastAckKeepsBounds: a heartbeat's bounds replace what a member kept
+// (that leader covered the older leaders' leases), a vote only widens it (the
+// leases the last heartbeat told of may outlive the vote), and a member's
+// own settings are the floor.
+func TestLastAckKeepsBounds(t *testing.T) {
+	now := time.Unix(1000, 0)
+	own := handoverOpt.ownBounds()
+	a := lastAck{bounds: own}
+	long := LeaseBounds{Lease: 9 * time.Second, LeaderLease: 4 * time.Second}
+	a.ackedHeartbeat(now, 5, "x", 7, nil, long, own)
+	short := LeaseBounds{Lease: time.Second, LeaderLease: 200 * time.Millisecond}
+	a.votedFor(now.Add(time.Second), 6, "y", 3, short)
+	if rec := a.record(now.Add(time.Second), 6); rec.Bounds == nil || *rec.Bounds != long {
+		t.Errorf("bounds after a vote = %v, want the heartbeat's %+v kept", rec.Bounds, long)
+	}
+	a.ackedHeartbeat(now.Add(2*time.Second), 6, "y", 3, nil, short, own)
+	if rec := a.record(now.Add(2*time.Second), 6); *rec.Bounds != own {
+		t.Errorf("bounds after a shorter heartbeat = %+v, want our own %+v as the floor", *rec.Bounds, own)
+	}
+}
+
+// TestHeartbeatBoundsEndWithTheSafeWait: a leader's heartbeats carry an older
+// leader's longer leases until its safe wait is over, its own after, so that
+// a finished rolling change stops costing longer failovers.
+func TestHeartbeatBoundsEndWithTheSafeWait(t *testing.T) {
+	now := time.Unix(1000, 0)
+	long := LeaseBounds{Lease: 8 * time.Second, LeaderLease: 3 * time.Second}
+	l := &leaderState{opt: handoverOpt, inherited: long, holders: newHolderTracker(now.Add(5*time.Second), handoverOpt.leaseSafe())}
+	if got := l.heartbeatBounds(now); got != long {
+		t.Errorf("during the safe wait: %+v, want %+v", got, long)
+	}
+	if got := l.heartbeatBounds(now.Add(5 * time.Second)); got != handoverOpt.ownBounds() {
+		t.Errorf("after the safe wait: %+v, want %+v", got, handoverOpt.ownBounds())
 	}
 }

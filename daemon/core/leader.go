@@ -74,6 +74,23 @@ type leaderState struct {
 	selfFreed []uint64
 	// dirty: the table changed since it was last published.
 	dirty bool
+	// inherited are the longest leases an older leader may have running
+	// (predecessors.bounds): the safe wait is counted with them, and the
+	// heartbeats carry them until it is over (heartbeatBounds).
+	inherited LeaseBounds
+}
+
+// heartbeatBounds are the LeaseBounds a heartbeat sent at now carries: this
+// leader's own settings (it grants member leases of its --lease and renews
+// itself for its --leader-lease), widened by an older leader's longer ones
+// until the safe wait is over, when every lease an older leader granted
+// surely ended. A voter keeps them (lastAck) and hands them to the next
+// leader with its vote.
+func (l *leaderState) heartbeatBounds(now time.Time) LeaseBounds {
+	if now.Before(l.holders.safeUntil) {
+		return l.opt.ownBounds().widen(l.inherited)
+	}
+	return l.opt.ownBounds()
 }
 
 // newLeaderState starts term, won at now. base is the newest table this
@@ -86,7 +103,8 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 	l := &leaderState{
 		opt: opt, members: members, emit: emit,
 		term: term, electedAt: now,
-		holders:   newHolderTracker(pred.leasesEnd.Add(opt.leaseSafe()), opt.leaseSafe()),
+		holders:   newHolderTracker(pred.leasesEnd.Add(scale(pred.bounds.Lease, opt.Drift)+opt.SafetyMargin), opt.leaseSafe()),
+		inherited: pred.bounds,
 		acks:      newAckTracker(now, term, opt.Self, members),
 		tokens:    newTokenMinter(term, P),
 		plans:     planCache{cfg: rebalance.Config{Partitions: P, Load: opt.Load}},
@@ -239,8 +257,10 @@ func (l *leaderState) onAck(now time.Time, env Envelope, leading bool) {
 }
 
 // fillHeartbeat adds the per-member lease and table fields to a heartbeat.
-func (l *leaderState) fillHeartbeat(env *Envelope, to string) {
+func (l *leaderState) fillHeartbeat(now time.Time, env *Envelope, to string) {
 	env.TableID = l.table.ID
+	lease, bounds := l.opt.Lease, l.heartbeatBounds(now)
+	env.Lease, env.Bounds = &lease, &bounds
 	m := l.members[to]
 	if m == nil {
 		return

@@ -71,6 +71,21 @@ type scheduleOpts struct {
 	driftAtBound bool
 	// driftFactor scales the clock drift (1: within the design's bound).
 	driftFactor float64
+	// mixedLeases gives every member its own --lease and --leader-lease,
+	// drawn again at each restart and for each joiner: a rolling change of
+	// them under faults (drawLeases).
+	mixedLeases bool
+}
+
+// drawLeases draws a member's --lease and --leader-lease for mixedLeases:
+// from the shortest the timing allows (a lease outlasting a failover, a
+// leader lease of two heartbeats) up to the Fast timing's, so that the
+// recovery bound, computed from those, still holds.
+func drawLeases(cfg *rand.Rand, s *simcluster.MemberSpec) {
+	minLease := fast.LeaderTimeout + 2*fast.ElectionTimeout + 2*fast.HeartbeatInterval
+	s.Lease = minLease + time.Duration(cfg.Int64N(int64(fast.Lease-minLease)+1))
+	minLeader := 2 * fast.HeartbeatInterval
+	s.LeaderLease = minLeader + time.Duration(cfg.Int64N(int64(fast.LeaderLease-minLeader)+1))
 }
 
 // scheduleResult is what one schedule found.
@@ -127,6 +142,9 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 			s.AckDelay = -1 // never answers: the release timeout bounds it
 		}
 		s.Unsafe = o.unsafe == "all" || (o.unsafe == "one" && i == unsafeOne)
+		if o.mixedLeases {
+			drawLeases(cfg, s)
+		}
 	}
 	if cfg.IntN(4) == 0 {
 		// Members started with different --bootstrap-expect, each at least
@@ -141,7 +159,8 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 	res := scheduleResult{seed: seed, members: n}
 	w.Logf("schedule seed %d: %d members, preempt %t, app outlives crash %t", seed, n, w.Preempt(), w.AppOutlivesCrash())
 	for _, s := range ss {
-		w.Logf("  %s prio %d disk %t drift %+.4f ack %v unsafe %t", s.Name, s.Prio, s.Disk, s.Drift, s.AckDelay, s.Unsafe)
+		w.Logf("  %s prio %d disk %t drift %+.4f ack %v unsafe %t lease %v leader lease %v",
+			s.Name, s.Prio, s.Disk, s.Drift, s.AckDelay, s.Unsafe, s.Lease, s.LeaderLease)
 	}
 
 	finish := func() scheduleResult {
@@ -166,7 +185,7 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 	gen.MinDrop, gen.MaxDrop, gen.MaxDelay = 0.2, 1, 420*time.Millisecond
 	for range events {
 		at := faultStart + time.Duration(cfg.Int64N(int64(faultFor)))
-		scheduleFault(w, cfg, gen, at, faultStart+faultFor)
+		scheduleFault(w, cfg, gen, at, faultStart+faultFor, o)
 	}
 	w.Run(faultFor)
 
@@ -211,7 +230,7 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 // start): one of the shared vocabulary (gen) or one of the core's own (drains,
 // transfers, joins, leaves, clock steps). Faults that end by themselves
 // (pauses, crashes, drains) end before until or with the heal.
-func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, gen *faults.Generator, at, until time.Duration) {
+func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, gen *faults.Generator, at, until time.Duration, o scheduleOpts) {
 	names := w.Names()
 	pick := func() string { return names[cfg.IntN(len(names))] }
 	switch cfg.IntN(14) {
@@ -234,7 +253,16 @@ func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, gen *faults.Generator,
 				restart.Kind = faults.RestartDiskless
 			}
 			if r := at + between(cfg, restartMin, restartMax, leaseSafe); r < until {
-				w.At(r, restart.String(), func() { w.Apply(restart) })
+				var spec simcluster.MemberSpec
+				if o.mixedLeases {
+					drawLeases(cfg, &spec)
+				}
+				w.At(r, restart.String(), func() {
+					if o.mixedLeases {
+						w.Respec(f.Member, func(s *simcluster.MemberSpec) { s.Lease, s.LeaderLease = spec.Lease, spec.LeaderLease })
+					}
+					w.Apply(restart)
+				})
 			}
 		}
 	case 9: // drain for a while
@@ -246,10 +274,13 @@ func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, gen *faults.Generator,
 		}
 	case 11: // a new member joins (maybe into a split network)
 		name := fmt.Sprintf("j%d", w.PendingEvents()+len(w.Names()))
-		disk := cfg.IntN(2) == 0
+		spec := simcluster.MemberSpec{Name: name, Disk: cfg.IntN(2) == 0}
+		if o.mixedLeases {
+			drawLeases(cfg, &spec)
+		}
 		w.At(at, "join "+name, func() {
 			if w.Member(name) == nil {
-				w.Add(simcluster.MemberSpec{Name: name, Disk: disk})
+				w.Add(spec)
 			}
 		})
 	case 12: // a member leaves for good (SIGTERM), bounded like a shutdown
@@ -408,6 +439,17 @@ func TestDriftAtBound(t *testing.T) {
 		}
 		t.Logf("clocks at ±%.2f: violations in %d of %d schedules", 3*fast.Drift, found, len(results))
 	})
+}
+
+// TestRandomSchedulesMixedLeases runs schedules whose members each have
+// their own --lease and --leader-lease, drawn again when they restart or
+// join: a rolling change of those settings while faults happen. A member
+// renewed by a leader with a longer lease than a later leader's, or a leader
+// lease longer than its successor's, must not end up next to a new owner.
+func TestRandomSchedulesMixedLeases(t *testing.T) {
+	results := runSchedules(t, 20_001, 120, scheduleOpts{mixedLeases: true})
+	judge(t, "^TestRandomSchedulesMixedLeases$", results)
+	figures(t, results)
 }
 
 // TestCheckerCatchesUnsafeGrants is the check of the checker: with

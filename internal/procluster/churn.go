@@ -186,11 +186,15 @@ func (m *Member) Reschedule(ctx context.Context, wipe bool) error {
 // withFlag returns args with the value of flag set to value.
 func withFlag(args []string, flag, value string) []string {
 	out := slices.Clone(args)
+	found := false
 	for i := 0; i+1 < len(out); i++ {
 		if out[i] == flag {
-			out[i+1] = value
-			return out
+			out[i+1] = value // every occurrence: the last one would win
+			found = true
 		}
+	}
+	if found {
+		return out
 	}
 	return append(out, flag, value)
 }

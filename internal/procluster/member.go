@@ -74,6 +74,15 @@ func (m *Member) SetBinary(path string) {
 	m.binary = path
 }
 
+// SetFlag sets flag --name to value for the member's next start (Restart):
+// the value of an existing "--name value" pair is replaced, otherwise the
+// pair is added. A rolling change of a setting is SetFlag, then a restart.
+func (m *Member) SetFlag(name, value string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.args = withFlag(m.args, "--"+name, value)
+}
+
 // Args returns the member's command line flags.
 func (m *Member) Args() []string { return append([]string(nil), m.args...) }
 

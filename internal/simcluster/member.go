@@ -29,6 +29,9 @@ type MemberSpec struct {
 	// Expect overrides the cluster's BootstrapExpect for this member (0:
 	// the cluster's).
 	Expect int
+	// Lease and LeaderLease override the Timing's for this member (0: the
+	// Timing's): members with different ones are a rolling change of them.
+	Lease, LeaderLease time.Duration
 }
 
 // app is the model of a member's application: what it believes it may work
@@ -198,7 +201,17 @@ func (c *Cluster) options(m *Member) core.Options {
 	o.BootstrapExpect = cmp.Or(m.spec.Expect, c.expect)
 	o.UnsafeGrantWithoutWaiting = m.spec.Unsafe
 	o.FlapHoldDown = c.flapHoldDown
+	o.Lease = cmp.Or(m.spec.Lease, o.Lease)
+	o.LeaderLease = cmp.Or(m.spec.LeaderLease, o.LeaderLease)
 	return o
+}
+
+// Respec changes name's spec from its next start on (Restart), as a rolling
+// change of a member's flags does.
+func (c *Cluster) Respec(name string, edit func(*MemberSpec)) {
+	m := c.members[name]
+	edit(&m.spec)
+	c.Logf("respec %s: lease %v leader lease %v", name, m.spec.Lease, m.spec.LeaderLease)
 }
 
 // termFloor is the member's simulated wall clock in floor units: its own

@@ -1,0 +1,78 @@
+package core_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ringd/ringd/election"
+	"github.com/ringd/ringd/internal/simcluster"
+)
+
+// TestShortLeaseLeadersWaitForALongerLease: during a rolling change of
+// --lease and --leader-lease, a leader with long leases (m6) renewed a member
+// (m0) that is then cut off, and crashes. Its successor m5 and, after m5
+// crashes too, m4 run much shorter leases: m4 must still wait out m0's long
+// lease before it gives m0's partitions away. m5 had just restarted (with its
+// data dir), so it holds no lease from m6 whose end could stand in for m0's;
+// it crashes either a little after it won (its heartbeats carried the longer
+// leases it inherited) or at once (the voters only have their votes for it,
+// which must keep what they knew before).
+func TestShortLeaseLeadersWaitForALongerLease(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		crashZ time.Duration // how long after m5 wins it crashes
+	}{
+		{name: "successor crashes during its safe wait", crashZ: 150 * time.Millisecond},
+		{name: "successor crashes as it wins"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			specs := simcluster.Specs(7)
+			for i := range specs {
+				specs[i].Lease, specs[i].LeaderLease = 900*time.Millisecond, 150*time.Millisecond
+			}
+			specs[6].Prio, specs[6].Lease, specs[6].LeaderLease = 3, 5*time.Second, time.Second
+			specs[5].Prio, specs[5].Disk, specs[4].Prio = 2, true, 1
+			w := simcluster.New(t, simcluster.Seed(7), simcluster.With(simcluster.Settings{Voters: 7}),
+				simcluster.Members(specs...))
+			w.SetDraining("m5", true) // holds nothing, so its restart changes no table
+			w.Require(15*time.Second, "coverage under m6", func() bool { return w.Covered() && w.Leader() == "m6" })
+			w.Run(time.Second)
+			if len(w.AppHoldings("m0")) == 0 {
+				t.Fatal("m0 holds nothing to be taken over")
+			}
+
+			w.Crash("m5")
+			w.Restart("m5", true)
+			w.Isolate("m0")
+			w.Crash("m6")
+			cutAt := w.GlobalNow()
+			if tc.crashZ == 0 {
+				// Once its vote requests are out, nothing more of m5's
+				// arrives: the voters' last acknowledgement stays their
+				// vote for it.
+				muted, before := false, w.Member("m5").Core().Status().Term
+				w.OnStep(func(time.Time) {
+					if st := w.Member("m5").Core().Status(); !muted && w.Up("m5") && st.Role == election.Candidate && st.Term > before {
+						muted = true
+						for _, n := range w.Others("m5") {
+							w.Cut("m5", n)
+						}
+					}
+				})
+			}
+			w.Require(5*time.Second, "m5 wins", func() bool { return w.Member("m5").Core().Status().Role == election.Leader })
+			w.Run(tc.crashZ)
+			w.Crash("m5")
+			w.Require(5*time.Second, "m4 leads", func() bool { return slices.Contains(w.Leaders(w.Names()), "m4") })
+			// m0's app works on until the lease m6 gave it ends, about 5 s
+			// after the cut; m4 must not grant those partitions before.
+			others := []string{"m1", "m2", "m3", "m4"}
+			w.Require(15*time.Second, "coverage by the others", func() bool { return w.CoveredBy(others) })
+			w.RequireNoViolations()
+			if took := w.GlobalNow().Sub(cutAt); took < 5*time.Second {
+				t.Errorf("m0's partitions were covered again %v after the cut, before its 5 s lease could end", took)
+			}
+		})
+	}
+}
