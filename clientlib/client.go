@@ -3,6 +3,8 @@ package clientlib
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,6 +57,9 @@ type Client struct {
 	// ownTransport is true when New made the HTTP client: only then may
 	// Run close its idle connections.
 	ownTransport bool
+	// roots, from WithCAFile, are the authorities New's own transport
+	// trusts.
+	roots *x509.CertPool
 
 	running atomic.Bool
 	// owned is the snapshot Owned returns, kept by Run; idle is what
@@ -107,10 +113,44 @@ func New(addr string, opts ...Option) (*Client, error) {
 	if c.http == nil {
 		// A transport of its own: the long-poll keeps a connection busy,
 		// and the application's other requests should not queue behind it.
-		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if c.roots != nil {
+			tr.TLSClientConfig = &tls.Config{RootCAs: c.roots, MinVersion: tls.VersionTLS12}
+		}
+		c.http = &http.Client{Transport: tr}
 		c.ownTransport = true
+	} else if c.roots != nil {
+		return nil, errors.New("clientlib: WithCAFile and WithHTTPClient together: give your client's transport the certificates instead")
 	}
 	return c, nil
+}
+
+// WithCAFile trusts the PEM certificates in path (instead of the system's)
+// for an https:// ringd address: the authority that signed ringd's
+// --tls-cert-file, such as the ca.crt of a cert-manager Secret.
+func WithCAFile(path string) Option {
+	return func(c *Client) error {
+		pool, err := LoadCertPool(path)
+		if err != nil {
+			return fmt.Errorf("WithCAFile: %w", err)
+		}
+		c.roots = pool
+		return nil
+	}
+}
+
+// LoadCertPool reads PEM certificates from path into a pool; a file without
+// any is an error.
+func LoadCertPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func parseAddr(addr string) (*url.URL, error) {

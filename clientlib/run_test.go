@@ -2,9 +2,13 @@ package clientlib_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -540,6 +544,23 @@ func TestQueries(t *testing.T) {
 }
 
 func TestNewRefusesBadInput(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "not.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clientlib.New("https://x:1", clientlib.WithCAFile(caFile)); err != nil {
+		t.Errorf("WithCAFile with a certificate: %v", err)
+	}
+	if _, err := clientlib.New("https://x:1", clientlib.WithCAFile(caFile), clientlib.WithHTTPClient(http.DefaultClient)); err == nil ||
+		!strings.Contains(err.Error(), "together") {
+		t.Errorf("WithCAFile and WithHTTPClient together: %v, want an error saying so", err)
+	}
 	for _, tc := range []struct {
 		addr string
 		opt  clientlib.Option
@@ -559,6 +580,8 @@ func TestNewRefusesBadInput(t *testing.T) {
 		{"x:1", clientlib.WithReturnTimeout(-time.Second), "negative"},
 		{"x:1", clientlib.WithHTTPClient(nil), "nil"},
 		{"x:1", clientlib.WithLogger(nil), "nil"},
+		{"https://x:1", clientlib.WithCAFile(filepath.Join(t.TempDir(), "missing.pem")), "no such file"},
+		{"https://x:1", clientlib.WithCAFile(notPEM), "no PEM certificate"},
 	} {
 		_, err := clientlib.New(tc.addr, tc.opt)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

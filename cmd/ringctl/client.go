@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/ringd/ringd/clientlib"
 	"github.com/ringd/ringd/clientlib/api"
 	"github.com/ringd/ringd/internal/secret"
 )
@@ -47,13 +46,9 @@ func newCtl(addr, tokenFile, caFile string, timeout time.Duration, asJSON bool, 
 	tr := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	hc := &http.Client{Transport: tr}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pool, err := clientlib.LoadCertPool(caFile)
 		if err != nil {
 			return nil, usagef("--ca-file: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usagef("--ca-file %s holds no PEM certificate", caFile)
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}

@@ -50,6 +50,7 @@ func main() {
 
 type config struct {
 	ringd    string
+	caFile   string
 	ledger   string
 	name     string
 	itemTime time.Duration
@@ -65,6 +66,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs := flag.NewFlagSet("ringd-worker", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.StringVar(&cfg.ringd, "ringd", envOr("RINGD_ADDR", "127.0.0.1:8080"), "host:port or URL of the local ringd's HTTP API (env RINGD_ADDR)")
+	fs.StringVar(&cfg.caFile, "ca-file", os.Getenv("RINGD_CA_FILE"), "PEM certificates to trust for an https:// --ringd, instead of the system's (env RINGD_CA_FILE)")
 	fs.StringVar(&cfg.ledger, "ledger", "", "URL of the demo's shared ledger; empty: count items locally")
 	fs.StringVar(&cfg.name, "name", envOr("POD_NAME", host), "this worker's name in logs and in the ledger (env POD_NAME, default the host name)")
 	fs.DurationVar(&cfg.itemTime, "item-time", 50*time.Millisecond, "how long processing one item takes")
@@ -119,7 +121,11 @@ func run(ctx context.Context, args []string, errOut io.Writer) int {
 			return 2
 		}
 	}
-	c, err := clientlib.New(cfg.ringd, clientlib.WithLogger(log.Named("clientlib")), clientlib.WithMargin(cfg.margin))
+	opts := []clientlib.Option{clientlib.WithLogger(log.Named("clientlib")), clientlib.WithMargin(cfg.margin)}
+	if cfg.caFile != "" {
+		opts = append(opts, clientlib.WithCAFile(cfg.caFile))
+	}
+	c, err := clientlib.New(cfg.ringd, opts...)
 	if err != nil {
 		fmt.Fprintln(errOut, "ringd-worker: --ringd:", err)
 		return 2

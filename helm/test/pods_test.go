@@ -23,6 +23,7 @@ package charttest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -39,6 +40,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ringd/ringd/daemon"
 	"github.com/ringd/ringd/internal/procluster"
@@ -95,6 +97,9 @@ type workload struct {
 	grace     time.Duration
 	secrets   map[string]*corev1.Secret
 	headless  *corev1.Service
+	// tls is how the harness trusts the pods' API certificate, when the
+	// chart was rendered with api.tls.secretName (nil: plain HTTP).
+	tls *tls.Config
 	// dir holds the pods' volumes.
 	dir string
 
@@ -142,6 +147,13 @@ func renderWorkload(t *testing.T, kind string, args ...string) *workload {
 		t.Fatal("no headless Service rendered")
 	}
 	return w
+}
+
+// addSecret provides a Secret the chart refers to but does not render (an
+// existing Secret, made by the operator or cert-manager), with data as its
+// keys.
+func (w *workload) addSecret(name string, data map[string][]byte) {
+	w.secrets[name] = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.namespace}, Data: data}
 }
 
 // container is the rendered ringd container.
@@ -262,7 +274,7 @@ func (w *workload) spec(t *testing.T, name string) procluster.PodSpec {
 		if v, ok := volumes[m.Name]; ok && v.Secret != nil {
 			s := w.secrets[v.Secret.SecretName]
 			if s == nil {
-				t.Fatalf("volume %s: Secret %s is not rendered (an existing Secret is not emulated)", m.Name, v.Secret.SecretName)
+				t.Fatalf("volume %s: Secret %s is neither rendered nor given by the test (addSecret)", m.Name, v.Secret.SecretName)
 			}
 			for key, val := range secretData(s) {
 				if err := os.WriteFile(filepath.Join(host, key), val, 0o600); err != nil {
@@ -427,6 +439,7 @@ func (w *workload) start(t *testing.T, names []string) *procluster.Cluster {
 	c, err := procluster.Start(ctx, procluster.Options{
 		Binary: bin, Names: names, Dir: t.TempDir(), Partitions: partitions,
 		Pods: func(name string) (procluster.PodSpec, error) { return w.spec(t, name), nil },
+		TLS:  w.tls,
 	})
 	if err != nil {
 		t.Fatal(err)

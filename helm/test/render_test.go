@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -204,5 +205,71 @@ func TestStrictDecodingCatchesMisspelledFields(t *testing.T) {
 	}
 	if _, err := strict[corev1.Service]([]byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n")); err != nil {
 		t.Fatalf("a correct Service fails: %v", err)
+	}
+}
+
+// With api.tls.secretName, ringd gets the Secret's certificate and key and
+// the example worker talks HTTPS to it, trusting the Secret's ca.crt (or,
+// with caKey empty, the system's authorities); without, no TLS at all.
+func TestRenderedTLS(t *testing.T) {
+	containers := func(args ...string) (ringd, worker corev1.Container, volumes []corev1.Volume) {
+		w := renderWorkload(t, "StatefulSet", args...)
+		for _, c := range w.template.Spec.Containers {
+			switch c.Name {
+			case "ringd":
+				ringd = c
+			case "worker":
+				worker = c
+			}
+		}
+		return ringd, worker, w.template.Spec.Volumes
+	}
+	mounts := func(c corev1.Container) string {
+		var out []string
+		for _, m := range c.VolumeMounts {
+			out = append(out, m.Name+"="+m.MountPath)
+		}
+		return strings.Join(out, " ")
+	}
+
+	ringd, worker, volumes := containers("--set", "api.tls.secretName=orders-api-tls")
+	for _, want := range []string{"--tls-cert-file=/etc/ringd/tls/tls.crt", "--tls-key-file=/etc/ringd/tls/tls.key"} {
+		if !slices.Contains(ringd.Args, want) {
+			t.Errorf("ringd args lack %s: %v", want, ringd.Args)
+		}
+	}
+	for _, want := range []string{"--ringd=https://localhost:7070", "--ca-file=/etc/ringd/tls/ca.crt"} {
+		if !slices.Contains(worker.Args, want) {
+			t.Errorf("worker args lack %s: %v", want, worker.Args)
+		}
+	}
+	for _, c := range []corev1.Container{ringd, worker} {
+		if !strings.Contains(mounts(c), "ringd-tls=/etc/ringd/tls") {
+			t.Errorf("%s does not mount the TLS Secret at /etc/ringd/tls: %s", c.Name, mounts(c))
+		}
+	}
+	found := false
+	for _, v := range volumes {
+		if v.Name == "ringd-tls" && v.Secret != nil && v.Secret.SecretName == "orders-api-tls" && len(v.Secret.Items) == 0 {
+			found = true // the whole Secret, so that renewals reach the pod
+		}
+	}
+	if !found {
+		t.Errorf("no volume ringd-tls of the whole Secret orders-api-tls: %+v", volumes)
+	}
+
+	_, worker, _ = containers("--set", "api.tls.secretName=orders-api-tls", "--set", "api.tls.caKey=")
+	if slices.ContainsFunc(worker.Args, func(a string) bool { return strings.HasPrefix(a, "--ca-file") }) {
+		t.Errorf("with caKey empty the worker still gets --ca-file: %v", worker.Args)
+	}
+
+	ringd, worker, volumes = containers()
+	if strings.Contains(strings.Join(append(ringd.Args, worker.Args...), " "), "tls") || strings.Contains(mounts(ringd)+mounts(worker), "tls") {
+		t.Errorf("TLS without api.tls.secretName: ringd %v, worker %v", ringd.Args, worker.Args)
+	}
+	for _, v := range volumes {
+		if v.Name == "ringd-tls" {
+			t.Errorf("a TLS volume without api.tls.secretName")
+		}
 	}
 }

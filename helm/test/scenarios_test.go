@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/procluster"
+	"github.com/ringd/ringd/internal/testcert"
 )
 
 // chartPartitions is --partitions for the scenarios: small, so coverage
@@ -211,4 +212,48 @@ func TestRenderedDeploymentRollingUpdate(t *testing.T) {
 		checkOneCluster(t, c, live)
 		settle(t, c, live)
 	}
+}
+
+// The chart with api.tls.secretName (an existing kubernetes.io/tls Secret, as
+// cert-manager makes): the rendered pods serve their API over HTTPS only,
+// with the Secret's certificate, form one cluster, and keep every partition
+// owned while a pod restarts; the probes and /metrics stay plain HTTP on the
+// ops port.
+func TestRenderedAPIOverTLS(t *testing.T) {
+	w := renderWorkload(t, "StatefulSet", fastValues(3, "--set", "api.tls.secretName=orders-api-tls")...)
+	ips, dnsNames := testcert.Loopback()
+	certs, err := testcert.Write(t.TempDir(), ips, dnsNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.addSecret("orders-api-tls", certs.PEM)
+	w.tls = certs.ClientConfig()
+	names := podNames(w.name, 0, 3)
+	c := w.start(t, names) // the harness's every request is HTTPS, trusting only the test's authority
+	watchAll(t, c)
+	checkOneCluster(t, c, names)
+	settle(t, c, names)
+	for _, n := range names {
+		w.waitReady(t, n, 30*time.Second)
+	}
+
+	// Plain HTTP to the API is refused.
+	addr := strings.ReplaceAll(flagValue(t, w.container(t).Args, "--http-addr"), "127.0.0.1", w.podIP(names[0]))
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Get("http://" + addr + "/partitions/mine")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP to the API at %s: %d, want it refused (400 from a TLS listener)", addr, resp.StatusCode)
+		}
+	}
+
+	// A pod restarts under its name and rejoins over the same certificate.
+	n := names[len(names)-1]
+	w.terminate(t, c, n)
+	if err := c.Member(n).Replace(context.Background(), w.spec(t, n)); err != nil {
+		t.Fatal(err)
+	}
+	w.waitReady(t, n, 60*time.Second)
+	checkOneCluster(t, c, names)
+	settle(t, c, names)
 }

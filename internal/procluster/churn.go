@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,7 +72,7 @@ func (c *Cluster) Add(ctx context.Context, name string) (*Member, error) {
 				return nil, fmt.Errorf("procluster: %w", err)
 			}
 		}
-		m.Client = &Client{Addr: m.HTTPAddr, HTTP: &http.Client{Transport: c.transport}}
+		m.Client = c.client(m.HTTPAddr)
 		m.args = memberArgs(c.opt, -1, m, seeds)
 		if err = m.start(fmt.Sprintf("add (attempt %d)", attempt)); err != nil {
 			return nil, err

@@ -26,6 +26,9 @@ type Client struct {
 	Addr string
 	// HTTP is the client used; nil means one without proxy, for loopback.
 	HTTP *http.Client
+	// TLS: the API speaks HTTPS (--tls-cert-file); HTTP's transport must
+	// trust its certificate.
+	TLS bool
 }
 
 // NewClient returns a Client for addr (host:port) that never uses a proxy.
@@ -120,7 +123,11 @@ func (c *Client) do(ctx context.Context, method, path string, reqBody io.Reader)
 		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.Addr+path, reqBody)
+	scheme := "http://"
+	if c.TLS {
+		scheme = "https://"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, scheme+c.Addr+path, reqBody)
 	if err != nil {
 		return nil, err
 	}

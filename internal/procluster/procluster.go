@@ -18,6 +18,7 @@ package procluster
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -92,6 +93,10 @@ type Options struct {
 	// StartTimeout bounds how long Start and Restart wait for a member's HTTP
 	// API to answer. Zero: DefaultStartTimeout.
 	StartTimeout time.Duration
+	// TLS, when set, is how the harness trusts the members' APIs, which
+	// then speak HTTPS only (the test gives them --tls-cert-file and
+	// --tls-key-file, in ExtraArgs or its Pods).
+	TLS *tls.Config
 	// Pods, when set, gives each member's process instead of the flags this
 	// package would choose: the test derives them from something else, such
 	// as the Helm chart's rendered pods. Members are then named by Names
@@ -237,6 +242,7 @@ func tryStart(ctx context.Context, opt Options, dir string, attempt int) (*Clust
 			DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
 			MaxIdleConnsPerHost: 8,
 			IdleConnTimeout:     30 * time.Second,
+			TLSClientConfig:     opt.TLS,
 		},
 	}
 	if opt.Pods != nil {
@@ -270,7 +276,7 @@ func tryStart(ctx context.Context, opt Options, dir string, attempt int) (*Clust
 				return nil, fmt.Errorf("procluster: %w", err)
 			}
 		}
-		m.Client = &Client{Addr: m.HTTPAddr, HTTP: &http.Client{Transport: c.transport}}
+		m.Client = c.client(m.HTTPAddr)
 		m.args = memberArgs(opt, i, m, gossipAddrs)
 		c.members = append(c.members, m)
 	}
@@ -288,7 +294,7 @@ func (c *Cluster) podMember(name string) (*Member, error) {
 	}
 	m := &Member{Name: name, LogPath: filepath.Join(c.dir, name+".log"), cluster: c}
 	m.setPod(spec, c.opt.Env)
-	m.Client = &Client{Addr: m.HTTPAddr, HTTP: &http.Client{Transport: c.transport}}
+	m.Client = c.client(m.HTTPAddr)
 	return m, nil
 }
 
@@ -370,6 +376,11 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than return an error)
 	return hex.EncodeToString(b)
+}
+
+// client is the harness's API client of a member at addr.
+func (c *Cluster) client(addr string) *Client {
+	return &Client{Addr: addr, HTTP: &http.Client{Transport: c.transport}, TLS: c.opt.TLS != nil}
 }
 
 // Dir is where the logs and data dirs are.

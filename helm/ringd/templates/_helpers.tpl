@@ -250,6 +250,10 @@ The ringd container, as one item of a pod's "containers" list.
     - --data-dir=/var/lib/ringd
     - --gossip-key-file=/etc/ringd/secret/gossip-key
     - --admin-token-file=/etc/ringd/secret/admin-token
+    {{- if .Values.api.tls.secretName }}
+    - --tls-cert-file=/etc/ringd/tls/tls.crt
+    - --tls-key-file=/etc/ringd/tls/tls.key
+    {{- end }}
     - --http-addr={{ include "ringd.httpAddr" . }}
     {{- if .Values.api.bindAll }}
     - --http-advertise-addr=$(POD_IP):{{ int $ports.api }}
@@ -355,6 +359,13 @@ The ringd container, as one item of a pod's "containers" list.
     - name: ringd-secret
       mountPath: /etc/ringd/secret
       readOnly: true
+    {{- if .Values.api.tls.secretName }}
+    # A whole-volume mount (no subPath), so that the kubelet's updates of a
+    # renewed certificate reach ringd, which reloads it within 2 s.
+    - name: ringd-tls
+      mountPath: /etc/ringd/tls
+      readOnly: true
+    {{- end }}
 {{- end }}
 
 {{/*
@@ -374,6 +385,12 @@ StatefulSet's volumeClaimTemplate "ringd-data" provides it).
         path: gossip-key
       - key: admin-token
         path: admin-token
+{{- with .Values.api.tls.secretName }}
+- name: ringd-tls
+  secret:
+    secretName: {{ . }}
+    defaultMode: 292
+{{- end }}
 {{- if not .Values.persistence.enabled }}
 - name: ringd-data
   emptyDir:

@@ -77,7 +77,14 @@ spec:
       image: {{ include "ringd.workerImage" . | quote }}
       imagePullPolicy: {{ .Values.worker.image.pullPolicy }}
       args:
+        {{- if .Values.api.tls.secretName }}
+        - --ringd=https://localhost:{{ int .Values.ringd.ports.api }}
+        {{- with .Values.api.tls.caKey }}
+        - --ca-file=/etc/ringd/tls/{{ . }}
+        {{- end }}
+        {{- else }}
         - --ringd=127.0.0.1:{{ int .Values.ringd.ports.api }}
+        {{- end }}
         - --name=$(POD_NAME)
         - --drain-timeout={{ int .Values.worker.drainTimeoutSeconds }}s
         {{- with .Values.worker.itemTime }}
@@ -104,6 +111,12 @@ spec:
       {{- with .Values.worker.securityContext }}
       securityContext:
         {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- if .Values.api.tls.secretName }}
+      volumeMounts:
+        - name: ringd-tls
+          mountPath: /etc/ringd/tls
+          readOnly: true
       {{- end }}
     {{- include "ringd.sidecar" . | nindent 4 }}
   volumes:
