@@ -33,9 +33,11 @@ type ctl struct {
 	hc        *http.Client
 	json      bool
 	out       io.Writer
+	// errOut gets notes that do not end the command (a watch retrying).
+	errOut io.Writer
 }
 
-func newCtl(addr, tokenFile, caFile string, timeout time.Duration, asJSON bool, out io.Writer) (*ctl, error) {
+func newCtl(addr, tokenFile, caFile string, timeout time.Duration, asJSON bool, out, errOut io.Writer) (*ctl, error) {
 	base, err := parseAddr(addr)
 	if err != nil {
 		return nil, err
@@ -52,7 +54,7 @@ func newCtl(addr, tokenFile, caFile string, timeout time.Duration, asJSON bool, 
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	return &ctl{name: base.Host, base: base, tokenFile: tokenFile, timeout: timeout, hc: hc, json: asJSON, out: out}, nil
+	return &ctl{name: base.Host, base: base, tokenFile: tokenFile, timeout: timeout, hc: hc, json: asJSON, out: out, errOut: errOut}, nil
 }
 
 // parseAddr takes host:port, or a URL with http or https.

@@ -21,7 +21,7 @@ var commands = []command{
 		run: runMembers},
 	{name: "partitions", summary: "every partition with its owner, state and fencing token; --watch prints each new table",
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
-			fs.BoolVar(&o.watch, "watch", false, "keep printing the table whenever it changes, until interrupted")
+			fs.BoolVar(&o.watch, "watch", false, "keep printing the table whenever it changes, until interrupted; an unreachable or leaderless member is retried (noted on stderr), a refused request ends it")
 			fs.StringVar(&o.owner, "owner", "", "show only the partitions of this member")
 		},
 		run: runPartitions},
@@ -212,6 +212,7 @@ func runPartitions(ctx context.Context, c *ctl, o *cmdOpts, args []string) error
 	const wait = 30 * time.Second
 	var index uint64
 	var last *api.Table
+	retry := watchRetryMin
 	for {
 		q := url.Values{"wait": {wait.String()}}
 		if last != nil {
@@ -223,8 +224,22 @@ func runPartitions(ctx context.Context, c *ctl, o *cmdOpts, args []string) error
 			return nil // interrupted: the watch is over
 		}
 		if err != nil {
-			return err
+			// A member restarting or a leader election must not end a
+			// watch: only a refusal of the request itself does.
+			var refused *refusedError
+			if errors.As(err, &refused) && refused.status < 500 {
+				return err
+			}
+			fmt.Fprintf(c.errOut, "ringctl: %s; retrying in %v\n", oneLine(err.Error()), retry)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(retry):
+			}
+			retry = min(2*retry, watchRetryMax)
+			continue
 		}
+		retry = watchRetryMin
 		index = t.Index
 		t = filterOwner(t, o.owner)
 		if last != nil && sameTable(*last, t) {
@@ -236,6 +251,13 @@ func runPartitions(ctx context.Context, c *ctl, o *cmdOpts, args []string) error
 		}
 	}
 }
+
+// watchRetryMin and watchRetryMax bound how long a watch waits before it
+// asks again after a failed poll, doubling from one to the other.
+const (
+	watchRetryMin = 500 * time.Millisecond
+	watchRetryMax = 8 * time.Second
+)
 
 // filterOwner keeps the partitions of owner ("" keeps all).
 func filterOwner(t api.Table, owner string) api.Table {

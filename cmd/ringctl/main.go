@@ -80,7 +80,7 @@ func main() {
 // realMain is main with its inputs and outputs passed in; it returns the
 // exit status.
 func realMain(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	err := run(ctx, args, env, stdout)
+	err := run(ctx, args, env, stdout, stderr)
 	var ue *usageError
 	switch {
 	case err == nil, errors.Is(err, errHelp):
@@ -96,7 +96,7 @@ func realMain(ctx context.Context, args []string, env func(string) string, stdou
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
 
-func run(ctx context.Context, args []string, env func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ringctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", "", "host:port of the ringd to talk to (default $RINGCTL_ADDR, else "+defaultAddr+")")
@@ -161,7 +161,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout io.
 		}
 		return usagef("%s: %s", cmd.name, flagError(err))
 	}
-	c, err := newCtl(*addr, *tokenFile, *caFile, *timeout, *asJSON, stdout)
+	c, err := newCtl(*addr, *tokenFile, *caFile, *timeout, *asJSON, stdout, stderr)
 	if err != nil {
 		return err
 	}

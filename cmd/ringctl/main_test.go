@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -151,5 +153,48 @@ func TestHTTPSWithCAFile(t *testing.T) {
 	code, _, errOut = ringctl(t, nil, "--addr", srv.URL, "--ca-file", filepath.Join(t.TempDir(), "none"), "members")
 	if code != exitUsage || !strings.Contains(errOut, "--ca-file") {
 		t.Errorf("missing --ca-file: exit %d, %q", code, errOut)
+	}
+}
+
+// TestWatchOutlivesAnOutage: partitions --watch keeps going through a member
+// that cannot answer for a while (a 503 while there is no leader, then a
+// dropped connection), says so on stderr, shows the next table, and ends
+// with exit 1 only when ringd refuses the request itself.
+func TestWatchOutlivesAnOutage(t *testing.T) {
+	table := func(version int, owner string) string {
+		return fmt.Sprintf(`{"node":"ringd-0","index":%d,"term":7,"tableVersion":%d,"leader":"ringd-0","members":["ringd-0"],"voters":["ringd-0"],`+
+			`"partitions":[{"id":0,"owner":%q,"token":7001,"state":"owned"}]}`, version, version, owner)
+	}
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			_, _ = w.Write([]byte(table(1, "ringd-0")))
+		case 2:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":"no leader yet"}`))
+		case 3, 4:
+			// The member went away mid-poll (twice: net/http tries an
+			// idempotent request again once on a reused connection).
+			hj, _ := w.(http.Hijacker)
+			conn, _, _ := hj.Hijack()
+			conn.Close()
+		case 5:
+			_, _ = w.Write([]byte(table(2, "ringd-1")))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":"not found"}`))
+		}
+	}))
+	defer srv.Close()
+	code, out, errOut := ringctl(t, nil, "--addr", srv.URL, "partitions", "--watch")
+	if code != exitRefused || !strings.Contains(errOut, "404") {
+		t.Errorf("the watch ended with exit %d, %q; want 1 on the 404", code, errOut)
+	}
+	if n := strings.Count(errOut, "retrying in"); n < 2 || !strings.Contains(errOut, "no leader yet") {
+		t.Errorf("stderr has %d retry notes, want one for the 503 and one for the dropped connection:\n%s", n, errOut)
+	}
+	if !strings.Contains(out, "ringd-0") || !strings.Contains(out, "ringd-1") {
+		t.Errorf("the watch did not show both tables:\n%s", out)
 	}
 }
