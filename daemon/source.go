@@ -176,6 +176,7 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	}
 	valid := now.Before(v.LeaseUntil)
 	m.leaseValid.Set(b2f(valid))
+	m.votersForced.Set(b2f(v.ForcedVoters != nil))
 	// The member list is shared by the views until it changes: the same
 	// slice needs no comparing (hundreds of members, a view per input).
 	sameMembers := prev != nil && (sameSlice(prev.view.Members, v.Members) || slices.Equal(prev.view.Members, v.Members))
@@ -328,7 +329,7 @@ func (s *source) Cluster() api.Cluster {
 	metas := s.d.metas
 	s.d.nodesMu.Unlock()
 	out := api.Cluster{Node: v.Node, Leader: v.Leader, Term: v.Term, TableVersion: v.Table.ID.Version,
-		Partitions: s.d.cfg.Partitions, Members: []api.Member{}}
+		Partitions: s.d.cfg.Partitions, Members: []api.Member{}, ForcedVoters: v.ForcedVoters}
 	for i, m := range v.Members {
 		meta := metas[m.Name]
 		if m.Name == v.Node {

@@ -83,6 +83,10 @@ type Cluster struct {
 	TableVersion uint64   `json:"tableVersion" format:"int64" validate:"required"`
 	Partitions   int      `json:"partitions" validate:"required"`
 	Members      []Member `json:"members" validate:"required"`
+	// ForcedVoters, when present, are the voters an operator forced on this
+	// member after the majority was lost (POST /admin/recover): it elects by
+	// them until the recovered leader's first table replaces them.
+	ForcedVoters []string `json:"forcedVoters,omitempty"`
 }
 
 // Error is the body of every error response.

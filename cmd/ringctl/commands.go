@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ringd/ringd/clientlib/api"
@@ -75,6 +76,7 @@ type statusJSON struct {
 	TableVersion uint64       `json:"tableVersion"`
 	Partitions   stateCounts  `json:"partitions"`
 	Members      []api.Member `json:"members"`
+	ForcedVoters []string     `json:"forcedVoters,omitempty"`
 }
 
 // stateCounts counts a table's partitions by state.
@@ -113,7 +115,7 @@ func runStatus(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 		return err
 	}
 	st := statusJSON{Node: cl.Node, Leader: cl.Leader, Term: cl.Term, TableVersion: cl.TableVersion,
-		Partitions: countStates(t), Members: cl.Members}
+		Partitions: countStates(t), Members: cl.Members, ForcedVoters: cl.ForcedVoters}
 	if st.Members == nil {
 		st.Members = []api.Member{}
 	}
@@ -140,6 +142,9 @@ func runStatus(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 	w.row("leader", fmt.Sprintf("%s, term %d, table version %d", leader, st.Term, st.TableVersion))
 	w.row("partitions", fmt.Sprintf("%d: %d owned, %d releasing, %d unassigned", p.Total, p.Owned, p.Releasing, p.Unassigned))
 	w.row("members", fmt.Sprintf("%d: %d alive, %d voters, %d draining", len(st.Members), alive, voters, draining))
+	if f := st.ForcedVoters; f != nil {
+		w.row("forced voters", strings.Join(f, ", ")+" (ringctl recover; until the recovered leader's first table)")
+	}
 	if err := w.flush(); err != nil {
 		return err
 	}

@@ -431,6 +431,13 @@ func TestRecoverAfterLosingTheMajority(t *testing.T) {
 			t.Errorf("%s's table after the recovery: leader %q, voters %v (previous %v), want %v", name, table.Leader, now, table.PrevVoters, survivors)
 		}
 	}
+	// Nothing shows a forced configuration once the recovered leader's
+	// table replaced it.
+	for _, name := range survivors {
+		if st := decode[statusJSON](t, ringctlOK(t, "--addr", c.Member(name).HTTPAddr, "--json", "status")); st.ForcedVoters != nil {
+			t.Errorf("%s still shows forced voters %v after the recovery", name, st.ForcedVoters)
+		}
+	}
 	// A healthy cluster refuses a forced configuration.
 	code, _, errOut = ringctl(t, nil, append(at, "recover", survivors[0])...)
 	if code != exitRefused || !strings.Contains(errOut, "409") || !strings.Contains(errOut, "leader is in office") {

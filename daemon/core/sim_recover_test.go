@@ -53,6 +53,9 @@ func TestForcedRecoveryAfterLosingTheMajority(t *testing.T) {
 					switch {
 					case err == nil:
 						forced[n] = true
+						if got := w.View(n).ForcedVoters; !slices.Equal(got, survivors) {
+							t.Errorf("%s's view shows forced voters %v, want %v", n, got, survivors)
+						}
 					case !errors.Is(err, core.ErrForceLeader) && !errors.Is(err, core.ErrForceNotAlive):
 						t.Fatalf("forcing %s: %v", n, err)
 					}
@@ -74,6 +77,9 @@ func TestForcedRecoveryAfterLosingTheMajority(t *testing.T) {
 				slices.Sort(now)
 				if !slices.Equal(now, survivors) {
 					t.Errorf("%s's table has voters %v, want %v", n, now, survivors)
+				}
+				if f := w.View(n).ForcedVoters; f != nil {
+					t.Errorf("%s still shows forced voters %v after the recovered leader's table", n, f)
 				}
 			}
 			w.RequireNoViolations()

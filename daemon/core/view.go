@@ -27,6 +27,10 @@ type View struct {
 	Table    partitions.Table
 	Members  []MemberView
 	Draining bool
+	// ForcedVoters are the members (names) of the voter configuration an
+	// operator forced on this member (ForceVoters), while it elects by it:
+	// until a table of a later term replaces it. Nil otherwise.
+	ForcedVoters []string
 }
 
 // MemberView is one member as the core sees it, in ring order.
@@ -53,8 +57,21 @@ func (c *Core) View(now time.Time) View {
 		Node: c.opt.Self, Incarnation: c.opt.Incarnation, Role: st.Role, Term: st.Term,
 		Leader: memberOf(st.Leader), Index: c.own.Index(), LeaseUntil: c.own.LeaseUntil(),
 		Holdings: c.own.Visible(now), Table: t, Draining: c.draining,
-		Members: c.memberViews.get(c, t, cfg),
+		Members:      c.memberViews.get(c, t, cfg),
+		ForcedVoters: c.forcedNames(),
 	}
+}
+
+// forcedNames lists the forced voters' member names, nil when none.
+func (c *Core) forcedNames() []string {
+	if c.forced == nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.forced.Voters))
+	for _, v := range c.forced.Voters {
+		out = append(out, memberOf(v))
+	}
+	return out
 }
 
 // LeavePending says what a draining member still waits for before it can
