@@ -476,6 +476,42 @@ type lineError struct {
 func (e *lineError) Error() string { return e.msg }
 func (e *lineError) Unwrap() error { return e.err }
 
+// flagDoc is one setting as --help and docs/operations.md describe it.
+type flagDoc struct {
+	name, typeName, usage, def, env string
+}
+
+// flagDocs describes every setting, in the order of settings.
+func flagDocs() []flagDoc {
+	defaults := daemon.DefaultConfig()
+	out := make([]flagDoc, 0, len(settings))
+	for _, s := range settings {
+		v := s.bind(&defaults)
+		def := s.defText
+		if def == "" {
+			def = v.String()
+		}
+		if def == "" {
+			def = "none"
+		}
+		out = append(out, flagDoc{name: s.name, typeName: v.typeName(), usage: s.usage, def: def, env: envName(s.name)})
+	}
+	return out
+}
+
+// flagsTable is the flag reference of docs/operations.md ("Flags"), a
+// Markdown table made from the same settings as --help
+// (TestOperationsDocListsEveryFlag keeps the two in step).
+func flagsTable() string {
+	var b strings.Builder
+	b.WriteString("| flag | default | environment | what |\n|---|---|---|---|\n")
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	for _, f := range flagDocs() {
+		fmt.Fprintf(&b, "| `--%s` %s | %s | `%s` | %s |\n", f.name, f.typeName, cell(f.def), f.env, cell(f.usage))
+	}
+	return b.String()
+}
+
 // printUsage writes the --help text.
 func printUsage(w io.Writer) {
 	var b strings.Builder
@@ -491,18 +527,8 @@ environment, which wins over the config file, which wins over the defaults.
 
 Flags:
 `)
-	defaults := daemon.DefaultConfig()
-	for _, s := range settings {
-		v := s.bind(&defaults)
-		def := s.defText
-		if def == "" {
-			def = v.String()
-		}
-		if def == "" {
-			def = "none"
-		}
-		fmt.Fprintf(&b, "  --%s %s\n      %s\n      default: %s; env: %s\n",
-			s.name, v.typeName(), s.usage, def, envName(s.name))
+	for _, f := range flagDocs() {
+		fmt.Fprintf(&b, "  --%s %s\n      %s\n      default: %s; env: %s\n", f.name, f.typeName, f.usage, f.def, f.env)
 	}
 	fmt.Fprintf(&b, "  --%s file\n      %s\n      default: none; env: %s\n", configFlag,
 		`JSON config file: one object whose keys are flag names without dashes, e.g. {"partitions": 64, "join": "a:7946,b:7946", "lease": "3s"}. Unknown keys are an error.`,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -525,5 +526,37 @@ func TestTimingProfile(t *testing.T) {
 	_, err = parseConfig([]string{"--timing-profile", "fast", "--leader-timeout", "2s"}, env(nil))
 	if err == nil || !strings.Contains(err.Error(), "timing-profile") {
 		t.Errorf("fast profile with a 2s leader timeout: err %v, want a refusal naming the profile", err)
+	}
+}
+
+var rewriteDocs = flag.Bool("rewrite-docs", false, "rewrite the flag table in docs/operations.md from the settings")
+
+// The flag reference in docs/operations.md is made from the same settings as
+// --help; run `go test ./cmd/ringd -run TestOperationsDocListsEveryFlag
+// -rewrite-docs` after changing a flag.
+func TestOperationsDocListsEveryFlag(t *testing.T) {
+	const (
+		path  = "../../docs/operations.md"
+		begin = "<!-- flags:begin: made by `go test ./cmd/ringd -run TestOperationsDocListsEveryFlag -rewrite-docs` -->\n"
+		end   = "<!-- flags:end -->\n"
+	)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	i, j := strings.Index(doc, begin), strings.Index(doc, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no flag table between %q and %q", path, strings.TrimSpace(begin), strings.TrimSpace(end))
+	}
+	want := flagsTable()
+	if got := doc[i+len(begin) : j]; got != want {
+		if *rewriteDocs {
+			if err := os.WriteFile(path, []byte(doc[:i+len(begin)]+want+doc[j:]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		t.Errorf("the flag table in %s differs from the flags; rerun with -rewrite-docs", path)
 	}
 }
