@@ -3,7 +3,9 @@ package rebalance
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 )
 
 // Bounds and defaults of Config. Validate enforces the bounds.
@@ -18,6 +20,12 @@ const (
 	// no longer bounds anything in practice.
 	MinLoad = 1.0
 	MaxLoad = 100.0
+
+	// MinWeight and MaxWeight bound a member's weight (Config.Weights):
+	// beyond a ratio of 10,000 between two members the lighter one would
+	// get no partition in practice, and its ring points would round away.
+	MinWeight = 0.01
+	MaxWeight = 100.0
 
 	// DefaultPartitions is P when the operator does not choose one.
 	DefaultPartitions = 271
@@ -62,6 +70,22 @@ type Config struct {
 	// larger values let consistent hashing decide more (less movement,
 	// less even counts).
 	Load float64
+	// Weights are the members' shares relative to each other (a member not
+	// in the map weighs 1), each in [MinWeight, MaxWeight]: of the members
+	// in a plan, with total weight W, member m is filled up to about
+	// P*w[m]/W and may own at most WeightedCapacity(w[m], W, cfg) =
+	// ceil(Load*P*w[m]/W) partitions, and puts round(40*w[m]) points (at
+	// least 1) on the ring. With every weight 1 this is the unweighted
+	// placement, point for point.
+	Weights map[string]float64
+}
+
+// weight is member name's weight: 1 unless Weights says otherwise.
+func (c Config) weight(name string) float64 {
+	if w, ok := c.Weights[name]; ok {
+		return w
+	}
+	return 1
 }
 
 // DefaultConfig returns the defaults: 271 partitions, load 1.25.
@@ -82,14 +106,31 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: load must be a finite number in [%g, %g], got %g",
 			ErrInvalidConfig, MinLoad, MaxLoad, c.Load))
 	}
+	for _, name := range slices.Sorted(maps.Keys(c.Weights)) {
+		if w := c.Weights[name]; !weightValid(w) {
+			errs = append(errs, fmt.Errorf("%w: the weight of %q must be a finite number in [%g, %g], got %g",
+				ErrInvalidConfig, name, MinWeight, MaxWeight, w))
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// weightValid is false for NaN and ±Inf too.
+func weightValid(w float64) bool { return w >= MinWeight && w <= MaxWeight }
 
 // loadValid is false for NaN and ±Inf too: every comparison with NaN is false.
 func (c Config) loadValid() bool { return c.Load >= MinLoad && c.Load <= MaxLoad }
 
 func (c Config) valid() bool {
-	return c.Partitions >= MinPartitions && c.Partitions <= MaxPartitions && c.loadValid()
+	if c.Partitions < MinPartitions || c.Partitions > MaxPartitions || !c.loadValid() {
+		return false
+	}
+	for _, w := range c.Weights {
+		if !weightValid(w) {
+			return false
+		}
+	}
+	return true
 }
 
 // Capacity returns the most partitions one of `members` members may own:
@@ -104,4 +145,16 @@ func Capacity(members int, cfg Config) int {
 		return 0
 	}
 	return int(math.Ceil(float64(cfg.Partitions) / float64(members) * cfg.Load))
+}
+
+// WeightedCapacity returns the most partitions a member of weight w may own
+// among members of total weight total: ceil(Load*P*w/total). With every
+// weight 1 (w 1, total n) it is Capacity(n, cfg), computed with the same
+// floating-point steps. It returns 0 for a weight or total out of range and
+// for an invalid cfg.
+func WeightedCapacity(w, total float64, cfg Config) int {
+	if !weightValid(w) || !(total >= w) || !cfg.valid() {
+		return 0
+	}
+	return int(math.Ceil(float64(cfg.Partitions) * w / total * cfg.Load))
 }

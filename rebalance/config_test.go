@@ -118,3 +118,16 @@ func TestCapacityMatchesConsistent(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateWeights(t *testing.T) {
+	for _, w := range []float64{0, -1, 0.001, 101, math.NaN(), math.Inf(1)} {
+		cfg := Config{Partitions: 271, Load: 1.25, Weights: map[string]float64{"a": 1, "b": w}}
+		err := cfg.Validate()
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), `weight of "b"`) {
+			t.Errorf("weight %v: Validate = %v, want an error naming b's weight", w, err)
+		}
+	}
+	if err := (Config{Partitions: 271, Load: 1.25, Weights: map[string]float64{"a": 0.01, "b": 100}}).Validate(); err != nil {
+		t.Errorf("weights at the bounds: %v", err)
+	}
+}

@@ -91,6 +91,20 @@
 // names are sorted and de-duplicated first and every rule above walks in a
 // fixed order, so every leader computes the same table from the same table.
 //
+// # Weights
+//
+// Config.Weights gives members shares relative to each other (default 1).
+// With total weight W over the members of a plan, every bound above is
+// taken per member with its share P*w[m]/W in place of P/n: capacity[m] =
+// ceil(Load*P*w[m]/W) (WeightedCapacity), even[m] = ceil(P*w[m]/W), low[m]
+// = min(quota[m], floor(P*w[m]/W)) (floor(P*w[m]/W) for a newcomer), and
+// member m puts round(40*w[m]) points on the ring (at least one), so that
+// Target's preference follows the weights too. The sums that make the plan
+// possible still hold (the capacities add up to at least Load*P >= P, the
+// evens to at least P, the lows to at most P), and so does the promise of
+// exactly max(F, D) moves. With every weight 1 the computation is the
+// unweighted one, operation for operation.
+//
 // # Cost
 //
 // Plan hashes n*40 ring points and sorts them once (a radix sort), places P

@@ -27,6 +27,20 @@ func fuzzMembers(spec []byte) []string {
 	return members
 }
 
+// fuzzWeights gives the members of a spec whose length is a multiple of 3
+// weights from 0.5 to 4 (m<k> weighs (1 + k%8)/2): weighted plans alongside
+// unweighted ones.
+func fuzzWeights(spec []byte) map[string]float64 {
+	if len(spec) == 0 || len(spec)%3 != 0 {
+		return nil
+	}
+	w := map[string]float64{}
+	for k := range 64 {
+		w["m"+strconv.Itoa(k)] = float64(1+k%8) / 2
+	}
+	return w
+}
+
 // fuzzCurrent decodes a table of the given length, cycling through spec: a
 // byte c with c%4 == 0 is unassigned, others name m<(c/4)%80>, so m64..m79 are
 // owners that are never members (gone).
@@ -67,7 +81,7 @@ func FuzzPlan(f *testing.F) {
 	f.Add(271, math.Inf(1), []byte{1}, []byte{})
 	f.Add(271, 101.0, []byte{1}, []byte{})
 	f.Fuzz(func(t *testing.T, partitions int, load float64, memberSpec, currentSpec []byte) {
-		cfg := Config{Partitions: partitions, Load: load}
+		cfg := Config{Partitions: partitions, Load: load, Weights: fuzzWeights(memberSpec)}
 		size := 3 // any length: an invalid config is refused before the table is read
 		if cfg.valid() {
 			if cfg.Partitions > maxFuzzPartitions {

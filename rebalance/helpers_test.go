@@ -2,6 +2,8 @@ package rebalance
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -77,11 +79,19 @@ func checkResult(t *testing.T, current, members []string, cfg Config, res Result
 			t.Fatalf("partition %d owned by %q, not a member", p, owner)
 		}
 	}
-	// Balance.
-	capacity := Capacity(n, cfg)
+	// Balance: no member above its (weighted) capacity.
+	total := 0.0
+	for _, m := range slices.Sorted(maps.Keys(set)) {
+		total += cfg.weight(m)
+	}
+	capacityOf := func(m string) int { return WeightedCapacity(cfg.weight(m), total, cfg) }
+	floorOf := func(m string) int { return int(math.Floor(float64(P) * cfg.weight(m) / total)) }
+	if cfg.Weights == nil && n > 0 && capacityOf(members[0]) != Capacity(n, cfg) {
+		t.Fatalf("unweighted: WeightedCapacity %d differs from Capacity %d", capacityOf(members[0]), Capacity(n, cfg))
+	}
 	for owner, c := range countOwners(res.Target) {
-		if owner != "" && c > capacity {
-			t.Fatalf("member %q owns %d partitions, capacity %d (n=%d, cfg=%+v)", owner, c, capacity, n, cfg)
+		if owner != "" && c > capacityOf(owner) {
+			t.Fatalf("member %q owns %d partitions, capacity %d (n=%d, cfg=%+v)", owner, c, capacityOf(owner), n, cfg)
 		}
 	}
 	// Moves: the difference between current and target, in partition order.
@@ -112,10 +122,11 @@ func checkResult(t *testing.T, current, members []string, cfg Config, res Result
 		}
 		short := 0
 		for m := range set {
+			capacity := capacityOf(m)
 			free += max(0, held[m]-capacity)
-			low := min(quota[m], P/n)
+			low := min(quota[m], floorOf(m))
 			if held[m] == 0 && quota[m] > 0 {
-				low = P / n // a newcomer
+				low = floorOf(m) // a newcomer
 			}
 			short += max(0, low-min(held[m], capacity))
 			if kept := keptBy(current, res.Target, m); kept < min(held[m], low) {

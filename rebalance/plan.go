@@ -115,22 +115,23 @@ type settler struct {
 	owner    []int // owner[p]: the member holding p, -1 if nobody
 	count    []int // count[m]: how many partitions m holds
 	low      []int // low[m]: fewest partitions m may end with
-	even     int   // ceil(P/n): most partitions a member is given up to
-	capacity int   // Capacity(n, cfg): most partitions a member may keep
+	even     []int // even[m]: ceil(P*w[m]/W), most partitions m is given up to (ceil(P/n) unweighted)
+	capacity []int // capacity[m]: WeightedCapacity, most partitions m may keep (Capacity(n, cfg) unweighted)
 	order    []int // members in successor order
 	pos      []int // pos[m]: m's place in order
 }
 
 func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
 	n := len(names)
+	sh := sharesOf(names, cfg)
 	s := &settler{
 		n:        n,
 		goal:     make([]int, len(ideal)),
 		owner:    make([]int, len(current)),
 		count:    make([]int, n),
 		low:      make([]int, n),
-		even:     (cfg.Partitions + n - 1) / n,
-		capacity: Capacity(n, cfg),
+		even:     sh.even,
+		capacity: sh.capacity,
 		order:    successorOrder(names, h),
 		pos:      make([]int, n),
 	}
@@ -147,16 +148,16 @@ func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
 		}
 		s.owner[p] = i
 	}
-	// low[m] is m's quota (its count in ideal) cut to floor(P/n); a newcomer
-	// (a member holding nothing) with a quota gets floor(P/n).
+	// low[m] is m's quota (its count in ideal) cut to floor(P*w/W); a
+	// newcomer (a member holding nothing) with a quota gets floor(P*w/W).
 	for p, name := range ideal {
 		s.goal[p] = index[name]
 		s.low[s.goal[p]]++
 	}
 	for i, quota := range s.low {
-		s.low[i] = min(quota, cfg.Partitions/n)
+		s.low[i] = min(quota, sh.floor[i])
 		if s.count[i] == 0 && quota > 0 {
-			s.low[i] = cfg.Partitions / n
+			s.low[i] = sh.floor[i]
 		}
 	}
 	for k, i := range s.order {
@@ -170,7 +171,7 @@ func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
 // (<= capacity) of partitions ideal places on it, so this always suffices.
 func (s *settler) shed() {
 	for p, i := range s.owner {
-		if i >= 0 && i != s.goal[p] && s.count[i] > s.capacity {
+		if i >= 0 && i != s.goal[p] && s.count[i] > s.capacity[i] {
 			s.owner[p] = -1
 			s.count[i]--
 		}
@@ -188,10 +189,10 @@ func (s *settler) place() error {
 		}
 		j := s.first(s.goal[p], func(m int) bool { return s.count[m] < s.low[m] })
 		if j < 0 {
-			j = s.first(s.goal[p], func(m int) bool { return s.count[m] < s.even })
+			j = s.first(s.goal[p], func(m int) bool { return s.count[m] < s.even[m] })
 		}
 		if j < 0 {
-			j = s.first(s.goal[p], func(m int) bool { return s.count[m] < s.capacity })
+			j = s.first(s.goal[p], func(m int) bool { return s.count[m] < s.capacity[m] })
 		}
 		if j < 0 {
 			return fmt.Errorf("%w: no member has room for partition %d", ErrInternal, p)

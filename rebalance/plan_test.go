@@ -302,3 +302,73 @@ func BenchmarkPlanChange(b *testing.B) {
 		}
 	}
 }
+
+// TestWeightsSetShares: a member of weight 2 gets about twice the partitions
+// of a member of weight 1, within the weighted load bound
+// ceil(Load*P*w/W), from an empty table and after a join; changing a weight
+// moves only what the new shares need.
+func TestWeightsSetShares(t *testing.T) {
+	cfg := Config{Partitions: 271, Load: 1.25, Weights: map[string]float64{"b": 2}}
+	empty := make([]string, cfg.Partitions)
+	res, err := Plan(empty, []string{"a", "b"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, empty, []string{"a", "b"}, cfg, res)
+	counts := countOwners(res.Target)
+	// Shares 271/3 = 90.3 and 180.7: filled to floor or ceil of the share.
+	if counts["a"] < 90 || counts["a"] > 91 || counts["b"] < 180 || counts["b"] > 181 {
+		t.Errorf("weights 1 and 2: counts %v, want about 90 and 181", counts)
+	}
+	if got, want := WeightedCapacity(2, 3, cfg), 226; got != want { // ceil(1.25*271*2/3)
+		t.Errorf("WeightedCapacity(2, 3) = %d, want %d", got, want)
+	}
+
+	// c (weight 1) joins: shares 67.75, 135.5, 67.75.
+	members := []string{"a", "b", "c"}
+	joined, err := Plan(res.Target, members, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, res.Target, members, cfg, joined)
+	if c := countOwners(joined.Target); c["c"] < 67 || c["b"] < 135 {
+		t.Errorf("after c joined: counts %v, want c at 67 or more and b at 135 or more", c)
+	}
+
+	// b's weight goes down to 1: it sheds down to its new capacity only.
+	even := Config{Partitions: 271, Load: 1.25}
+	reweighed, err := Plan(joined.Target, members, even)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, joined.Target, members, even, reweighed)
+	if c := countOwners(reweighed.Target); c["b"] > Capacity(3, even) {
+		t.Errorf("b kept %d partitions above the unweighted capacity %d", c["b"], Capacity(3, even))
+	}
+}
+
+// TestWeightsChangeTheRing: with every weight 1 the plan is the unweighted
+// one; a weight below 1 takes ring points away (at least one stays).
+func TestWeightsChangeTheRing(t *testing.T) {
+	members := memberNames(5)
+	cfg := Config{Partitions: 271, Load: 1.25}
+	ones := Config{Partitions: 271, Load: 1.25, Weights: map[string]float64{}}
+	for _, m := range members {
+		ones.Weights[m] = 1
+	}
+	a, err := Target(members, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Target(members, ones)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a, b) {
+		t.Error("weights of 1 changed the placement")
+	}
+	sh := sharesOf([]string{"x", "y"}, Config{Partitions: 10, Load: 1, Weights: map[string]float64{"x": 0.01}})
+	if got := sh.points(replicas); got[0] != 1 || got[1] != replicas {
+		t.Errorf("ring points %v, want [1 %d]", got, replicas)
+	}
+}

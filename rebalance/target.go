@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 
@@ -102,16 +103,21 @@ func normalizeMembers(members []string) ([]string, error) {
 //     the same member either way.
 //   - not enough room (members*capacity < P; consistent panics): impossible
 //     with Load >= 1, checked anyway and reported as ErrInternal.
+//
+// With weights (Config.Weights), member m puts round(points*w[m]) points (at
+// least one) on the ring and holds at most WeightedCapacity(w[m], W, cfg);
+// with every weight 1 that is the placement above.
 func target(names []string, cfg Config, h hasher, points int) ([]string, error) {
 	owners := make([]string, cfg.Partitions)
 	if len(names) == 0 {
 		return owners, nil
 	}
-	ring, err := newRing(names, h, points)
+	sh := sharesOf(names, cfg)
+	ring, err := newRing(names, h, sh.points(points))
 	if err != nil {
 		return nil, err
 	}
-	placed, err := ring.place(cfg.Partitions, Capacity(len(names), cfg), h)
+	placed, err := ring.place(cfg.Partitions, sh.capacity, h)
 	if err != nil {
 		return nil, err
 	}
@@ -140,13 +146,17 @@ type ring struct {
 	members int
 }
 
-// newRing hashes points ring keys per member and sorts them, or returns an
-// error wrapping ErrHashCollision if two members share a point.
-func newRing(names []string, h hasher, points int) (*ring, error) {
-	r := &ring{points: make([]ringPoint, 0, len(names)*points), members: len(names)}
+// newRing hashes points[m] ring keys for member m and sorts them, or returns
+// an error wrapping ErrHashCollision if two members share a point.
+func newRing(names []string, h hasher, points []int) (*ring, error) {
+	total := 0
+	for _, n := range points {
+		total += n
+	}
+	r := &ring{points: make([]ringPoint, 0, total), members: len(names)}
 	var buf []byte
 	for m, name := range names {
-		for i := range points {
+		for i := range points[m] {
 			buf = ringKey(buf, name, i)
 			r.points = append(r.points, ringPoint{sum: h.Sum64(buf), member: m})
 		}
@@ -191,9 +201,9 @@ func sortPoints(points []ringPoint) {
 }
 
 // place returns the member index owning each of partitions partitions, no
-// member holding more than capacity, or an error wrapping ErrInternal when
-// the members have no room left for a partition.
-func (r *ring) place(partitions, capacity int, h hasher) ([]int, error) {
+// member m holding more than capacity[m], or an error wrapping ErrInternal
+// when the members have no room left for a partition.
+func (r *ring) place(partitions int, capacity []int, h hasher) ([]int, error) {
 	owners := make([]int, partitions)
 	loads := make([]int, r.members)
 	key := make([]byte, 8)
@@ -208,20 +218,56 @@ func (r *ring) place(partitions, capacity int, h hasher) ([]int, error) {
 			if at == len(r.points) {
 				at = 0
 			}
-			if m := r.points[at].member; loads[m] < capacity {
+			if m := r.points[at].member; loads[m] < capacity[m] {
 				owner = m
 				break
 			}
 			at++
 		}
 		if owner < 0 {
-			return nil, fmt.Errorf("%w: %d members with capacity %d have no room for partition %d",
+			return nil, fmt.Errorf("%w: %d members with capacities %v have no room for partition %d",
 				ErrInternal, r.members, capacity, p)
 		}
 		owners[p] = owner
 		loads[owner]++
 	}
 	return owners, nil
+}
+
+// shares are the members' weights and what follows from them, for sorted
+// names and a valid cfg.
+type shares struct {
+	weight   []float64
+	total    float64
+	capacity []int // WeightedCapacity: most partitions member m may own
+	even     []int // ceil(P*w/W): most partitions m is given up to
+	floor    []int // floor(P*w/W): fewest a member with a quota may end with
+}
+
+func sharesOf(names []string, cfg Config) shares {
+	n := len(names)
+	sh := shares{weight: make([]float64, n), capacity: make([]int, n), even: make([]int, n), floor: make([]int, n)}
+	for m, name := range names {
+		sh.weight[m] = cfg.weight(name)
+		sh.total += sh.weight[m]
+	}
+	for m, w := range sh.weight {
+		sh.capacity[m] = WeightedCapacity(w, sh.total, cfg)
+		share := float64(cfg.Partitions) * w / sh.total
+		sh.even[m] = int(math.Ceil(share))
+		sh.floor[m] = int(math.Floor(share))
+	}
+	return sh
+}
+
+// points is how many ring points each member puts on the ring: perWeight
+// per unit of weight, rounded, at least one.
+func (sh shares) points(perWeight int) []int {
+	out := make([]int, len(sh.weight))
+	for m, w := range sh.weight {
+		out[m] = max(1, int(math.Round(float64(perWeight)*w)))
+	}
+	return out
 }
 
 // ringKey is the byte string whose hash places a member's i-th point on the

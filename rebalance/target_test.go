@@ -296,14 +296,15 @@ func TestTargetHashesEachPointOnce(t *testing.T) {
 // partial table. Capacity with Load >= 1 never allows this, so the test asks
 // the ring directly.
 func TestRingPlaceReportsNoRoom(t *testing.T) {
-	r, err := newRing(memberNames(3), xxHasher{}, replicas)
+	r, err := newRing(memberNames(3), xxHasher{}, []int{replicas, replicas, replicas})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.place(10, 3, xxHasher{}); !errors.Is(err, ErrInternal) {
+	three := []int{3, 3, 3}
+	if _, err := r.place(10, three, xxHasher{}); !errors.Is(err, ErrInternal) {
 		t.Fatalf("3 members of capacity 3 placing 10 partitions: err = %v, want ErrInternal", err)
 	}
-	owners, err := r.place(9, 3, xxHasher{})
+	owners, err := r.place(9, three, xxHasher{})
 	if err != nil {
 		t.Fatalf("3 members of capacity 3 placing 9 partitions: %v", err)
 	}
