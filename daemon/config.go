@@ -44,6 +44,10 @@ type Config struct {
 	Load float64
 	// Priority orders the election ring: higher priority leads first.
 	Priority int
+	// Weight is this member's share of the partitions relative to the
+	// others (rebalance.Config.Weights): with weights 1 and 2 the second
+	// gets about twice as many. In [0.01, 100].
+	Weight float64
 	// BootstrapExpect is how many members must be seen before the first
 	// configuration is formed. 0 means: bootstrap alone if Join is empty,
 	// otherwise wait to join an existing cluster.
@@ -210,6 +214,8 @@ func DefaultConfig() Config {
 		Load: rebalance.DefaultLoad,
 		// 0 on every member: the election order is then the names.
 		Priority: 0,
+		// Every member the same share.
+		Weight: 1,
 		// 0: with --join, join an existing cluster rather than form one.
 		BootstrapExpect: 0,
 		// Five voters survive two failures at once; more only slow elections.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/secret"
+	"github.com/ringd/ringd/rebalance"
 )
 
 // Sentinel errors of the configuration. Callers test for them with errors.Is.
@@ -137,6 +138,9 @@ func (c Config) Resolve() (Resolved, error) {
 	// Cluster shape.
 	if c.Partitions < 1 || c.Partitions > maxPartitions {
 		bad("--partitions", "must be between 1 and %d (got %d)", maxPartitions, c.Partitions)
+	}
+	if !(c.Weight >= rebalance.MinWeight && c.Weight <= rebalance.MaxWeight) {
+		bad("--weight", "must be a number from %v to %v (got %v)", rebalance.MinWeight, rebalance.MaxWeight, c.Weight)
 	}
 	switch {
 	case math.IsNaN(c.Load) || math.IsInf(c.Load, 0):
