@@ -390,7 +390,7 @@ func (d *Daemon) coreOptions() core.Options {
 	return core.Options{
 		Self: c.Name, Incarnation: d.inc, Identity: d.identity, Priority: c.Priority,
 		FirstIndex: d.firstIndex,
-		Partitions: c.Partitions, Load: c.Load,
+		Partitions: c.Partitions, Load: c.Load, Weight: c.Weight,
 		HeartbeatInterval: c.HeartbeatInterval, LeaderTimeout: c.LeaderTimeout,
 		ElectionTimeout: c.ElectionTimeout, LeaderLease: c.LeaderLease, Lease: c.Lease,
 		Drift: c.Drift, SafetyMargin: c.SafetyMargin, Settle: c.Settle, FlapHoldDown: c.FlapHoldDown,
@@ -412,7 +412,8 @@ func (d *Daemon) setMeta() error {
 	b, err := nodeMeta{Version: core.ProtocolVersion, Incarnation: d.inc, Identity: d.identity, Priority: d.cfg.Priority,
 		HTTPAddr: httpAddr, Draining: draining, Leaving: leaving, HasTable: hasTable, Partitions: d.cfg.Partitions,
 		Fingerprint: d.fingerprint, Shape: d.shape,
-		LeaseMs: d.cfg.Lease.Milliseconds(), LeaderLeaseMs: d.cfg.LeaderLease.Milliseconds(), Load: d.cfg.Load}.encode()
+		LeaseMs: d.cfg.Lease.Milliseconds(), LeaderLeaseMs: d.cfg.LeaderLease.Milliseconds(), Load: d.cfg.Load,
+		Weight: d.cfg.Weight}.encode()
 	if err != nil {
 		return err
 	}

@@ -234,7 +234,7 @@ func (d *Daemon) refreshMembers(now time.Time) {
 		metas[name] = *c.meta
 		infos = append(infos, core.MemberInfo{Name: name, Incarnation: c.meta.Incarnation, Identity: c.meta.Identity,
 			Priority: c.meta.Priority, Alive: c.alive, Draining: c.meta.Draining, Leaving: c.meta.Leaving,
-			HasTable: c.meta.HasTable})
+			HasTable: c.meta.HasTable, Weight: c.meta.Weight})
 	}
 	d.nodesMu.Lock()
 	d.nodes, d.metas = nodes, metas

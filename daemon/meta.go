@@ -60,6 +60,8 @@ type nodeMeta struct {
 	LeaseMs       int64   `json:"ls,omitempty"`
 	LeaderLeaseMs int64   `json:"ll,omitempty"`
 	Load          float64 `json:"ld,omitempty"`
+	// Weight is this member's --weight (absent from an older ringd: 1).
+	Weight float64 `json:"w,omitempty"`
 }
 
 // metaLimit is memberlist's MetaMaxSize.

@@ -334,12 +334,12 @@ func (s *source) Cluster() api.Cluster {
 		meta := metas[m.Name]
 		if m.Name == v.Node {
 			cfg := s.d.cfg
-			meta.HTTPAddr, meta.LeaseMs, meta.LeaderLeaseMs, meta.Load = s.d.HTTPAddr(), cfg.Lease.Milliseconds(), cfg.LeaderLease.Milliseconds(), cfg.Load
+			meta.HTTPAddr, meta.LeaseMs, meta.LeaderLeaseMs, meta.Load, meta.Weight = s.d.HTTPAddr(), cfg.Lease.Milliseconds(), cfg.LeaderLease.Milliseconds(), cfg.Load, cfg.Weight
 		}
 		out.Members = append(out.Members, api.Member{Name: m.Name, Rank: i, Priority: m.Priority,
 			Alive: m.Alive, Draining: m.Draining, Leader: m.Name == v.Leader, HTTPAddr: meta.HTTPAddr,
 			InConfig: m.InConfig, Voter: m.Voter, Owned: owned[m.Name],
-			LeaseMs: meta.LeaseMs, LeaderLeaseMs: meta.LeaderLeaseMs, Load: meta.Load})
+			LeaseMs: meta.LeaseMs, LeaderLeaseMs: meta.LeaderLeaseMs, Load: meta.Load, Weight: meta.Weight})
 	}
 	return out
 }

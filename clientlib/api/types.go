@@ -73,6 +73,9 @@ type Member struct {
 	LeaseMs       int64   `json:"leaseMs,omitempty" format:"int64"`
 	LeaderLeaseMs int64   `json:"leaderLeaseMs,omitempty" format:"int64"`
 	Load          float64 `json:"load,omitempty"`
+	// Weight is the member's --weight, its share of the partitions
+	// relative to the others (absent from an older ringd, which weighs 1).
+	Weight float64 `json:"weight,omitempty"`
 }
 
 // Cluster is the response of GET /cluster.

@@ -171,14 +171,14 @@ func runMembers(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 
 func (c *ctl) printMembers(ms []api.Member) error {
 	w := newTable(c.out)
-	w.row("RANK", "NAME", "LEADER", "VOTER", "ALIVE", "ADMITTED", "DRAINING", "PARTITIONS", "LEASE", "LEADER-LEASE", "LOAD", "API")
+	w.row("RANK", "NAME", "LEADER", "VOTER", "ALIVE", "ADMITTED", "DRAINING", "PARTITIONS", "WEIGHT", "LEASE", "LEADER-LEASE", "LOAD", "API")
 	for _, m := range ms {
 		api := m.HTTPAddr
 		if api == "" {
 			api = "-"
 		}
 		w.row(strconv.Itoa(m.Rank), m.Name, yes(m.Leader, "*"), yes(m.Voter, "yes"), yesNo(m.Alive),
-			yesNo(m.InConfig), yesNo(m.Draining), strconv.Itoa(m.Owned),
+			yesNo(m.InConfig), yesNo(m.Draining), strconv.Itoa(m.Owned), loadOf(m.Weight),
 			millis(m.LeaseMs), millis(m.LeaderLeaseMs), loadOf(m.Load), api)
 	}
 	return w.flush()
@@ -193,7 +193,7 @@ func millis(ms int64) string {
 	return (time.Duration(ms) * time.Millisecond).String()
 }
 
-// loadOf shows a member's --load, "-" when it does not say.
+// loadOf shows a member's --load or --weight, "-" when it does not say.
 func loadOf(load float64) string {
 	if load <= 0 {
 		return "-"

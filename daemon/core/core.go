@@ -32,6 +32,9 @@ type Options struct {
 
 	Partitions int
 	Load       float64
+	// Weight is this member's share of the partitions relative to the
+	// others (rebalance.Config.Weights); 0 counts as 1.
+	Weight float64
 
 	HeartbeatInterval time.Duration
 	LeaderTimeout     time.Duration
@@ -112,6 +115,9 @@ type MemberInfo struct {
 	// kept a configuration across a restart). A member without one never
 	// bootstraps while it sees such a member alive.
 	HasTable bool
+	// Weight is the member's share of the partitions (--weight); 0, from a
+	// member of an older version, counts as 1.
+	Weight float64
 }
 
 // ElectionName is how the election knows a member: its name and its voter
@@ -280,7 +286,7 @@ func New(opt Options, kept Durable) *Core {
 		leaseGiven:  opt.Lease,
 	}
 	c.members[opt.Self] = &memberState{MemberInfo: MemberInfo{Name: opt.Self,
-		Incarnation: opt.Incarnation, Identity: opt.Identity, Priority: opt.Priority, Alive: true}}
+		Incarnation: opt.Incarnation, Identity: opt.Identity, Priority: opt.Priority, Alive: true, Weight: opt.Weight}}
 	c.syncElection()
 	return c
 }

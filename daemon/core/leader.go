@@ -532,6 +532,24 @@ func (l *leaderState) assignable(now time.Time) []string {
 	return out
 }
 
+// weightsOf is the planner's weights of members (--weight from their
+// gossip), nil when every one weighs 1: the unweighted plan. A weight out of
+// rebalance's bounds (gossip is not to be trusted with the plan) counts as 1.
+func (l *leaderState) weightsOf(members []string) map[string]float64 {
+	var out map[string]float64
+	for _, name := range members {
+		m := l.members[name]
+		if m == nil || m.Weight == 1 || !(m.Weight >= rebalance.MinWeight && m.Weight <= rebalance.MaxWeight) {
+			continue
+		}
+		if out == nil {
+			out = map[string]float64{}
+		}
+		out[name] = m.Weight
+	}
+	return out
+}
+
 // unheardGrace is how long after its election a leader keeps planning for a
 // member it has not heard from: three heartbeats, time for every live
 // member to answer the first ones.
@@ -567,7 +585,7 @@ func (l *leaderState) plan(now time.Time) {
 			current[p] = l.dest[p]
 		}
 	}
-	res, computed, err := l.plans.plan(current, members)
+	res, computed, err := l.plans.plan(current, members, l.weightsOf(members))
 	if err != nil {
 		// Nothing is granted or moved until the inputs change: report it
 		// once per set of inputs, not on every tick.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -48,10 +49,11 @@ type planCache struct {
 // The inputs are compared as they are, name by name, not through a key
 // built from them: on every tick of an idle leader that would be a string
 // of every partition's owner, made only to be thrown away.
-func (pc *planCache) plan(current, members []string) (res rebalance.Result, computed bool, err error) {
-	if pc.valid && slices.Equal(current, pc.current) && slices.Equal(members, pc.members) {
+func (pc *planCache) plan(current, members []string, weights map[string]float64) (res rebalance.Result, computed bool, err error) {
+	if pc.valid && slices.Equal(current, pc.current) && slices.Equal(members, pc.members) && maps.Equal(weights, pc.cfg.Weights) {
 		return pc.res, false, pc.err
 	}
+	pc.cfg.Weights = weights
 	pc.res, pc.err = rebalance.Plan(current, members, pc.cfg)
 	pc.current, pc.members, pc.valid = slices.Clone(current), slices.Clone(members), true
 	return pc.res, true, pc.err

@@ -76,3 +76,27 @@ func TestShortLeaseLeadersWaitForALongerLease(t *testing.T) {
 		})
 	}
 }
+
+// TestWeightsShareThePartitions: members of weight 1, 1 and 2 hold about a
+// quarter, a quarter and a half of the partitions, within the weighted load
+// bound, and keep every partition covered when the heavy member leaves.
+func TestWeightsShareThePartitions(t *testing.T) {
+	specs := simcluster.Specs(3)
+	specs[2].Weight = 2
+	w := simcluster.New(t, simcluster.Seed(3), simcluster.Members(specs...))
+	w.Require(bootstrapBound, "coverage", w.Covered)
+	w.Run(2 * time.Second)
+	counts := map[string]int{}
+	for _, holders := range w.Holders() {
+		for _, h := range holders {
+			counts[h]++
+		}
+	}
+	// 32 partitions, shares 8, 8 and 16; capacity of m2 ceil(1.25*32*2/4) = 20.
+	if counts["m2"] < 16 || counts["m2"] > 20 || counts["m0"] < 8 || counts["m1"] < 8 {
+		t.Errorf("weights 1, 1, 2: counts %v, want about 8, 8, 16", counts)
+	}
+	w.SetLeaving("m2")
+	w.Require(10*time.Second, "coverage by m0 and m1", func() bool { return w.CoveredBy([]string{"m0", "m1"}) })
+	w.RequireNoViolations()
+}

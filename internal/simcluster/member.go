@@ -32,6 +32,8 @@ type MemberSpec struct {
 	// Lease and LeaderLease override the Timing's for this member (0: the
 	// Timing's): members with different ones are a rolling change of them.
 	Lease, LeaderLease time.Duration
+	// Weight is Options.Weight (--weight; 0: 1).
+	Weight float64
 }
 
 // app is the model of a member's application: what it believes it may work
@@ -203,6 +205,7 @@ func (c *Cluster) options(m *Member) core.Options {
 	o.FlapHoldDown = c.flapHoldDown
 	o.Lease = cmp.Or(m.spec.Lease, o.Lease)
 	o.LeaderLease = cmp.Or(m.spec.LeaderLease, o.LeaderLease)
+	o.Weight = m.spec.Weight
 	return o
 }
 
@@ -325,7 +328,8 @@ func (c *Cluster) gossip(now time.Time) {
 			}
 			infos = append(infos, core.MemberInfo{Name: sub, Incarnation: inc, Identity: c.heardID[p],
 				Priority: c.members[sub].spec.Prio, Alive: now.Sub(c.lastHeard[p]) < DetectDelay,
-				Draining: c.heardDraining[p], Leaving: c.heardLeaving[p], HasTable: c.heardHasTable[p]})
+				Draining: c.heardDraining[p], Leaving: c.heardLeaving[p], HasTable: c.heardHasTable[p],
+				Weight: c.members[sub].spec.Weight})
 		}
 		m.gossipBuf = infos
 		if !m.gossipSet || !slices.Equal(infos, m.gossipLast) {
