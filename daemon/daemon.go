@@ -111,6 +111,10 @@ type Daemon struct {
 	sender  *sender
 	changes changeLog
 	refused sync.Map // member name -> last refusal reason, to log once
+	// fatal gets the one error that ends Run (failOnce): this member must
+	// not run (an older ringd with other lease settings is in the cluster).
+	fatal    chan error
+	failOnce sync.Once
 
 	http   *restapi.Server
 	httpLn net.Listener
@@ -164,9 +168,12 @@ func Run(ctx context.Context, r Resolved, logger hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	for ctx.Err() == nil {
+	var fatal error
+	for ctx.Err() == nil && fatal == nil {
 		select {
 		case <-ctx.Done():
+		case fatal = <-d.fatal:
+			logger.Error("stopping", "error", fatal)
 		case <-hup:
 			logger.Info("SIGHUP: reloading the admin token, the TLS certificate and the gossip key file")
 			_ = d.Reload() // logged by Reload; the previous values stay
@@ -174,7 +181,16 @@ func Run(ctx context.Context, r Resolved, logger hclog.Logger) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
 	defer cancel()
-	return d.Shutdown(sctx)
+	if err := d.Shutdown(sctx); err != nil && fatal == nil {
+		return err
+	}
+	return fatal
+}
+
+// fail ends Run with err (once): a condition in which this member must not
+// take part in the cluster.
+func (d *Daemon) fail(err error) {
+	d.failOnce.Do(func() { d.fatal <- err })
 }
 
 // Start starts a member and returns once it listens; Shutdown stops it. It
@@ -196,6 +212,7 @@ func Start(r Resolved, logger hclog.Logger, opts ...Option) (*Daemon, error) {
 		firstIndex:   uint64(wallNow().UnixMicro()),
 		inbox:        make(chan *core.Envelope, 4096),
 		drainReasons: map[string]bool{},
+		fatal:        make(chan error, 1),
 		urgent:       make(chan *core.Envelope, 1024),
 		memberWake:   make(chan struct{}, 1),
 		ackWake:      make(chan struct{}, 1),

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -208,10 +209,22 @@ func (d *Daemon) checkCompatible(peer *memberlist.Node) error {
 	}
 	if err != nil {
 		d.refusedOnce(peer.Name, err)
+		if errors.Is(err, ErrOlderSettings) {
+			d.fail(fmt.Errorf("member %s at %s: %w", peer.Name, peer.Address(), err))
+		}
 		return fmt.Errorf("refusing member %s at %s: %w", peer.Name, peer.Address(), err)
 	}
 	return nil
 }
+
+// ErrOlderSettings: the cluster has a member of the version before lease
+// bounds (docs/architecture.md, "Changing the lease settings") whose lease
+// settings differ from this member's. Such a member counts every lease
+// with its own settings, so the two may not take part in one cluster: this
+// member stops, and a rolling update that changes the version and the
+// settings at once stalls on it, with the old members still serving.
+var ErrOlderSettings = errors.New("an older ringd in this cluster runs other --lease, --leader-lease, --load, --drift or --safety-margin " +
+	"settings: upgrade every member with the settings unchanged first, then change them")
 
 // compatibleMeta says why gossip metadata belongs to a member of another
 // cluster shape, or nil.
@@ -232,8 +245,7 @@ func (d *Daemon) sameShape(m *nodeMeta) error {
 	case m.Partitions != d.cfg.Partitions:
 		return fmt.Errorf("it has --partitions %d, this cluster has %d", m.Partitions, d.cfg.Partitions)
 	case m.Shape == "" && m.Fingerprint != d.fingerprint:
-		return fmt.Errorf("it is an older ringd whose --lease, --leader-lease, --load, --drift or --safety-margin differ from ours "+
-			"(fingerprint %s, ours %s): upgrade every member before changing those", m.Fingerprint, d.fingerprint)
+		return fmt.Errorf("%w (its fingerprint %s, ours %s)", ErrOlderSettings, m.Fingerprint, d.fingerprint)
 	case m.Shape != "" && m.Shape != d.shape:
 		return fmt.Errorf("its cluster shape (--partitions, --cluster-label) differs: %s, ours %s", m.Shape, d.shape)
 	}

@@ -161,6 +161,9 @@ type Durable struct {
 	Identity uint64             `json:"identity"`
 	Election election.HardState `json:"election"`
 	Config   SavedConfig        `json:"config"`
+	// Bounds are the LeaseBounds kept with the last acknowledgement
+	// (lastAck.bounds), stored before the ack or vote that carries them.
+	Bounds *LeaseBounds `json:"bounds,omitempty"`
 }
 
 // DurableVersion is the version of the Durable format.
@@ -282,13 +285,23 @@ func New(opt Options, kept Durable) *Core {
 		voteAcks:    map[string]*AckRecord{},
 		termSeen:    hard.Term,
 		termPrior:   hard.Term,
-		acked:       lastAck{bounds: opt.ownBounds()},
+		acked:       lastAck{bounds: keptBounds(opt, kept)},
 		leaseGiven:  opt.Lease,
 	}
 	c.members[opt.Self] = &memberState{MemberInfo: MemberInfo{Name: opt.Self,
 		Incarnation: opt.Incarnation, Identity: opt.Identity, Priority: opt.Priority, Alive: true, Weight: opt.Weight}}
 	c.syncElection()
 	return c
+}
+
+// keptBounds are the bounds an earlier process of this voter kept, widened
+// by this one's own settings.
+func keptBounds(opt Options, kept Durable) LeaseBounds {
+	b := opt.ownBounds()
+	if kept.Identity == opt.Identity && kept.Bounds != nil {
+		b = b.widen(*kept.Bounds)
+	}
+	return b
 }
 
 // self is this member's election name.

@@ -97,8 +97,10 @@ type lastAck struct {
 	known bool
 	rec   AckRecord // Term, Leader, Incarnation, Tail, TailKnown
 	// bounds are rec's LeaseBounds, never below this member's own
-	// settings (a floor that costs nothing and covers a voter whose own
-	// earlier process led).
+	// settings. They are kept on disk (Durable.Bounds, stored before the ack
+	// or vote that carries them): a voter that restarts with shorter flags
+	// in a rolling change must still hand the longer bounds it acknowledged
+	// to the next leader.
 	bounds LeaseBounds
 }
 

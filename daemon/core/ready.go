@@ -73,18 +73,24 @@ func (c *Core) Advance(r Ready) {
 // durable is the state to keep across restarts now.
 func (c *Core) durable() Durable {
 	hs, _ := c.el.HardState()
-	return Durable{Version: DurableVersion, Identity: c.opt.Identity, Election: hs, Config: c.saved}
+	b := c.acked.bounds
+	return Durable{Version: DurableVersion, Identity: c.opt.Identity, Election: hs, Config: c.saved, Bounds: &b}
 }
 
 func (d Durable) equal(o Durable) bool {
 	return d.Version == o.Version && d.Identity == o.Identity && d.Election == o.Election &&
 		d.Config.Table == o.Config.Table && slices.Equal(d.Config.Voters, o.Config.Voters) &&
-		slices.Equal(d.Config.PrevVoters, o.Config.PrevVoters)
+		slices.Equal(d.Config.PrevVoters, o.Config.PrevVoters) &&
+		(d.Bounds == nil) == (o.Bounds == nil) && (d.Bounds == nil || *d.Bounds == *o.Bounds)
 }
 
 func (d Durable) clone() Durable {
 	d.Config.Voters = slices.Clone(d.Config.Voters)
 	d.Config.PrevVoters = slices.Clone(d.Config.PrevVoters)
+	if d.Bounds != nil {
+		b := *d.Bounds
+		d.Bounds = &b
+	}
 	return d
 }
 

@@ -100,3 +100,86 @@ func TestWeightsShareThePartitions(t *testing.T) {
 	w.Require(10*time.Second, "coverage by m0 and m1", func() bool { return w.CoveredBy([]string{"m0", "m1"}) })
 	w.RequireNoViolations()
 }
+
+// TestRestartedVotersKeepLeaseBounds (found in review): a leader with a long
+// --lease (m3) renewed m0, which is then cut off. The voters crash and
+// restart (with their data dirs) with the new, short flags of a rolling
+// change before any of them acknowledged a heartbeat. The bounds they kept
+// with their last acknowledgement are on disk (Durable.Bounds), so the
+// leader they elect still waits out m0's long lease. The 5s case restarts
+// with unchanged flags, for comparison.
+func TestRestartedVotersKeepLeaseBounds(t *testing.T) {
+	for _, newLease := range []time.Duration{900 * time.Millisecond, 5 * time.Second} {
+		t.Run(newLease.String(), func(t *testing.T) { restartedVoters(t, newLease) })
+	}
+}
+
+func restartedVoters(t *testing.T, newLease time.Duration) {
+	newLL := 150 * time.Millisecond
+	if newLease > time.Second {
+		newLL = time.Second
+	}
+	specs := simcluster.Specs(4)
+	for i := range specs {
+		specs[i].Disk = true
+		specs[i].Lease, specs[i].LeaderLease = 900*time.Millisecond, 150*time.Millisecond
+	}
+	specs[3].Prio, specs[3].Lease, specs[3].LeaderLease = 3, 5*time.Second, time.Second
+	specs[2].Prio, specs[1].Prio = 2, 1
+	w := simcluster.New(t, simcluster.Seed(7), simcluster.With(simcluster.Settings{Voters: 3}),
+		simcluster.Members(specs...))
+	w.Require(15*time.Second, "coverage under m3", func() bool { return w.Covered() && w.Leader() == "m3" })
+	w.Run(time.Second)
+	if len(w.AppHoldings("m0")) == 0 {
+		t.Fatal("m0 holds nothing")
+	}
+	w.Isolate("m0")
+	cutAt := w.GlobalNow()
+	for _, n := range []string{"m1", "m2", "m3"} {
+		w.Crash(n)
+		w.Respec(n, func(s *simcluster.MemberSpec) { s.Lease, s.LeaderLease = newLease, newLL })
+	}
+	w.Run(50 * time.Millisecond)
+	for _, n := range []string{"m1", "m2", "m3"} {
+		w.Restart(n, true)
+	}
+	others := []string{"m1", "m2", "m3"}
+	w.Require(15*time.Second, "coverage by the others", func() bool { return w.CoveredBy(others) })
+	t.Logf("covered again %v after the cut", w.GlobalNow().Sub(cutAt))
+	w.RequireNoViolations()
+}
+
+// TestLeaderAndOneVoterRestartWithShorterLeases (found in review): the
+// long-lease leader m3 crashes and comes back (data dir kept) with the new
+// short flags, as does m2, which the rolling update happened to be
+// restarting; m1 keeps the long bounds in memory but its vote arrives after
+// m2's (a slower link), so m3 wins on its own and m2's records alone, which
+// must come from their disks.
+func TestLeaderAndOneVoterRestartWithShorterLeases(t *testing.T) {
+	specs := simcluster.Specs(4)
+	for i := range specs {
+		specs[i].Disk = true
+		specs[i].Lease, specs[i].LeaderLease = 900*time.Millisecond, 150*time.Millisecond
+	}
+	specs[3].Prio, specs[3].Lease, specs[3].LeaderLease = 3, 5*time.Second, time.Second
+	specs[2].Prio, specs[1].Prio = 2, 1
+	w := simcluster.New(t, simcluster.Seed(7), simcluster.With(simcluster.Settings{Voters: 3}),
+		simcluster.Members(specs...))
+	w.Require(15*time.Second, "coverage under m3", func() bool { return w.Covered() && w.Leader() == "m3" })
+	w.Run(time.Second)
+	w.Isolate("m0")
+	cutAt := w.GlobalNow()
+	w.SetDelay("m1", "m3", 30*time.Millisecond, 40*time.Millisecond)
+	for _, n := range []string{"m2", "m3"} {
+		w.Crash(n)
+		w.Respec(n, func(s *simcluster.MemberSpec) { s.Lease, s.LeaderLease = 900*time.Millisecond, 150*time.Millisecond })
+	}
+	w.Run(50 * time.Millisecond)
+	for _, n := range []string{"m2", "m3"} {
+		w.Restart(n, true)
+	}
+	others := []string{"m1", "m2", "m3"}
+	w.Require(15*time.Second, "coverage by the others", func() bool { return w.CoveredBy(others) })
+	t.Logf("leader %s, covered again %v after the cut", w.Leader(), w.GlobalNow().Sub(cutAt))
+	w.RequireNoViolations()
+}
