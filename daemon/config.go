@@ -114,6 +114,13 @@ type Config struct {
 	// further flap (capped at 16×); 0 turns flap damping off. A restart is
 	// a new process and only waits Settle.
 	FlapHoldDown time.Duration
+	// MoveBudget is how many partitions a rebalance may have in a handoff
+	// at once (0: a tenth of Partitions, at least one); MoveCooldown how
+	// long after a partition got an owner a rebalance may move it again (0:
+	// at once). Drains, leaves and failovers are never held back by either
+	// (core.Options).
+	MoveBudget   int
+	MoveCooldown time.Duration
 	// ReleaseTimeout bounds how long a member waits for its app to acknowledge
 	// a release before it lets the partition go anyway.
 	ReleaseTimeout time.Duration
@@ -257,6 +264,13 @@ func DefaultConfig() Config {
 		// its partitions back only to lose them again (two handoffs each).
 		// Waiting costs balance, not coverage (docs/operations.md).
 		FlapHoldDown: 30 * time.Second,
+		// A big change (many joins at once) moves a tenth of the
+		// partitions at a time, so most of the table keeps working; each
+		// handoff takes only the applications' acknowledgements.
+		MoveBudget: 0,
+		// Plan keeps what it placed, so partitions do not swing back and
+		// forth without one: off.
+		MoveCooldown: 0,
 		// Time for an app to finish in-flight work before a partition goes anyway.
 		ReleaseTimeout: 10 * time.Second,
 		// A drain waits up to --release-timeout, then hands over and leaves:
@@ -280,4 +294,13 @@ func DefaultConfig() Config {
 		// None: --gossip-addr is what peers reach.
 		AdvertiseAddr: "",
 	}
+}
+
+// EffectiveMoveBudget is MoveBudget, or a tenth of Partitions (at least one)
+// when it is 0.
+func (c Config) EffectiveMoveBudget() int {
+	if c.MoveBudget > 0 {
+		return c.MoveBudget
+	}
+	return max(1, (c.Partitions+9)/10)
 }

@@ -234,6 +234,12 @@ func (c Config) Resolve() (Resolved, error) {
 		}
 		okDur[p.flag] = true
 	}
+	if c.MoveBudget < 0 {
+		bad("--move-budget", "must be >= 0 (0: a tenth of --partitions) (got %d)", c.MoveBudget)
+	}
+	if c.MoveCooldown < 0 || c.MoveCooldown > time.Hour {
+		bad("--move-cooldown", "must be between 0 (off) and 1h (got %v)", c.MoveCooldown)
+	}
 	if c.FlapHoldDown < 0 || c.FlapHoldDown > maxFlapHoldDown {
 		bad("--flap-hold-down", "must be between 0 (damping off) and %v (got %v)", maxFlapHoldDown, c.FlapHoldDown)
 	}

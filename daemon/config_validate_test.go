@@ -398,3 +398,15 @@ func TestFingerprint(t *testing.T) {
 		seen[got] = name
 	}
 }
+
+func TestEffectiveMoveBudget(t *testing.T) {
+	for _, tc := range []struct{ partitions, budget, want int }{
+		{271, 0, 28}, {32, 0, 4}, {5, 0, 1}, {1, 0, 1}, {271, 7, 7},
+	} {
+		c := validConfig()
+		c.Partitions, c.MoveBudget = tc.partitions, tc.budget
+		if got := c.EffectiveMoveBudget(); got != tc.want {
+			t.Errorf("partitions %d, --move-budget %d: %d, want %d", tc.partitions, tc.budget, got, tc.want)
+		}
+	}
+}

@@ -411,6 +411,7 @@ func (d *Daemon) coreOptions() core.Options {
 		HeartbeatInterval: c.HeartbeatInterval, LeaderTimeout: c.LeaderTimeout,
 		ElectionTimeout: c.ElectionTimeout, LeaderLease: c.LeaderLease, Lease: c.Lease,
 		Drift: c.Drift, SafetyMargin: c.SafetyMargin, Settle: c.Settle, FlapHoldDown: c.FlapHoldDown,
+		MoveBudget: c.EffectiveMoveBudget(), MoveCooldown: c.MoveCooldown,
 		ReleaseTimeout: c.ReleaseTimeout, Preempt: c.Preempt,
 		Voters:            c.Voters,
 		DeadVoterTimeout:  c.DeadVoterTimeout,

@@ -382,7 +382,7 @@ func TestEveryConfigFieldHasAFlag(t *testing.T) {
 	nonDefault := map[string]string{
 		"name": "other-name", "gossip-addr": "127.0.0.1:1", "advertise-addr": "10.0.0.1:2",
 		"http-addr": "127.0.0.1:3", "join": "a,b", "partitions": "64", "load": "2",
-		"priority": "4", "weight": "2.5", "bootstrap-expect": "3", "gossip-key-file": "/k", "admin-token-file": "/t", "tls-cert-file": "/c", "tls-key-file": "/kk", "app-liveness-timeout": "30s",
+		"priority": "4", "weight": "2.5", "move-budget": "7", "move-cooldown": "5s", "bootstrap-expect": "3", "gossip-key-file": "/k", "admin-token-file": "/t", "tls-cert-file": "/c", "tls-key-file": "/kk", "app-liveness-timeout": "30s",
 		"data-dir": "/d", "cluster-label": "blue", "log-level": "debug", "log-json": "true",
 		"preempt": "false", "heartbeat-interval": "100ms", "leader-timeout": "2s",
 		"election-timeout": "300ms", "leader-lease": "900ms", "lease": "4s", "drift": "0.1",

@@ -50,7 +50,14 @@ type Options struct {
 	// back waits Settle, as a new one). See members.go.
 	FlapHoldDown   time.Duration
 	ReleaseTimeout time.Duration
-	Preempt        bool
+	// MoveBudget is how many partitions a leader lets be in planned motion
+	// (releasing, for a rebalance) at once; 0: no limit. MoveCooldown is
+	// how long after a partition got an owner a rebalance may move it
+	// again; 0: at once. Neither holds back a drain, a leave or the grant
+	// of a partition whose owner failed.
+	MoveBudget   int
+	MoveCooldown time.Duration
+	Preempt      bool
 	// Voters is how many members vote (0: DefaultVoters); the rest are
 	// members without a vote.
 	Voters int

@@ -39,6 +39,9 @@ type leaderState struct {
 	dest []string
 	// moveStart is when a planned move of the partition began (releasing).
 	moveStart []time.Time
+	// granted is when the partition last got an owner in this term
+	// (Options.MoveCooldown).
+	granted []time.Time
 	// planCurrent and planMembers are plan's scratch space, kept between
 	// ticks: the leader plans on every tick, and fresh ones were most of
 	// an idle leader's garbage.
@@ -111,6 +114,7 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 		published: make([]uint64, P),
 		dest:      make([]string, P),
 		moveStart: make([]time.Time, P),
+		granted:   make([]time.Time, P),
 		early:     make([]bool, P),
 		selfFreed: make([]uint64, P),
 	}
@@ -594,11 +598,21 @@ func (l *leaderState) plan(now time.Time) {
 		}
 		return
 	}
+	// Rebalancing moves in flight, for the move budget.
+	moving := 0
+	if l.opt.MoveBudget > 0 {
+		for _, e := range l.table.Partitions {
+			if e.State == partitions.Releasing && isMember[e.Owner] {
+				moving++
+			}
+		}
+	}
 	for p, e := range l.table.Partitions {
 		target := res.Target[p]
 		switch {
 		case e.Owner == "":
 			if target != "" && l.canGrant(now, p, target) && l.grant(p, target) {
+				l.granted[p] = now
 				ev := Event{Kind: EventGranted, At: now, Partition: p, To: target, Token: l.table.Partitions[p].Token}
 				if !l.moveStart[p].IsZero() {
 					ev.Kind, ev.Took = EventMoveFinished, now.Sub(l.moveStart[p])
@@ -613,6 +627,16 @@ func (l *leaderState) plan(now time.Time) {
 			// granted then, and the partition would sit released with no
 			// holder until the wait ends (a gap in every rolling update,
 			// as each leader hand-over starts a wait).
+			if isMember[e.Owner] {
+				// A rebalance (the owner stays): within the budget and
+				// the cooldown. A drain or a leave (the owner is no
+				// longer among the members) is never held back.
+				if l.opt.MoveBudget > 0 && moving >= l.opt.MoveBudget ||
+					l.opt.MoveCooldown > 0 && !l.granted[p].IsZero() && now.Sub(l.granted[p]) < l.opt.MoveCooldown {
+					continue
+				}
+				moving++
+			}
 			l.table.Partitions[p].State = partitions.Releasing
 			l.dest[p] = target
 			l.moveStart[p] = now

@@ -73,6 +73,9 @@ type Cluster struct {
 	floorUnit time.Duration
 	// flapHoldDown is Options.FlapHoldDown (Settings.FlapHoldDown).
 	flapHoldDown time.Duration
+	// moveBudget and moveCooldown are Settings'.
+	moveBudget   int
+	moveCooldown time.Duration
 
 	// Network faults as the harness set them (simnet keeps its own copy).
 	dropFrac    map[pair]float64
@@ -132,6 +135,10 @@ type Settings struct {
 	// damping off (the Fast timing leaves it off, so that other tests'
 	// bounds stay those of a returning member waiting Settle).
 	FlapHoldDown time.Duration
+	// MoveBudget and MoveCooldown are those Options of every member (zero:
+	// off).
+	MoveBudget   int
+	MoveCooldown time.Duration
 }
 
 // Seed makes every random draw of the run (delays, drops, fault schedules)
@@ -177,6 +184,8 @@ func New(t testing.TB, opts ...Option) *Cluster {
 		appOutlivesCrash: o.settings.AppOutlivesCrash,
 		floorUnit:        cmp.Or(o.settings.FloorUnit, time.Millisecond),
 		flapHoldDown:     o.settings.FlapHoldDown,
+		moveBudget:       o.settings.MoveBudget,
+		moveCooldown:     o.settings.MoveCooldown,
 		members:          map[string]*Member{},
 		dropFrac:         map[pair]float64{}, cuts: map[pair]bool{}, isolated: map[string]bool{},
 		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardID: map[pair]uint64{},

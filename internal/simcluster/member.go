@@ -203,6 +203,7 @@ func (c *Cluster) options(m *Member) core.Options {
 	o.BootstrapExpect = cmp.Or(m.spec.Expect, c.expect)
 	o.UnsafeGrantWithoutWaiting = m.spec.Unsafe
 	o.FlapHoldDown = c.flapHoldDown
+	o.MoveBudget, o.MoveCooldown = c.moveBudget, c.moveCooldown
 	o.Lease = cmp.Or(m.spec.Lease, o.Lease)
 	o.LeaderLease = cmp.Or(m.spec.LeaderLease, o.LeaderLease)
 	o.Weight = m.spec.Weight

@@ -1,0 +1,86 @@
+package core_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ringd/ringd/internal/simcluster"
+	"github.com/ringd/ringd/partitions"
+)
+
+// releasing counts the partitions the leader's table has in a handoff.
+func releasing(w *simcluster.Cluster) int {
+	l := w.Leader()
+	if l == "" {
+		return 0
+	}
+	n := 0
+	for _, e := range w.View(l).Table.Partitions {
+		if e.State == partitions.Releasing {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMoveBudgetRollsABigChangeOutInSteps: eight members join a covered
+// cluster of two at once. With a move budget of 3, the leader never has more
+// than 3 partitions in a handoff, the new members still get their shares,
+// and no partition is ever held twice. A drain afterwards is not held back:
+// the draining member's partitions go all at once.
+func TestMoveBudgetRollsABigChangeOutInSteps(t *testing.T) {
+	const budget = 3
+	w := simcluster.New(t, simcluster.Seed(11), simcluster.With(simcluster.Settings{MoveBudget: budget}),
+		simcluster.Members(simcluster.Specs(2)...))
+	w.Require(bootstrapBound, "coverage", w.Covered)
+	most := 0
+	w.OnStep(func(time.Time) { most = max(most, releasing(w)) })
+	var joined []string
+	for i := range 8 {
+		name := fmt.Sprintf("j%d", i)
+		joined = append(joined, name)
+		w.Add(simcluster.MemberSpec{Name: name})
+	}
+	w.Require(30*time.Second, "every newcomer holds partitions", func() bool {
+		for _, n := range joined {
+			if len(w.AppHoldings(n)) == 0 {
+				return false
+			}
+		}
+		return w.Covered()
+	})
+	if most > budget {
+		t.Errorf("%d partitions in a handoff at once, budget %d", most, budget)
+	}
+	if most == 0 {
+		t.Fatal("no handoff seen: the joins moved nothing")
+	}
+	w.ClearHooks()
+
+	held := len(w.AppHoldings("m0"))
+	most = 0
+	w.OnStep(func(time.Time) { most = max(most, releasing(w)) })
+	w.SetDraining("m0", true)
+	w.Require(10*time.Second, "m0 drained", func() bool { return len(w.AppHoldings("m0")) == 0 && w.Covered() })
+	if held > budget && most <= budget {
+		t.Errorf("the drain of %d partitions was held to the budget (at most %d at once)", held, most)
+	}
+	w.RequireNoViolations()
+}
+
+// TestMoveCooldownHoldsARecentGrant: with a cooldown, a partition granted a
+// moment ago is not moved by a rebalance until the cooldown is over.
+func TestMoveCooldownHoldsARecentGrant(t *testing.T) {
+	const cooldown = 3 * time.Second
+	w := simcluster.New(t, simcluster.Seed(5), simcluster.With(simcluster.Settings{MoveCooldown: cooldown}),
+		simcluster.Members(simcluster.Specs(2)...))
+	w.Require(bootstrapBound, "coverage", w.Covered)
+	coveredAt := w.GlobalNow()
+	w.Add(simcluster.MemberSpec{Name: "m2"})
+	w.Require(20*time.Second, "m2 holds partitions", func() bool { return len(w.AppHoldings("m2")) > 0 })
+	if took := w.GlobalNow().Sub(coveredAt); took < cooldown {
+		t.Errorf("m2 got partitions %v after the first grants, within the %v cooldown", took, cooldown)
+	}
+	w.RequireNoViolations()
+}
