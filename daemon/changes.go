@@ -89,6 +89,12 @@ func (d *Daemon) recordEvents(events []core.Event) {
 		case core.EventPlanFailed:
 			d.changes.add(wall, api.ChangeCluster, "planning failed: %v", e.Err)
 			d.log.Named(LogTable).Error("planning failed; nothing is granted or moved until the members change", "error", e.Err)
+		case core.EventFrozen:
+			d.changes.add(wall, api.ChangeAdmin, "assignment frozen (asked at %s): no rebalancing moves until unfrozen", e.From)
+			d.log.Named(LogTable).Info("assignment frozen: no rebalancing moves until unfrozen", "asked-at", e.From)
+		case core.EventUnfrozen:
+			d.changes.add(wall, api.ChangeAdmin, "assignment unfrozen (asked at %s)", e.From)
+			d.log.Named(LogTable).Info("assignment unfrozen", "asked-at", e.From)
 		case core.EventTransferFailed:
 			d.log.Named(LogElection).Warn("leadership transfer refused", "to", e.To, "asked-by", e.From, "error", e.Err)
 		default:

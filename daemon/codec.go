@@ -99,6 +99,9 @@ func (e *tableEncoder) encodeJSON(env core.Envelope) ([]byte, error) {
 func (e *tableEncoder) encodeFramed(env core.Envelope) ([]byte, error) {
 	table := env.Table
 	env.Table = nil
+	if table != nil {
+		env.TableFrozen = table.Frozen // not in the binary form
+	}
 	body, err := json.Marshal(env)
 	if err != nil {
 		return nil, err
@@ -161,7 +164,9 @@ func decodeEnvelope(b []byte) (core.Envelope, error) {
 			if err := env.Table.UnmarshalBinary(rest); err != nil {
 				return env, err
 			}
+			env.Table.Frozen = env.TableFrozen
 		}
+		env.TableFrozen = false
 	default:
 		return env, fmt.Errorf("unsupported protocol version %d (this member speaks %d to %d)", b[0], core.MinProtocolVersion, core.ProtocolVersion)
 	}

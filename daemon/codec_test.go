@@ -97,6 +97,7 @@ func TestTableEncoderRoundTrip(t *testing.T) {
 		Voters: []string{"a@1", "b@2", "c@3"}, Partitions: []partitions.Entry{{Owner: "a", Incarnation: 1, Token: 7001, State: partitions.Owned}, {}}}
 	other := table
 	other.Partitions = []partitions.Entry{{}, {Owner: "b", Incarnation: 2, Token: 7002, State: partitions.Releasing}}
+	other.Frozen = true // not in the binary form: beside it in the envelope
 	var enc tableEncoder
 	for i, tc := range []struct {
 		to      string

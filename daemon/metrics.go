@@ -15,6 +15,7 @@ type metrics struct {
 	droppedInbound   prometheus.Counter
 	unassigned       prometheus.Gauge
 	votersForced     prometheus.Gauge
+	frozen           prometheus.Gauge
 	reloads          *prometheus.CounterVec
 	appLive          prometheus.Gauge
 	badMessages      prometheus.Counter
@@ -67,6 +68,8 @@ func newMetrics() *metrics {
 			Help: "0 while this member is drained because its application has not polled within --app-liveness-timeout; 1 otherwise."}),
 		unassigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_partitions_unassigned",
 			Help: "Partitions the newest table this member applied gives to nobody (between a release and the next grant, or after a failure until the leader grants them again)."}),
+		frozen: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_frozen",
+			Help: "1 while the newest table this member applied freezes the assignment (maintenance mode, POST /admin/freeze)."}),
 		votersForced: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_voters_forced",
 			Help: "1 while this member elects by a voter configuration an operator forced (POST /admin/recover), until the recovered leader's first table replaces it."}),
 		leaseValid: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_lease_valid",
@@ -115,7 +118,7 @@ func newMetrics() *metrics {
 	m.membersDraining = m.members.WithLabelValues("draining")
 	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff)
 	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.tablesSuperseded, m.isLeader, m.term,
-		m.tableVersion, m.owned, m.unassigned, m.votersForced, m.reloads, m.appLive, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
+		m.tableVersion, m.owned, m.unassigned, m.votersForced, m.frozen, m.reloads, m.appLive, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

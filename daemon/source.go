@@ -177,6 +177,7 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	valid := now.Before(v.LeaseUntil)
 	m.leaseValid.Set(b2f(valid))
 	m.votersForced.Set(b2f(v.ForcedVoters != nil))
+	m.frozen.Set(b2f(v.Table.Frozen))
 	// The member list is shared by the views until it changes: the same
 	// slice needs no comparing (hundreds of members, a view per input).
 	sameMembers := prev != nil && (sameSlice(prev.view.Members, v.Members) || slices.Equal(prev.view.Members, v.Members))
@@ -399,7 +400,7 @@ func (s *source) Table() (api.Table, <-chan struct{}) {
 	out := api.Table{Node: v.Node, Index: snap.clusterIndex, Term: v.Term, TableVersion: v.Table.ID.Version,
 		Leader: v.Leader, Members: append([]string{}, v.Table.Members...),
 		Voters: append([]string{}, v.Table.Voters...), PrevVoters: slices.Clone(v.Table.PrevVoters),
-		Partitions: []api.Entry{}}
+		Frozen: v.Table.Frozen, Partitions: []api.Entry{}}
 	for id := range v.Table.Partitions {
 		out.Partitions = append(out.Partitions, s.entry(v, id))
 	}
@@ -482,6 +483,23 @@ func (s *source) setDraining(ctx context.Context, on bool) error {
 			return fmt.Errorf("changing draining: %w", err)
 		}
 		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
+	}
+	s.d.adminDone(ctx, what, "")
+	return nil
+}
+
+func (s *source) SetFrozen(ctx context.Context, frozen bool) error {
+	what := "unfreeze"
+	if frozen {
+		what = "freeze"
+	}
+	s.d.adminAsked(ctx, what)
+	err := s.d.do(ctx, func(now time.Time, c *core.Core) error { return c.SetFrozen(now, frozen) })
+	switch {
+	case errors.Is(err, core.ErrNoLeader), errors.Is(err, errShuttingDown):
+		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
+	case err != nil:
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	s.d.adminDone(ctx, what, "")
 	return nil

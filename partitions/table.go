@@ -70,6 +70,12 @@ type Table struct {
 	// by a majority of the old voters and of the new ones (joint majority).
 	PrevVoters []string `json:"prevVoters,omitempty"`
 	Partitions []Entry  `json:"partitions"`
+	// Frozen: an operator froze the assignment (maintenance mode): the
+	// leader makes no rebalancing moves, while partitions without a holder
+	// are still granted and drains still hand over. Every later leader's
+	// table keeps it until an operator unfreezes. Not part of the binary
+	// form: the peer envelope carries it beside the table (daemon/codec.go).
+	Frozen bool `json:"frozen,omitempty"`
 }
 
 // Clone returns a copy of t that shares no slice with it.

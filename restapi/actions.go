@@ -102,6 +102,48 @@ func (s *Server) postUndrain(c echo.Context) error {
 	return s.runAction(c, "undrained", s.act.Undrain)
 }
 
+// postFreeze serves POST /admin/freeze.
+//
+//	@Summary		Freeze the assignment (maintenance mode)
+//	@Description	Asks the leader (through this member) to freeze the assignment: no rebalancing moves until POST /admin/unfreeze, for an upgrade or other planned work. Partitions without a holder (a failed member's) are still granted, and draining or leaving members still hand theirs over; the freeze is in the table, so it outlives leader changes. The answer comes once the request is on its way to the leader; GET /partitions shows "frozen" once its table does. No body is needed.
+//	@Tags			admin
+//	@Produce		json
+//	@Security		AdminToken
+//	@Success		200	{object}	api.Result
+//	@Failure		401	{object}	api.Error	"no or malformed Authorization header (an admin token is configured)"
+//	@Failure		403	{object}	api.Error	"wrong admin token"
+//	@Failure		413	{object}	api.Error	"body too large"
+//	@Failure		503	{object}	api.Error	"no leader, or the member cannot do it now"
+//	@Failure		504	{object}	api.Error	"the member did not answer in time"
+//	@Router			/admin/freeze [post]
+func (s *Server) postFreeze(c echo.Context) error {
+	if err := discardBody(c); err != nil {
+		return err
+	}
+	return s.runAction(c, "frozen", func(ctx context.Context) error { return s.act.SetFrozen(ctx, true) })
+}
+
+// postUnfreeze serves POST /admin/unfreeze.
+//
+//	@Summary		Unfreeze the assignment
+//	@Description	Ends maintenance mode (POST /admin/freeze): the leader rebalances again. No body is needed.
+//	@Tags			admin
+//	@Produce		json
+//	@Security		AdminToken
+//	@Success		200	{object}	api.Result
+//	@Failure		401	{object}	api.Error	"no or malformed Authorization header (an admin token is configured)"
+//	@Failure		403	{object}	api.Error	"wrong admin token"
+//	@Failure		413	{object}	api.Error	"body too large"
+//	@Failure		503	{object}	api.Error	"no leader, or the member cannot do it now"
+//	@Failure		504	{object}	api.Error	"the member did not answer in time"
+//	@Router			/admin/unfreeze [post]
+func (s *Server) postUnfreeze(c echo.Context) error {
+	if err := discardBody(c); err != nil {
+		return err
+	}
+	return s.runAction(c, "unfrozen", func(ctx context.Context) error { return s.act.SetFrozen(ctx, false) })
+}
+
 // postTransfer serves POST /admin/leader/transfer.
 //
 //	@Summary		Hand leadership over to another member

@@ -224,6 +224,10 @@ func (f *fullFake) KeyOp(ctx context.Context, op, key string) error {
 	return f.act(ctx, op+" key "+key)
 }
 
+func (f *fullFake) SetFrozen(ctx context.Context, frozen bool) error {
+	return f.act(ctx, fmt.Sprint("frozen ", frozen))
+}
+
 func (f *fullFake) Transfer(ctx context.Context, to string) error {
 	if err := f.act(ctx, "transfer "+to); err != nil {
 		return err

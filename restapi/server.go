@@ -295,6 +295,8 @@ func (s *Server) routes() {
 		e.POST("/admin/drain", s.postDrain, s.requireAdmin)
 		e.POST("/admin/undrain", s.postUndrain, s.requireAdmin)
 		e.POST("/admin/leader/transfer", s.postTransfer, s.requireAdmin)
+		e.POST("/admin/freeze", s.postFreeze, s.requireAdmin)
+		e.POST("/admin/unfreeze", s.postUnfreeze, s.requireAdmin)
 	}
 	if rc, ok := s.src.(Recovery); ok {
 		s.recovery = rc

@@ -46,6 +46,9 @@ type Actions interface {
 	Undrain(ctx context.Context) error
 	// Transfer asks the leader to hand leadership over to member `to`.
 	Transfer(ctx context.Context, to string) error
+	// SetFrozen asks the leader to freeze (maintenance mode) or unfreeze
+	// the assignment.
+	SetFrozen(ctx context.Context, frozen bool) error
 }
 
 // Keyring manages the gossip keys of this member. Key operations change

@@ -139,7 +139,10 @@ type Table struct {
 	Voters []string `json:"voters" validate:"required"`
 	// PrevVoters are the previous voters while a change is in flight.
 	PrevVoters []string `json:"prevVoters,omitempty"`
-	Partitions []Entry  `json:"partitions" validate:"required"`
+	// Frozen: an operator froze the assignment (POST /admin/freeze): no
+	// rebalancing moves until POST /admin/unfreeze.
+	Frozen     bool    `json:"frozen,omitempty"`
+	Partitions []Entry `json:"partitions" validate:"required"`
 }
 
 // Locate is the response of GET /partitions/locate?key=K.

@@ -33,6 +33,16 @@ var commands = []command{
 		run:   runDrain},
 	{name: "undrain", summary: "let the member ringctl talks to take partitions again",
 		run: runUndrain},
+	{name: "freeze", summary: "maintenance mode: the leader makes no rebalancing moves until unfreeze (failed members' partitions are still granted, drains still hand over)",
+		flags: waitFlags("until the cluster's table shows it frozen"),
+		run: func(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {
+			return runFreeze(ctx, c, o, args, true)
+		}},
+	{name: "unfreeze", summary: "end maintenance mode: the leader rebalances again",
+		flags: waitFlags("until the cluster's table shows it unfrozen"),
+		run: func(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {
+			return runFreeze(ctx, c, o, args, false)
+		}},
 	{name: "transfer-leader", args: "NAME", summary: "hand leadership over to member NAME",
 		flags: waitFlags("until NAME leads"),
 		run:   runTransfer},
@@ -77,6 +87,7 @@ type statusJSON struct {
 	Partitions   stateCounts  `json:"partitions"`
 	Members      []api.Member `json:"members"`
 	ForcedVoters []string     `json:"forcedVoters,omitempty"`
+	Frozen       bool         `json:"frozen,omitempty"`
 }
 
 // stateCounts counts a table's partitions by state.
@@ -115,7 +126,7 @@ func runStatus(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 		return err
 	}
 	st := statusJSON{Node: cl.Node, Leader: cl.Leader, Term: cl.Term, TableVersion: cl.TableVersion,
-		Partitions: countStates(t), Members: cl.Members, ForcedVoters: cl.ForcedVoters}
+		Partitions: countStates(t), Members: cl.Members, ForcedVoters: cl.ForcedVoters, Frozen: t.Frozen}
 	if st.Members == nil {
 		st.Members = []api.Member{}
 	}
@@ -142,6 +153,9 @@ func runStatus(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 	w.row("leader", fmt.Sprintf("%s, term %d, table version %d", leader, st.Term, st.TableVersion))
 	w.row("partitions", fmt.Sprintf("%d: %d owned, %d releasing, %d unassigned", p.Total, p.Owned, p.Releasing, p.Unassigned))
 	w.row("members", fmt.Sprintf("%d: %d alive, %d voters, %d draining", len(st.Members), alive, voters, draining))
+	if t.Frozen {
+		w.row("frozen", "yes: no rebalancing moves until ringctl unfreeze")
+	}
 	if f := st.ForcedVoters; f != nil {
 		w.row("forced voters", strings.Join(f, ", ")+" (ringctl recover; until the recovered leader's first table)")
 	}
@@ -401,6 +415,38 @@ func runUndrain(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 		return err
 	}
 	return c.printResult(res)
+}
+
+func runFreeze(ctx context.Context, c *ctl, o *cmdOpts, args []string, frozen bool) error {
+	name, path := "unfreeze", "/admin/unfreeze"
+	if frozen {
+		name, path = "freeze", "/admin/freeze"
+	}
+	if err := noArgs(name, args); err != nil {
+		return err
+	}
+	var res api.Result
+	if err := c.admin(ctx, path, nil, &res); err != nil {
+		return err
+	}
+	if !o.wait {
+		return c.printResult(res)
+	}
+	var t api.Table
+	err := c.waitFor(ctx, o.timeout, func() (bool, error) {
+		if err := c.get(ctx, "/partitions", nil, 0, &t); err != nil {
+			return false, err
+		}
+		return t.Frozen == frozen, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the table does not show the %s yet: %w", name, err)
+	}
+	if c.json {
+		return c.printJSON(api.Result{Status: res.Status})
+	}
+	fmt.Fprintf(c.out, "the assignment is %s (table version %d)\n", res.Status, t.TableVersion)
+	return nil
 }
 
 func runTransfer(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {

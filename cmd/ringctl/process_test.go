@@ -163,6 +163,30 @@ func TestAgainstRealMembers(t *testing.T) {
 		t.Errorf("undrain said %q", out)
 	}
 
+	// Maintenance mode, asked at a member that need not lead: every member's
+	// table shows it, status says so, and unfreeze ends it.
+	if out := ringctlOK(t, append(admin, "freeze", "--wait")...); !strings.Contains(out, "frozen") {
+		t.Errorf("freeze --wait said %q", out)
+	}
+	for _, m := range c.Members() {
+		if st := decode[statusJSON](t, ringctlOK(t, "--addr", m.HTTPAddr, "--json", "status")); !st.Frozen {
+			deadline := time.Now().Add(10 * time.Second)
+			for !st.Frozen && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond) // polling, with a deadline: the table reaches the others a heartbeat later
+				st = decode[statusJSON](t, ringctlOK(t, "--addr", m.HTTPAddr, "--json", "status"))
+			}
+			if !st.Frozen {
+				t.Errorf("%s's status does not show the freeze", m.Name)
+			}
+		}
+	}
+	if out := ringctlOK(t, append(at, "status")...); !strings.Contains(out, "no rebalancing moves until ringctl unfreeze") {
+		t.Errorf("status does not say the assignment is frozen:\n%s", out)
+	}
+	if out := ringctlOK(t, append(admin, "unfreeze", "--wait")...); !strings.Contains(out, "unfrozen") {
+		t.Errorf("unfreeze --wait said %q", out)
+	}
+
 	// Hand leadership to a member that does not lead.
 	code, _, errOut = ringctl(t, nil, append(admin, "transfer-leader", "no-such-member")...)
 	if code != exitRefused || !strings.Contains(errOut, "404") {

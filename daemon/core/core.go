@@ -646,6 +646,9 @@ func (c *Core) Step(now time.Time, env Envelope) {
 		// the daemon open a connection (and a sender) for it.
 		c.sendTable(env.From)
 	}
+	if env.Freeze != nil && c.leader != nil {
+		c.leader.setFrozen(now, *env.Freeze, env.From)
+	}
 	if env.TransferTo != "" && c.leader != nil {
 		// A stale or bad request changes nothing, but the operator who made
 		// it at another member should find out why in this leader's log.
@@ -947,6 +950,28 @@ func (c *Core) Release(now time.Time, id int, token uint64) error {
 
 // ErrNoLeader: there is no leader to ask right now.
 var ErrNoLeader = errors.New("no leader")
+
+// SetFrozen freezes or unfreezes the assignment (maintenance mode, see
+// partitions.Table.Frozen): directly when this member leads, otherwise by
+// asking the leader over the reliable channel. The change shows in the
+// leader's next table.
+func (c *Core) SetFrozen(now time.Time, frozen bool) error {
+	st := c.el.Status()
+	switch {
+	case c.leader != nil && st.Role == election.Leader:
+		c.leader.setFrozen(now, frozen, c.opt.Self)
+	case st.Leader == "":
+		return ErrNoLeader
+	default:
+		c.send(memberOf(st.Leader), true, Envelope{Freeze: &frozen})
+	}
+	c.flush(now)
+	return nil
+}
+
+// Frozen reports whether the newest table this member applied freezes the
+// assignment.
+func (c *Core) Frozen() bool { return c.own.Table().Frozen }
 
 // Transfer hands leadership over to a named member: directly when this member
 // leads, otherwise by asking the leader.

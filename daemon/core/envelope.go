@@ -75,6 +75,12 @@ type Envelope struct {
 	// TransferTo asks the leader to hand leadership over to this member (an
 	// operator's request made at another member).
 	TransferTo string `json:"transferTo,omitempty"`
+	// Freeze asks the leader to freeze (true) or unfreeze (false) the
+	// assignment (an operator's request made at another member; reliable).
+	Freeze *bool `json:"freeze,omitempty"`
+	// TableFrozen goes with a binary Table (protocol 3), which does not
+	// carry Table.Frozen: the daemon's codec moves it here and back.
+	TableFrozen bool `json:"tblFrozen,omitempty"`
 }
 
 // Outgoing is an envelope to send. Reliable ones go over memberlist's stream

@@ -34,6 +34,10 @@ const (
 	// EventTransferFailed: the leader could not hand leadership to To as
 	// member From asked (an operator's request made there); Err says why.
 	EventTransferFailed EventKind = "transfer-failed"
+	// EventFrozen: the leader froze the assignment, as member From asked.
+	EventFrozen EventKind = "frozen"
+	// EventUnfrozen: the leader unfroze the assignment, as member From asked.
+	EventUnfrozen EventKind = "unfrozen"
 )
 
 // Event is one thing the core did, reported to the daemon.

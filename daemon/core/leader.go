@@ -83,6 +83,22 @@ type leaderState struct {
 	inherited LeaseBounds
 }
 
+// setFrozen freezes or unfreezes the assignment in the next table, as member
+// by asked (itself, or another member that forwarded an operator's request).
+func (l *leaderState) setFrozen(now time.Time, frozen bool, by string) {
+	if l.table.Frozen == frozen {
+		return
+	}
+	l.table.Frozen = frozen
+	l.dirty = true
+	l.settled.valid = false
+	kind := EventUnfrozen
+	if frozen {
+		kind = EventFrozen
+	}
+	l.emit(Event{Kind: kind, At: now, From: by})
+}
+
 // heartbeatBounds are the LeaseBounds a heartbeat sent at now carries: this
 // leader's own settings (it grants member leases of its --lease and renews
 // itself for its --leader-lease), widened by an older leader's longer ones
@@ -126,6 +142,7 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 		Voters:     slices.Clone(voters),
 		PrevVoters: slices.Clone(prev),
 		Partitions: make([]partitions.Entry, P),
+		Frozen:     base.Frozen,
 	}
 	switch {
 	case len(base.Partitions) == P && forced:
@@ -628,10 +645,11 @@ func (l *leaderState) plan(now time.Time) {
 			// holder until the wait ends (a gap in every rolling update,
 			// as each leader hand-over starts a wait).
 			if isMember[e.Owner] {
-				// A rebalance (the owner stays): within the budget and
-				// the cooldown. A drain or a leave (the owner is no
-				// longer among the members) is never held back.
-				if l.opt.MoveBudget > 0 && moving >= l.opt.MoveBudget ||
+				// A rebalance (the owner stays): not while frozen, and
+				// within the budget and the cooldown. A drain or a
+				// leave (the owner is no longer among the members) is
+				// never held back.
+				if l.table.Frozen || l.opt.MoveBudget > 0 && moving >= l.opt.MoveBudget ||
 					l.opt.MoveCooldown > 0 && !l.granted[p].IsZero() && now.Sub(l.granted[p]) < l.opt.MoveCooldown {
 					continue
 				}

@@ -84,3 +84,44 @@ func TestMoveCooldownHoldsARecentGrant(t *testing.T) {
 	}
 	w.RequireNoViolations()
 }
+
+// TestFreezeHoldsTheAssignment: while frozen, a member that joins gets
+// nothing by rebalancing, a crashed member's partitions are still granted
+// (coverage never waits for the unfreeze), the freeze outlives a leader
+// crash, and after the unfreeze the newcomer gets its share.
+func TestFreezeHoldsTheAssignment(t *testing.T) {
+	w := simcluster.New(t, simcluster.Seed(9), simcluster.Members(simcluster.Specs(4)...))
+	w.Require(bootstrapBound, "coverage", w.Covered)
+	leader := w.Leader()
+	if err := w.Member("m1").Core().SetFrozen(w.Now("m1"), true); err != nil {
+		t.Fatal(err)
+	}
+	w.Require(2*time.Second, "every member sees the freeze", func() bool {
+		for _, n := range w.Names() {
+			if !w.Member(n).Core().Frozen() {
+				return false
+			}
+		}
+		return true
+	})
+	w.Add(simcluster.MemberSpec{Name: "j0"})
+	w.Run(3 * time.Second)
+	if n := len(w.AppHoldings("j0")); n != 0 {
+		t.Errorf("j0 joined while frozen and got %d partitions", n)
+	}
+
+	// The leader crashes: its partitions are granted again, the freeze stays.
+	w.Crash(leader)
+	others := w.Others(leader)
+	w.Require(15*time.Second, "coverage without the crashed leader", func() bool { return w.CoveredBy(others) })
+	if l := w.Leader(); l == "" || !w.Member(l).Core().Frozen() {
+		t.Fatalf("after the leader crash: leader %q, frozen %v", l, l != "" && w.Member(l).Core().Frozen())
+	}
+
+	l := w.Leader()
+	if err := w.Member(l).Core().SetFrozen(w.Now(l), false); err != nil {
+		t.Fatal(err)
+	}
+	w.Require(10*time.Second, "j0 gets partitions after the unfreeze", func() bool { return len(w.AppHoldings("j0")) > 0 })
+	w.RequireNoViolations()
+}
