@@ -434,6 +434,7 @@ func runFreeze(ctx context.Context, c *ctl, o *cmdOpts, args []string, frozen bo
 	}
 	var t api.Table
 	err := c.waitFor(ctx, o.timeout, func() (bool, error) {
+		t = api.Table{} // a fresh one: an unfrozen table omits "frozen"
 		if err := c.get(ctx, "/partitions", nil, 0, &t); err != nil {
 			return false, err
 		}
