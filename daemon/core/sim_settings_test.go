@@ -114,11 +114,12 @@ func TestRestartedVotersKeepLeaseBounds(t *testing.T) {
 	}
 }
 
-func restartedVoters(t *testing.T, newLease time.Duration) {
-	newLL := 150 * time.Millisecond
-	if newLease > time.Second {
-		newLL = time.Second
-	}
+// longLeaseLeader starts four members with data dirs, three of them voters,
+// all on a 900 ms lease and 150 ms leader lease but the leader m3 (5 s and
+// 1 s), and returns once m3 leads a covered cluster and m0, renewed with
+// the long lease, holds partitions.
+func longLeaseLeader(t *testing.T) *simcluster.Cluster {
+	t.Helper()
 	specs := simcluster.Specs(4)
 	for i := range specs {
 		specs[i].Disk = true
@@ -133,16 +134,31 @@ func restartedVoters(t *testing.T, newLease time.Duration) {
 	if len(w.AppHoldings("m0")) == 0 {
 		t.Fatal("m0 holds nothing")
 	}
-	w.Isolate("m0")
-	cutAt := w.GlobalNow()
-	for _, n := range []string{"m1", "m2", "m3"} {
+	return w
+}
+
+// restartWith crashes names, gives them the lease and leader lease, and
+// restarts them with their data dirs 50 ms later.
+func restartWith(w *simcluster.Cluster, names []string, lease, leaderLease time.Duration) {
+	for _, n := range names {
 		w.Crash(n)
-		w.Respec(n, func(s *simcluster.MemberSpec) { s.Lease, s.LeaderLease = newLease, newLL })
+		w.Respec(n, func(s *simcluster.MemberSpec) { s.Lease, s.LeaderLease = lease, leaderLease })
 	}
 	w.Run(50 * time.Millisecond)
-	for _, n := range []string{"m1", "m2", "m3"} {
+	for _, n := range names {
 		w.Restart(n, true)
 	}
+}
+
+func restartedVoters(t *testing.T, newLease time.Duration) {
+	newLL := 150 * time.Millisecond
+	if newLease > time.Second {
+		newLL = time.Second
+	}
+	w := longLeaseLeader(t)
+	w.Isolate("m0")
+	cutAt := w.GlobalNow()
+	restartWith(w, []string{"m1", "m2", "m3"}, newLease, newLL)
 	others := []string{"m1", "m2", "m3"}
 	w.Require(15*time.Second, "coverage by the others", func() bool { return w.CoveredBy(others) })
 	t.Logf("covered again %v after the cut", w.GlobalNow().Sub(cutAt))
@@ -156,28 +172,11 @@ func restartedVoters(t *testing.T, newLease time.Duration) {
 // m2's (a slower link), so m3 wins on its own and m2's records alone, which
 // must come from their disks.
 func TestLeaderAndOneVoterRestartWithShorterLeases(t *testing.T) {
-	specs := simcluster.Specs(4)
-	for i := range specs {
-		specs[i].Disk = true
-		specs[i].Lease, specs[i].LeaderLease = 900*time.Millisecond, 150*time.Millisecond
-	}
-	specs[3].Prio, specs[3].Lease, specs[3].LeaderLease = 3, 5*time.Second, time.Second
-	specs[2].Prio, specs[1].Prio = 2, 1
-	w := simcluster.New(t, simcluster.Seed(7), simcluster.With(simcluster.Settings{Voters: 3}),
-		simcluster.Members(specs...))
-	w.Require(15*time.Second, "coverage under m3", func() bool { return w.Covered() && w.Leader() == "m3" })
-	w.Run(time.Second)
+	w := longLeaseLeader(t)
 	w.Isolate("m0")
 	cutAt := w.GlobalNow()
 	w.SetDelay("m1", "m3", 30*time.Millisecond, 40*time.Millisecond)
-	for _, n := range []string{"m2", "m3"} {
-		w.Crash(n)
-		w.Respec(n, func(s *simcluster.MemberSpec) { s.Lease, s.LeaderLease = 900*time.Millisecond, 150*time.Millisecond })
-	}
-	w.Run(50 * time.Millisecond)
-	for _, n := range []string{"m2", "m3"} {
-		w.Restart(n, true)
-	}
+	restartWith(w, []string{"m2", "m3"}, 900*time.Millisecond, 150*time.Millisecond)
 	others := []string{"m1", "m2", "m3"}
 	w.Require(15*time.Second, "coverage by the others", func() bool { return w.CoveredBy(others) })
 	t.Logf("leader %s, covered again %v after the cut", w.Leader(), w.GlobalNow().Sub(cutAt))
