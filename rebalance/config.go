@@ -78,6 +78,12 @@ type Config struct {
 	// least 1) on the ring. With every weight 1 this is the unweighted
 	// placement, point for point.
 	Weights map[string]float64
+	// Pins keeps partitions with a member (partition id -> member name):
+	// while that member is among the members of a plan, the partition goes
+	// to it and stays, whatever the load bound says (pins win over it);
+	// otherwise the pin is ignored. Nothing else changes: the other
+	// partitions are placed as without pins, around them.
+	Pins map[int]string
 }
 
 // weight is member name's weight: 1 unless Weights says otherwise.
@@ -106,6 +112,12 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: load must be a finite number in [%g, %g], got %g",
 			ErrInvalidConfig, MinLoad, MaxLoad, c.Load))
 	}
+	for _, p := range slices.Sorted(maps.Keys(c.Pins)) {
+		if p < 0 || p >= c.Partitions || c.Pins[p] == "" {
+			errs = append(errs, fmt.Errorf("%w: pin of partition %d to %q: the partition must be in [0, %d) and the member named",
+				ErrInvalidConfig, p, c.Pins[p], c.Partitions))
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(c.Weights)) {
 		if w := c.Weights[name]; !weightValid(w) {
 			errs = append(errs, fmt.Errorf("%w: the weight of %q must be a finite number in [%g, %g], got %g",
@@ -127,6 +139,11 @@ func (c Config) valid() bool {
 	}
 	for _, w := range c.Weights {
 		if !weightValid(w) {
+			return false
+		}
+	}
+	for p, name := range c.Pins {
+		if p < 0 || p >= c.Partitions || name == "" {
 			return false
 		}
 	}

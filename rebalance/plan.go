@@ -111,14 +111,16 @@ func settle(current, names, ideal []string, cfg Config, h hasher) ([]string, err
 // settler is the working state of settle. Members are indexes into names.
 type settler struct {
 	n        int
-	goal     []int // goal[p]: the member ideal places p on
-	owner    []int // owner[p]: the member holding p, -1 if nobody
-	count    []int // count[m]: how many partitions m holds
-	low      []int // low[m]: fewest partitions m may end with
-	even     []int // even[m]: ceil(P*w[m]/W), most partitions m is given up to (ceil(P/n) unweighted)
-	capacity []int // capacity[m]: WeightedCapacity, most partitions m may keep (Capacity(n, cfg) unweighted)
-	order    []int // members in successor order
-	pos      []int // pos[m]: m's place in order
+	goal     []int  // goal[p]: the member ideal places p on
+	owner    []int  // owner[p]: the member holding p, -1 if nobody
+	count    []int  // count[m]: how many partitions m holds
+	low      []int  // low[m]: fewest partitions m may end with
+	even     []int  // even[m]: ceil(P*w[m]/W), most partitions m is given up to (ceil(P/n) unweighted)
+	capacity []int  // capacity[m]: WeightedCapacity, most partitions m may keep (Capacity(n, cfg) unweighted)
+	order    []int  // members in successor order
+	pos      []int  // pos[m]: m's place in order
+	pinned   []bool // pinned[p]: p is pinned to its owner (Config.Pins); never moved
+	pins     bool   // some partition is pinned
 }
 
 func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
@@ -134,6 +136,7 @@ func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
 		capacity: sh.capacity,
 		order:    successorOrder(names, h),
 		pos:      make([]int, n),
+		pinned:   make([]bool, len(current)),
 	}
 	index := make(map[string]int, n)
 	for i, name := range names {
@@ -147,6 +150,22 @@ func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
 			s.count[i]++
 		}
 		s.owner[p] = i
+	}
+	// Pinned partitions go to their member first and stay there.
+	for p, name := range cfg.Pins {
+		i, ok := index[name]
+		if !ok {
+			continue // the member is not in this plan: the pin waits
+		}
+		if o := s.owner[p]; o != i {
+			if o >= 0 {
+				s.count[o]--
+			}
+			s.owner[p] = i
+			s.count[i]++
+		}
+		s.pinned[p] = true
+		s.pins = true
 	}
 	// low[m] is m's quota (its count in ideal) cut to floor(P*w/W); a
 	// newcomer (a member holding nothing) with a quota gets floor(P*w/W).
@@ -171,7 +190,15 @@ func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
 // (<= capacity) of partitions ideal places on it, so this always suffices.
 func (s *settler) shed() {
 	for p, i := range s.owner {
-		if i >= 0 && i != s.goal[p] && s.count[i] > s.capacity[i] {
+		if i >= 0 && i != s.goal[p] && !s.pinned[p] && s.count[i] > s.capacity[i] {
+			s.owner[p] = -1
+			s.count[i]--
+		}
+	}
+	// Pins can push a member above capacity with partitions ideal places
+	// on it: those go next (without pins this frees nothing).
+	for p, i := range s.owner {
+		if i >= 0 && !s.pinned[p] && s.count[i] > s.capacity[i] {
 			s.owner[p] = -1
 			s.count[i]--
 		}
@@ -223,7 +250,7 @@ func (s *settler) first(from int, ok func(m int) bool) int {
 func (s *settler) fill() error {
 	for p, d := range s.owner {
 		g := s.goal[p]
-		if d != g && s.count[g] < s.low[g] && s.count[d] > s.low[d] {
+		if d != g && !s.pinned[p] && s.count[g] < s.low[g] && s.count[d] > s.low[d] {
 			s.owner[p] = g
 			s.count[d]--
 			s.count[g]++
@@ -240,7 +267,7 @@ func (s *settler) fill() error {
 	held := make([][]int, s.n)
 	for _, own := range []bool{false, true} {
 		for p, d := range s.owner {
-			if (d == s.goal[p]) == own {
+			if !s.pinned[p] && (d == s.goal[p]) == own {
 				held[d] = append(held[d], p)
 			}
 		}
@@ -249,11 +276,14 @@ func (s *settler) fill() error {
 		for s.count[m] < s.low[m] {
 			d := -1
 			for c := range s.n {
-				if s.count[c] > s.low[c] && (d < 0 || s.count[c]-s.low[c] > s.count[d]-s.low[d]) {
+				if s.count[c] > s.low[c] && len(held[c]) > 0 && (d < 0 || s.count[c]-s.low[c] > s.count[d]-s.low[d]) {
 					d = c
 				}
 			}
-			if d < 0 || len(held[d]) == 0 {
+			if d < 0 && s.pins {
+				break // what it lacks is pinned elsewhere: pins win
+			}
+			if d < 0 {
 				return fmt.Errorf("%w: no member can spare a partition for member %d", ErrInternal, m)
 			}
 			p := held[d][0]

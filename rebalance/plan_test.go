@@ -372,3 +372,59 @@ func TestWeightsChangeTheRing(t *testing.T) {
 		t.Errorf("ring points %v, want [1 %d]", got, replicas)
 	}
 }
+
+// TestPinsKeepPartitions: pinned partitions go to their member and stay,
+// even past the load bound; the rest are placed around them within it; a pin
+// to a member that is not in the plan waits.
+func TestPinsKeepPartitions(t *testing.T) {
+	members := []string{"a", "b", "c"}
+	pins := map[int]string{0: "c", 5: "c", 9: "gone"}
+	for p := 100; p < 200; p++ {
+		pins[p] = "a" // 100 pins, below a's capacity ceil(1.25*271/3) = 113
+	}
+	cfg := Config{Partitions: 271, Load: 1.25, Pins: pins}
+	empty := make([]string, cfg.Partitions)
+	res, err := Plan(empty, members, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, name := range pins {
+		if name == "gone" {
+			if res.Target[p] == "" || res.Target[p] == "gone" {
+				t.Errorf("partition %d pinned to a member not in the plan got %q", p, res.Target[p])
+			}
+			continue
+		}
+		if res.Target[p] != name {
+			t.Errorf("partition %d pinned to %s went to %s", p, name, res.Target[p])
+		}
+	}
+	capacity := Capacity(3, cfg)
+	for owner, c := range countOwners(res.Target) {
+		if owner != "a" && c > capacity {
+			t.Errorf("%s holds %d, above capacity %d", owner, c, capacity)
+		}
+	}
+	// More pins than a's capacity: a keeps every pin and nothing else.
+	for p := 0; p < 130; p++ {
+		pins[p] = "a"
+	}
+	delete(pins, 9)
+	res2, err := Plan(res.Target, members, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinnedToA := 0
+	for _, name := range pins {
+		if name == "a" {
+			pinnedToA++
+		}
+	}
+	if c := countOwners(res2.Target)["a"]; c != pinnedToA {
+		t.Errorf("a holds %d partitions, want exactly its %d pins (it is above capacity %d)", c, pinnedToA, capacity)
+	}
+	again, err := Plan(res2.Target, members, cfg)
+	if err != nil || len(again.Moves) != 0 {
+		t.Errorf("planning again moves %d partitions (err %v), want none", len(again.Moves), err)
+	}
+}
