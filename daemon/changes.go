@@ -95,6 +95,16 @@ func (d *Daemon) recordEvents(events []core.Event) {
 		case core.EventUnfrozen:
 			d.changes.add(wall, api.ChangeAdmin, "assignment unfrozen (asked at %s)", e.From)
 			d.log.Named(LogTable).Info("assignment unfrozen", "asked-at", e.From)
+		case core.EventPinned:
+			if e.To == "" {
+				d.changes.add(wall, api.ChangeAdmin, "partition %d unpinned (asked at %s)", e.Partition, e.From)
+			} else {
+				d.changes.add(wall, api.ChangeAdmin, "partition %d pinned to %s (asked at %s)", e.Partition, e.To, e.From)
+			}
+			d.log.Named(LogTable).Info("pin changed", "partition", e.Partition, "member", e.To, "asked-at", e.From)
+		case core.EventExcluded, core.EventIncluded:
+			d.changes.add(wall, api.ChangeAdmin, "%s %s (asked at %s)", e.To, map[core.EventKind]string{core.EventExcluded: "excluded from owning partitions", core.EventIncluded: "may own partitions again"}[e.Kind], e.From)
+			d.log.Named(LogTable).Info("exclusion changed", "member", e.To, "excluded", e.Kind == core.EventExcluded, "asked-at", e.From)
 		case core.EventTransferFailed:
 			d.log.Named(LogElection).Warn("leadership transfer refused", "to", e.To, "asked-by", e.From, "error", e.Err)
 		default:

@@ -99,8 +99,8 @@ func (e *tableEncoder) encodeJSON(env core.Envelope) ([]byte, error) {
 func (e *tableEncoder) encodeFramed(env core.Envelope) ([]byte, error) {
 	table := env.Table
 	env.Table = nil
-	if table != nil {
-		env.TableFrozen = table.Frozen // not in the binary form
+	if table != nil { // not in the binary form
+		env.TableFrozen, env.TablePins, env.TableExcluded = table.Frozen, table.Pins, table.Excluded
 	}
 	body, err := json.Marshal(env)
 	if err != nil {
@@ -164,9 +164,9 @@ func decodeEnvelope(b []byte) (core.Envelope, error) {
 			if err := env.Table.UnmarshalBinary(rest); err != nil {
 				return env, err
 			}
-			env.Table.Frozen = env.TableFrozen
+			env.Table.Frozen, env.Table.Pins, env.Table.Excluded = env.TableFrozen, env.TablePins, env.TableExcluded
 		}
-		env.TableFrozen = false
+		env.TableFrozen, env.TablePins, env.TableExcluded = false, nil, nil
 	default:
 		return env, fmt.Errorf("unsupported protocol version %d (this member speaks %d to %d)", b[0], core.MinProtocolVersion, core.ProtocolVersion)
 	}

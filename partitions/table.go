@@ -10,6 +10,7 @@ package partitions
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -76,6 +77,12 @@ type Table struct {
 	// table keeps it until an operator unfreezes. Not part of the binary
 	// form: the peer envelope carries it beside the table (daemon/codec.go).
 	Frozen bool `json:"frozen,omitempty"`
+	// Pins keep partitions with a member (partition id -> member name) and
+	// Excluded members own nothing, as operators asked; every later
+	// leader's table keeps them. Like Frozen, the peer envelope carries
+	// them beside the binary form.
+	Pins     map[int]string `json:"pins,omitempty"`
+	Excluded []string       `json:"excluded,omitempty"`
 }
 
 // Clone returns a copy of t that shares no slice with it.
@@ -84,6 +91,8 @@ func (t Table) Clone() Table {
 	t.Voters = slices.Clone(t.Voters)
 	t.PrevVoters = slices.Clone(t.PrevVoters)
 	t.Partitions = slices.Clone(t.Partitions)
+	t.Pins = maps.Clone(t.Pins)
+	t.Excluded = slices.Clone(t.Excluded)
 	return t
 }
 

@@ -649,6 +649,12 @@ func (c *Core) Step(now time.Time, env Envelope) {
 	if env.Freeze != nil && c.leader != nil {
 		c.leader.setFrozen(now, *env.Freeze, env.From)
 	}
+	if r := env.Pin; r != nil && c.leader != nil {
+		c.leader.setPin(now, r.Partition, r.Member, env.From)
+	}
+	if r := env.Exclude; r != nil && c.leader != nil {
+		c.leader.setExcluded(now, r.Member, r.On, env.From)
+	}
 	if env.TransferTo != "" && c.leader != nil {
 		// A stale or bad request changes nothing, but the operator who made
 		// it at another member should find out why in this leader's log.
@@ -964,6 +970,41 @@ func (c *Core) SetFrozen(now time.Time, frozen bool) error {
 		return ErrNoLeader
 	default:
 		c.send(memberOf(st.Leader), true, Envelope{Freeze: &frozen})
+	}
+	c.flush(now)
+	return nil
+}
+
+// SetPin pins partition p to member (member "": unpins it), at the leader or
+// by asking it; ErrNoLeader when there is none.
+func (c *Core) SetPin(now time.Time, p int, member string) error {
+	if p < 0 || p >= c.opt.Partitions {
+		return fmt.Errorf("no partition %d (partitions 0..%d)", p, c.opt.Partitions-1)
+	}
+	return c.toLeader(now, Envelope{Pin: &PinRequest{Partition: p, Member: member}}, func(l *leaderState) {
+		l.setPin(now, p, member, c.opt.Self)
+	})
+}
+
+// SetExcluded keeps member from owning partitions (on) or lets it again, at
+// the leader or by asking it.
+func (c *Core) SetExcluded(now time.Time, member string, on bool) error {
+	return c.toLeader(now, Envelope{Exclude: &ExcludeRequest{Member: member, On: on}}, func(l *leaderState) {
+		l.setExcluded(now, member, on, c.opt.Self)
+	})
+}
+
+// toLeader runs do at the leader, or sends env to it on the reliable
+// channel.
+func (c *Core) toLeader(now time.Time, env Envelope, do func(*leaderState)) error {
+	st := c.el.Status()
+	switch {
+	case c.leader != nil && st.Role == election.Leader:
+		do(c.leader)
+	case st.Leader == "":
+		return ErrNoLeader
+	default:
+		c.send(memberOf(st.Leader), true, env)
 	}
 	c.flush(now)
 	return nil

@@ -80,7 +80,26 @@ type Envelope struct {
 	Freeze *bool `json:"freeze,omitempty"`
 	// TableFrozen goes with a binary Table (protocol 3), which does not
 	// carry Table.Frozen: the daemon's codec moves it here and back.
-	TableFrozen bool `json:"tblFrozen,omitempty"`
+	TableFrozen   bool           `json:"tblFrozen,omitempty"`
+	TablePins     map[int]string `json:"tblPins,omitempty"`
+	TableExcluded []string       `json:"tblExcluded,omitempty"`
+	// Pin asks the leader to pin a partition to a member (Member "":
+	// unpin); Exclude to keep a member from owning any partition or let it
+	// again (operators' requests made at another member; reliable).
+	Pin     *PinRequest     `json:"pin,omitempty"`
+	Exclude *ExcludeRequest `json:"exclude,omitempty"`
+}
+
+// PinRequest pins Partition to Member, or unpins it when Member is "".
+type PinRequest struct {
+	Partition int    `json:"p"`
+	Member    string `json:"m,omitempty"`
+}
+
+// ExcludeRequest keeps Member from owning partitions (On) or lets it again.
+type ExcludeRequest struct {
+	Member string `json:"m"`
+	On     bool   `json:"on,omitempty"`
 }
 
 // Outgoing is an envelope to send. Reliable ones go over memberlist's stream

@@ -38,6 +38,13 @@ const (
 	EventFrozen EventKind = "frozen"
 	// EventUnfrozen: the leader unfroze the assignment, as member From asked.
 	EventUnfrozen EventKind = "unfrozen"
+	// EventPinned: the leader pinned Partition to To ("": unpinned it), as
+	// member From asked.
+	EventPinned EventKind = "pinned"
+	// EventExcluded and EventIncluded: the leader keeps member To from
+	// owning partitions, or lets it again, as member From asked.
+	EventExcluded EventKind = "excluded"
+	EventIncluded EventKind = "included"
 )
 
 // Event is one thing the core did, reported to the daemon.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -83,6 +84,54 @@ type leaderState struct {
 	inherited LeaseBounds
 }
 
+// setPin pins partition p to member (member "": unpins it) in the next
+// table, as member by asked.
+func (l *leaderState) setPin(now time.Time, p int, member, by string) {
+	if p < 0 || p >= l.opt.Partitions || l.table.Pins[p] == member {
+		return
+	}
+	pins := maps.Clone(l.table.Pins)
+	if member == "" {
+		delete(pins, p)
+	} else {
+		if pins == nil {
+			pins = map[int]string{}
+		}
+		pins[p] = member
+	}
+	if len(pins) == 0 {
+		pins = nil
+	}
+	l.table.Pins = pins // a new map: published tables are never changed in place
+	l.dirty, l.settled.valid = true, false
+	l.emit(Event{Kind: EventPinned, At: now, Partition: p, To: member, From: by})
+}
+
+// setExcluded keeps member from owning partitions (on) or lets it again, in
+// the next table, as member by asked.
+func (l *leaderState) setExcluded(now time.Time, member string, on bool, by string) {
+	if member == "" || slices.Contains(l.table.Excluded, member) == on {
+		return
+	}
+	excluded := slices.Clone(l.table.Excluded)
+	if on {
+		excluded = append(excluded, member)
+		slices.Sort(excluded)
+	} else {
+		excluded = slices.DeleteFunc(excluded, func(m string) bool { return m == member })
+	}
+	if len(excluded) == 0 {
+		excluded = nil
+	}
+	l.table.Excluded = excluded
+	l.dirty, l.settled.valid = true, false
+	kind := EventIncluded
+	if on {
+		kind = EventExcluded
+	}
+	l.emit(Event{Kind: kind, At: now, To: member, From: by})
+}
+
 // setFrozen freezes or unfreezes the assignment in the next table, as member
 // by asked (itself, or another member that forwarded an operator's request).
 func (l *leaderState) setFrozen(now time.Time, frozen bool, by string) {
@@ -143,6 +192,8 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 		PrevVoters: slices.Clone(prev),
 		Partitions: make([]partitions.Entry, P),
 		Frozen:     base.Frozen,
+		Pins:       maps.Clone(base.Pins),
+		Excluded:   slices.Clone(base.Excluded),
 	}
 	switch {
 	case len(base.Partitions) == P && forced:
@@ -580,6 +631,9 @@ func unheardGrace(opt Options) time.Duration { return 3 * opt.HeartbeatInterval 
 // ones that may be granted, and starts the planned moves.
 func (l *leaderState) plan(now time.Time) {
 	members := l.assignable(now)
+	if len(l.table.Excluded) > 0 {
+		members = slices.DeleteFunc(slices.Clone(members), func(m string) bool { return slices.Contains(l.table.Excluded, m) })
+	}
 	if l.settled.holds(l, members) {
 		return
 	}
@@ -606,7 +660,7 @@ func (l *leaderState) plan(now time.Time) {
 			current[p] = l.dest[p]
 		}
 	}
-	res, computed, err := l.plans.plan(current, members, l.weightsOf(members))
+	res, computed, err := l.plans.plan(current, members, l.weightsOf(members), l.table.Pins)
 	if err != nil {
 		// Nothing is granted or moved until the inputs change: report it
 		// once per set of inputs, not on every tick.

@@ -49,11 +49,12 @@ type planCache struct {
 // The inputs are compared as they are, name by name, not through a key
 // built from them: on every tick of an idle leader that would be a string
 // of every partition's owner, made only to be thrown away.
-func (pc *planCache) plan(current, members []string, weights map[string]float64) (res rebalance.Result, computed bool, err error) {
-	if pc.valid && slices.Equal(current, pc.current) && slices.Equal(members, pc.members) && maps.Equal(weights, pc.cfg.Weights) {
+func (pc *planCache) plan(current, members []string, weights map[string]float64, pins map[int]string) (res rebalance.Result, computed bool, err error) {
+	if pc.valid && slices.Equal(current, pc.current) && slices.Equal(members, pc.members) && maps.Equal(weights, pc.cfg.Weights) &&
+		maps.Equal(pins, pc.cfg.Pins) {
 		return pc.res, false, pc.err
 	}
-	pc.cfg.Weights = weights
+	pc.cfg.Weights, pc.cfg.Pins = weights, pins
 	pc.res, pc.err = rebalance.Plan(current, members, pc.cfg)
 	pc.current, pc.members, pc.valid = slices.Clone(current), slices.Clone(members), true
 	return pc.res, true, pc.err

@@ -125,3 +125,55 @@ func TestFreezeHoldsTheAssignment(t *testing.T) {
 	w.Require(10*time.Second, "j0 gets partitions after the unfreeze", func() bool { return len(w.AppHoldings("j0")) > 0 })
 	w.RequireNoViolations()
 }
+
+// TestPinsAndExclusionsOutliveTheLeader: a partition pinned to a member moves
+// there and stays; an excluded member hands everything over and gets
+// nothing; both survive a leader crash; unpinning and including undo them.
+func TestPinsAndExclusionsOutliveTheLeader(t *testing.T) {
+	w := simcluster.New(t, simcluster.Seed(13), simcluster.Members(simcluster.Specs(4)...))
+	w.Require(bootstrapBound, "coverage", w.Covered)
+	holderOf := func(p int) string {
+		if hs := w.Holders()[p]; len(hs) == 1 {
+			return hs[0]
+		}
+		return ""
+	}
+	pinTo := "m3"
+	var pinned int
+	for p := range simcluster.Partitions {
+		if holderOf(p) != pinTo {
+			pinned = p
+			break
+		}
+	}
+	ask := w.Others(w.Leader())[0]
+	if err := w.Member(ask).Core().SetPin(w.Now(ask), pinned, pinTo); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Member(ask).Core().SetExcluded(w.Now(ask), "m2", true); err != nil {
+		t.Fatal(err)
+	}
+	w.Require(10*time.Second, "pin and exclusion in force", func() bool {
+		return holderOf(pinned) == pinTo && len(w.AppHoldings("m2")) == 0 && w.Covered()
+	})
+	leader := w.Leader()
+	if leader == pinTo || leader == "m2" {
+		leader = "" // keep the pinned member and the excluded one running
+	}
+	if leader != "" {
+		t.Logf("crashing the leader %s", leader)
+		w.Crash(leader)
+		others := w.Others(leader)
+		w.Require(15*time.Second, "coverage after the leader crash", func() bool { return w.CoveredBy(others) })
+		w.Run(2 * time.Second)
+		if holderOf(pinned) != pinTo || len(w.AppHoldings("m2")) != 0 {
+			t.Fatalf("after the leader crash: partition %d with %q, m2 holds %d", pinned, holderOf(pinned), len(w.AppHoldings("m2")))
+		}
+	}
+	l := w.Leader()
+	if err := w.Member(l).Core().SetExcluded(w.Now(l), "m2", false); err != nil {
+		t.Fatal(err)
+	}
+	w.Require(10*time.Second, "m2 owns partitions again", func() bool { return len(w.AppHoldings("m2")) > 0 })
+	w.RequireNoViolations()
+}
