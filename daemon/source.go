@@ -391,6 +391,7 @@ func (s *source) entry(v core.View, id int) api.Entry {
 		out.Owner, out.Token, out.State = e.Owner, e.Token, string(e.State)
 		out.OwnerHTTPAddr = s.httpAddrOf(e.Owner)
 	}
+	out.PinnedTo = v.Table.Pins[id]
 	return out
 }
 
@@ -400,7 +401,7 @@ func (s *source) Table() (api.Table, <-chan struct{}) {
 	out := api.Table{Node: v.Node, Index: snap.clusterIndex, Term: v.Term, TableVersion: v.Table.ID.Version,
 		Leader: v.Leader, Members: append([]string{}, v.Table.Members...),
 		Voters: append([]string{}, v.Table.Voters...), PrevVoters: slices.Clone(v.Table.PrevVoters),
-		Frozen: v.Table.Frozen, Partitions: []api.Entry{}}
+		Frozen: v.Table.Frozen, Excluded: slices.Clone(v.Table.Excluded), Partitions: []api.Entry{}}
 	for id := range v.Table.Partitions {
 		out.Partitions = append(out.Partitions, s.entry(v, id))
 	}
@@ -483,6 +484,37 @@ func (s *source) setDraining(ctx context.Context, on bool) error {
 			return fmt.Errorf("changing draining: %w", err)
 		}
 		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
+	}
+	s.d.adminDone(ctx, what, "")
+	return nil
+}
+
+func (s *source) SetPin(ctx context.Context, partition int, member string) error {
+	what := fmt.Sprintf("pin partition %d to %s", partition, member)
+	if member == "" {
+		what = fmt.Sprintf("unpin partition %d", partition)
+	}
+	return s.leaderRequest(ctx, what, func(now time.Time, c *core.Core) error { return c.SetPin(now, partition, member) })
+}
+
+func (s *source) SetExcluded(ctx context.Context, member string, on bool) error {
+	what := "include " + member
+	if on {
+		what = "exclude " + member
+	}
+	return s.leaderRequest(ctx, what, func(now time.Time, c *core.Core) error { return c.SetExcluded(now, member, on) })
+}
+
+// leaderRequest runs an operator's request that the leader carries out,
+// logging who asked and mapping "no leader" to 503.
+func (s *source) leaderRequest(ctx context.Context, what string, do func(time.Time, *core.Core) error) error {
+	s.d.adminAsked(ctx, what)
+	err := s.d.do(ctx, do)
+	switch {
+	case errors.Is(err, core.ErrNoLeader), errors.Is(err, errShuttingDown):
+		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
+	case err != nil:
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	s.d.adminDone(ctx, what, "")
 	return nil

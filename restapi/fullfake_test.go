@@ -224,6 +224,14 @@ func (f *fullFake) KeyOp(ctx context.Context, op, key string) error {
 	return f.act(ctx, op+" key "+key)
 }
 
+func (f *fullFake) SetPin(ctx context.Context, partition int, member string) error {
+	return f.act(ctx, fmt.Sprint("pin ", partition, " ", member))
+}
+
+func (f *fullFake) SetExcluded(ctx context.Context, member string, on bool) error {
+	return f.act(ctx, fmt.Sprint("exclude ", member, " ", on))
+}
+
 func (f *fullFake) SetFrozen(ctx context.Context, frozen bool) error {
 	return f.act(ctx, fmt.Sprint("frozen ", frozen))
 }

@@ -297,6 +297,10 @@ func (s *Server) routes() {
 		e.POST("/admin/leader/transfer", s.postTransfer, s.requireAdmin)
 		e.POST("/admin/freeze", s.postFreeze, s.requireAdmin)
 		e.POST("/admin/unfreeze", s.postUnfreeze, s.requireAdmin)
+		e.POST("/admin/pin", s.postPin, s.requireAdmin)
+		e.POST("/admin/unpin", s.postUnpin, s.requireAdmin)
+		e.POST("/admin/exclude", s.postExclude, s.requireAdmin)
+		e.POST("/admin/include", s.postInclude, s.requireAdmin)
 	}
 	if rc, ok := s.src.(Recovery); ok {
 		s.recovery = rc

@@ -49,6 +49,11 @@ type Actions interface {
 	// SetFrozen asks the leader to freeze (maintenance mode) or unfreeze
 	// the assignment.
 	SetFrozen(ctx context.Context, frozen bool) error
+	// SetPin asks the leader to pin a partition to a member (member "":
+	// unpin it); SetExcluded to keep a member from owning partitions (on)
+	// or let it again.
+	SetPin(ctx context.Context, partition int, member string) error
+	SetExcluded(ctx context.Context, member string, on bool) error
 }
 
 // Keyring manages the gossip keys of this member. Key operations change

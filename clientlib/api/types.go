@@ -120,6 +120,9 @@ type Entry struct {
 	Token         uint64 `json:"token" format:"int64" validate:"required"`
 	// State is "owned", "releasing" or "unassigned".
 	State string `json:"state" enums:"owned,releasing,unassigned" validate:"required"`
+	// PinnedTo is the member an operator pinned the partition to (POST
+	// /admin/pin), if any: it goes there while that member may own.
+	PinnedTo string `json:"pinnedTo,omitempty"`
 }
 
 // Table is the response of GET /partitions: the whole assignment as this
@@ -141,8 +144,23 @@ type Table struct {
 	PrevVoters []string `json:"prevVoters,omitempty"`
 	// Frozen: an operator froze the assignment (POST /admin/freeze): no
 	// rebalancing moves until POST /admin/unfreeze.
-	Frozen     bool    `json:"frozen,omitempty"`
-	Partitions []Entry `json:"partitions" validate:"required"`
+	Frozen bool `json:"frozen,omitempty"`
+	// Excluded are the members an operator keeps from owning partitions
+	// (POST /admin/exclude).
+	Excluded   []string `json:"excluded,omitempty"`
+	Partitions []Entry  `json:"partitions" validate:"required"`
+}
+
+// PinRequest is the body of POST /admin/pin: keep partition Partition with
+// member Member (POST /admin/unpin takes Member empty or absent).
+type PinRequest struct {
+	Partition int    `json:"partition" validate:"required"`
+	Member    string `json:"member,omitempty"`
+}
+
+// MemberRequest is the body of POST /admin/exclude and /admin/include.
+type MemberRequest struct {
+	Member string `json:"member" validate:"required"`
 }
 
 // Locate is the response of GET /partitions/locate?key=K.

@@ -43,6 +43,18 @@ var commands = []command{
 		run: func(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {
 			return runFreeze(ctx, c, o, args, false)
 		}},
+	{name: "pin", args: "PARTITION NAME", summary: "keep PARTITION with member NAME (it moves there and stays, past the load bound if need be)",
+		run: func(ctx context.Context, c *ctl, o *cmdOpts, args []string) error { return runPin(ctx, c, args, true) }},
+	{name: "unpin", args: "PARTITION", summary: "place PARTITION as any other again",
+		run: func(ctx context.Context, c *ctl, o *cmdOpts, args []string) error { return runPin(ctx, c, args, false) }},
+	{name: "exclude", args: "NAME", summary: "give member NAME no partitions (kept across leader changes and restarts, unlike drain)",
+		run: func(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {
+			return runExclude(ctx, c, args, true)
+		}},
+	{name: "include", args: "NAME", summary: "let an excluded member NAME own partitions again",
+		run: func(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {
+			return runExclude(ctx, c, args, false)
+		}},
 	{name: "transfer-leader", args: "NAME", summary: "hand leadership over to member NAME",
 		flags: waitFlags("until NAME leads"),
 		run:   runTransfer},
@@ -155,6 +167,9 @@ func runStatus(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 	w.row("members", fmt.Sprintf("%d: %d alive, %d voters, %d draining", len(st.Members), alive, voters, draining))
 	if t.Frozen {
 		w.row("frozen", "yes: no rebalancing moves until ringctl unfreeze")
+	}
+	if len(t.Excluded) > 0 {
+		w.row("excluded", strings.Join(t.Excluded, ", ")+" (ringctl include NAME)")
 	}
 	if f := st.ForcedVoters; f != nil {
 		w.row("forced voters", strings.Join(f, ", ")+" (ringctl recover; until the recovered leader's first table)")
@@ -328,9 +343,9 @@ func (c *ctl) printPartitions(t api.Table, watching bool) error {
 			time.Now().Format(time.TimeOnly), orNone(t.Leader), t.Term, t.TableVersion)
 	}
 	w := newTable(c.out)
-	w.row("PARTITION", "OWNER", "STATE", "TOKEN")
+	w.row("PARTITION", "OWNER", "STATE", "TOKEN", "PINNED-TO")
 	for _, e := range t.Partitions {
-		w.row(strconv.Itoa(e.ID), orNone(e.Owner), e.State, strconv.FormatUint(e.Token, 10))
+		w.row(strconv.Itoa(e.ID), orNone(e.Owner), e.State, strconv.FormatUint(e.Token, 10), orDash(e.PinnedTo))
 	}
 	if err := w.flush(); err != nil {
 		return err
@@ -448,6 +463,55 @@ func runFreeze(ctx context.Context, c *ctl, o *cmdOpts, args []string, frozen bo
 	}
 	fmt.Fprintf(c.out, "the assignment is %s (table version %d)\n", res.Status, t.TableVersion)
 	return nil
+}
+
+// runPin serves pin PARTITION NAME and unpin PARTITION.
+func runPin(ctx context.Context, c *ctl, args []string, pin bool) error {
+	name, want, shape := "unpin", 1, "PARTITION"
+	if pin {
+		name, want, shape = "pin", 2, "PARTITION NAME"
+	}
+	if len(args) != want {
+		return usagef("%s takes %s (got %d arguments)", name, shape, len(args))
+	}
+	p, err := strconv.Atoi(args[0])
+	if err != nil || p < 0 {
+		return usagef("%s: PARTITION %q is not a partition number", name, args[0])
+	}
+	req := api.PinRequest{Partition: p}
+	path := "/admin/unpin"
+	if pin {
+		req.Member, path = args[1], "/admin/pin"
+	}
+	var res api.Result
+	if err := c.admin(ctx, path, req, &res); err != nil {
+		return err
+	}
+	return c.printResult(res)
+}
+
+// runExclude serves exclude NAME and include NAME.
+func runExclude(ctx context.Context, c *ctl, args []string, on bool) error {
+	name, path := "include", "/admin/include"
+	if on {
+		name, path = "exclude", "/admin/exclude"
+	}
+	member, err := oneArg(name, "the NAME of a member", args)
+	if err != nil {
+		return err
+	}
+	var res api.Result
+	if err := c.admin(ctx, path, api.MemberRequest{Member: member}, &res); err != nil {
+		return err
+	}
+	return c.printResult(res)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func runTransfer(ctx context.Context, c *ctl, o *cmdOpts, args []string) error {

@@ -187,6 +187,36 @@ func TestAgainstRealMembers(t *testing.T) {
 		t.Errorf("unfreeze --wait said %q", out)
 	}
 
+	// Pin a partition to the last member and exclude the middle one: the
+	// table shows both, the pinned partition moves, the excluded member ends
+	// with nothing; then both are undone.
+	last, middle := c.Members()[2], c.Members()[1]
+	ringctlOK(t, append(admin, "pin", "3", last.Name)...)
+	ringctlOK(t, append(admin, "exclude", middle.Name)...)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tbl := decode[api.Table](t, mustGet(t, first.HTTPAddr, "/partitions"))
+		held := 0
+		for _, e := range tbl.Partitions {
+			if e.Owner == middle.Name {
+				held++
+			}
+		}
+		if tbl.Partitions[3].PinnedTo == last.Name && tbl.Partitions[3].Owner == last.Name && held == 0 &&
+			slices.Equal(tbl.Excluded, []string{middle.Name}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("within 30s: partition 3 %+v, %s holds %d, excluded %v", tbl.Partitions[3], middle.Name, held, tbl.Excluded)
+		}
+		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	}
+	ringctlOK(t, append(admin, "unpin", "3")...)
+	ringctlOK(t, append(admin, "include", middle.Name)...)
+	if code, _, errOut := ringctl(t, nil, append(admin, "pin", "3")...); code != exitUsage || !strings.Contains(errOut, "PARTITION NAME") {
+		t.Errorf("pin without a member: exit %d, %q", code, errOut)
+	}
+
 	// Hand leadership to a member that does not lead.
 	code, _, errOut = ringctl(t, nil, append(admin, "transfer-leader", "no-such-member")...)
 	if code != exitRefused || !strings.Contains(errOut, "404") {
