@@ -525,16 +525,7 @@ func (s *source) SetFrozen(ctx context.Context, frozen bool) error {
 	if frozen {
 		what = "freeze"
 	}
-	s.d.adminAsked(ctx, what)
-	err := s.d.do(ctx, func(now time.Time, c *core.Core) error { return c.SetFrozen(now, frozen) })
-	switch {
-	case errors.Is(err, core.ErrNoLeader), errors.Is(err, errShuttingDown):
-		return fmt.Errorf("%w: %v", restapi.ErrUnavailable, err)
-	case err != nil:
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	s.d.adminDone(ctx, what, "")
-	return nil
+	return s.leaderRequest(ctx, what, func(now time.Time, c *core.Core) error { return c.SetFrozen(now, frozen) })
 }
 
 func (s *source) Transfer(ctx context.Context, to string) error {

@@ -962,17 +962,7 @@ var ErrNoLeader = errors.New("no leader")
 // asking the leader over the reliable channel. The change shows in the
 // leader's next table.
 func (c *Core) SetFrozen(now time.Time, frozen bool) error {
-	st := c.el.Status()
-	switch {
-	case c.leader != nil && st.Role == election.Leader:
-		c.leader.setFrozen(now, frozen, c.opt.Self)
-	case st.Leader == "":
-		return ErrNoLeader
-	default:
-		c.send(memberOf(st.Leader), true, Envelope{Freeze: &frozen})
-	}
-	c.flush(now)
-	return nil
+	return c.toLeader(now, Envelope{Freeze: &frozen}, func(l *leaderState) { l.setFrozen(now, frozen, c.opt.Self) })
 }
 
 // SetPin pins partition p to member (member "": unpins it), at the leader or
