@@ -27,6 +27,10 @@ const (
 	MinWeight = 0.01
 	MaxWeight = 100.0
 
+	// MaxStandbys bounds Config.Standbys: every standby of every partition
+	// is a row the table ships to every member.
+	MaxStandbys = 8
+
 	// DefaultPartitions is P when the operator does not choose one.
 	DefaultPartitions = 271
 	// DefaultLoad is the bounded-load factor when the operator does not
@@ -84,6 +88,21 @@ type Config struct {
 	// otherwise the pin is ignored. Nothing else changes: the other
 	// partitions are placed as without pins, around them.
 	Pins map[int]string
+	// Standbys is K, how many standby owners Plan lists for each partition
+	// (Result.Standbys), in [0, MaxStandbys]; fewer when there are not K
+	// other members. 0: none.
+	Standbys int
+	// Zones maps members to their zone (a failure domain; a member not in
+	// the map is in zone ""). When the members of a plan span at least two
+	// zones, each partition's standbys are in zones other than its owner's
+	// (and, where there are enough zones, other than each other's).
+	Zones map[string]string
+	// Warm lists each partition's standbys in the current table, first
+	// first (partition id -> members). A partition without an owner goes
+	// to the first of them that may take it, before any other member, so
+	// that on a failover a standby becomes the owner; and standbys that
+	// still qualify keep their place, so the lists change little.
+	Warm map[int][]string
 }
 
 // weight is member name's weight: 1 unless Weights says otherwise.
@@ -118,6 +137,15 @@ func (c Config) Validate() error {
 				ErrInvalidConfig, p, c.Pins[p], c.Partitions))
 		}
 	}
+	if c.Standbys < 0 || c.Standbys > MaxStandbys {
+		errs = append(errs, fmt.Errorf("%w: standbys must be in [0, %d], got %d", ErrInvalidConfig, MaxStandbys, c.Standbys))
+	}
+	for _, p := range slices.Sorted(maps.Keys(c.Warm)) {
+		if p < 0 || p >= c.Partitions {
+			errs = append(errs, fmt.Errorf("%w: standbys of partition %d: the partition must be in [0, %d)",
+				ErrInvalidConfig, p, c.Partitions))
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(c.Weights)) {
 		if w := c.Weights[name]; !weightValid(w) {
 			errs = append(errs, fmt.Errorf("%w: the weight of %q must be a finite number in [%g, %g], got %g",
@@ -147,7 +175,12 @@ func (c Config) valid() bool {
 			return false
 		}
 	}
-	return true
+	for p := range c.Warm {
+		if p < 0 || p >= c.Partitions {
+			return false
+		}
+	}
+	return c.Standbys >= 0 && c.Standbys <= MaxStandbys
 }
 
 // Capacity returns the most partitions one of `members` members may own:

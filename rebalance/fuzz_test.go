@@ -41,6 +41,39 @@ func fuzzWeights(spec []byte) map[string]float64 {
 	return w
 }
 
+// fuzzZones puts the members of a spec of even length in three zones (m<k>
+// in z<k%3>, m0..m2 in no zone at all when the spec starts with an even
+// byte): zoned plans alongside plans without zones.
+func fuzzZones(spec []byte) map[string]string {
+	if len(spec) == 0 || len(spec)%2 != 0 {
+		return nil
+	}
+	z := map[string]string{}
+	for k := range 64 {
+		if k < 3 && spec[0]%2 == 0 {
+			continue
+		}
+		z["m"+strconv.Itoa(k)] = "z" + strconv.Itoa(k%3)
+	}
+	return z
+}
+
+// fuzzWarm decodes the current standbys from the same spec as fuzzCurrent:
+// a byte c with c%3 == 0 gives its partition the standbys m<(c/3)%80> and
+// m<(c/5)%80> (possibly the same, gone, or the owner).
+func fuzzWarm(spec []byte, partitions int) map[int][]string {
+	if len(spec) == 0 {
+		return nil
+	}
+	warm := map[int][]string{}
+	for p := range partitions {
+		if c := spec[p%len(spec)] + byte(p/len(spec)); c%3 == 0 {
+			warm[p] = []string{"m" + strconv.Itoa(int(c/3)%80), "m" + strconv.Itoa(int(c/5)%80)}
+		}
+	}
+	return warm
+}
+
 // fuzzCurrent decodes a table of the given length, cycling through spec: a
 // byte c with c%4 == 0 is unassigned, others name m<(c/4)%80>, so m64..m79 are
 // owners that are never members (gone).
@@ -81,7 +114,8 @@ func FuzzPlan(f *testing.F) {
 	f.Add(271, math.Inf(1), []byte{1}, []byte{})
 	f.Add(271, 101.0, []byte{1}, []byte{})
 	f.Fuzz(func(t *testing.T, partitions int, load float64, memberSpec, currentSpec []byte) {
-		cfg := Config{Partitions: partitions, Load: load, Weights: fuzzWeights(memberSpec)}
+		cfg := Config{Partitions: partitions, Load: load, Weights: fuzzWeights(memberSpec),
+			Standbys: len(currentSpec) % 3, Zones: fuzzZones(memberSpec)}
 		size := 3 // any length: an invalid config is refused before the table is read
 		if cfg.valid() {
 			if cfg.Partitions > maxFuzzPartitions {
@@ -91,6 +125,7 @@ func FuzzPlan(f *testing.F) {
 		}
 		members := fuzzMembers(memberSpec)
 		current := fuzzCurrent(currentSpec, size)
+		cfg.Warm = fuzzWarm(currentSpec, size)
 		shortTable := len(currentSpec) > 0 && currentSpec[0] == 0xee
 		if shortTable {
 			current = current[:len(current)-1]

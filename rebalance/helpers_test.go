@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -156,13 +157,59 @@ func checkResult(t *testing.T, current, members []string, cfg Config, res Result
 			t.Fatalf("%d moves, want max(free %d, shortfall %d) = %d", got, free, short, want)
 		}
 	}
-	// Idempotence: planning again from the result changes nothing.
+	checkStandbys(t, res, set, cfg)
+	// Idempotence: planning again from the result (its standbys the
+	// current ones) changes nothing.
+	cfg.Warm = map[int][]string{}
+	for p, list := range res.Standbys {
+		cfg.Warm[p] = list
+	}
 	again, err := Plan(res.Target, members, cfg)
 	if err != nil {
 		t.Fatalf("Plan(result): %v", err)
 	}
 	if len(again.Moves) != 0 {
 		t.Fatalf("Plan(result) has %d moves, want 0: %v", len(again.Moves), again.Moves)
+	}
+	if !reflect.DeepEqual(again.Standbys, res.Standbys) {
+		t.Fatalf("Plan(result) changes the standbys")
+	}
+}
+
+// checkStandbys checks a result's standby lists: min(K, n-1) distinct
+// members other than the owner for every partition, in another zone than
+// the owner's whenever the other zones have members enough.
+func checkStandbys(t *testing.T, res Result, members map[string]bool, cfg Config) {
+	t.Helper()
+	k := min(cfg.Standbys, len(members)-1)
+	if k <= 0 {
+		if res.Standbys != nil {
+			t.Fatalf("standbys %v with K=%d and %d members", res.Standbys, cfg.Standbys, len(members))
+		}
+		return
+	}
+	if len(res.Standbys) != cfg.Partitions {
+		t.Fatalf("%d standby lists for %d partitions", len(res.Standbys), cfg.Partitions)
+	}
+	inZone := map[string]int{}
+	for m := range members {
+		inZone[cfg.Zones[m]]++
+	}
+	for p, list := range res.Standbys {
+		owner := res.Target[p]
+		if len(list) != k {
+			t.Fatalf("partition %d has standbys %v, want %d", p, list, k)
+		}
+		otherZone := len(members) - inZone[cfg.Zones[owner]]
+		for i, m := range list {
+			if !members[m] || m == owner || slices.Contains(list[:i], m) {
+				t.Fatalf("partition %d (owner %q) has standbys %v: want distinct members other than the owner", p, owner, list)
+			}
+			if len(inZone) > 1 && i < otherZone && cfg.Zones[m] == cfg.Zones[owner] {
+				t.Fatalf("partition %d: standby %q in the owner's zone %q though %d members are in other zones (%v)",
+					p, m, cfg.Zones[owner], otherZone, list)
+			}
+		}
 	}
 }
 

@@ -26,6 +26,10 @@ type Result struct {
 	// Moves lists every partition whose owner differs between the current
 	// assignment and Target, in increasing partition order.
 	Moves []Move
+	// Standbys lists each partition's standby owners, next in line first
+	// (len P, each of min(Config.Standbys, members-1) members, never the
+	// Target owner); nil when Config.Standbys is 0 or there is one member.
+	Standbys [][]string
 }
 
 // Plan returns the assignment to move to from current and the moves that get
@@ -54,13 +58,27 @@ func plan(current, members []string, cfg Config, h hasher, points int) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	ideal, err := target(names, cfg, h, points)
+	ideal, ring, err := targetOnRing(names, cfg, h, points)
 	if err != nil {
 		return Result{}, err
 	}
-	next, err := settle(current, names, ideal, cfg, h)
+	next, owners, err := settle(current, names, ideal, cfg, h)
 	if err != nil {
 		return Result{}, err
+	}
+	chosen, err := chooseStandbys(owners, names, ring, cfg, h)
+	if err != nil {
+		return Result{}, err
+	}
+	var standbys [][]string
+	if chosen != nil {
+		standbys = make([][]string, len(chosen))
+		for p, list := range chosen {
+			standbys[p] = make([]string, len(list))
+			for k, m := range list {
+				standbys[p][k] = names[m]
+			}
+		}
 	}
 	// Counting first allocates the moves once: a first table moves every
 	// partition, and growing the slice by appends was a quarter of Plan's
@@ -80,7 +98,7 @@ func plan(current, members []string, cfg Config, h hasher, points int) (Result, 
 			moves = append(moves, Move{Partition: p, From: current[p], To: owner})
 		}
 	}
-	return Result{Target: next, Moves: moves}, nil
+	return Result{Target: next, Moves: moves, Standbys: standbys}, nil
 }
 
 // settle computes Plan's assignment for sorted, unique names (n >= 1) from the
@@ -88,39 +106,43 @@ func plan(current, members []string, cfg Config, h hasher, points int) (Result, 
 // documentation for the rules; in short, member m ends with a count in
 // [low[m], capacity], partitions move only to get there, and where a
 // partition goes follows ideal as far as the counts allow.
-func settle(current, names, ideal []string, cfg Config, h hasher) ([]string, error) {
+//
+// It returns the owners by name and by index into names (nil without
+// members).
+func settle(current, names, ideal []string, cfg Config, h hasher) ([]string, []int, error) {
 	next := make([]string, len(current))
 	n := len(names)
 	if n == 0 {
-		return next, nil
+		return next, nil, nil
 	}
 	s := newSettler(current, names, ideal, cfg, h)
 	s.shed()
 	if err := s.place(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.fill(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for p, i := range s.owner {
 		next[p] = names[i]
 	}
-	return next, nil
+	return next, s.owner, nil
 }
 
 // settler is the working state of settle. Members are indexes into names.
 type settler struct {
 	n        int
-	goal     []int  // goal[p]: the member ideal places p on
-	owner    []int  // owner[p]: the member holding p, -1 if nobody
-	count    []int  // count[m]: how many partitions m holds
-	low      []int  // low[m]: fewest partitions m may end with
-	even     []int  // even[m]: ceil(P*w[m]/W), most partitions m is given up to (ceil(P/n) unweighted)
-	capacity []int  // capacity[m]: WeightedCapacity, most partitions m may keep (Capacity(n, cfg) unweighted)
-	order    []int  // members in successor order
-	pos      []int  // pos[m]: m's place in order
-	pinned   []bool // pinned[p]: p is pinned to its owner (Config.Pins); never moved
-	pins     bool   // some partition is pinned
+	goal     []int   // goal[p]: the member ideal places p on
+	owner    []int   // owner[p]: the member holding p, -1 if nobody
+	count    []int   // count[m]: how many partitions m holds
+	low      []int   // low[m]: fewest partitions m may end with
+	even     []int   // even[m]: ceil(P*w[m]/W), most partitions m is given up to (ceil(P/n) unweighted)
+	capacity []int   // capacity[m]: WeightedCapacity, most partitions m may keep (Capacity(n, cfg) unweighted)
+	order    []int   // members in successor order
+	pos      []int   // pos[m]: m's place in order
+	pinned   []bool  // pinned[p]: p is pinned to its owner (Config.Pins); never moved
+	pins     bool    // some partition is pinned
+	warm     [][]int // warm[p]: p's standbys in the current table that are members (Config.Warm), or nil
 }
 
 func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
@@ -182,6 +204,16 @@ func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
 	for k, i := range s.order {
 		s.pos[i] = k
 	}
+	for p, list := range cfg.Warm {
+		for _, name := range list {
+			if i, ok := index[name]; ok {
+				if s.warm == nil {
+					s.warm = make([][]int, len(current))
+				}
+				s.warm[p] = append(s.warm[p], i)
+			}
+		}
+	}
 	return s
 }
 
@@ -209,25 +241,62 @@ func (s *settler) shed() {
 // below its low, looking from the partition's ideal owner round the successor
 // order; if no member is below its low, to the first below even; and only if
 // none is (which the arithmetic rules out) to the first below capacity.
+//
+// A standby of the partition (Config.Warm, in order) goes first: at each of
+// these steps, and also below even while other members are below their
+// low, as long as the free partitions left still make up the shortfall
+// (otherwise the fill step would move more). So on a failover the standbys
+// take over, with the same number of moves.
 func (s *settler) place() error {
+	belowLow := func(m int) bool { return s.count[m] < s.low[m] }
+	belowEven := func(m int) bool { return s.count[m] < s.even[m] }
+	belowCapacity := func(m int) bool { return s.count[m] < s.capacity[m] }
+	free, short := 0, 0
+	for _, i := range s.owner {
+		if i < 0 {
+			free++
+		}
+	}
+	for m := range s.n {
+		short += max(0, s.low[m]-s.count[m])
+	}
 	for p, i := range s.owner {
 		if i >= 0 {
 			continue
 		}
-		j := s.first(s.goal[p], func(m int) bool { return s.count[m] < s.low[m] })
-		if j < 0 {
-			j = s.first(s.goal[p], func(m int) bool { return s.count[m] < s.even[m] })
+		free--
+		j := s.firstWarm(p, belowLow)
+		if j < 0 && free >= short {
+			j = s.firstWarm(p, belowEven)
 		}
-		if j < 0 {
-			j = s.first(s.goal[p], func(m int) bool { return s.count[m] < s.capacity[m] })
+		for _, ok := range []func(int) bool{belowLow, belowEven, belowCapacity} {
+			if j < 0 {
+				j = s.first(s.goal[p], ok)
+			}
 		}
 		if j < 0 {
 			return fmt.Errorf("%w: no member has room for partition %d", ErrInternal, p)
+		}
+		if s.count[j] < s.low[j] {
+			short--
 		}
 		s.owner[p] = j
 		s.count[j]++
 	}
 	return nil
+}
+
+// firstWarm returns p's first standby m (Config.Warm) with ok(m), or -1.
+func (s *settler) firstWarm(p int, ok func(m int) bool) int {
+	if s.warm == nil {
+		return -1
+	}
+	for _, m := range s.warm[p] {
+		if ok(m) {
+			return m
+		}
+	}
+	return -1
 }
 
 // first returns the first member m with ok(m), starting at from and going

@@ -3,6 +3,7 @@ package rebalance
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -256,10 +257,16 @@ func BenchmarkPlan(b *testing.B) {
 		{300, DefaultConfig()},
 		{50, Config{Partitions: 65536, Load: 1}},
 		{1000, Config{Partitions: 10000, Load: DefaultLoad}}, // issue 11's figure d: goal 20 ms
+		{1000, Config{Partitions: 10000, Load: DefaultLoad, Standbys: 2, Zones: threeZones(1000)}},
+		{50, Config{Partitions: 65536, Load: 1, Standbys: 1}},
 	} {
 		names := memberNames(bc.members)
 		current := make([]string, bc.cfg.Partitions)
-		b.Run(fmt.Sprintf("n=%d/P=%d/load=%g", bc.members, bc.cfg.Partitions, bc.cfg.Load), func(b *testing.B) {
+		name := fmt.Sprintf("n=%d/P=%d/load=%g", bc.members, bc.cfg.Partitions, bc.cfg.Load)
+		if bc.cfg.Standbys > 0 {
+			name += fmt.Sprintf("/standbys=%d/zones=%d", bc.cfg.Standbys, len(slices.Compact(slices.Sorted(maps.Values(bc.cfg.Zones)))))
+		}
+		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := Plan(current, names, bc.cfg); err != nil {
 					b.Fatal(err)
@@ -427,4 +434,13 @@ func TestPinsKeepPartitions(t *testing.T) {
 	if err != nil || len(again.Moves) != 0 {
 		t.Errorf("planning again moves %d partitions (err %v), want none", len(again.Moves), err)
 	}
+}
+
+// threeZones puts ringd-0..ringd-(n-1) in zones a, b and c in turn.
+func threeZones(n int) map[string]string {
+	zones := map[string]string{}
+	for i, m := range memberNames(n) {
+		zones[m] = string(rune('a' + i%3))
+	}
+	return zones
 }

@@ -108,23 +108,30 @@ func normalizeMembers(members []string) ([]string, error) {
 // least one) on the ring and holds at most WeightedCapacity(w[m], W, cfg);
 // with every weight 1 that is the placement above.
 func target(names []string, cfg Config, h hasher, points int) ([]string, error) {
+	owners, _, err := targetOnRing(names, cfg, h, points)
+	return owners, err
+}
+
+// targetOnRing is target, also returning the ring it placed on (nil without
+// members), which Plan walks again to choose standbys.
+func targetOnRing(names []string, cfg Config, h hasher, points int) ([]string, *ring, error) {
 	owners := make([]string, cfg.Partitions)
 	if len(names) == 0 {
-		return owners, nil
+		return owners, nil, nil
 	}
 	sh := sharesOf(names, cfg)
 	ring, err := newRing(names, h, sh.points(points))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	placed, err := ring.place(cfg.Partitions, sh.capacity, h)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for p, m := range placed {
 		owners[p] = names[m]
 	}
-	return owners, nil
+	return owners, ring, nil
 }
 
 // hasher is the hash the ring is built with: xxHasher in production, others in
@@ -208,11 +215,7 @@ func (r *ring) place(partitions int, capacity []int, h hasher) ([]int, error) {
 	loads := make([]int, r.members)
 	key := make([]byte, 8)
 	for p := range owners {
-		binary.LittleEndian.PutUint64(key, uint64(p))
-		sum := h.Sum64(key)
-		at, _ := slices.BinarySearchFunc(r.points, sum, func(pt ringPoint, sum uint64) int {
-			return cmp.Compare(pt.sum, sum)
-		})
+		at := r.start(key, p, h)
 		owner := -1
 		for range len(r.points) {
 			if at == len(r.points) {
@@ -232,6 +235,18 @@ func (r *ring) place(partitions int, capacity []int, h hasher) ([]int, error) {
 		loads[owner]++
 	}
 	return owners, nil
+}
+
+// start returns the index of the first ring point at or after partition p's
+// hash (len(points) when past the last one: the walk wraps to 0). key is
+// an 8-byte scratch buffer.
+func (r *ring) start(key []byte, p int, h hasher) int {
+	binary.LittleEndian.PutUint64(key, uint64(p))
+	sum := h.Sum64(key)
+	at, _ := slices.BinarySearchFunc(r.points, sum, func(pt ringPoint, sum uint64) int {
+		return cmp.Compare(pt.sum, sum)
+	})
+	return at
 }
 
 // shares are the members' weights and what follows from them, for sorted

@@ -45,6 +45,20 @@ type Mine struct {
 	// none, and then Partitions is empty.
 	LeaseRemainingMs int64       `json:"leaseRemainingMs" format:"int64" validate:"required"`
 	Partitions       []Partition `json:"partitions" validate:"required"`
+	// Standby lists the partitions this member stands by for (--standbys):
+	// it is next in line for them, so its app may warm caches, but must
+	// not work on them. Absent when there are none.
+	Standby []Standby `json:"standby,omitempty"`
+}
+
+// Standby is one partition a member stands by for.
+type Standby struct {
+	ID int `json:"id" validate:"required"`
+	// Rank is the member's place in the partition's standby list: 0 is
+	// next in line.
+	Rank int `json:"rank" validate:"required"`
+	// Owner is the partition's owner now ("" while unassigned).
+	Owner string `json:"owner"`
 }
 
 // Member is one member of the cluster as GET /cluster shows it.
@@ -76,6 +90,13 @@ type Member struct {
 	// Weight is the member's --weight, its share of the partitions
 	// relative to the others (absent from an older ringd, which weighs 1).
 	Weight float64 `json:"weight,omitempty"`
+	// Zone is the member's --zone (a failure domain such as a Kubernetes
+	// zone), absent when not set: standbys are chosen in other zones
+	// than the owner's.
+	Zone string `json:"zone,omitempty"`
+	// Restarting is true while the member is away for a planned restart
+	// and its partitions are reserved for it (--rejoin-grace).
+	Restarting bool `json:"restarting,omitempty"`
 }
 
 // Cluster is the response of GET /cluster.
@@ -123,6 +144,15 @@ type Entry struct {
 	// PinnedTo is the member an operator pinned the partition to (POST
 	// /admin/pin), if any: it goes there while that member may own.
 	PinnedTo string `json:"pinnedTo,omitempty"`
+	// Standbys are the members next in line for the partition, first
+	// first (--standbys K of them, in zones other than the owner's where
+	// there are): on a failover the first that may take it becomes the
+	// owner. Their apps may warm caches; they must not work on it.
+	Standbys []string `json:"standbys,omitempty"`
+	// ReservedFor is a member that is restarting (a planned restart
+	// within --rejoin-grace): the partition is owned by nobody and kept
+	// for that member until it is back, or the grace ends.
+	ReservedFor string `json:"reservedFor,omitempty"`
 }
 
 // Table is the response of GET /partitions: the whole assignment as this
