@@ -33,6 +33,8 @@ type fakeRingd struct {
 	// delay is added after the answer is computed, before it is written:
 	// a slow network.
 	delay time.Duration
+	// standby is the standby list of every answer.
+	standby []api.Standby
 }
 
 type fakeGrant struct {
@@ -193,6 +195,7 @@ func (f *fakeRingd) serveMine(w http.ResponseWriter, r *http.Request) {
 		}
 		m.Partitions = append(m.Partitions, api.Partition{ID: id, Token: g.token, State: state, LeaseRemainingMs: left})
 	}
+	m.Standby = f.standby
 	delay := f.delay
 	f.mu.Unlock()
 	if delay > 0 {

@@ -113,6 +113,27 @@ type LostHandler interface {
 	Lost(p Partition)
 }
 
+// StandbyHandler is implemented by a Handler that wants to know which
+// partitions this member stands by for (ringd's --standbys): the ones it is
+// next in line for, which it would take over if their owner failed, so that
+// it can warm caches. Standby is called from Run's loop with the whole list
+// (sorted by partition id) each time it changes, an empty list included; it
+// must return quickly and must not work on those partitions: they are not
+// this member's until Work is called for them.
+type StandbyHandler interface {
+	Standby(list []Standby)
+}
+
+// Standby is one partition this member stands by for.
+type Standby struct {
+	ID int
+	// Rank is this member's place in the partition's list of standbys: 0
+	// is next in line.
+	Rank int
+	// Owner is the partition's owner now, "" while it has none.
+	Owner string
+}
+
 // WorkerFunc adapts a function to a Handler: the per-partition worker.
 type WorkerFunc func(ctx context.Context, p Partition) error
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ringd/ringd/clientlib/api"
 )
 
 // Run watches what the local ringd says this member owns and runs h.Work
@@ -52,6 +54,7 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		base: context.WithoutCancel(ctx),
 	}
 	r.lostHandler, _ = h.(LostHandler)
+	r.standbyHandler, _ = h.(StandbyHandler)
 
 	answers := make(chan answer)
 	pollCtx, stopPoll := context.WithCancel(r.base)
@@ -147,7 +150,12 @@ type runner struct {
 	c           *Client
 	h           Handler
 	lostHandler LostHandler
-	base        context.Context
+	// standbyHandler, when h has one, hears the standby list; standby is
+	// the last list it was given (standbySeen: one was).
+	standbyHandler StandbyHandler
+	standby        []Standby
+	standbySeen    bool
+	base           context.Context
 
 	slots  map[int]*slot
 	events chan event
@@ -258,6 +266,7 @@ func (r *runner) onAnswer(a answer) {
 		r.c.log.Info("ringd restarted; grants of its previous process are over", "node", m.Node, "incarnation", m.Incarnation)
 	}
 	r.incarnation = m.Incarnation
+	r.noteStandby(m.Standby)
 
 	base := a.base()
 	listed := map[int]*listing{}
@@ -493,4 +502,24 @@ func (r *runner) ack(id int, token uint64, deadline time.Time) {
 		ok, err := r.c.release(ctx, id, token)
 		r.events <- event{kind: ackDone, id: id, token: token, ok: ok, err: err}
 	}()
+}
+
+// noteStandby passes the standby list of an answer to the StandbyHandler
+// when it differs from the last one passed.
+func (r *runner) noteStandby(list []api.Standby) {
+	if r.standbyHandler == nil {
+		return
+	}
+	next := make([]Standby, 0, len(list))
+	for _, s := range list {
+		if s.ID >= 0 {
+			next = append(next, Standby{ID: s.ID, Rank: s.Rank, Owner: s.Owner})
+		}
+	}
+	slices.SortFunc(next, func(a, b Standby) int { return a.ID - b.ID })
+	if r.standbySeen && slices.Equal(next, r.standby) {
+		return
+	}
+	r.standby, r.standbySeen = next, true
+	r.standbyHandler.Standby(slices.Clone(next))
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -454,6 +455,48 @@ func TestCallbacks(t *testing.T) {
 	if strings.Join(got, ", ") != "acquired 2/4, released 2/4" {
 		t.Fatalf("callbacks %q", got)
 	}
+}
+
+// standbyRecorder is a Handler that records every standby list it is given.
+type standbyRecorder struct {
+	clientlib.WorkerFunc
+	mu    sync.Mutex
+	lists [][]clientlib.Standby
+}
+
+func (s *standbyRecorder) Standby(list []clientlib.Standby) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lists = append(s.lists, list)
+}
+
+func (s *standbyRecorder) seen() [][]clientlib.Standby {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lists)
+}
+
+// A StandbyHandler hears the standby list once, sorted, and again only when
+// it changes (an empty list included); grants alone do not repeat it.
+func TestStandbyHandler(t *testing.T) {
+	f := newFake(t)
+	f.set(func(f *fakeRingd) {
+		f.standby = []api.Standby{{ID: 9, Rank: 1, Owner: "b"}, {ID: 3, Rank: 0, Owner: "a"}}
+	})
+	h := &standbyRecorder{WorkerFunc: func(ctx context.Context, p clientlib.Partition) error { <-ctx.Done(); return nil }}
+	run(t, newClient(t, f), h)
+	eventually(t, "the first list", func() bool { return len(h.seen()) == 1 })
+	want := []clientlib.Standby{{ID: 3, Rank: 0, Owner: "a"}, {ID: 9, Rank: 1, Owner: "b"}}
+	if got := h.seen()[0]; !slices.Equal(got, want) {
+		t.Fatalf("first list %+v, want %+v", got, want)
+	}
+	f.grant(1, 5, time.Hour) // a new answer with the same list
+	eventually(t, "the grant polled", func() bool { return len(f.pollQueries()) >= 3 })
+	if n := len(h.seen()); n != 1 {
+		t.Fatalf("the same list was passed %d times", n)
+	}
+	f.set(func(f *fakeRingd) { f.standby = nil })
+	eventually(t, "the empty list", func() bool { l := h.seen(); return len(l) == 2 && len(l[1]) == 0 })
 }
 
 // Run refuses to run twice at once on one client, and a nil handler.

@@ -76,10 +76,27 @@ func (d *Daemon) recordEvents(events []core.Event) {
 			d.log.Named(LogRebalance).Debug("moving partition", "partition", e.Partition, "from", e.From, "to", e.To)
 		case core.EventMoveFinished:
 			d.metrics.movesFinished.Inc()
+			if e.Standby {
+				d.metrics.standbyGrants.Inc()
+			}
 			d.metrics.handoff.Observe(e.Took.Seconds())
 			d.changes.add(wall, api.ChangeMove, "partition %d moved to %s (handoff %v)", e.Partition, e.To, e.Took.Round(time.Millisecond))
 		case core.EventGranted:
 			d.metrics.grants.Inc()
+			if e.Standby {
+				d.metrics.standbyGrants.Inc()
+			}
+			if e.Rejoined {
+				d.metrics.rejoinGrants.Inc()
+			}
+		case core.EventRestartKept:
+			d.changes.add(wall, api.ChangeCluster, "%s stops for a restart: its partitions are kept for it, owned by nobody, for %v", e.To, e.Took)
+			d.log.Named(LogTable).Info("keeping a restarting member's partitions", "member", e.To, "rejoin-grace", e.Took)
+		case core.EventRestartEnded:
+			if e.Partition > 0 {
+				d.changes.add(wall, api.ChangeCluster, "%s did not come back in time: %d partitions kept for it go to others", e.To, e.Partition)
+				d.log.Named(LogTable).Warn("rejoin grace ended: kept partitions go to others", "member", e.To, "partitions", e.Partition)
+			}
 		case core.EventConfigChanged:
 			d.changes.add(wall, api.ChangeCluster, "voters are now %v", e.Members)
 			d.log.Named(LogElection).Info("voters changed", "voters", e.Members)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/partitions"
+	"github.com/ringd/ringd/rebalance"
 )
 
 // maxMessage bounds a peer message: a table of 65536 partitions fits well.
@@ -54,6 +55,8 @@ type tableEncoder struct {
 	of     partitions.Table // the table last encoded
 	json   json.RawMessage  // of, as JSON (version 2), when encoded
 	binary []byte           // of, in binary form (version 3), when encoded
+	// standbys are of's standbys as member indexes (version 3), when made.
+	standbys [][]int
 }
 
 // withEncodedTable is an Envelope whose table is already JSON: its Table
@@ -101,6 +104,11 @@ func (e *tableEncoder) encodeFramed(env core.Envelope) ([]byte, error) {
 	env.Table = nil
 	if table != nil { // not in the binary form
 		env.TableFrozen, env.TablePins, env.TableExcluded = table.Frozen, table.Pins, table.Excluded
+		env.TableReserved, env.TableRestarting = table.Reserved, table.Restarting
+		if e.standbys == nil && table.Standbys != nil {
+			e.standbys = standbyIndexes(*table)
+		}
+		env.TableStandbys = e.standbys
 	}
 	body, err := json.Marshal(env)
 	if err != nil {
@@ -164,9 +172,16 @@ func decodeEnvelope(b []byte) (core.Envelope, error) {
 			if err := env.Table.UnmarshalBinary(rest); err != nil {
 				return env, err
 			}
-			env.Table.Frozen, env.Table.Pins, env.Table.Excluded = env.TableFrozen, env.TablePins, env.TableExcluded
+			t := env.Table
+			t.Frozen, t.Pins, t.Excluded = env.TableFrozen, env.TablePins, env.TableExcluded
+			t.Reserved, t.Restarting = env.TableReserved, env.TableRestarting
+			var err error
+			if t.Standbys, err = standbyNames(env.TableStandbys, *t); err != nil {
+				return env, err
+			}
 		}
 		env.TableFrozen, env.TablePins, env.TableExcluded = false, nil, nil
+		env.TableStandbys, env.TableReserved, env.TableRestarting = nil, nil, nil
 	default:
 		return env, fmt.Errorf("unsupported protocol version %d (this member speaks %d to %d)", b[0], core.MinProtocolVersion, core.ProtocolVersion)
 	}
@@ -205,4 +220,49 @@ func checkTerms(env core.Envelope) error {
 		return fmt.Errorf("table id of term %d, beyond the largest term %d", env.TableID.Term, uint64(MaxTerm))
 	}
 	return nil
+}
+
+// standbyIndexes is t.Standbys as indexes into t.Members, for the envelope:
+// a few bytes a partition where the names would be a dozen or more. A
+// standby that is not a member (never so in a leader's table) is left out.
+func standbyIndexes(t partitions.Table) [][]int {
+	index := make(map[string]int, len(t.Members))
+	for i, m := range t.Members {
+		index[m] = i
+	}
+	out := make([][]int, len(t.Standbys))
+	for p, list := range t.Standbys {
+		out[p] = make([]int, 0, len(list))
+		for _, m := range list {
+			if i, ok := index[m]; ok {
+				out[p] = append(out[p], i)
+			}
+		}
+	}
+	return out
+}
+
+// standbyNames turns the envelope's standby indexes back into names of
+// t.Members, refusing lists that do not fit the table.
+func standbyNames(idx [][]int, t partitions.Table) ([][]string, error) {
+	if idx == nil {
+		return nil, nil
+	}
+	if len(idx) != len(t.Partitions) {
+		return nil, fmt.Errorf("malformed message: %d standby lists for %d partitions", len(idx), len(t.Partitions))
+	}
+	out := make([][]string, len(idx))
+	for p, list := range idx {
+		if len(list) > rebalance.MaxStandbys {
+			return nil, fmt.Errorf("malformed message: %d standbys for partition %d", len(list), p)
+		}
+		out[p] = make([]string, len(list))
+		for k, i := range list {
+			if i < 0 || i >= len(t.Members) {
+				return nil, fmt.Errorf("malformed message: standby %d of partition %d is not a member", i, p)
+			}
+			out[p][k] = t.Members[i]
+		}
+	}
+	return out, nil
 }

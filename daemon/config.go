@@ -48,6 +48,15 @@ type Config struct {
 	// others (rebalance.Config.Weights): with weights 1 and 2 the second
 	// gets about twice as many. In [0.01, 100].
 	Weight float64
+	// Zone is this member's failure domain (a Kubernetes zone, a rack):
+	// with members in two zones or more, each partition's standbys are in
+	// other zones than its owner's. "" for none.
+	Zone string
+	// Standbys is how many standby owners the leader lists for each
+	// partition (0 to rebalance.MaxStandbys): the members next in line,
+	// which take over on a failover and whose apps may warm caches. The
+	// leader's is in force.
+	Standbys int
 	// BootstrapExpect is how many members must be seen before the first
 	// configuration is formed. 0 means: bootstrap alone if Join is empty,
 	// otherwise wait to join an existing cluster.
@@ -133,6 +142,14 @@ type Config struct {
 	AppLivenessTimeout time.Duration
 	// ShutdownTimeout bounds a graceful shutdown (drain, leave, stop HTTP).
 	ShutdownTimeout time.Duration
+	// ShutdownMode is what SIGTERM does with this member's partitions:
+	// ShutdownDrain moves them to other members (the default);
+	// ShutdownRestart releases them and has the leader keep them, owned by
+	// nobody, for RejoinGrace, for the member's next process under the
+	// same name (a StatefulSet pod), which gets them back without a
+	// second reshuffle.
+	ShutdownMode string
+	RejoinGrace  time.Duration
 	// RejoinInterval is how often an isolated member tries its seeds again.
 	RejoinInterval time.Duration
 	// DeadVoterTimeout is how long a voter may be dead before the leader
@@ -276,6 +293,8 @@ func DefaultConfig() Config {
 		// A drain waits up to --release-timeout, then hands over and leaves:
 		// room for that, below the chart's pod grace period (45 s).
 		ShutdownTimeout: 30 * time.Second,
+		ShutdownMode:    ShutdownDrain,
+		RejoinGrace:     time.Minute,
 		// An isolated member heals within seconds without hammering its seeds.
 		RejoinInterval: 5 * time.Second,
 		// Short: a replacement costs nothing, a dead voter is one failure less
@@ -304,3 +323,9 @@ func (c Config) EffectiveMoveBudget() int {
 	}
 	return max(1, (c.Partitions+9)/10)
 }
+
+// The values of Config.ShutdownMode (--shutdown).
+const (
+	ShutdownDrain   = "drain"
+	ShutdownRestart = "restart"
+)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringd/ringd/daemon/core"
 	"github.com/ringd/ringd/internal/secret"
 	"github.com/ringd/ringd/rebalance"
 )
@@ -50,6 +51,8 @@ const (
 	// member out for most of a day.
 	maxFlapHoldDown   = time.Hour
 	maxSecretFileSize = secret.MaxFileSize
+	// maxZoneLen keeps the zone well within memberlist's 512-byte metadata.
+	maxZoneLen = 63
 )
 
 // FieldError is one bad setting found by Resolve. Its message names the
@@ -236,6 +239,19 @@ func (c Config) Resolve() (Resolved, error) {
 	}
 	if c.MoveBudget < 0 {
 		bad("--move-budget", "must be >= 0 (0: a tenth of --partitions) (got %d)", c.MoveBudget)
+	}
+	if c.ShutdownMode != ShutdownDrain && c.ShutdownMode != ShutdownRestart {
+		bad("--shutdown", "must be %q (move the partitions to other members) or %q (keep them for this member's restart) (got %q)",
+			ShutdownDrain, ShutdownRestart, c.ShutdownMode)
+	}
+	if c.RejoinGrace <= 0 || c.RejoinGrace > core.MaxRejoinGrace {
+		bad("--rejoin-grace", "must be more than 0 and at most %v (got %v)", core.MaxRejoinGrace, c.RejoinGrace)
+	}
+	if c.Standbys < 0 || c.Standbys > rebalance.MaxStandbys {
+		bad("--standbys", "must be between 0 and %d (got %d)", rebalance.MaxStandbys, c.Standbys)
+	}
+	if len(c.Zone) > maxZoneLen || strings.ContainsFunc(c.Zone, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		bad("--zone", "must be at most %d printable ASCII characters without spaces (got %q)", maxZoneLen, c.Zone)
 	}
 	if c.MoveCooldown < 0 || c.MoveCooldown > time.Hour {
 		bad("--move-cooldown", "must be between 0 (off) and 1h (got %v)", c.MoveCooldown)

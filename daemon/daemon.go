@@ -407,7 +407,7 @@ func (d *Daemon) coreOptions() core.Options {
 	return core.Options{
 		Self: c.Name, Incarnation: d.inc, Identity: d.identity, Priority: c.Priority,
 		FirstIndex: d.firstIndex,
-		Partitions: c.Partitions, Load: c.Load, Weight: c.Weight,
+		Partitions: c.Partitions, Load: c.Load, Weight: c.Weight, Zone: c.Zone, Standbys: c.Standbys,
 		HeartbeatInterval: c.HeartbeatInterval, LeaderTimeout: c.LeaderTimeout,
 		ElectionTimeout: c.ElectionTimeout, LeaderLease: c.LeaderLease, Lease: c.Lease,
 		Drift: c.Drift, SafetyMargin: c.SafetyMargin, Settle: c.Settle, FlapHoldDown: c.FlapHoldDown,
@@ -425,13 +425,17 @@ func (d *Daemon) coreOptions() core.Options {
 func (d *Daemon) setMeta() error {
 	d.metaMu.Lock()
 	defer d.metaMu.Unlock()
-	draining, leaving, hasTable := d.metaState.draining, d.metaState.leaving, d.metaState.hasTable
+	draining, leaving, hasTable, restarting := d.metaState.draining, d.metaState.leaving, d.metaState.hasTable, d.metaState.restarting
+	var rejoinGraceMs int64
+	if restarting {
+		rejoinGraceMs = d.cfg.RejoinGrace.Milliseconds()
+	}
 	httpAddr := d.advertisedHTTPAddr()
 	b, err := nodeMeta{Version: core.ProtocolVersion, Incarnation: d.inc, Identity: d.identity, Priority: d.cfg.Priority,
 		HTTPAddr: httpAddr, Draining: draining, Leaving: leaving, HasTable: hasTable, Partitions: d.cfg.Partitions,
 		Fingerprint: d.fingerprint, Shape: d.shape,
 		LeaseMs: d.cfg.Lease.Milliseconds(), LeaderLeaseMs: d.cfg.LeaderLease.Milliseconds(), Load: d.cfg.Load,
-		Weight: d.cfg.Weight}.encode()
+		Weight: d.cfg.Weight, Zone: d.cfg.Zone, RejoinGraceMs: rejoinGraceMs}.encode()
 	if err != nil {
 		return err
 	}

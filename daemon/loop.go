@@ -234,7 +234,8 @@ func (d *Daemon) refreshMembers(now time.Time) {
 		metas[name] = *c.meta
 		infos = append(infos, core.MemberInfo{Name: name, Incarnation: c.meta.Incarnation, Identity: c.meta.Identity,
 			Priority: c.meta.Priority, Alive: c.alive, Draining: c.meta.Draining, Leaving: c.meta.Leaving,
-			HasTable: c.meta.HasTable, Weight: c.meta.Weight})
+			HasTable: c.meta.HasTable, Weight: c.meta.Weight, Zone: c.meta.Zone,
+			Restarting: c.meta.RejoinGraceMs > 0, RejoinGrace: time.Duration(c.meta.RejoinGraceMs) * time.Millisecond})
 	}
 	d.nodesMu.Lock()
 	d.nodes, d.metas = nodes, metas
@@ -431,7 +432,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 }
 
 func (d *Daemon) shutdown(ctx context.Context) error {
-	d.log.Info("shutting down: draining partitions")
+	if d.cfg.ShutdownMode == ShutdownRestart {
+		d.log.Info("shutting down for a restart: releasing partitions, kept for this member", "rejoin-grace", d.cfg.RejoinGrace)
+	} else {
+		d.log.Info("shutting down: draining partitions")
+	}
 	d.drain(ctx)
 	leaveTimeout := time.Second
 	if dl, ok := ctx.Deadline(); ok {
@@ -504,7 +509,7 @@ const (
 // up waiting cannot race a later one; readers see d.drainShown.
 func (d *Daemon) setDraining(ctx context.Context, reason string, on bool) error {
 	if err := d.do(ctx, func(now time.Time, c *core.Core) error {
-		if c.Leaving() {
+		if c.Leaving() || c.Restarting() {
 			return errShuttingDown // a leave cannot be undone
 		}
 		if on && reason == drainAdmin && !c.Draining() && !d.othersCanTakeOver() {
@@ -574,17 +579,24 @@ func (d *Daemon) othersCanTakeOver() bool {
 }
 
 // setLeaving starts a leave for good (shutdown): the member drains and the
-// leader takes its vote away.
+// leader takes its vote away. With --shutdown=restart it is a planned
+// restart instead: the member drains, the leader keeps its partitions for
+// it, and it keeps its vote.
 func (d *Daemon) setLeaving(ctx context.Context) error {
+	restart := d.cfg.ShutdownMode == ShutdownRestart
 	if err := d.do(ctx, func(now time.Time, c *core.Core) error {
 		shutdown := "shutdown"
 		d.drainShown.Store(&shutdown) // before the leaving view is published
-		c.SetLeaving()
+		if restart {
+			c.SetRestarting(d.cfg.RejoinGrace)
+		} else {
+			c.SetLeaving()
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
-	d.setMetaFlags(func(s *metaFlags) { s.draining, s.leaving = true, true })
+	d.setMetaFlags(func(s *metaFlags) { s.draining, s.leaving, s.restarting = true, !restart, restart })
 	if err := d.setMeta(); err != nil {
 		return err
 	}
@@ -592,7 +604,7 @@ func (d *Daemon) setLeaving(ctx context.Context) error {
 }
 
 // metaFlags are the flags our gossip metadata carries.
-type metaFlags = struct{ draining, leaving, hasTable bool }
+type metaFlags = struct{ draining, leaving, hasTable, restarting bool }
 
 // setMetaFlags changes the flags setMeta encodes.
 func (d *Daemon) setMetaFlags(change func(*metaFlags)) {

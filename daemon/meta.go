@@ -62,6 +62,12 @@ type nodeMeta struct {
 	Load          float64 `json:"ld,omitempty"`
 	// Weight is this member's --weight (absent from an older ringd: 1).
 	Weight float64 `json:"w,omitempty"`
+	// Zone is this member's --zone.
+	Zone string `json:"z,omitempty"`
+	// RejoinGraceMs, set while the member stops for a planned restart
+	// (--shutdown restart), asks the leader to keep its partitions for it
+	// that long.
+	RejoinGraceMs int64 `json:"rg,omitempty"`
 }
 
 // metaLimit is memberlist's MetaMaxSize.

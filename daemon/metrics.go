@@ -36,6 +36,10 @@ type metrics struct {
 	movesFinished    prometheus.Counter
 	grants           prometheus.Counter
 	handoff          prometheus.Histogram
+	standbyGrants    prometheus.Counter
+	rejoinGrants     prometheus.Counter
+	reserved         prometheus.Gauge
+	standbyFor       prometheus.Gauge
 
 	// The children of members, looked up once: the loop sets them after
 	// every change of the member list.
@@ -92,6 +96,14 @@ func newMetrics() *metrics {
 			Help: "Planned partition moves that reached their new owner, as leader."}),
 		grants: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_grants_total",
 			Help: "Unassigned partitions granted by this member as leader (start-up, failover)."}),
+		standbyGrants: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_standby_takeovers_total",
+			Help: "Grants by this member as leader that went to one of the partition's standbys (failovers and moves a standby took over)."}),
+		rejoinGrants: prometheus.NewCounter(prometheus.CounterOpts{Name: "ringd_rejoin_grants_total",
+			Help: "Grants by this member as leader that gave a partition kept for a planned restart back to its member."}),
+		reserved: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_partitions_reserved",
+			Help: "Partitions the table keeps, owned by nobody, for members away on a planned restart (--shutdown=restart)."}),
+		standbyFor: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringd_standby_partitions",
+			Help: "Partitions this member stands by for (--standbys)."}),
 		handoff: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringd_handoff_duration_seconds",
 			Help:    "Time from marking a partition releasing to granting it to its new owner.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
@@ -116,7 +128,7 @@ func newMetrics() *metrics {
 	m.membersAlive = m.members.WithLabelValues("alive")
 	m.membersDead = m.members.WithLabelValues("dead")
 	m.membersDraining = m.members.WithLabelValues("draining")
-	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff)
+	m.reg.MustRegister(m.elections, m.movesStarted, m.movesFinished, m.grants, m.handoff, m.standbyGrants, m.rejoinGrants, m.reserved, m.standbyFor)
 	m.reg.MustRegister(m.droppedInbound, m.badMessages, m.sendFailures, m.tablesSuperseded, m.isLeader, m.term,
 		m.tableVersion, m.owned, m.unassigned, m.votersForced, m.frozen, m.reloads, m.appLive, m.leaseValid, m.members, m.voter, m.voters, m.leaderChanges, m.leaseExpiries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

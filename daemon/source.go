@@ -173,6 +173,8 @@ func (d *Daemon) observe(now time.Time, prev *snapshot, v core.View) {
 	m.owned.Set(float64(len(v.Holdings)))
 	if prev == nil || prev.view.Table.ID != v.Table.ID {
 		m.unassigned.Set(float64(unassigned(v.Table, d.cfg.Partitions)))
+		m.reserved.Set(float64(len(v.Table.Reserved)))
+		m.standbyFor.Set(float64(len(standbyOf(v.Table, d.cfg.Name))))
 	}
 	valid := now.Before(v.LeaseUntil)
 	m.leaseValid.Set(b2f(valid))
@@ -313,6 +315,7 @@ func (s *source) MineDeadlines() *restapi.MineDeadlines {
 		m.Mine.Partitions = append(m.Mine.Partitions, api.Partition{ID: h.ID, Token: h.Token, State: string(h.State)})
 		m.Until = append(m.Until, h.Until)
 	}
+	m.Mine.Standby = standbyOf(v.Table, v.Node)
 	// Two first readers may both build one; the first stored is everyone's.
 	snap.mine.CompareAndSwap(nil, m)
 	return snap.mine.Load()
@@ -336,11 +339,14 @@ func (s *source) Cluster() api.Cluster {
 		if m.Name == v.Node {
 			cfg := s.d.cfg
 			meta.HTTPAddr, meta.LeaseMs, meta.LeaderLeaseMs, meta.Load, meta.Weight = s.d.HTTPAddr(), cfg.Lease.Milliseconds(), cfg.LeaderLease.Milliseconds(), cfg.Load, cfg.Weight
+			meta.Zone = cfg.Zone
 		}
+		_, kept := v.Table.Restarting[m.Name]
 		out.Members = append(out.Members, api.Member{Name: m.Name, Rank: i, Priority: m.Priority,
 			Alive: m.Alive, Draining: m.Draining, Leader: m.Name == v.Leader, HTTPAddr: meta.HTTPAddr,
 			InConfig: m.InConfig, Voter: m.Voter, Owned: owned[m.Name],
-			LeaseMs: meta.LeaseMs, LeaderLeaseMs: meta.LeaderLeaseMs, Load: meta.Load, Weight: meta.Weight})
+			LeaseMs: meta.LeaseMs, LeaderLeaseMs: meta.LeaderLeaseMs, Load: meta.Load, Weight: meta.Weight,
+			Zone: meta.Zone, Restarting: kept})
 	}
 	return out
 }
@@ -392,6 +398,25 @@ func (s *source) entry(v core.View, id int) api.Entry {
 		out.OwnerHTTPAddr = s.httpAddrOf(e.Owner)
 	}
 	out.PinnedTo = v.Table.Pins[id]
+	out.ReservedFor = v.Table.Reserved[id]
+	if len(v.Table.Standbys) == len(v.Table.Partitions) {
+		out.Standbys = slices.Clone(v.Table.Standbys[id])
+	}
+	return out
+}
+
+// standbyOf lists the partitions member stands by for in table t, nil for
+// none.
+func standbyOf(t partitions.Table, member string) []api.Standby {
+	if len(t.Standbys) != len(t.Partitions) {
+		return nil
+	}
+	var out []api.Standby
+	for p, list := range t.Standbys {
+		if rank := slices.Index(list, member); rank >= 0 {
+			out = append(out, api.Standby{ID: p, Rank: rank, Owner: t.Partitions[p].Owner})
+		}
+	}
 	return out
 }
 

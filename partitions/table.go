@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // State is the state of one partition's grant in the table.
@@ -83,6 +84,22 @@ type Table struct {
 	// them beside the binary form.
 	Pins     map[int]string `json:"pins,omitempty"`
 	Excluded []string       `json:"excluded,omitempty"`
+	// Standbys lists each partition's standby owners, next in line first
+	// (the leader's --standbys): nil, or one list per partition. A standby
+	// holds no grant; its app may warm caches. The leader gives a partition
+	// whose owner is gone to its first standby that may take it, so each
+	// new leader's table keeps the lists. Beside the binary form, as member
+	// indexes (daemon/codec.go).
+	Standbys [][]string `json:"standbys,omitempty"`
+	// Reserved keeps partitions (partition id -> member) for members away
+	// on a planned restart (--shutdown=restart): such a partition has no
+	// owner until its member is back and may own again, and then goes to
+	// it; Restarting holds when each member's reservations end (its
+	// --rejoin-grace after the leader saw it go, by the clock of the leader
+	// that saw it). Every later leader's table keeps both. Beside the
+	// binary form.
+	Reserved   map[int]string       `json:"reserved,omitempty"`
+	Restarting map[string]time.Time `json:"restarting,omitempty"`
 }
 
 // Clone returns a copy of t that shares no slice with it.
@@ -93,6 +110,9 @@ func (t Table) Clone() Table {
 	t.Partitions = slices.Clone(t.Partitions)
 	t.Pins = maps.Clone(t.Pins)
 	t.Excluded = slices.Clone(t.Excluded)
+	t.Standbys = slices.Clone(t.Standbys) // the lists themselves are never changed in place
+	t.Reserved = maps.Clone(t.Reserved)
+	t.Restarting = maps.Clone(t.Restarting)
 	return t
 }
 

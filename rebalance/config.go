@@ -98,11 +98,11 @@ type Config struct {
 	// (and, where there are enough zones, other than each other's).
 	Zones map[string]string
 	// Warm lists each partition's standbys in the current table, first
-	// first (partition id -> members). A partition without an owner goes
+	// first: nil, or one list per partition (len Partitions). A partition without an owner goes
 	// to the first of them that may take it, before any other member, so
 	// that on a failover a standby becomes the owner; and standbys that
 	// still qualify keep their place, so the lists change little.
-	Warm map[int][]string
+	Warm [][]string
 }
 
 // weight is member name's weight: 1 unless Weights says otherwise.
@@ -140,11 +140,8 @@ func (c Config) Validate() error {
 	if c.Standbys < 0 || c.Standbys > MaxStandbys {
 		errs = append(errs, fmt.Errorf("%w: standbys must be in [0, %d], got %d", ErrInvalidConfig, MaxStandbys, c.Standbys))
 	}
-	for _, p := range slices.Sorted(maps.Keys(c.Warm)) {
-		if p < 0 || p >= c.Partitions {
-			errs = append(errs, fmt.Errorf("%w: standbys of partition %d: the partition must be in [0, %d)",
-				ErrInvalidConfig, p, c.Partitions))
-		}
+	if c.Warm != nil && len(c.Warm) != c.Partitions {
+		errs = append(errs, fmt.Errorf("%w: %d lists of current standbys for %d partitions", ErrInvalidConfig, len(c.Warm), c.Partitions))
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Weights)) {
 		if w := c.Weights[name]; !weightValid(w) {
@@ -175,10 +172,8 @@ func (c Config) valid() bool {
 			return false
 		}
 	}
-	for p := range c.Warm {
-		if p < 0 || p >= c.Partitions {
-			return false
-		}
+	if c.Warm != nil && len(c.Warm) != c.Partitions {
+		return false
 	}
 	return c.Standbys >= 0 && c.Standbys <= MaxStandbys
 }

@@ -61,11 +61,11 @@ func fuzzZones(spec []byte) map[string]string {
 // fuzzWarm decodes the current standbys from the same spec as fuzzCurrent:
 // a byte c with c%3 == 0 gives its partition the standbys m<(c/3)%80> and
 // m<(c/5)%80> (possibly the same, gone, or the owner).
-func fuzzWarm(spec []byte, partitions int) map[int][]string {
-	if len(spec) == 0 {
+func fuzzWarm(spec []byte, partitions int) [][]string {
+	if len(spec) == 0 || partitions < 0 {
 		return nil
 	}
-	warm := map[int][]string{}
+	warm := make([][]string, partitions)
 	for p := range partitions {
 		if c := spec[p%len(spec)] + byte(p/len(spec)); c%3 == 0 {
 			warm[p] = []string{"m" + strconv.Itoa(int(c/3)%80), "m" + strconv.Itoa(int(c/5)%80)}
@@ -125,7 +125,9 @@ func FuzzPlan(f *testing.F) {
 		}
 		members := fuzzMembers(memberSpec)
 		current := fuzzCurrent(currentSpec, size)
-		cfg.Warm = fuzzWarm(currentSpec, size)
+		if cfg.valid() {
+			cfg.Warm = fuzzWarm(currentSpec, size)
+		}
 		shortTable := len(currentSpec) > 0 && currentSpec[0] == 0xee
 		if shortTable {
 			current = current[:len(current)-1]

@@ -160,10 +160,7 @@ func checkResult(t *testing.T, current, members []string, cfg Config, res Result
 	checkStandbys(t, res, set, cfg)
 	// Idempotence: planning again from the result (its standbys the
 	// current ones) changes nothing.
-	cfg.Warm = map[int][]string{}
-	for p, list := range res.Standbys {
-		cfg.Warm[p] = list
-	}
+	cfg.Warm = res.Standbys
 	again, err := Plan(res.Target, members, cfg)
 	if err != nil {
 		t.Fatalf("Plan(result): %v", err)

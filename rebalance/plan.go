@@ -205,6 +205,9 @@ func newSettler(current, names, ideal []string, cfg Config, h hasher) *settler {
 		s.pos[i] = k
 	}
 	for p, list := range cfg.Warm {
+		if p >= len(current) {
+			break
+		}
 		for _, name := range list {
 			if i, ok := index[name]; ok {
 				if s.warm == nil {
@@ -242,11 +245,12 @@ func (s *settler) shed() {
 // order; if no member is below its low, to the first below even; and only if
 // none is (which the arithmetic rules out) to the first below capacity.
 //
-// A standby of the partition (Config.Warm, in order) goes first: at each of
-// these steps, and also below even while other members are below their
-// low, as long as the free partitions left still make up the shortfall
+// Standbys (Config.Warm) go first, in passes before that one: each free
+// partition goes to its first standby below its low; then each one left to
+// its first standby below even, and then below capacity, as long as the
+// free partitions left after it still make up the shortfall below the lows
 // (otherwise the fill step would move more). So on a failover the standbys
-// take over, with the same number of moves.
+// take over as far as the load bound allows, with the same number of moves.
 func (s *settler) place() error {
 	belowLow := func(m int) bool { return s.count[m] < s.low[m] }
 	belowEven := func(m int) bool { return s.count[m] < s.even[m] }
@@ -260,15 +264,37 @@ func (s *settler) place() error {
 	for m := range s.n {
 		short += max(0, s.low[m]-s.count[m])
 	}
+	give := func(p, m int) {
+		if s.count[m] < s.low[m] {
+			short--
+		}
+		s.owner[p] = m
+		s.count[m]++
+		free--
+	}
+	if s.warm != nil {
+		for p, i := range s.owner {
+			if i < 0 {
+				if m := s.firstWarm(p, belowLow); m >= 0 {
+					give(p, m)
+				}
+			}
+		}
+		for _, ok := range []func(int) bool{belowEven, belowCapacity} {
+			for p, i := range s.owner {
+				if i < 0 && free-1 >= short {
+					if m := s.firstWarm(p, ok); m >= 0 {
+						give(p, m)
+					}
+				}
+			}
+		}
+	}
 	for p, i := range s.owner {
 		if i >= 0 {
 			continue
 		}
-		free--
-		j := s.firstWarm(p, belowLow)
-		if j < 0 && free >= short {
-			j = s.firstWarm(p, belowEven)
-		}
+		j := -1
 		for _, ok := range []func(int) bool{belowLow, belowEven, belowCapacity} {
 			if j < 0 {
 				j = s.first(s.goal[p], ok)
@@ -277,11 +303,7 @@ func (s *settler) place() error {
 		if j < 0 {
 			return fmt.Errorf("%w: no member has room for partition %d", ErrInternal, p)
 		}
-		if s.count[j] < s.low[j] {
-			short--
-		}
-		s.owner[p] = j
-		s.count[j]++
+		give(p, j)
 	}
 	return nil
 }

@@ -75,7 +75,11 @@ func chooseStandbys(owners []int, names []string, r *ring, cfg Config, h hasher)
 	key := make([]byte, 8)
 	for p, o := range owners {
 		c.begin(o)
-		for _, name := range cfg.Warm[p] {
+		var warm []string
+		if cfg.Warm != nil {
+			warm = cfg.Warm[p]
+		}
+		for _, name := range warm {
 			if m, ok := index[name]; ok && len(c.chosen) < k && c.keeps(m) {
 				c.take(m)
 			}

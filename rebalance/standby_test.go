@@ -6,13 +6,7 @@ import (
 )
 
 // warmOf turns a result's standby lists into Config.Warm for the next plan.
-func warmOf(res Result) map[int][]string {
-	warm := map[int][]string{}
-	for p, list := range res.Standbys {
-		warm[p] = list
-	}
-	return warm
-}
+func warmOf(res Result) [][]string { return res.Standbys }
 
 // TestStandbysInOtherZones: with zones, every standby is in another zone
 // than its partition's owner, and with as many zones as owner and standbys

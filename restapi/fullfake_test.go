@@ -20,8 +20,12 @@ const maxRecorded = 1000
 type fullFake struct {
 	*fakeSource
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// base is the table as the test gave it, table the one served: base
+	// with place laid over it.
+	base     api.Table
 	table    api.Table
+	place    placement
 	tchanged chan struct{}
 	ready    bool
 	reason   string
@@ -52,6 +56,7 @@ func newFullFake(p int, members ...string) *fullFake {
 	f.mine.Node = members[min(1, len(members)-1)]
 	f.mine.Leader = members[0]
 	f.table = dealTable(1, p, members)
+	f.base = f.table
 	f.setCluster(clusterOf(f.table, f.mine.Node))
 	f.changes = []api.Change{{At: "2026-01-02T03:04:05.000Z", What: members[0] + " is leader (term 7)"}}
 	return f
@@ -107,18 +112,166 @@ func (f *fullFake) Table() (api.Table, <-chan struct{}) {
 	return t, f.tchanged
 }
 
-// setTable replaces the table (and the cluster view derived from it) and
-// wakes watchers if the index changed.
+// setTable replaces the table (and the cluster view derived from it), with
+// the placement laid over it, and wakes watchers if the index changed. This
+// member's standby list follows the table (with a new index of its own when
+// it changes).
 func (f *fullFake) setTable(t api.Table) {
 	f.mu.Lock()
 	old := f.table.Index
-	f.table = t
+	p := f.place
+	f.base = t
+	f.table = p.onTable(t)
 	if t.Index != old {
 		close(f.tchanged)
 		f.tchanged = make(chan struct{})
 	}
+	served := f.table
 	f.mu.Unlock()
-	f.setCluster(clusterOf(t, f.fakeSource.Cluster().Node))
+	f.setCluster(p.onCluster(clusterOf(served, f.fakeSource.Cluster().Node)))
+	f.followStandby(served)
+}
+
+// followStandby sets this member's standby list from t, with a new index
+// when it changes. (Not through Mine, which would count as a handler's
+// read.)
+func (f *fakeSource) followStandby(t api.Table) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sb := standbyOf(t, f.mine.Node)
+	if slices.Equal(sb, f.mine.Standby) {
+		return
+	}
+	f.mine.Standby = sb
+	f.mine.Index++
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// setPlacement lays p over the table the test gave last, as a new table
+// version with the next index.
+func (f *fullFake) setPlacement(p placement) {
+	f.mu.Lock()
+	f.place = p
+	t := f.base
+	f.mu.Unlock()
+	t.Index++
+	t.TableVersion++
+	f.setTable(t)
+}
+
+// placement is the operator-controlled state (and what the members say of
+// themselves) that a test lays over its tables with setPlacement: what GET
+// /partitions and GET /cluster show for a frozen assignment, exclusions,
+// pins, standbys, zones, weights and a member away for a planned restart.
+// The zero placement changes nothing.
+type placement struct {
+	frozen bool
+	// excluded members own nothing: their partitions go to the next
+	// member in the table's order that may own.
+	excluded []string
+	// pins maps a partition to the member it is pinned to, which owns it
+	// (unless it is unassigned).
+	pins map[int]string
+	// standbys is how many standbys every owned partition lists: members
+	// that may own, after the owner in the table's order, other zones
+	// first.
+	standbys int
+	// restarting members are away for a planned restart: not alive, their
+	// partitions unassigned and reserved for them.
+	restarting []string
+	zones      map[string]string
+	weights    map[string]float64
+}
+
+// mayOwn reports whether member m may get partitions under p.
+func (p placement) mayOwn(m string) bool {
+	return !slices.Contains(p.excluded, m) && !slices.Contains(p.restarting, m)
+}
+
+// onTable returns t with p laid over it.
+func (p placement) onTable(t api.Table) api.Table {
+	t.Frozen = p.frozen
+	t.Excluded = slices.Clone(p.excluded)
+	t.Partitions = slices.Clone(t.Partitions)
+	n := len(t.Members)
+	for i := range t.Partitions {
+		e := &t.Partitions[i]
+		if e.State == "unassigned" {
+			continue
+		}
+		if slices.Contains(p.restarting, e.Owner) {
+			*e = api.Entry{ID: e.ID, State: "unassigned", ReservedFor: e.Owner}
+			continue
+		}
+		if m, ok := p.pins[e.ID]; ok {
+			e.Owner = m
+		}
+		if !p.mayOwn(e.Owner) {
+			at := slices.Index(t.Members, e.Owner)
+			for k := 1; k < n; k++ {
+				if m := t.Members[(at+k)%n]; p.mayOwn(m) {
+					e.Owner = m
+					break
+				}
+			}
+		}
+		e.Standbys = p.standbysOf(t.Members, e.Owner)
+	}
+	for id, m := range p.pins {
+		if id < len(t.Partitions) {
+			t.Partitions[id].PinnedTo = m
+		}
+	}
+	return t
+}
+
+// standbysOf picks p.standbys members for a partition of owner: those that
+// may own, after the owner in members' order, in other zones first.
+func (p placement) standbysOf(members []string, owner string) []string {
+	if p.standbys == 0 {
+		return nil
+	}
+	at := slices.Index(members, owner)
+	var other, same []string
+	for k := 1; k < len(members); k++ {
+		m := members[(at+k)%len(members)]
+		switch {
+		case !p.mayOwn(m):
+		case p.zones[m] != "" && p.zones[m] == p.zones[owner]:
+			same = append(same, m)
+		default:
+			other = append(other, m)
+		}
+	}
+	out := append(other, same...)
+	return out[:min(p.standbys, len(out))]
+}
+
+// onCluster returns c with the members' zones, weights and restarts.
+func (p placement) onCluster(c api.Cluster) api.Cluster {
+	c.Members = slices.Clone(c.Members)
+	for i := range c.Members {
+		m := &c.Members[i]
+		m.Zone = p.zones[m.Name]
+		m.Weight = p.weights[m.Name]
+		if slices.Contains(p.restarting, m.Name) {
+			m.Restarting, m.Alive = true, false
+		}
+	}
+	return c
+}
+
+// standbyOf lists the partitions of t that node stands by for, as GET
+// /partitions/mine shows them.
+func standbyOf(t api.Table, node string) []api.Standby {
+	var out []api.Standby
+	for _, e := range t.Partitions {
+		if rank := slices.Index(e.Standbys, node); rank >= 0 {
+			out = append(out, api.Standby{ID: e.ID, Rank: rank, Owner: e.Owner})
+		}
+	}
+	return out
 }
 
 func (f *fullFake) Locate(key string) api.Locate {

@@ -104,7 +104,31 @@ func appendMine(b []byte, v api.Mine, heldMs int64) (out []byte, heldAt int) {
 		b = strconv.AppendInt(b, p.LeaseRemainingMs, 10)
 		b = append(b, '}')
 	}
-	return append(b, "]}\n"...), heldAt
+	b = append(b, ']')
+	b = appendStandby(b, v.Standby)
+	return append(b, "}\n"...), heldAt
+}
+
+// appendStandby appends the "standby" member of the answer (after the
+// partitions), nothing when list is empty (omitempty).
+func appendStandby(b []byte, list []api.Standby) []byte {
+	if len(list) == 0 {
+		return b
+	}
+	b = append(b, `,"standby":[`...)
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, int64(s.ID), 10)
+		b = append(b, `,"rank":`...)
+		b = strconv.AppendInt(b, int64(s.Rank), 10)
+		b = append(b, `,"owner":`...)
+		b = appendJSONString(b, s.Owner)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // appendPartitionHead appends p's JSON object up to and including

@@ -26,7 +26,9 @@ func TestMineJSONMatchesEncodingJSON(t *testing.T) {
 	huge := benchMine()
 	huge.Term, huge.Index = ^uint64(0), ^uint64(0)-1
 	huge.Partitions[0].Token, huge.Partitions[0].LeaseRemainingMs = ^uint64(0), -5
-	for name, v := range map[string]api.Mine{"sample": sampleMine(), "odd strings": odd, "no partitions": empty, "extremes": huge} {
+	standby := sampleMine()
+	standby.Standby = []api.Standby{{ID: 3, Rank: 0, Owner: "ringd-1"}, {ID: 250, Rank: 1, Owner: ""}, {ID: 9, Owner: `o"<`}}
+	for name, v := range map[string]api.Mine{"sample": sampleMine(), "odd strings": odd, "no partitions": empty, "extremes": huge, "standby": standby} {
 		t.Run(name, func(t *testing.T) {
 			for _, held := range []int64{0, 7, 123456} {
 				a := encodeMine(time.Now(), v, nil)

@@ -88,6 +88,9 @@ type mineTemplate struct {
 	// partEnd[i].
 	parts   []byte
 	partEnd []int
+	// standby is the "standby" member after the partitions (no times in
+	// it), empty when there is none.
+	standby []byte
 }
 
 // newMineTemplate encodes m with placeholders for the times.
@@ -101,6 +104,7 @@ func newMineTemplate(m *MineDeadlines) *mineTemplate {
 		t.parts = appendPartitionHead(t.parts, p)
 		t.partEnd[i] = len(t.parts)
 	}
+	t.standby = appendStandby(nil, m.Mine.Standby)
 	return t
 }
 
@@ -141,7 +145,9 @@ func (t *mineTemplate) appendAt(b []byte, now time.Time, heldMs int64) []byte {
 			start = end
 		}
 	}
-	return append(b, "]}\n"...)
+	b = append(b, ']')
+	b = append(b, t.standby...)
+	return append(b, "}\n"...)
 }
 
 // mineTemplate returns the template of m, made once per view.

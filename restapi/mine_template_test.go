@@ -56,6 +56,9 @@ func randomDeadlines(r *rand.Rand, base time.Time, n int) *MineDeadlines {
 		}
 		m.Until = append(m.Until, until)
 	}
+	for id := range r.IntN(3) * r.IntN(5) { // no standbys in most views
+		m.Mine.Standby = append(m.Mine.Standby, api.Standby{ID: n + id, Rank: r.IntN(3), Owner: "ringd-" + string(rune('a'+id))})
+	}
 	return m
 }
 

@@ -157,7 +157,7 @@ func TestPartitionBeforeAnyTable(t *testing.T) {
 	_, ts, _ := newHTTPTest(t, f, Options{})
 	c := newClient(t)
 	r := get(t, c, ts.URL+"/partitions/3")
-	if r.status != http.StatusOK || decodeStrict[api.Entry](t, r) != (api.Entry{ID: 3, State: "unassigned"}) {
+	if r.status != http.StatusOK || !reflect.DeepEqual(decodeStrict[api.Entry](t, r), api.Entry{ID: 3, State: "unassigned"}) {
 		t.Fatalf("status %d body %s", r.status, r.body)
 	}
 	if r := get(t, c, ts.URL+"/partitions/8"); r.status != http.StatusNotFound {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -171,6 +173,15 @@ func runStatus(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 	if len(t.Excluded) > 0 {
 		w.row("excluded", strings.Join(t.Excluded, ", ")+" (ringctl include NAME)")
 	}
+	kept := map[string]int{}
+	for _, e := range t.Partitions {
+		if e.ReservedFor != "" && e.Owner == "" {
+			kept[e.ReservedFor]++
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(kept)) {
+		w.row("restarting", fmt.Sprintf("%s: %d partitions kept for it, owned by nobody, until it is back or its rejoin grace ends", name, kept[name]))
+	}
 	if f := st.ForcedVoters; f != nil {
 		w.row("forced voters", strings.Join(f, ", ")+" (ringctl recover; until the recovered leader's first table)")
 	}
@@ -200,14 +211,18 @@ func runMembers(ctx context.Context, c *ctl, _ *cmdOpts, args []string) error {
 
 func (c *ctl) printMembers(ms []api.Member) error {
 	w := newTable(c.out)
-	w.row("RANK", "NAME", "LEADER", "VOTER", "ALIVE", "ADMITTED", "DRAINING", "PARTITIONS", "WEIGHT", "LEASE", "LEADER-LEASE", "LOAD", "API")
+	w.row("RANK", "NAME", "LEADER", "VOTER", "ALIVE", "ADMITTED", "DRAINING", "PARTITIONS", "WEIGHT", "ZONE", "LEASE", "LEADER-LEASE", "LOAD", "API")
 	for _, m := range ms {
 		api := m.HTTPAddr
 		if api == "" {
 			api = "-"
 		}
+		draining := yesNo(m.Draining)
+		if m.Restarting {
+			draining = "restarting"
+		}
 		w.row(strconv.Itoa(m.Rank), m.Name, yes(m.Leader, "*"), yes(m.Voter, "yes"), yesNo(m.Alive),
-			yesNo(m.InConfig), yesNo(m.Draining), strconv.Itoa(m.Owned), loadOf(m.Weight),
+			yesNo(m.InConfig), draining, strconv.Itoa(m.Owned), loadOf(m.Weight), orDash(m.Zone),
 			millis(m.LeaseMs), millis(m.LeaderLeaseMs), loadOf(m.Load), api)
 	}
 	return w.flush()
@@ -314,12 +329,10 @@ func sameTable(a, b api.Table) bool {
 	if a.Term != b.Term || a.TableVersion != b.TableVersion || a.Leader != b.Leader || len(a.Partitions) != len(b.Partitions) {
 		return false
 	}
-	for i := range a.Partitions {
-		if a.Partitions[i] != b.Partitions[i] {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(a.Partitions, b.Partitions, func(x, y api.Entry) bool {
+		return x.ID == y.ID && x.Owner == y.Owner && x.OwnerHTTPAddr == y.OwnerHTTPAddr && x.Token == y.Token &&
+			x.State == y.State && x.PinnedTo == y.PinnedTo && x.ReservedFor == y.ReservedFor && slices.Equal(x.Standbys, y.Standbys)
+	})
 }
 
 func (c *ctl) printPartitions(t api.Table, watching bool) error {
@@ -343,9 +356,17 @@ func (c *ctl) printPartitions(t api.Table, watching bool) error {
 			time.Now().Format(time.TimeOnly), orNone(t.Leader), t.Term, t.TableVersion)
 	}
 	w := newTable(c.out)
-	w.row("PARTITION", "OWNER", "STATE", "TOKEN", "PINNED-TO")
+	w.row("PARTITION", "OWNER", "STATE", "TOKEN", "PINNED-TO", "STANDBYS")
 	for _, e := range t.Partitions {
-		w.row(strconv.Itoa(e.ID), orNone(e.Owner), e.State, strconv.FormatUint(e.Token, 10), orDash(e.PinnedTo))
+		state := e.State
+		if e.ReservedFor != "" && e.Owner == "" {
+			state = "kept for " + e.ReservedFor
+		}
+		standbys := "-"
+		if len(e.Standbys) > 0 {
+			standbys = strings.Join(e.Standbys, ",")
+		}
+		w.row(strconv.Itoa(e.ID), orNone(e.Owner), state, strconv.FormatUint(e.Token, 10), orDash(e.PinnedTo), standbys)
 	}
 	if err := w.flush(); err != nil {
 		return err

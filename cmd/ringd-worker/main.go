@@ -147,7 +147,7 @@ func run(ctx context.Context, args []string, errOut io.Writer) int {
 		}
 		stopRun()
 	}()
-	if err := c.Run(runCtx, clientlib.WorkerFunc(w.work)); err != nil {
+	if err := c.Run(runCtx, workerHandler{w}); err != nil {
 		log.Error("cannot run", "error", err)
 		return 1
 	}
@@ -159,6 +159,22 @@ type worker struct {
 	cfg    config
 	log    hclog.Logger
 	ledger *ledger.Client
+}
+
+// workerHandler is the worker as a clientlib.Handler that also hears what
+// it stands by for (StandbyHandler).
+type workerHandler struct{ w *worker }
+
+func (h workerHandler) Work(ctx context.Context, p clientlib.Partition) error { return h.w.work(ctx, p) }
+
+// Standby logs the partitions this member is next in line for: where a real
+// application would warm its caches for them.
+func (h workerHandler) Standby(list []clientlib.Standby) {
+	ids := make([]int, len(list))
+	for i, s := range list {
+		ids[i] = s.ID
+	}
+	h.w.log.Info("standing by", "partitions", ids)
 }
 
 // work processes the items of one partition until its context ends. An item

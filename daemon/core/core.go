@@ -35,6 +35,11 @@ type Options struct {
 	// Weight is this member's share of the partitions relative to the
 	// others (rebalance.Config.Weights); 0 counts as 1.
 	Weight float64
+	// Zone is this member's zone (rebalance.Config.Zones), "" for none.
+	Zone string
+	// Standbys is how many standby owners a leader lists for each
+	// partition (rebalance.Config.Standbys); the leader's is in force.
+	Standbys int
 
 	HeartbeatInterval time.Duration
 	LeaderTimeout     time.Duration
@@ -125,6 +130,13 @@ type MemberInfo struct {
 	// Weight is the member's share of the partitions (--weight); 0, from a
 	// member of an older version, counts as 1.
 	Weight float64
+	// Zone is the member's --zone ("" for none).
+	Zone string
+	// Restarting: the member stops for a planned restart (--shutdown
+	// restart) and asks the leader to keep its partitions, unowned, for
+	// RejoinGrace after it saw the member go.
+	Restarting  bool
+	RejoinGrace time.Duration
 }
 
 // ElectionName is how the election knows a member: its name and its voter
@@ -206,6 +218,8 @@ type Core struct {
 	lastReap time.Time
 	draining bool
 	leaving  bool
+	// restarting: SetRestarting was called (a planned restart).
+	restarting bool
 	// saved is the newest voter configuration applied (see Durable).
 	saved SavedConfig
 	// forced is a voter configuration an operator forced (ForceVoters)
@@ -296,7 +310,7 @@ func New(opt Options, kept Durable) *Core {
 		leaseGiven:  opt.Lease,
 	}
 	c.members[opt.Self] = &memberState{MemberInfo: MemberInfo{Name: opt.Self,
-		Incarnation: opt.Incarnation, Identity: opt.Identity, Priority: opt.Priority, Alive: true, Weight: opt.Weight}}
+		Incarnation: opt.Incarnation, Identity: opt.Identity, Priority: opt.Priority, Alive: true, Weight: opt.Weight, Zone: opt.Zone}}
 	c.syncElection()
 	return c
 }
@@ -575,6 +589,21 @@ func (c *Core) SetLeaving() {
 	c.members[c.opt.Self].Leaving = true
 	c.membersGen++
 }
+
+// SetRestarting marks this member as stopping for a planned restart
+// (--shutdown restart): it drains, but the leader keeps its partitions for
+// it, owned by nobody, until it is back under the same name or grace has
+// passed; it keeps its vote. There is no way back within this process.
+func (c *Core) SetRestarting(grace time.Duration) {
+	c.SetDraining(true)
+	c.restarting = true
+	self := c.members[c.opt.Self]
+	self.Restarting, self.RejoinGrace = true, grace
+	c.membersGen++
+}
+
+// Restarting reports whether SetRestarting was called.
+func (c *Core) Restarting() bool { return c.restarting }
 
 // Leaving reports whether this member is leaving (SetLeaving).
 func (c *Core) Leaving() bool { return c.leaving }

@@ -83,6 +83,11 @@ type Envelope struct {
 	TableFrozen   bool           `json:"tblFrozen,omitempty"`
 	TablePins     map[int]string `json:"tblPins,omitempty"`
 	TableExcluded []string       `json:"tblExcluded,omitempty"`
+	// TableStandbys are Table.Standbys as indexes into Table.Members;
+	// TableReserved and TableRestarting are Table.Reserved and Restarting.
+	TableStandbys   [][]int              `json:"tblStandbys,omitempty"`
+	TableReserved   map[int]string       `json:"tblReserved,omitempty"`
+	TableRestarting map[string]time.Time `json:"tblRestarting,omitempty"`
 	// Pin asks the leader to pin a partition to a member (Member "":
 	// unpin); Exclude to keep a member from owning any partition or let it
 	// again (operators' requests made at another member; reliable).

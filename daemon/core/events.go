@@ -45,6 +45,14 @@ const (
 	// owning partitions, or lets it again, as member From asked.
 	EventExcluded EventKind = "excluded"
 	EventIncluded EventKind = "included"
+	// EventRestartKept: member To stops for a planned restart; the leader
+	// keeps its partitions for it, unowned, for Took (its rejoin grace).
+	EventRestartKept EventKind = "restart-kept"
+	// EventRestartEnded: the leader stopped keeping partitions for member
+	// To: Partition of them were still kept, and go to others now (the
+	// grace ran out, or the member was excluded). A member that came back
+	// in time gets its partitions as EventGranted with Rejoined set.
+	EventRestartEnded EventKind = "restart-ended"
 )
 
 // Event is one thing the core did, reported to the daemon.
@@ -59,6 +67,10 @@ type Event struct {
 	Members   []string
 	// Err is why, for the failure kinds.
 	Err error
+	// Standby: a grant went to one of the partition's standbys (a
+	// failover or a move the standby took over). Rejoined: a grant gave a
+	// partition kept for a planned restart back to its member.
+	Standby, Rejoined bool
 }
 
 // maxEvents bounds the buffer between drains.

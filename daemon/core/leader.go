@@ -32,6 +32,10 @@ type leaderState struct {
 	acks    ackTracker
 	tokens  tokenMinter
 	plans   planCache
+	// restartSeen is, per member, the process whose planned restart this
+	// leader began keeping partitions for: once per process, so that a
+	// grace that ended is not begun again while that process lingers.
+	restartSeen map[string]uint64
 	// published is, per partition, the first table version of this term
 	// that listed the current entry: a report from the owner only proves a
 	// release when it was written after applying that version.
@@ -90,19 +94,7 @@ func (l *leaderState) setPin(now time.Time, p int, member, by string) {
 	if p < 0 || p >= l.opt.Partitions || l.table.Pins[p] == member {
 		return
 	}
-	pins := maps.Clone(l.table.Pins)
-	if member == "" {
-		delete(pins, p)
-	} else {
-		if pins == nil {
-			pins = map[int]string{}
-		}
-		pins[p] = member
-	}
-	if len(pins) == 0 {
-		pins = nil
-	}
-	l.table.Pins = pins // a new map: published tables are never changed in place
+	l.table.Pins = withEntry(l.table.Pins, p, member, member != "")
 	l.dirty, l.settled.valid = true, false
 	l.emit(Event{Kind: EventPinned, At: now, Partition: p, To: member, From: by})
 }
@@ -194,6 +186,11 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 		Frozen:     base.Frozen,
 		Pins:       maps.Clone(base.Pins),
 		Excluded:   slices.Clone(base.Excluded),
+		Reserved:   maps.Clone(base.Reserved),
+		Restarting: maps.Clone(base.Restarting),
+	}
+	if len(base.Standbys) == P {
+		t.Standbys = slices.Clone(base.Standbys)
 	}
 	switch {
 	case len(base.Partitions) == P && forced:
@@ -370,7 +367,9 @@ func (c *Core) leaderTick(now time.Time) {
 	// majority to apply that, see selfFreed; a successor could only grant
 	// it after its safe wait).
 	movedOn := len(c.own.Report().Items) == 0 && !l.awaitingCommit()
-	if to := l.handOverTarget(now, c.leaving, c.draining && !movedOn); to != "" {
+	// A leader stopping for a planned restart hands over as one leaving
+	// does, and keeps its vote (maintainConfig is told it stays).
+	if to := l.handOverTarget(now, c.leaving || c.restarting, c.draining && !movedOn); to != "" {
 		if c.el.Transfer(now, to) == nil {
 			c.emit(Event{Kind: EventHandedOver, At: now, To: memberOf(to)})
 		}
@@ -596,7 +595,16 @@ func (l *leaderState) assignable(now time.Time) []string {
 			// canGrant gives it nothing before it answers.
 			continue
 		}
-		if name != l.opt.Self && heldDownAndEmpty(now, l.opt, m, l.table) {
+		if _, back := l.table.Restarting[name]; back && name != l.opt.Self {
+			// A member back from a planned restart skips the hold-down
+			// (its partitions wait for it, owned by nobody), but not
+			// before this leader renewed its new process's lease: a
+			// grant to a process the leader never renewed would be
+			// freed again at once (it may hold nothing).
+			if k := (holderKey{name, m.Incarnation}); l.holders.views[k] == nil || !l.holders.mayHoldAnything(now, k) {
+				continue
+			}
+		} else if name != l.opt.Self && heldDownAndEmpty(now, l.opt, m, l.table) {
 			continue
 		}
 		out = append(out, name)
@@ -622,6 +630,150 @@ func (l *leaderState) weightsOf(members []string) map[string]float64 {
 	return out
 }
 
+// standbysAfter is the table's next standby lists given the planner's
+// (res): a partition not yet owned by its planned owner (its owner failed
+// and its lease runs out, or it waits for a grant) keeps its list until
+// then, so that the planner keeps giving it to that list's first standby
+// (the planner's lists are for the owners it plans, and would name another).
+func (l *leaderState) standbysAfter(res rebalance.Result) [][]string {
+	planned := res.Standbys
+	if planned == nil || len(l.table.Standbys) != len(planned) {
+		return planned
+	}
+	var out [][]string
+	for p, e := range l.table.Partitions {
+		settled := e.State == partitions.Owned && e.Owner == res.Target[p]
+		if !settled && !slices.Equal(planned[p], l.table.Standbys[p]) {
+			if out == nil {
+				out = slices.Clone(planned)
+			}
+			out[p] = l.table.Standbys[p]
+		}
+	}
+	if out == nil {
+		return planned
+	}
+	return out
+}
+
+// zonesOf is the planner's zones of members (--zone from their gossip),
+// nil when none has one.
+func (l *leaderState) zonesOf(members []string) map[string]string {
+	var out map[string]string
+	for _, name := range members {
+		if m := l.members[name]; m != nil && m.Zone != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = m.Zone
+		}
+	}
+	return out
+}
+
+// MaxRejoinGrace bounds how long a leader keeps partitions for a member
+// on a planned restart, whatever its gossip asks.
+const MaxRejoinGrace = time.Hour
+
+// keepForRestarts starts keeping partitions for members that announced a
+// planned restart (their reservations begin when their partitions are
+// released, in plan), and stops for members whose grace ran out or that an
+// operator excluded.
+func (l *leaderState) keepForRestarts(now time.Time) {
+	for _, name := range l.table.Members {
+		m := l.members[name]
+		if m == nil || !m.Alive || !m.Restarting || m.RejoinGrace <= 0 {
+			continue
+		}
+		if _, ok := l.table.Restarting[name]; ok || l.restartSeen[name] == m.Incarnation {
+			continue // kept already, or kept and ended: once per process
+		}
+		if l.restartSeen == nil {
+			l.restartSeen = map[string]uint64{}
+		}
+		l.restartSeen[name] = m.Incarnation
+		grace := min(m.RejoinGrace, MaxRejoinGrace)
+		l.table.Restarting = withEntry(l.table.Restarting, name, now.Add(grace), true)
+		l.dirty = true
+		l.emit(Event{Kind: EventRestartKept, At: now, To: name, Took: grace})
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.table.Restarting)) {
+		if now.Before(l.table.Restarting[name]) && !slices.Contains(l.table.Excluded, name) {
+			continue
+		}
+		l.emit(Event{Kind: EventRestartEnded, At: now, To: name, Partition: l.endRestart(name)})
+	}
+}
+
+// endRestart stops keeping partitions for member name and returns how many
+// were still kept.
+func (l *leaderState) endRestart(name string) int {
+	kept := 0
+	for p, m := range l.table.Reserved {
+		if m == name {
+			l.table.Reserved = withEntry(l.table.Reserved, p, "", false)
+			kept++
+		}
+	}
+	l.table.Restarting = withEntry(l.table.Restarting, name, time.Time{}, false)
+	l.dirty = true
+	return kept
+}
+
+// withEntry returns a copy of m with k set to v (set) or removed (!set), nil
+// when empty: maps of a published table are never changed in place.
+func withEntry[K comparable, V any](m map[K]V, k K, v V, set bool) map[K]V {
+	out := maps.Clone(m)
+	if set {
+		if out == nil {
+			out = map[K]V{}
+		}
+		out[k] = v
+	} else {
+		delete(out, k)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// restartingOwner reports whether entry e's owner is the process that
+// announced a planned restart the leader keeps partitions for.
+func (l *leaderState) restartingOwner(e partitions.Entry) bool {
+	m := l.members[e.Owner]
+	_, kept := l.table.Restarting[e.Owner]
+	return kept && m != nil && m.Restarting && m.Incarnation == e.Incarnation
+}
+
+// setReserved keeps partition p for member name ("": no longer).
+func (l *leaderState) setReserved(p int, name string) {
+	if l.table.Reserved[p] == name {
+		return
+	}
+	l.table.Reserved = withEntry(l.table.Reserved, p, name, name != "")
+	l.dirty = true
+}
+
+// planPins are the planner's pins: the operators' pins, and partitions
+// kept for a member back from a planned restart (isMember), which go back
+// to it.
+func (l *leaderState) planPins(isMember map[string]bool) map[int]string {
+	if len(l.table.Reserved) == 0 {
+		return l.table.Pins
+	}
+	pins := maps.Clone(l.table.Pins)
+	for p, name := range l.table.Reserved {
+		if _, pinned := pins[p]; !pinned && isMember[name] {
+			if pins == nil {
+				pins = map[int]string{}
+			}
+			pins[p] = name
+		}
+	}
+	return pins
+}
+
 // unheardGrace is how long after its election a leader keeps planning for a
 // member it has not heard from: three heartbeats, time for every live
 // member to answer the first ones.
@@ -630,6 +782,7 @@ func unheardGrace(opt Options) time.Duration { return 3 * opt.HeartbeatInterval 
 // plan asks the planner where every partition should be, grants the free
 // ones that may be granted, and starts the planned moves.
 func (l *leaderState) plan(now time.Time) {
+	l.keepForRestarts(now)
 	members := l.assignable(now)
 	if len(l.table.Excluded) > 0 {
 		members = slices.DeleteFunc(slices.Clone(members), func(m string) bool { return slices.Contains(l.table.Excluded, m) })
@@ -660,7 +813,13 @@ func (l *leaderState) plan(now time.Time) {
 			current[p] = l.dest[p]
 		}
 	}
-	res, computed, err := l.plans.plan(current, members, l.weightsOf(members), l.table.Pins)
+	cfg := l.plans.cfg
+	cfg.Weights, cfg.Pins, cfg.Zones = l.weightsOf(members), l.planPins(isMember), l.zonesOf(members)
+	cfg.Standbys, cfg.Warm = l.opt.Standbys, nil
+	if len(l.table.Standbys) == l.opt.Partitions {
+		cfg.Warm = l.table.Standbys
+	}
+	res, computed, err := l.plans.plan(current, members, cfg)
 	if err != nil {
 		// Nothing is granted or moved until the inputs change: report it
 		// once per set of inputs, not on every tick.
@@ -680,17 +839,36 @@ func (l *leaderState) plan(now time.Time) {
 	}
 	for p, e := range l.table.Partitions {
 		target := res.Target[p]
+		kept, reserved := l.table.Reserved[p]
 		switch {
+		case e.Owner == "" && reserved && !isMember[kept]:
+			// Kept for a member away on a planned restart: nobody gets
+			// it until that member is back, or its grace ends.
 		case e.Owner == "":
 			if target != "" && l.canGrant(now, p, target) && l.grant(p, target) {
 				l.granted[p] = now
-				ev := Event{Kind: EventGranted, At: now, Partition: p, To: target, Token: l.table.Partitions[p].Token}
+				ev := Event{Kind: EventGranted, At: now, Partition: p, To: target, Token: l.table.Partitions[p].Token,
+					Standby:  len(l.table.Standbys) == len(l.table.Partitions) && slices.Contains(l.table.Standbys[p], target),
+					Rejoined: reserved && kept == target}
+				if reserved {
+					l.setReserved(p, "")
+				}
 				if !l.moveStart[p].IsZero() {
 					ev.Kind, ev.Took = EventMoveFinished, now.Sub(l.moveStart[p])
 					l.moveStart[p] = time.Time{}
 				}
 				l.emit(ev)
 			}
+		case e.State == partitions.Owned && l.restartingOwner(e):
+			// A planned restart: the owner's app lets go, and the
+			// partition is kept, owned by nobody, for the member's next
+			// process.
+			l.setReserved(p, e.Owner)
+			l.table.Partitions[p].State = partitions.Releasing
+			l.dest[p] = ""
+			l.moveStart[p] = time.Time{} // its grant back is a rejoin, not a handoff to time
+			l.dirty = true
+			l.emit(Event{Kind: EventMoveStarted, At: now, Partition: p, From: e.Owner})
 		case e.State == partitions.Owned && target != e.Owner && l.members.current(e.Owner, e.Incarnation) &&
 			!now.Before(l.holders.safeUntil):
 			// A planned move: the owner's app finishes and lets go first.
@@ -714,8 +892,20 @@ func (l *leaderState) plan(now time.Time) {
 			l.moveStart[p] = now
 			l.dirty = true
 			l.emit(Event{Kind: EventMoveStarted, At: now, Partition: p, From: e.Owner, To: target})
+		case e.State == partitions.Releasing && reserved && !isMember[kept]:
+			l.dest[p] = ""
 		case e.State == partitions.Releasing:
 			l.dest[p] = target
+		}
+	}
+	if next := l.standbysAfter(res); !slices.EqualFunc(next, l.table.Standbys, slices.Equal) {
+		l.table.Standbys = next // never changed in place, like every published list
+		l.dirty = true
+	}
+	// A member back from its restart, with nothing more kept for it.
+	for name := range l.table.Restarting {
+		if isMember[name] && !slices.Contains(slices.Collect(maps.Values(l.table.Reserved)), name) {
+			l.endRestart(name)
 		}
 	}
 	l.settled.note(l, members, res.Target)

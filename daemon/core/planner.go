@@ -42,20 +42,28 @@ type planCache struct {
 	valid            bool
 }
 
-// plan returns rebalance.Plan(current, members, the cache's config);
-// computed reports whether it planned anew rather than reusing the last
-// answer, so that a caller reports a failure once per set of inputs.
+// plan returns rebalance.Plan(current, members, cfg); computed reports
+// whether it planned anew rather than reusing the last answer, so that a
+// caller reports a failure once per set of inputs. cfg differs from the
+// cache's only in the fields the leader fills in from its members and
+// table (weights, pins, zones, standbys).
 //
 // The inputs are compared as they are, name by name, not through a key
 // built from them: on every tick of an idle leader that would be a string
 // of every partition's owner, made only to be thrown away.
-func (pc *planCache) plan(current, members []string, weights map[string]float64, pins map[int]string) (res rebalance.Result, computed bool, err error) {
-	if pc.valid && slices.Equal(current, pc.current) && slices.Equal(members, pc.members) && maps.Equal(weights, pc.cfg.Weights) &&
-		maps.Equal(pins, pc.cfg.Pins) {
+func (pc *planCache) plan(current, members []string, cfg rebalance.Config) (res rebalance.Result, computed bool, err error) {
+	if pc.valid && slices.Equal(current, pc.current) && slices.Equal(members, pc.members) && sameLeaderInputs(cfg, pc.cfg) {
 		return pc.res, false, pc.err
 	}
-	pc.cfg.Weights, pc.cfg.Pins = weights, pins
+	pc.cfg = cfg
 	pc.res, pc.err = rebalance.Plan(current, members, pc.cfg)
 	pc.current, pc.members, pc.valid = slices.Clone(current), slices.Clone(members), true
 	return pc.res, true, pc.err
+}
+
+// sameLeaderInputs compares the fields of two configs that the leader
+// fills in.
+func sameLeaderInputs(a, b rebalance.Config) bool {
+	return maps.Equal(a.Weights, b.Weights) && maps.Equal(a.Pins, b.Pins) && maps.Equal(a.Zones, b.Zones) &&
+		a.Standbys == b.Standbys && slices.EqualFunc(a.Warm, b.Warm, slices.Equal)
 }

@@ -27,6 +27,10 @@ type View struct {
 	Table    partitions.Table
 	Members  []MemberView
 	Draining bool
+	// Restarting: this member stops for a planned restart (SetRestarting):
+	// it leaves once its partitions are released and its leadership handed
+	// over, and keeps its vote.
+	Restarting bool
 	// ForcedVoters are the members (names) of the voter configuration an
 	// operator forced on this member (ForceVoters), while it elects by it:
 	// until a table of a later term replaces it. Nil otherwise.
@@ -56,7 +60,7 @@ func (c *Core) View(now time.Time) View {
 	return View{
 		Node: c.opt.Self, Incarnation: c.opt.Incarnation, Role: st.Role, Term: st.Term,
 		Leader: memberOf(st.Leader), Index: c.own.Index(), LeaseUntil: c.own.LeaseUntil(),
-		Holdings: c.own.Visible(now), Table: t, Draining: c.draining,
+		Holdings: c.own.Visible(now), Table: t, Draining: c.draining, Restarting: c.restarting,
 		Members:      c.memberViews.get(c, t, cfg),
 		ForcedVoters: c.forcedNames(),
 	}
@@ -99,7 +103,7 @@ func (v View) LeavePending() string {
 		return "partitions to move away"
 	case v.Role == election.Leader:
 		return "leadership hand-over"
-	case self:
+	case self && !v.Restarting:
 		return "voter replacement"
 	}
 	return ""

@@ -273,3 +273,52 @@ func TestRenderedTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderedPlacementFlags: the chart's placement values become ringd's
+// flags (the zone from a pod label through the downward API), the defaults
+// keep ringd's defaults, and a planned-restart shutdown is refused for a
+// Deployment, whose pods never come back under their names.
+func TestRenderedPlacementFlags(t *testing.T) {
+	ringdOf := func(args ...string) corev1.Container {
+		w := renderWorkload(t, "StatefulSet", args...)
+		for _, c := range w.template.Spec.Containers {
+			if c.Name == "ringd" {
+				return c
+			}
+		}
+		t.Fatal("no ringd container")
+		return corev1.Container{}
+	}
+	c := ringdOf()
+	if !slices.Contains(c.Args, "--shutdown=drain") || slices.ContainsFunc(c.Args, func(a string) bool {
+		return strings.HasPrefix(a, "--standbys") || strings.HasPrefix(a, "--zone") || strings.HasPrefix(a, "--rejoin-grace")
+	}) {
+		t.Errorf("defaults: ringd args %v, want --shutdown=drain and no --standbys, --zone or --rejoin-grace", c.Args)
+	}
+	c = ringdOf("--set", "ringd.shutdown=restart", "--set", "ringd.rejoinGrace=2m", "--set", "ringd.standbys=2", "--set", "ringd.zone=rack-7")
+	for _, want := range []string{"--shutdown=restart", "--rejoin-grace=2m", "--standbys=2", "--zone=rack-7"} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("ringd args lack %s: %v", want, c.Args)
+		}
+	}
+	c = ringdOf("--set", "ringd.zone=rack-7", "--set", "ringd.zoneLabel=topology.kubernetes.io/zone")
+	if slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--zone") }) {
+		t.Errorf("with zoneLabel the zone must come from the pod label, not --zone: %v", c.Args)
+	}
+	found := false
+	for _, e := range c.Env {
+		if e.Name == "RINGD_ZONE" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil &&
+			e.ValueFrom.FieldRef.FieldPath == "metadata.labels['topology.kubernetes.io/zone']" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no RINGD_ZONE from the pod label: %+v", c.Env)
+	}
+
+	cmd := exec.Command(helmBin(t), "template", "ringd", chartDir, "--set", "workload.kind=Deployment", "--set", "ringd.shutdown=restart")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "needs workload.kind StatefulSet") {
+		t.Errorf("a Deployment with ringd.shutdown=restart rendered (err %v):\n%s", err, out)
+	}
+}

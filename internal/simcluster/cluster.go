@@ -76,6 +76,7 @@ type Cluster struct {
 	// moveBudget and moveCooldown are Settings'.
 	moveBudget   int
 	moveCooldown time.Duration
+	standbys     int
 
 	// Network faults as the harness set them (simnet keeps its own copy).
 	dropFrac    map[pair]float64
@@ -92,6 +93,9 @@ type Cluster struct {
 	heardDraining map[pair]bool
 	heardLeaving  map[pair]bool
 	heardHasTable map[pair]bool
+	// heardRestart is the rejoin grace a restarting subject asked for (0:
+	// not restarting).
+	heardRestart map[pair]time.Duration
 
 	check *ownercheck.Checker
 	// events are scheduled actions, run at the first step at or after At.
@@ -139,6 +143,8 @@ type Settings struct {
 	// off).
 	MoveBudget   int
 	MoveCooldown time.Duration
+	// Standbys is Options.Standbys of every member (zero: none).
+	Standbys int
 }
 
 // Seed makes every random draw of the run (delays, drops, fault schedules)
@@ -186,10 +192,12 @@ func New(t testing.TB, opts ...Option) *Cluster {
 		flapHoldDown:     o.settings.FlapHoldDown,
 		moveBudget:       o.settings.MoveBudget,
 		moveCooldown:     o.settings.MoveCooldown,
+		standbys:         o.settings.Standbys,
 		members:          map[string]*Member{},
 		dropFrac:         map[pair]float64{}, cuts: map[pair]bool{}, isolated: map[string]bool{},
 		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardID: map[pair]uint64{},
 		heardDraining: map[pair]bool{}, heardLeaving: map[pair]bool{}, heardHasTable: map[pair]bool{},
+		heardRestart: map[pair]time.Duration{},
 		check: ownercheck.New(Partitions),
 	}
 	net.SetDefaultDelay(time.Millisecond, 5*time.Millisecond)

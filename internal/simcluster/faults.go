@@ -145,6 +145,34 @@ func (c *Cluster) Leave(name string, limit time.Duration) {
 }
 
 // SetLeaving starts a graceful leave for good (SIGTERM).
+// PlannedRestart stops name for a planned restart, as SIGTERM with
+// --shutdown=restart does: the member asks the leader to keep its
+// partitions for grace, waits (up to limit) until they are released and its
+// leadership handed over, stops, and starts again under the same name
+// (keeping its disk) after down.
+func (c *Cluster) PlannedRestart(name string, grace, limit, down time.Duration) {
+	m := c.members[name]
+	if m.crashed || m.gone {
+		return
+	}
+	m.core.SetRestarting(grace)
+	m.rejoinGrace = grace
+	c.Logf("restarting %s (rejoin grace %v)", name, grace)
+	deadline := c.net.Now().Add(limit)
+	stopped := false
+	c.OnStep(func(now time.Time) {
+		if stopped || m.gone {
+			return
+		}
+		if m.crashed || !now.Before(deadline) || (c.Up(name) && c.View(name).LeavePending() == "") {
+			stopped = true
+			c.Crash(name)
+			c.Logf("%s stopped for its restart", name)
+			c.At(now.Add(down).Sub(c.start), name, func() { c.Restart(name, true) })
+		}
+	})
+}
+
 func (c *Cluster) SetLeaving(name string) {
 	m := c.members[name]
 	if m.crashed {

@@ -34,6 +34,8 @@ type MemberSpec struct {
 	Lease, LeaderLease time.Duration
 	// Weight is Options.Weight (--weight; 0: 1).
 	Weight float64
+	// Zone is Options.Zone (--zone).
+	Zone string
 }
 
 // app is the model of a member's application: what it believes it may work
@@ -85,6 +87,9 @@ type Member struct {
 	// hasTable is what the member announces in gossip: Ready.HasTable,
 	// as the daemon announces it.
 	hasTable bool
+	// rejoinGrace is what this process asked for when it stopped for a
+	// planned restart (PlannedRestart); 0 otherwise.
+	rejoinGrace time.Duration
 	// out is what the current process handed out to send, waiting for the
 	// network (Outbox).
 	out []simnet.Outgoing[Wire]
@@ -206,7 +211,7 @@ func (c *Cluster) options(m *Member) core.Options {
 	o.MoveBudget, o.MoveCooldown = c.moveBudget, c.moveCooldown
 	o.Lease = cmp.Or(m.spec.Lease, o.Lease)
 	o.LeaderLease = cmp.Or(m.spec.LeaderLease, o.LeaderLease)
-	o.Weight = m.spec.Weight
+	o.Weight, o.Zone, o.Standbys = m.spec.Weight, m.spec.Zone, c.standbys
 	return o
 }
 
@@ -251,6 +256,7 @@ func (c *Cluster) Add(s MemberSpec) *Member {
 func (c *Cluster) boot(m *Member, keepHard bool) {
 	c.nextInc++
 	m.inc = c.nextInc
+	m.rejoinGrace = 0
 	if !(keepHard && m.spec.Disk && m.kept.Identity != 0) {
 		m.kept = core.Durable{}
 		m.identity = m.inc
@@ -280,6 +286,7 @@ func (c *Cluster) hear(p pair, now time.Time) {
 		c.heardDraining[pair{p.to, p.from}] = s.core.Draining()
 		c.heardLeaving[pair{p.to, p.from}] = s.core.Leaving()
 		c.heardHasTable[pair{p.to, p.from}] = s.hasTable
+		c.heardRestart[pair{p.to, p.from}] = s.rejoinGrace
 	}
 }
 
@@ -330,7 +337,8 @@ func (c *Cluster) gossip(now time.Time) {
 			infos = append(infos, core.MemberInfo{Name: sub, Incarnation: inc, Identity: c.heardID[p],
 				Priority: c.members[sub].spec.Prio, Alive: now.Sub(c.lastHeard[p]) < DetectDelay,
 				Draining: c.heardDraining[p], Leaving: c.heardLeaving[p], HasTable: c.heardHasTable[p],
-				Weight: c.members[sub].spec.Weight})
+				Weight: c.members[sub].spec.Weight, Zone: c.members[sub].spec.Zone,
+				Restarting: c.heardRestart[p] > 0, RejoinGrace: c.heardRestart[p]})
 		}
 		m.gossipBuf = infos
 		if !m.gossipSet || !slices.Equal(infos, m.gossipLast) {

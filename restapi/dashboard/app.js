@@ -150,7 +150,7 @@
     ]);
     if (members.status === "fulfilled") {
       state.members = members.value.members || [];
-      renderRing();
+      renderMembers();
     }
     if (changes.status === "fulfilled") {
       state.changes = changes.value.changes || [];
@@ -183,10 +183,21 @@
     $("leader").textContent = t.leader || "none";
     $("term").textContent = String(t.term);
     $("version").textContent = "v" + t.tableVersion;
+    renderFrozen();
     renderGrid();
     renderLegend();
+    // Exclusions are in the table, not in the members' answer.
+    if (state.members.length > 0) renderMembers();
     renderLink();
     refresh();
+  }
+
+  // renderFrozen shows the banner while an operator has frozen the
+  // assignment (maintenance mode).
+  function renderFrozen() {
+    const frozen = Boolean(state.table.frozen);
+    $("frozen").hidden = !frozen;
+    document.body.classList.toggle("frozen", frozen);
   }
 
   function onMine(m) {
@@ -196,6 +207,7 @@
     $("node").textContent = m.node;
     document.title = "ringd · " + m.node;
     renderMine();
+    renderStandby();
     renderLease();
     if (first) refresh();
     if (state.table) {
@@ -215,6 +227,53 @@
     return el;
   }
 
+  function html(tag, cls, text) {
+    const el = document.createElement(tag);
+    if (cls) el.className = cls;
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  // setData sets a data- attribute, or removes it for an empty value, so
+  // that [data-x] selects only the elements that have one.
+  function setData(el, key, value) {
+    if (value) el.dataset[key] = value;
+    else delete el.dataset[key];
+  }
+
+  // excluded is the set of members an operator keeps from owning
+  // partitions, as the table says.
+  function excluded() {
+    return new Set((state.table && state.table.excluded) || []);
+  }
+
+  // weightOf is a member's --weight; an older ringd does not say and
+  // weighs 1.
+  function weightOf(m) {
+    return m.weight ? m.weight : 1;
+  }
+
+  // flagsOf lists what is worth knowing about a member beyond its name,
+  // each as a CSS class and the words for it.
+  function flagsOf(m, out) {
+    const self = state.mine ? state.mine.node : "";
+    const flags = [];
+    if (m.leader) flags.push(["leader", "leader"]);
+    if (m.name === self) flags.push(["self", "this member"]);
+    if (m.voter) flags.push(["voter", "voter"]);
+    if (m.restarting) flags.push(["restarting", "restarting"]);
+    else if (!m.alive) flags.push(["dead", "not alive"]);
+    if (m.draining) flags.push(["draining", "draining"]);
+    if (out.has(m.name)) flags.push(["excluded", "excluded"]);
+    if (!m.inConfig) flags.push(["pending", "not admitted yet"]);
+    return flags;
+  }
+
+  function renderMembers() {
+    renderRing();
+    renderMemberTable();
+  }
+
   function renderRing() {
     const ring = $("ring");
     clear(ring);
@@ -227,6 +286,7 @@
       ring.appendChild(svg("text", { class: "center", x: cx, y: cy }, "no members known yet"));
       return;
     }
+    const out = excluded();
     ms.forEach((m, i) => {
       const a = (2 * Math.PI * i) / ms.length - Math.PI / 2;
       const x = cx + r * Math.cos(a);
@@ -236,13 +296,18 @@
       if (m.draining) cls.push("draining");
       if (m.voter) cls.push("voter");
       if (!m.alive) cls.push("dead");
+      if (m.restarting) cls.push("restarting");
+      if (out.has(m.name)) cls.push("excluded");
       if (m.name === self) cls.push("self");
       const g = svg("g", { class: cls.join(" "), "data-name": m.name });
       const title = svg("title", {},
         m.name + (m.leader ? " (leader)" : "") + "\nrank " + m.rank + ", priority " + m.priority +
         "\n" + (m.alive ? "alive" : "not alive") + (m.draining ? ", draining" : "") +
+        (m.restarting ? ", restarting (its partitions are reserved for it)" : "") +
         (m.voter ? ", voter" : ", not a voter") +
         (m.inConfig ? "" : ", not admitted yet") +
+        (out.has(m.name) ? "\nexcluded by an operator: owns nothing" : "") +
+        "\nzone " + (m.zone || "not set") + ", weight " + weightOf(m) +
         "\nowns " + m.owned + (m.httpAddr ? "\nAPI " + m.httpAddr : ""));
       g.appendChild(title);
       const dot = svg("circle", { cx: x, cy: y, r: 20 });
@@ -269,6 +334,33 @@
       leader ? "leader: " + leader.name : "no leader"));
   }
 
+  // renderMemberTable lists the members in ring order with their zone,
+  // weight, partition count and state.
+  function renderMemberTable() {
+    const body = $("member-rows");
+    clear(body);
+    const out = excluded();
+    for (const m of state.members) {
+      const flags = flagsOf(m, out);
+      const tr = html("tr", flags.map((f) => f[0]).join(" "));
+      tr.dataset.name = m.name;
+      const name = html("td", "name");
+      const sw = html("span", "swatch");
+      sw.style.backgroundColor = colourOf(m.name);
+      name.appendChild(sw);
+      name.appendChild(document.createTextNode(m.name));
+      tr.appendChild(name);
+      const zone = html("td", "zone" + (m.zone ? "" : " muted"), m.zone || "—");
+      tr.appendChild(zone);
+      tr.appendChild(html("td", "weight num", String(weightOf(m))));
+      tr.appendChild(html("td", "owned num", String(m.owned)));
+      const st = html("td", "state");
+      for (const [cls, words] of flags) st.appendChild(html("span", "badge " + cls, words));
+      tr.appendChild(st);
+      body.appendChild(tr);
+    }
+  }
+
   function renderGrid() {
     const grid = $("grid");
     const parts = state.table.partitions || [];
@@ -287,16 +379,33 @@
     parts.forEach((p, i) => {
       const cell = grid.children[i];
       const owner = p.state === "unassigned" ? "" : p.owner;
-      const key = p.id + "|" + owner + "|" + p.state + "|" + p.token + "|" + (owner === self);
+      // A partition kept for a restarting member has no owner, but is not
+      // free for anyone either.
+      const reserved = owner ? "" : p.reservedFor || "";
+      const pinned = p.pinnedTo || "";
+      const standbys = p.standbys || [];
+      const key = [p.id, owner, p.state, p.token, owner === self, pinned, reserved, standbys.join(",")].join("|");
       if (cell.dataset.key === key) return;
       cell.dataset.key = key;
       cell.dataset.id = String(p.id);
       cell.dataset.owner = owner;
       cell.dataset.state = p.state;
-      cell.className = "cell " + p.state + (owner && owner === self ? " mine" : "");
+      setData(cell, "pinned", pinned);
+      setData(cell, "reservedFor", reserved);
+      setData(cell, "standbys", standbys.join(" "));
+      const cls = ["cell", reserved ? "reserved" : p.state];
+      if (owner && owner === self) cls.push("mine");
+      if (pinned) cls.push("pinned");
+      cell.className = cls.join(" ");
       cell.style.backgroundColor = owner ? colourOf(owner) : "";
-      cell.title = "partition " + p.id + "\n" +
-        (owner ? "owner " + owner + " (" + p.state + ")\ntoken " + p.token : "unassigned");
+      cell.style.borderColor = reserved ? colourOf(reserved) : "";
+      const lines = ["partition " + p.id];
+      if (owner) lines.push("owner " + owner + " (" + p.state + ")", "token " + p.token);
+      else if (reserved) lines.push("reserved for " + reserved + " (restarting): nobody else gets it until it is back");
+      else lines.push("unassigned");
+      if (pinned) lines.push("pinned to " + pinned + (owner === pinned ? "" : " (not there yet)"));
+      if (standbys.length > 0) lines.push("standbys: " + standbys.join(", "));
+      cell.title = lines.join("\n");
     });
   }
 
@@ -306,9 +415,13 @@
     const counts = new Map();
     let releasing = 0;
     let unassigned = 0;
+    let reserved = 0;
+    let pinned = 0;
     for (const p of state.table.partitions || []) {
+      if (p.pinnedTo) pinned++;
       if (p.state === "unassigned" || !p.owner) {
-        unassigned++;
+        if (p.reservedFor) reserved++;
+        else unassigned++;
         continue;
       }
       counts.set(p.owner, (counts.get(p.owner) || 0) + 1);
@@ -320,6 +433,8 @@
     }
     legend.appendChild(legendItem("releasing · " + releasing, "#9aa3af", "releasing"));
     legend.appendChild(legendItem("unassigned · " + unassigned, "", ""));
+    if (reserved > 0) legend.appendChild(legendItem("reserved for a restarting member · " + reserved, "", "reserved"));
+    if (pinned > 0) legend.appendChild(legendItem("pinned · " + pinned, "#9aa3af", "pinned"));
     if (state.mine) legend.appendChild(legendItem("outlined: " + state.mine.node + "'s", "#ffffff", "mine"));
   }
 
@@ -350,6 +465,25 @@
       li.dataset.id = String(p.id);
       li.textContent = p.id + (p.state === "releasing" ? " releasing" : "");
       li.title = "partition " + p.id + ", " + p.state + ", token " + p.token;
+      ul.appendChild(li);
+    }
+  }
+
+  // renderStandby lists the partitions this member is next in line for;
+  // the list is hidden when there are none (no --standbys).
+  function renderStandby() {
+    const list = state.mine.standby || [];
+    $("standby-block").hidden = list.length === 0;
+    $("standby-count").textContent = "(" + list.length + ")";
+    const ul = $("standby");
+    clear(ul);
+    for (const s of list) {
+      const li = html("li", "standby", s.id + " · " + (s.rank === 0 ? "next" : "#" + (s.rank + 1)));
+      li.dataset.id = String(s.id);
+      li.dataset.rank = String(s.rank);
+      setData(li, "owner", s.owner);
+      li.title = "partition " + s.id + ": standby #" + (s.rank + 1) +
+        (s.owner ? ", owner " + s.owner : ", unassigned now");
       ul.appendChild(li);
     }
   }

@@ -225,6 +225,9 @@ Checks on values that the schema cannot express. Renders nothing.
 {{- if not (has (int .Values.ringd.voters) (list 1 3 5 7 9)) }}
 {{- fail (printf "ringd.voters (%d) must be odd, from 1 to 9" (int .Values.ringd.voters)) }}
 {{- end }}
+{{- if and .Values.workload.enabled (eq .Values.ringd.shutdown "restart") (ne .Values.workload.kind "StatefulSet") }}
+{{- fail (printf "ringd.shutdown \"restart\" needs workload.kind StatefulSet (got %s): a %s's pods come back under new names, so the partitions kept for them would only sit without an owner for ringd.rejoinGrace" .Values.workload.kind .Values.workload.kind) }}
+{{- end }}
 {{- if and .Values.workload.enabled (gt (int (include "ringd.bootstrapExpect" .)) (int .Values.replicas)) }}
 {{- fail (printf "ringd.bootstrapExpect (%d) is above replicas (%d): the members would wait for each other forever" (int .Values.ringd.bootstrapExpect) (int .Values.replicas)) }}
 {{- end }}
@@ -260,6 +263,16 @@ The ringd container, as one item of a pod's "containers" list.
     {{- end }}
     - --ops-addr=$(POD_IP):{{ int $ports.ops }}
     - --shutdown-timeout={{ int $r.shutdownTimeoutSeconds }}s
+    - --shutdown={{ $r.shutdown }}
+    {{- with $r.rejoinGrace }}
+    - --rejoin-grace={{ . }}
+    {{- end }}
+    {{- if $r.standbys }}
+    - --standbys={{ int $r.standbys }}
+    {{- end }}
+    {{- if and $r.zone (not $r.zoneLabel) }}
+    - --zone={{ $r.zone }}
+    {{- end }}
     - --log-level={{ $r.logLevel }}
     {{- if $r.logJSON }}
     - --log-json
@@ -304,6 +317,12 @@ The ringd container, as one item of a pod's "containers" list.
       valueFrom:
         fieldRef:
           fieldPath: metadata.namespace
+    {{- with $r.zoneLabel }}
+    - name: RINGD_ZONE
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.labels['{{ . }}']
+    {{- end }}
     {{- with $r.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
