@@ -165,7 +165,9 @@ type worker struct {
 // it stands by for (StandbyHandler).
 type workerHandler struct{ w *worker }
 
-func (h workerHandler) Work(ctx context.Context, p clientlib.Partition) error { return h.w.work(ctx, p) }
+func (h workerHandler) Work(ctx context.Context, p clientlib.Partition) error {
+	return h.w.work(ctx, p)
+}
 
 // Standby logs the partitions this member is next in line for: where a real
 // application would warm its caches for them.

@@ -198,7 +198,7 @@ func New(t testing.TB, opts ...Option) *Cluster {
 		lastHeard: map[pair]time.Time{}, heardInc: map[pair]uint64{}, heardID: map[pair]uint64{},
 		heardDraining: map[pair]bool{}, heardLeaving: map[pair]bool{}, heardHasTable: map[pair]bool{},
 		heardRestart: map[pair]time.Duration{},
-		check: ownercheck.New(Partitions),
+		check:        ownercheck.New(Partitions),
 	}
 	net.SetDefaultDelay(time.Millisecond, 5*time.Millisecond)
 	net.SetFilter(func(from, to string, msg Wire) bool {
