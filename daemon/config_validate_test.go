@@ -92,6 +92,9 @@ func TestResolveAcceptsEdgeValues(t *testing.T) {
 		{"defaults", func(*Config) {}},
 		{"name 128 chars", func(c *Config) { c.Name = strings.Repeat("a", 128) }},
 		{"name all allowed chars", func(c *Config) { c.Name = "Az09._-" }},
+		{"planned restarts, standbys, a zone", func(c *Config) {
+			c.ShutdownMode, c.RejoinGrace, c.Standbys, c.Zone = ShutdownRestart, time.Hour, 8, strings.Repeat("z", 63)
+		}},
 		{"gossip port 0", func(c *Config) { c.GossipAddr = "127.0.0.1:0" }},
 		{"gossip empty host", func(c *Config) { c.GossipAddr = ":7946" }},
 		{"gossip ipv6", func(c *Config) { c.GossipAddr = "[::1]:7946" }},
@@ -173,6 +176,13 @@ func TestResolveRejectsEachBadField(t *testing.T) {
 		{"join bad host", func(c *Config) { c.Join = []string{"a b"} }, "--join", "bad host"},
 		{"join several bad entries", func(c *Config) { c.Join = []string{"", "a b", ":1"} }, "--join", "entry 1"},
 		{"partitions 0", func(c *Config) { c.Partitions = 0 }, "--partitions", "between 1 and 65536 (got 0)"},
+		{"shutdown mode unknown", func(c *Config) { c.ShutdownMode = "pause" }, "--shutdown", `"drain"`},
+		{"rejoin grace 0", func(c *Config) { c.RejoinGrace = 0 }, "--rejoin-grace", "more than 0"},
+		{"rejoin grace too long", func(c *Config) { c.RejoinGrace = 2 * time.Hour }, "--rejoin-grace", "at most 1h"},
+		{"standbys negative", func(c *Config) { c.Standbys = -1 }, "--standbys", "between 0 and 8"},
+		{"standbys 9", func(c *Config) { c.Standbys = 9 }, "--standbys", "(got 9)"},
+		{"zone with space", func(c *Config) { c.Zone = "eu 1" }, "--zone", "without spaces"},
+		{"zone too long", func(c *Config) { c.Zone = strings.Repeat("z", 64) }, "--zone", "at most 63"},
 		{"partitions too many", func(c *Config) { c.Partitions = 65537 }, "--partitions", "(got 65537)"},
 		{"load below 1", func(c *Config) { c.Load = 0.5 }, "--load", "must be >= 1 (got 0.5)"},
 		{"load above 100", func(c *Config) { c.Load = 100.5 }, "--load", "<= 100"},

@@ -390,6 +390,7 @@ func TestEveryConfigFieldHasAFlag(t *testing.T) {
 		"rejoin-interval": "6s", "gossip-profile": "local", "dead-member-timeout": "2m",
 		"voters": "3", "dead-voter-timeout": "20s", "http-advertise-addr": "10.0.0.1:7070",
 		"ops-addr": "127.0.0.1:9090", "timing-profile": "fast",
+		"zone": "eu-1a", "standbys": "2", "shutdown": "restart", "rejoin-grace": "2m",
 	}
 	c := daemon.DefaultConfig()
 	for _, s := range settings {
