@@ -191,6 +191,27 @@ func decodeEnvelope(b []byte) (core.Envelope, error) {
 	if t := env.Table; t != nil && (len(t.Partitions) > 65536 || len(t.Members) > 65536 || len(t.Voters) > 65536 || len(t.PrevVoters) > 65536) {
 		return env, fmt.Errorf("table with %d partitions is out of range", len(t.Partitions))
 	}
+	if t := env.Table; t != nil {
+		if err := checkPlacement(*t); err != nil {
+			return env, err
+		}
+		// Empty is absent, as the encoders write it (omitempty).
+		if len(t.Pins) == 0 {
+			t.Pins = nil
+		}
+		if len(t.Reserved) == 0 {
+			t.Reserved = nil
+		}
+		if len(t.Restarting) == 0 {
+			t.Restarting = nil
+		}
+		if len(t.Excluded) == 0 {
+			t.Excluded = nil
+		}
+		if len(t.Standbys) == 0 {
+			t.Standbys = nil
+		}
+	}
 	if h := env.Holdings; h != nil && len(h.Items) > 65536 {
 		return env, fmt.Errorf("holdings report with %d items is out of range", len(h.Items))
 	}
@@ -265,4 +286,47 @@ func standbyNames(idx [][]int, t partitions.Table) ([][]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkPlacement refuses a table whose placement fields do not fit it: a
+// pin or reservation of a partition out of range or for no one, a restart
+// entry without a name, standby lists that are not one per partition, too
+// long, or naming a non-member. Taken as they come, such fields would make
+// every later plan fail (nothing granted) or keep a partition unowned for
+// good.
+func checkPlacement(t partitions.Table) error {
+	P := len(t.Partitions)
+	for _, m := range []map[int]string{t.Pins, t.Reserved} {
+		for p, name := range m {
+			if p < 0 || p >= P || name == "" || len(name) > maxNameLen {
+				return fmt.Errorf("malformed message: a pin or reservation of partition %d for %q in a table of %d partitions", p, name, P)
+			}
+		}
+	}
+	for name := range t.Restarting {
+		if name == "" || len(name) > maxNameLen {
+			return fmt.Errorf("malformed message: a restart entry without a proper name")
+		}
+	}
+	if t.Standbys == nil {
+		return nil
+	}
+	if len(t.Standbys) != P {
+		return fmt.Errorf("malformed message: %d standby lists for %d partitions", len(t.Standbys), P)
+	}
+	members := make(map[string]bool, len(t.Members))
+	for _, m := range t.Members {
+		members[m] = true
+	}
+	for p, list := range t.Standbys {
+		if len(list) > rebalance.MaxStandbys {
+			return fmt.Errorf("malformed message: %d standbys for partition %d", len(list), p)
+		}
+		for _, m := range list {
+			if !members[m] {
+				return fmt.Errorf("malformed message: standby %q of partition %d is not a member", m, p)
+			}
+		}
+	}
+	return nil
 }

@@ -143,9 +143,15 @@ func TestPeerVersion(t *testing.T) {
 func FuzzDecodeEnvelope(f *testing.F) {
 	table := &partitions.Table{ID: partitions.TableID{Term: 7, Version: 3}, Leader: "a", Members: []string{"a", "b"},
 		Partitions: []partitions.Entry{{Owner: "a", Incarnation: 1, Token: 7001, State: partitions.Owned}, {}}}
+	placed := table.Clone()
+	placed.Standbys = [][]string{{"b"}, {"a"}}
+	placed.Reserved = map[int]string{1: "b"}
+	placed.Restarting = map[string]time.Time{"b": time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)}
+	placed.Pins = map[int]string{0: "a"}
 	for _, env := range []core.Envelope{
 		{From: "a", To: "b", WantTable: true},
 		{From: "a", To: "b", Table: table, Election: &election.Message{Type: election.MsgHeartbeat, Term: 7}},
+		{From: "a", To: "b", Table: &placed},
 		{From: "b", To: "a", Holdings: &partitions.Report{Seq: 2, Items: []partitions.Holding{{ID: 1, Token: 7001}}}},
 	} {
 		for _, v := range []byte{2, 3} {

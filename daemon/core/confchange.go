@@ -74,12 +74,16 @@ func (cc *confChange) members() []string {
 		if voter[name] {
 			continue
 		}
+		// A member away on a planned restart stays admitted while its
+		// partitions are kept for it (past --dead-member-timeout), and
+		// is admitted again at once when it is back.
+		_, kept := cc.table.Restarting[name]
 		switch {
 		case name == cc.opt.Self:
 			want = append(want, name)
-		case m.Alive && (in[name] || !m.heldDown(cc.now, cc.opt.Settle, cc.opt.FlapHoldDown)):
+		case m.Alive && (in[name] || kept || !m.heldDown(cc.now, cc.opt.Settle, cc.opt.FlapHoldDown)):
 			want = append(want, name)
-		case !m.Alive && in[name] && cc.now.Sub(m.deadSince) < cc.opt.DeadMemberTimeout:
+		case !m.Alive && in[name] && (kept || cc.now.Sub(m.deadSince) < cc.opt.DeadMemberTimeout):
 			want = append(want, name)
 		}
 	}

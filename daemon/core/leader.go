@@ -192,6 +192,7 @@ func newLeaderState(opt Options, members memberTable, emit func(Event), now time
 	if len(base.Standbys) == P {
 		t.Standbys = slices.Clone(base.Standbys)
 	}
+	t.Reserved, t.Restarting = inheritRestarts(now, base, P)
 	switch {
 	case len(base.Partitions) == P && forced:
 		// Elected by a configuration an operator forced: the first table
@@ -643,12 +644,14 @@ func (l *leaderState) standbysAfter(res rebalance.Result) [][]string {
 	var out [][]string
 	for p, e := range l.table.Partitions {
 		settled := e.State == partitions.Owned && e.Owner == res.Target[p]
-		if !settled && !slices.Equal(planned[p], l.table.Standbys[p]) {
-			if out == nil {
-				out = slices.Clone(planned)
-			}
-			out[p] = l.table.Standbys[p]
+		if settled || slices.Equal(planned[p], l.table.Standbys[p]) {
+			continue
 		}
+		if out == nil {
+			out = slices.Clone(planned)
+		}
+		// Only members: the envelope carries the lists as member indexes.
+		out[p] = slices.DeleteFunc(slices.Clone(l.table.Standbys[p]), func(m string) bool { return !slices.Contains(l.table.Members, m) })
 	}
 	if out == nil {
 		return planned
@@ -685,13 +688,15 @@ func (l *leaderState) keepForRestarts(now time.Time) {
 		if m == nil || !m.Alive || !m.Restarting || m.RejoinGrace <= 0 {
 			continue
 		}
-		if _, ok := l.table.Restarting[name]; ok || l.restartSeen[name] == m.Incarnation {
-			continue // kept already, or kept and ended: once per process
-		}
+		_, kept := l.table.Restarting[name]
+		seen := l.restartSeen[name] == m.Incarnation
 		if l.restartSeen == nil {
 			l.restartSeen = map[string]uint64{}
 		}
-		l.restartSeen[name] = m.Incarnation
+		l.restartSeen[name] = m.Incarnation // an inherited entry counts too
+		if kept || seen {
+			continue // kept already, or kept and ended: once per process
+		}
 		grace := min(m.RejoinGrace, MaxRejoinGrace)
 		l.table.Restarting = withEntry(l.table.Restarting, name, now.Add(grace), true)
 		l.dirty = true
@@ -705,13 +710,40 @@ func (l *leaderState) keepForRestarts(now time.Time) {
 	}
 }
 
+// inheritRestarts is what a new leader keeps of the planned restarts in the
+// table it was elected with: reservations of partitions in range for
+// members it still keeps partitions for, and each deadline read by this
+// leader's clock (the table carries wall-clock instants) and cut to at most
+// MaxRejoinGrace from now, so that a clock stepped forward on an earlier
+// leader cannot keep partitions unowned for long.
+func inheritRestarts(now time.Time, base partitions.Table, P int) (map[int]string, map[string]time.Time) {
+	var restarting map[string]time.Time
+	for name, until := range base.Restarting {
+		if name == "" {
+			continue
+		}
+		left := min(max(until.Sub(now), 0), MaxRejoinGrace)
+		restarting = withEntry(restarting, name, now.Add(left), true)
+	}
+	var reserved map[int]string
+	for p, name := range base.Reserved {
+		if _, ok := restarting[name]; ok && p >= 0 && p < P {
+			if reserved == nil {
+				reserved = map[int]string{}
+			}
+			reserved[p] = name
+		}
+	}
+	return reserved, restarting
+}
+
 // endRestart stops keeping partitions for member name and returns how many
 // were still kept.
 func (l *leaderState) endRestart(name string) int {
 	kept := 0
 	for p, m := range l.table.Reserved {
 		if m == name {
-			l.table.Reserved = withEntry(l.table.Reserved, p, "", false)
+			l.setReserved(p, "")
 			kept++
 		}
 	}
@@ -746,12 +778,25 @@ func (l *leaderState) restartingOwner(e partitions.Entry) bool {
 	return kept && m != nil && m.Restarting && m.Incarnation == e.Incarnation
 }
 
-// setReserved keeps partition p for member name ("": no longer).
+// setReserved keeps partition p for member name ("": no longer). It changes
+// the map in place: published tables are clones (nextTable), and the
+// planner gets the reservations in a map of their own (planPins), so no
+// one else holds it; a restart of a big member reserves thousands at once.
 func (l *leaderState) setReserved(p int, name string) {
 	if l.table.Reserved[p] == name {
 		return
 	}
-	l.table.Reserved = withEntry(l.table.Reserved, p, name, name != "")
+	switch {
+	case name != "" && l.table.Reserved == nil:
+		l.table.Reserved = map[int]string{p: name}
+	case name != "":
+		l.table.Reserved[p] = name
+	default:
+		delete(l.table.Reserved, p)
+		if len(l.table.Reserved) == 0 {
+			l.table.Reserved = nil
+		}
+	}
 	l.dirty = true
 }
 
@@ -764,7 +809,10 @@ func (l *leaderState) planPins(isMember map[string]bool) map[int]string {
 	}
 	pins := maps.Clone(l.table.Pins)
 	for p, name := range l.table.Reserved {
-		if _, pinned := pins[p]; !pinned && isMember[name] {
+		// An operator's pin wins, unless its member cannot own now (the
+		// planner would ignore it): then the partition goes back to the
+		// member it was kept for.
+		if pinned, ok := pins[p]; (!ok || !isMember[pinned]) && isMember[name] {
 			if pins == nil {
 				pins = map[int]string{}
 			}

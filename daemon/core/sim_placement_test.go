@@ -221,3 +221,33 @@ func TestPlannedRestartGraceEnds(t *testing.T) {
 	}
 	w.RequireNoViolations()
 }
+
+// TestPlannedRestartOutlastsDeadMemberTimeout: a member away on a planned
+// restart for longer than the dead-member timeout stays among the table's
+// members while its partitions are kept, and gets them back when it returns.
+func TestPlannedRestartOutlastsDeadMemberTimeout(t *testing.T) {
+	specs := simcluster.Specs(4)
+	for i := range specs {
+		specs[i].Disk = true
+	}
+	w := simcluster.New(t, simcluster.Seed(81), simcluster.Members(specs...))
+	w.Require(bootstrapBound, "coverage", w.Covered)
+	w.Run(2 * time.Second)
+	who := w.Others(w.Leader())[0]
+	kept := heldBy(w, who)
+	down := simcluster.DeadMemberTimeout + simcluster.DetectDelay + 2*time.Second
+	w.PlannedRestart(who, 30*time.Second, 5*time.Second, down)
+	w.Require(5*time.Second, who+" down", func() bool { return !w.Up(who) })
+	dropped := false
+	w.OnStep(func(time.Time) {
+		if l := w.Leader(); l != "" && !slices.Contains(w.View(l).Table.Members, who) {
+			dropped = true
+		}
+	})
+	w.Require(down+5*time.Second, who+" up again", func() bool { return w.Up(who) })
+	w.Require(10*time.Second, who+" back with its partitions", func() bool { return slices.Equal(heldBy(w, who), kept) && w.Covered() })
+	if dropped {
+		t.Fatalf("%s left the table's members while its partitions were kept for it", who)
+	}
+	w.RequireNoViolations()
+}
