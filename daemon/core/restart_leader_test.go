@@ -27,6 +27,16 @@ func restartLeader(t *testing.T, now time.Time, base partitions.Table, names ...
 	return l, members, &events
 }
 
+// answered has m1 and m2 acknowledge l's heartbeat of just before at, with
+// reports of sequence seq holding nothing.
+func answered(l *leaderState, at time.Time, seq uint64) {
+	for _, m := range []string{"m1", "m2"} {
+		l.acks.lastAck[m] = at.Add(-50 * time.Millisecond)
+		l.holders.renew(holderKey{m, 1}, at.Add(-50*time.Millisecond), seq)
+		l.holders.report(m, partitions.Report{Incarnation: 1, Seq: seq})
+	}
+}
+
 // restartBase is a table of term 8 for m0..m2 and 8 partitions, changed by extra.
 func restartBase(extra func(*partitions.Table)) partitions.Table {
 	t := partitions.Table{ID: partitions.TableID{Term: 8, Version: 3}, Leader: "m9", Members: []string{"m0", "m1", "m2"},
@@ -65,11 +75,7 @@ func TestInheritedReservationOutOfRangeIsDropped(t *testing.T) {
 	})
 	l, _, events := restartLeader(t, now, base, "m0", "m1", "m2")
 	at := now.Add(500 * time.Millisecond)
-	for _, m := range []string{"m1", "m2"} {
-		l.acks.lastAck[m] = at.Add(-50 * time.Millisecond)
-		l.holders.renew(holderKey{m, 1}, at.Add(-50*time.Millisecond), 1)
-		l.holders.report(m, partitions.Report{Incarnation: 1, Seq: 1})
-	}
+	answered(l, at, 1)
 	l.plan(at)
 	owned := 0
 	for _, e := range l.table.Partitions {
@@ -97,11 +103,7 @@ func TestAbsentPinLeavesTheReservation(t *testing.T) {
 		})
 		l, _, _ := restartLeader(t, now, base, "m0", "m1", "m2")
 		at := now.Add(500 * time.Millisecond)
-		for _, m := range []string{"m1", "m2"} {
-			l.acks.lastAck[m] = at.Add(-50 * time.Millisecond)
-			l.holders.renew(holderKey{m, 1}, at.Add(-50*time.Millisecond), 1)
-			l.holders.report(m, partitions.Report{Incarnation: 1, Seq: 1})
-		}
+		answered(l, at, 1)
 		l.plan(at)
 		got[l.table.Partitions[p].Owner]++
 	}
@@ -119,11 +121,7 @@ func TestOrphanReservationIsDropped(t *testing.T) {
 	l, _, _ := restartLeader(t, now, base, "m0", "m1", "m2")
 	for i := 1; i <= 100; i++ {
 		at := now.Add(time.Duration(i) * time.Minute)
-		for _, m := range []string{"m1", "m2"} {
-			l.acks.lastAck[m] = at.Add(-50 * time.Millisecond)
-			l.holders.renew(holderKey{m, 1}, at.Add(-50*time.Millisecond), uint64(i))
-			l.holders.report(m, partitions.Report{Incarnation: 1, Seq: uint64(i)})
-		}
+		answered(l, at, uint64(i))
 		l.plan(at)
 	}
 	for _, p := range []int{3, 4} {
