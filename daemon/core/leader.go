@@ -641,7 +641,10 @@ func (l *leaderState) standbysAfter(res rebalance.Result) [][]string {
 	if planned == nil || len(l.table.Standbys) != len(planned) {
 		return planned
 	}
-	var out [][]string
+	var (
+		out      [][]string
+		isMember map[string]bool
+	)
 	for p, e := range l.table.Partitions {
 		settled := e.State == partitions.Owned && e.Owner == res.Target[p]
 		if settled || slices.Equal(planned[p], l.table.Standbys[p]) {
@@ -649,9 +652,13 @@ func (l *leaderState) standbysAfter(res rebalance.Result) [][]string {
 		}
 		if out == nil {
 			out = slices.Clone(planned)
+			isMember = make(map[string]bool, len(l.table.Members))
+			for _, m := range l.table.Members {
+				isMember[m] = true
+			}
 		}
 		// Only members: the envelope carries the lists as member indexes.
-		out[p] = slices.DeleteFunc(slices.Clone(l.table.Standbys[p]), func(m string) bool { return !slices.Contains(l.table.Members, m) })
+		out[p] = slices.DeleteFunc(slices.Clone(l.table.Standbys[p]), func(m string) bool { return !isMember[m] })
 	}
 	if out == nil {
 		return planned
