@@ -921,9 +921,10 @@ func (l *leaderState) plan(now time.Time) {
 			l.setReserved(p, e.Owner)
 			l.table.Partitions[p].State = partitions.Releasing
 			l.dest[p] = ""
-			l.moveStart[p] = time.Time{} // its grant back is a rejoin, not a handoff to time
+			// Not a move (EventRestartKept said it): its grant back is a
+			// rejoin, not a handoff to time or count as started.
+			l.moveStart[p] = time.Time{}
 			l.dirty = true
-			l.emit(Event{Kind: EventMoveStarted, At: now, Partition: p, From: e.Owner})
 		case e.State == partitions.Owned && target != e.Owner && l.members.current(e.Owner, e.Incarnation) &&
 			!now.Before(l.holders.safeUntil):
 			// A planned move: the owner's app finishes and lets go first.
