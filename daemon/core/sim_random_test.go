@@ -75,6 +75,9 @@ type scheduleOpts struct {
 	// drawn again at each restart and for each joiner: a rolling change of
 	// them under faults (drawLeases).
 	mixedLeases bool
+	// placement runs every member with a standby per partition, in zones,
+	// and adds planned restarts (--shutdown=restart) to the faults drawn.
+	placement bool
 }
 
 // drawLeases draws a member's --lease and --leader-lease for mixedLeases:
@@ -145,6 +148,9 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 		if o.mixedLeases {
 			drawLeases(cfg, s)
 		}
+		if o.placement {
+			s.Zone = fmt.Sprintf("z%d", i%2)
+		}
 	}
 	if cfg.IntN(4) == 0 {
 		// Members started with different --bootstrap-expect, each at least
@@ -154,6 +160,9 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 		}
 	}
 	wo := simcluster.Settings{NoPreempt: cfg.IntN(5) == 0, AppOutlivesCrash: cfg.IntN(2) == 0}
+	if o.placement {
+		wo.Standbys = 1
+	}
 	w := simcluster.New(t, simcluster.Seed(seed), simcluster.With(wo), simcluster.Members(ss...))
 	w.SetVerbose(verbose)
 	res := scheduleResult{seed: seed, members: n}
@@ -233,7 +242,17 @@ func runSchedule(t testing.TB, seed int64, o scheduleOpts, verbose bool) schedul
 func scheduleFault(w *simcluster.Cluster, cfg *rand.Rand, gen *faults.Generator, at, until time.Duration, o scheduleOpts) {
 	names := w.Names()
 	pick := func() string { return names[cfg.IntN(len(names))] }
-	switch cfg.IntN(14) {
+	kinds := 14
+	if o.placement {
+		kinds = 16 // and 14, 15: planned restarts
+	}
+	switch cfg.IntN(kinds) {
+	case 14, 15: // a planned restart: partitions kept for a grace, back under the name
+		a := pick()
+		grace := time.Duration(200+cfg.IntN(4000)) * time.Millisecond
+		limit := time.Duration(cfg.IntN(3000)) * time.Millisecond
+		down := time.Duration(cfg.IntN(3000)) * time.Millisecond
+		w.At(at, "planned restart "+a, func() { w.PlannedRestart(a, grace, limit, down) })
 	default: // 0-8: links, partitions, pauses, crashes
 		f := gen.Next(nil)
 		w.At(at, f.String(), func() { w.Apply(f) })
@@ -449,6 +468,18 @@ func TestDriftAtBound(t *testing.T) {
 func TestRandomSchedulesMixedLeases(t *testing.T) {
 	results := runSchedules(t, 20_001, 120, scheduleOpts{mixedLeases: true})
 	judge(t, "^TestRandomSchedulesMixedLeases$", results)
+	figures(t, results)
+}
+
+// TestRandomSchedulesPlacement runs schedules with a standby per partition,
+// members in two zones, and planned restarts among the faults (a member
+// stopping with --shutdown=restart, its partitions kept for a grace of 0.2
+// to 4.2 s, back under its name after up to 3 s, or not before the grace
+// ends): kept partitions, standby takeovers and their interplay with
+// crashes, pauses, partitions and leader changes must not make two owners.
+func TestRandomSchedulesPlacement(t *testing.T) {
+	results := runSchedules(t, 30_001, 120, scheduleOpts{placement: true})
+	judge(t, "^TestRandomSchedulesPlacement$", results)
 	figures(t, results)
 }
 

@@ -97,6 +97,9 @@ type Cluster struct {
 	// not restarting).
 	heardRestart map[pair]time.Duration
 
+	// hadTable: some member applied a table once (a cluster was formed).
+	hadTable bool
+
 	check *ownercheck.Checker
 	// events are scheduled actions, run at the first step at or after At.
 	events []event

@@ -438,6 +438,7 @@ func (c *Cluster) traceChanges(m *Member) {
 	}
 	if tid != m.lastTable {
 		m.lastTable = tid
+		c.hadTable = c.hadTable || tid != (partitions.TableID{})
 		if c.verbose {
 			c.Logf("%s: table %v holds %v", m.name, tid, m.app.hold)
 		}

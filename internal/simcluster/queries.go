@@ -168,5 +168,10 @@ func (c *Cluster) VotersLost() bool {
 		}
 		return n > len(set)/2
 	}
+	if newest.ID == (partitions.TableID{}) {
+		// Every member that had the cluster's table lost it (restarts
+		// without their data dir): nothing is left to elect from.
+		return c.hadTable
+	}
 	return len(newest.Voters) > 0 && (!kept(newest.Voters) || (len(newest.PrevVoters) > 0 && !kept(newest.PrevVoters)))
 }
