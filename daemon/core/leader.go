@@ -959,9 +959,15 @@ func (l *leaderState) plan(now time.Time) {
 		l.dirty = true
 	}
 	// A member back from its restart, with nothing more kept for it.
-	for name := range l.table.Restarting {
-		if isMember[name] && !slices.Contains(slices.Collect(maps.Values(l.table.Reserved)), name) {
-			l.endRestart(name)
+	if len(l.table.Restarting) > 0 {
+		stillKept := map[string]bool{}
+		for _, name := range l.table.Reserved {
+			stillKept[name] = true
+		}
+		for name := range l.table.Restarting {
+			if isMember[name] && !stillKept[name] {
+				l.endRestart(name)
+			}
 		}
 	}
 	l.settled.note(l, members, res.Target)

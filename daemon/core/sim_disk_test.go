@@ -13,10 +13,7 @@ import (
 // be elected; once the disk works again, a leader is elected and the
 // partitions are owned again, with one owner each all along.
 func TestMemberThatCannotPersistDoesNotVote(t *testing.T) {
-	specs := simcluster.Specs(3)
-	for i := range specs {
-		specs[i].Disk = true
-	}
+	specs := simcluster.DiskSpecs(3)
 	c := simcluster.New(t, simcluster.Seed(3), simcluster.Members(specs...))
 	c.Require(bootstrapBound, "coverage after bootstrap", c.Covered)
 

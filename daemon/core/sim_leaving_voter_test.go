@@ -26,10 +26,7 @@ func TestRollingRestartSoleVoter(t *testing.T) {
 	for _, bad := range []string{"none", "drop", "delay", "cut"} {
 		for seed := int64(1); seed <= 4; seed++ {
 			t.Run(fmt.Sprintf("%s/seed%d", bad, seed), func(t *testing.T) {
-				ss := simcluster.Specs(3)
-				for i := range ss {
-					ss[i].Disk = true
-				}
+				ss := simcluster.DiskSpecs(3)
 				w := bootstrap(t, seed, ss...)
 				for i, name := range w.Names() {
 					if i == 2 {

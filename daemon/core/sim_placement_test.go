@@ -133,10 +133,7 @@ func TestPlannedRestartGetsItsPartitionsBack(t *testing.T) {
 	for _, restartLeader := range []bool{false, true} {
 		name := map[bool]string{false: "a member", true: "the leader"}[restartLeader]
 		t.Run(name, func(t *testing.T) {
-			specs := simcluster.Specs(4)
-			for i := range specs {
-				specs[i].Disk = true
-			}
+			specs := simcluster.DiskSpecs(4)
 			w := simcluster.New(t, simcluster.Seed(22), simcluster.Members(specs...))
 			w.Require(bootstrapBound, "coverage", w.Covered)
 			w.Run(2 * time.Second) // settled
@@ -226,10 +223,7 @@ func TestPlannedRestartGraceEnds(t *testing.T) {
 // restart for longer than the dead-member timeout stays among the table's
 // members while its partitions are kept, and gets them back when it returns.
 func TestPlannedRestartOutlastsDeadMemberTimeout(t *testing.T) {
-	specs := simcluster.Specs(4)
-	for i := range specs {
-		specs[i].Disk = true
-	}
+	specs := simcluster.DiskSpecs(4)
 	w := simcluster.New(t, simcluster.Seed(81), simcluster.Members(specs...))
 	w.Require(bootstrapBound, "coverage", w.Covered)
 	w.Run(2 * time.Second)

@@ -174,6 +174,16 @@ func Specs(n int) []MemberSpec {
 	return out
 }
 
+// DiskSpecs is Specs(n) with every member keeping its durable state
+// (MemberSpec.Disk): restarts hand it back.
+func DiskSpecs(n int) []MemberSpec {
+	out := Specs(n)
+	for i := range out {
+		out[i].Disk = true
+	}
+	return out
+}
+
 // New builds and starts a cluster of the given members, all joined and
 // bootstrapping with BootstrapExpect = the number of members, with the Fast
 // timing and preemption on unless Settings say otherwise.
